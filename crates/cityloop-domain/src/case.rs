@@ -1,0 +1,831 @@
+//! The case aggregate. A case's current view is a fold over its immutable events:
+//! [`Case::decide`] checks a command against the state machine and produces the event;
+//! [`Case::apply`] evolves the view from an event. The store writes the event and the
+//! evolved view in one transaction, and [`Case::from_events`] rebuilds the same view from
+//! history (the tests pin that the two agree).
+//!
+//! Events carry the *results* of time computations (the stage clock after the event), so
+//! replaying history never depends on today's calendar or limit table.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{Light, StageClock, TimeLimit, WorkCalendar};
+use crate::ids::{CaseId, CaseNumber, UnitId};
+use crate::limits::{LimitTable, Stage};
+use crate::model::{Actor, AreaGrade, CategoryCode, Priority, Source};
+use crate::workflow::{check_with_source, Action, CaseState, Command, TransitionError};
+
+/// Limits on a report's free text.
+pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+pub const MAX_ADDRESS_CHARS: usize = 500;
+
+/// Where the problem is, in WGS84.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub lon: f64,
+    pub lat: f64,
+    pub address: Option<String>,
+}
+
+/// The territorial answer for the case's location, as the routing engine gave it at intake.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Routing {
+    pub street_code: Option<String>,
+    pub street_name: Option<String>,
+    pub community_code: Option<String>,
+    pub grid_code: Option<String>,
+    pub segment_id: Option<String>,
+    pub road_name: Option<String>,
+    pub segment_distance_m: Option<f64>,
+    /// The unit routing suggests (territory leads, 以块为主; admin rules override).
+    pub unit_id: Option<UnitId>,
+    /// The point is outside the district; the case went to the default intake unit.
+    pub outside_district: bool,
+    /// The territory data behind this answer is schematic (示意数据).
+    pub schematic: bool,
+}
+
+/// The reporter's contact details. Stored, never shown to the public.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub device_id: Option<String>,
+    pub account_id: Option<String>,
+}
+
+/// A new report, parsed and routed, before it gets an id and a number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCase {
+    pub source: Source,
+    pub priority: Priority,
+    pub category: CategoryCode,
+    pub area_grade: AreaGrade,
+    pub description: String,
+    pub location: Location,
+    pub routing: Routing,
+    pub reporter: Contact,
+    /// Photo references or media URLs given with the report.
+    pub media: Vec<String>,
+    /// An external reference (a 12345 ticket number, an Open311 client's token).
+    pub external_ref: Option<String>,
+}
+
+/// A report that fails its own checks (before any state machine is involved).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct ReportError {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl NewCase {
+    /// Checks the free-text and coordinate fields.
+    pub fn validate(&self) -> Result<(), ReportError> {
+        let err = |field, problem: &str| {
+            Err(ReportError {
+                field,
+                problem: problem.to_owned(),
+            })
+        };
+        if self.description.trim().is_empty() {
+            return err("description", "is required");
+        }
+        if self.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return err("description", "is longer than 4000 characters");
+        }
+        if !(self.location.lat.is_finite() && (-90.0..=90.0).contains(&self.location.lat)) {
+            return err("lat", "must be a number from -90 to 90");
+        }
+        if !(self.location.lon.is_finite() && (-180.0..=180.0).contains(&self.location.lon)) {
+            return err("long", "must be a number from -180 to 180");
+        }
+        if self
+            .location
+            .address
+            .as_deref()
+            .is_some_and(|a| a.chars().count() > MAX_ADDRESS_CHARS)
+        {
+            return err("address_string", "is longer than 500 characters");
+        }
+        Ok(())
+    }
+}
+
+/// What happened in an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EventKind {
+    /// The report that created the case (always event 1).
+    Reported(ReportedTag),
+    /// A workflow action.
+    Act(Action),
+}
+
+/// The wire name of the creating event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportedTag {
+    Reported,
+}
+
+impl EventKind {
+    pub const REPORTED: EventKind = EventKind::Reported(ReportedTag::Reported);
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Reported(_) => "reported",
+            EventKind::Act(a) => a.as_str(),
+        }
+    }
+}
+
+/// An immutable history entry. Never edited, never deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub case_id: CaseId,
+    /// 1 for the report, then +1 per event; equals the case version after it.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub kind: EventKind,
+    pub actor: Actor,
+    pub from_state: Option<CaseState>,
+    pub to_state: CaseState,
+    pub note: Option<String>,
+    pub reason: Option<String>,
+    pub unit_id: Option<UnitId>,
+    pub extension: Option<TimeLimit>,
+    pub attachments: Vec<String>,
+    /// Set when the event reclassifies the case (register with a new category).
+    pub category: Option<CategoryCode>,
+    /// The stage clock after this event (None once the case is terminal).
+    pub clock_after: Option<StageClock>,
+    /// The note citizens may see about this step, if any.
+    pub public_note: Option<String>,
+    /// The report itself, on the creating event only.
+    pub report: Option<Box<ReportData>>,
+}
+
+/// The creating event's payload: the case number and the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportData {
+    pub number: CaseNumber,
+    pub case: NewCase,
+}
+
+/// The time context of a decision: now, the district calendar and limit table.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub now: DateTime<Utc>,
+    pub calendar: &'a WorkCalendar,
+    pub limits: &'a LimitTable,
+}
+
+/// The current view of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: CaseId,
+    pub number: CaseNumber,
+    pub state: CaseState,
+    pub source: Source,
+    pub priority: Priority,
+    pub category: CategoryCode,
+    pub area_grade: AreaGrade,
+    pub description: String,
+    pub location: Location,
+    pub routing: Routing,
+    pub reporter: Contact,
+    pub media: Vec<String>,
+    pub external_ref: Option<String>,
+    /// The unit the case is dispatched to (None before dispatch and after a return).
+    pub unit_id: Option<UnitId>,
+    pub clock: Option<StageClock>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The seq of the last event: the optimistic-concurrency version.
+    pub version: i64,
+    pub rework_count: i64,
+    pub return_count: i64,
+    pub rollback_count: i64,
+    pub extension_count: i64,
+    pub pending_extension: Option<TimeLimit>,
+    pub void_reason: Option<String>,
+    pub public_note: Option<String>,
+    pub handled_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// History that does not fold into a case (a store bug or tampering, never user input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FoldError {
+    #[error("history is empty")]
+    Empty,
+    #[error("event 1 is not a report")]
+    NotAReport,
+    #[error("event {seq} is out of order (expected {expected})")]
+    OutOfOrder { seq: i64, expected: i64 },
+    #[error("event {seq} starts from {from:?} but the case is {state}")]
+    StateMismatch {
+        seq: i64,
+        from: Option<CaseState>,
+        state: CaseState,
+    },
+}
+
+impl Case {
+    /// Opens a case from a report: state `received`, the accept clock running.
+    pub fn report(
+        id: CaseId,
+        number: CaseNumber,
+        new: NewCase,
+        actor: &Actor,
+        ctx: Ctx<'_>,
+    ) -> Result<(Case, Event), ReportError> {
+        new.validate()?;
+        let clock = stage_clock(
+            &new.category,
+            new.area_grade,
+            new.priority,
+            Stage::Accept,
+            ctx,
+        );
+        let event = Event {
+            case_id: id,
+            seq: 1,
+            at: ctx.now,
+            kind: EventKind::REPORTED,
+            actor: actor.clone(),
+            from_state: None,
+            to_state: CaseState::Received,
+            note: None,
+            reason: None,
+            unit_id: None,
+            extension: None,
+            attachments: new.media.clone(),
+            category: None,
+            clock_after: Some(clock),
+            public_note: Some("已收到您的反映".into()),
+            report: Some(Box::new(ReportData { number, case: new })),
+        };
+        let case = Case::from_events(std::slice::from_ref(&event)).map_err(|e| ReportError {
+            field: "report",
+            problem: e.to_string(),
+        })?;
+        Ok((case, event))
+    }
+
+    /// Checks `action` and returns the event it would append. Does not change `self`.
+    pub fn decide(
+        &self,
+        action: Action,
+        cmd: &Command,
+        actor: &Actor,
+        ctx: Ctx<'_>,
+    ) -> Result<Event, TransitionError> {
+        let to = check_with_source(
+            action,
+            self.state,
+            actor,
+            self.unit_id,
+            cmd,
+            Some(self.source),
+        )?;
+        let category = if action == Action::Register {
+            cmd.category.clone().filter(|c| *c != self.category)
+        } else {
+            None
+        };
+        let cat = category.as_ref().unwrap_or(&self.category);
+        let clock_after = match (action, Stage::of(to)) {
+            (_, None) => None,
+            (Action::Suspend, Some(_)) => self.clock.clone().map(|mut c| {
+                c.pause(ctx.now);
+                c
+            }),
+            (Action::Resume, Some(_)) => self.clock.clone().map(|mut c| {
+                c.resume(ctx.calendar, ctx.now);
+                c
+            }),
+            (Action::ApproveExtension, Some(_)) => self.clock.clone().map(|mut c| {
+                if let Some(ext) = self.pending_extension {
+                    c.extend(ext.duration(ctx.calendar));
+                }
+                c
+            }),
+            // Dispatch and rework start a fresh handling clock; any stage change starts
+            // the new stage's clock.
+            (Action::Dispatch | Action::CheckFail, Some(stage)) => {
+                Some(stage_clock(cat, self.area_grade, self.priority, stage, ctx))
+            }
+            (_, Some(stage)) if Stage::of(self.state) != Some(stage) => {
+                Some(stage_clock(cat, self.area_grade, self.priority, stage, ctx))
+            }
+            (_, Some(_)) => self.clock.clone(),
+        };
+        let public_note = match action {
+            Action::Void => cmd.reason.clone(),
+            Action::ReportBack => cmd.note.clone(),
+            Action::Close => Some(
+                cmd.note
+                    .clone()
+                    .unwrap_or_else(|| "问题已处理，案件已结案".into()),
+            ),
+            Action::Register => Some("已立案，等待派遣".into()),
+            Action::Dispatch => Some("已派遣至处置单位".into()),
+            _ => None,
+        };
+        Ok(Event {
+            case_id: self.id,
+            seq: self.version + 1,
+            at: ctx.now,
+            kind: EventKind::Act(action),
+            actor: actor.clone(),
+            from_state: Some(self.state),
+            to_state: to,
+            note: cmd.note.clone(),
+            reason: cmd.reason.clone(),
+            unit_id: if action == Action::Dispatch {
+                cmd.unit_id
+            } else {
+                None
+            },
+            extension: if action == Action::RequestExtension {
+                cmd.extension
+            } else {
+                None
+            },
+            attachments: cmd.attachments.clone(),
+            category,
+            clock_after,
+            public_note,
+            report: None,
+        })
+    }
+
+    /// Evolves the view by one event.
+    pub fn apply(&mut self, ev: &Event) -> Result<(), FoldError> {
+        if ev.seq != self.version + 1 {
+            return Err(FoldError::OutOfOrder {
+                seq: ev.seq,
+                expected: self.version + 1,
+            });
+        }
+        if ev.from_state != Some(self.state) {
+            return Err(FoldError::StateMismatch {
+                seq: ev.seq,
+                from: ev.from_state,
+                state: self.state,
+            });
+        }
+        let EventKind::Act(action) = ev.kind else {
+            return Err(FoldError::OutOfOrder {
+                seq: ev.seq,
+                expected: self.version + 1,
+            });
+        };
+        match action {
+            Action::Dispatch => self.unit_id = ev.unit_id,
+            Action::Return => {
+                self.unit_id = None;
+                self.return_count += 1;
+            }
+            Action::RollBack => self.rollback_count += 1,
+            Action::CheckFail => self.rework_count += 1,
+            Action::RequestExtension => self.pending_extension = ev.extension,
+            Action::ApproveExtension => {
+                self.extension_count += 1;
+                self.pending_extension = None;
+            }
+            Action::RefuseExtension => self.pending_extension = None,
+            Action::Void => self.void_reason = ev.reason.clone(),
+            Action::ReportBack => self.handled_at = Some(ev.at),
+            Action::Close => self.closed_at = Some(ev.at),
+            _ => {}
+        }
+        if let Some(c) = &ev.category {
+            self.category = c.clone();
+        }
+        if ev.public_note.is_some() {
+            self.public_note = ev.public_note.clone();
+        }
+        self.state = ev.to_state;
+        self.clock = ev.clock_after.clone();
+        self.version = ev.seq;
+        self.updated_at = ev.at;
+        Ok(())
+    }
+
+    /// Rebuilds the current view from the full history.
+    pub fn from_events(events: &[Event]) -> Result<Case, FoldError> {
+        let (first, rest) = events.split_first().ok_or(FoldError::Empty)?;
+        let report = match (&first.kind, &first.report, first.seq) {
+            (EventKind::Reported(_), Some(r), 1) => r,
+            _ => return Err(FoldError::NotAReport),
+        };
+        let new = &report.case;
+        let mut case = Case {
+            id: first.case_id,
+            number: report.number.clone(),
+            state: first.to_state,
+            source: new.source,
+            priority: new.priority,
+            category: new.category.clone(),
+            area_grade: new.area_grade,
+            description: new.description.clone(),
+            location: new.location.clone(),
+            routing: new.routing.clone(),
+            reporter: new.reporter.clone(),
+            media: new.media.clone(),
+            external_ref: new.external_ref.clone(),
+            unit_id: None,
+            clock: first.clock_after.clone(),
+            created_at: first.at,
+            updated_at: first.at,
+            version: 1,
+            rework_count: 0,
+            return_count: 0,
+            rollback_count: 0,
+            extension_count: 0,
+            pending_extension: None,
+            void_reason: None,
+            public_note: first.public_note.clone(),
+            handled_at: None,
+            closed_at: None,
+        };
+        for ev in rest {
+            case.apply(ev)?;
+        }
+        Ok(case)
+    }
+
+    /// The current stage's deadline.
+    pub fn deadline(&self, cal: &WorkCalendar) -> Option<DateTime<Utc>> {
+        self.clock.as_ref().map(|c| c.deadline(cal))
+    }
+
+    /// The deadline light now (None for closed and voided cases).
+    pub fn light(&self, cal: &WorkCalendar, now: DateTime<Utc>) -> Option<Light> {
+        self.clock.as_ref().map(|c| c.light(cal, now))
+    }
+
+    /// The stage whose clock runs.
+    pub fn stage(&self) -> Option<Stage> {
+        Stage::of(self.state)
+    }
+}
+
+fn stage_clock(
+    category: &CategoryCode,
+    grade: AreaGrade,
+    priority: Priority,
+    stage: Stage,
+    ctx: Ctx<'_>,
+) -> StageClock {
+    let rule = ctx.limits.lookup(category, grade, priority, stage);
+    StageClock::start(
+        rule.limit.mode(),
+        ctx.now,
+        rule.limit.duration(ctx.calendar),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::calendar::{LimitUnit, TimeMode};
+    use crate::ids::PersonId;
+    use crate::limits::LimitRule;
+    use crate::model::{ActorRole, Role};
+
+    fn limits() -> LimitTable {
+        let mut rules: Vec<LimitRule> = Stage::ALL
+            .iter()
+            .map(|&stage| LimitRule {
+                category: None,
+                grade: None,
+                priority: None,
+                stage,
+                limit: TimeLimit {
+                    amount: 1,
+                    unit: LimitUnit::WorkingHours,
+                },
+                source: "test".into(),
+            })
+            .collect();
+        rules.push(LimitRule {
+            category: Some(CategoryCode::parse_service_code("06010").unwrap()),
+            grade: None,
+            priority: None,
+            stage: Stage::Handle,
+            limit: TimeLimit {
+                amount: 4,
+                unit: LimitUnit::WorkingHours,
+            },
+            source: "test".into(),
+        });
+        LimitTable::new(rules).unwrap()
+    }
+
+    fn staff(role: Role, unit: Option<UnitId>) -> Actor {
+        Actor {
+            person_id: Some(PersonId::new_v7()),
+            role: ActorRole::Staff(role),
+            unit_id: unit,
+        }
+    }
+
+    fn new_case(source: Source) -> NewCase {
+        NewCase {
+            source,
+            priority: Priority::Normal,
+            category: CategoryCode::parse_service_code("06010").unwrap(),
+            area_grade: AreaGrade::A,
+            description: "人行道上有暴露垃圾".into(),
+            location: Location {
+                lon: 113.64,
+                lat: 34.75,
+                address: Some("德化街".into()),
+            },
+            routing: Routing::default(),
+            reporter: Contact::default(),
+            media: vec![],
+            external_ref: None,
+        }
+    }
+
+    struct Run {
+        case: Case,
+        events: Vec<Event>,
+        now: DateTime<Utc>,
+        cal: WorkCalendar,
+        limits: LimitTable,
+    }
+
+    impl Run {
+        fn new(source: Source) -> Self {
+            let cal = WorkCalendar::china_2026();
+            let limits = limits();
+            // Monday 2026-11-23 09:00 Beijing time.
+            let now = Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap();
+            let ctx = Ctx {
+                now,
+                calendar: &cal,
+                limits: &limits,
+            };
+            let (case, ev) = Case::report(
+                CaseId::new_v7(),
+                CaseNumber("410103-20261123-0001".into()),
+                new_case(source),
+                &Actor::public(),
+                ctx,
+            )
+            .unwrap();
+            Self {
+                case,
+                events: vec![ev],
+                now,
+                cal,
+                limits,
+            }
+        }
+
+        fn act(
+            &mut self,
+            action: Action,
+            actor: &Actor,
+            cmd: Command,
+        ) -> Result<(), TransitionError> {
+            self.now += Duration::minutes(10);
+            let ctx = Ctx {
+                now: self.now,
+                calendar: &self.cal,
+                limits: &self.limits,
+            };
+            let ev = self.case.decide(action, &cmd, actor, ctx)?;
+            self.case.apply(&ev).unwrap();
+            self.events.push(ev);
+            Ok(())
+        }
+    }
+
+    fn reason(s: &str) -> Command {
+        Command {
+            reason: Some(s.into()),
+            ..Command::default()
+        }
+    }
+
+    #[test]
+    fn the_full_loop_with_return_extension_and_rework_folds_back_to_the_same_view() {
+        let unit = UnitId::new_v7();
+        let other = UnitId::new_v7();
+        let mut r = Run::new(Source::Public);
+        r.act(
+            Action::Accept,
+            &staff(Role::Operator, None),
+            Command::default(),
+        )
+        .unwrap();
+        assert_eq!(r.case.state, CaseState::ToVerify);
+        r.act(
+            Action::Confirm,
+            &staff(Role::Inspector, None),
+            Command::default(),
+        )
+        .unwrap();
+        r.act(
+            Action::Register,
+            &staff(Role::Operator, None),
+            Command::default(),
+        )
+        .unwrap();
+        let dispatcher = staff(Role::Dispatcher, None);
+        let to = |u| Command {
+            unit_id: Some(u),
+            ..Command::default()
+        };
+        r.act(Action::Dispatch, &dispatcher, to(other)).unwrap();
+        r.act(
+            Action::Return,
+            &staff(Role::Handler, Some(other)),
+            reason("非本单位职责"),
+        )
+        .unwrap();
+        assert_eq!(r.case.unit_id, None);
+        r.act(Action::Dispatch, &dispatcher, to(unit)).unwrap();
+        let handler = staff(Role::Handler, Some(unit));
+        let before = r.case.deadline(&r.cal).unwrap();
+        r.act(
+            Action::RequestExtension,
+            &handler,
+            Command {
+                reason: Some("需协调".into()),
+                extension: Some(TimeLimit {
+                    amount: 1,
+                    unit: LimitUnit::WorkingDays,
+                }),
+                ..Command::default()
+            },
+        )
+        .unwrap();
+        r.act(
+            Action::ApproveExtension,
+            &staff(Role::Supervisor, None),
+            Command::default(),
+        )
+        .unwrap();
+        let after = r.case.deadline(&r.cal).unwrap();
+        assert!(after > before, "an approved extension moves the deadline");
+        let back = Command {
+            note: Some("已清理".into()),
+            attachments: vec!["sha256:after".into()],
+            ..Command::default()
+        };
+        r.act(Action::ReportBack, &handler, back.clone()).unwrap();
+        r.act(
+            Action::CheckFail,
+            &staff(Role::Inspector, None),
+            reason("仍有残留"),
+        )
+        .unwrap();
+        assert_eq!(r.case.state, CaseState::Handling);
+        r.act(Action::ReportBack, &handler, back).unwrap();
+        r.act(
+            Action::CheckPass,
+            &staff(Role::Inspector, None),
+            Command::default(),
+        )
+        .unwrap();
+        r.act(
+            Action::Close,
+            &staff(Role::Supervisor, None),
+            Command::default(),
+        )
+        .unwrap();
+        assert_eq!(r.case.state, CaseState::Closed);
+        assert_eq!(r.case.rework_count, 1);
+        assert_eq!(r.case.return_count, 1);
+        assert_eq!(r.case.extension_count, 1);
+        assert!(r.case.clock.is_none());
+        assert_eq!(r.case.version, r.events.len() as i64);
+        assert_eq!(Case::from_events(&r.events).unwrap(), r.case);
+    }
+
+    #[test]
+    fn suspension_stops_the_clock_and_resume_moves_the_deadline() {
+        let unit = UnitId::new_v7();
+        let mut r = Run::new(Source::Inspector);
+        r.act(
+            Action::Accept,
+            &staff(Role::Operator, None),
+            Command::default(),
+        )
+        .unwrap();
+        assert_eq!(r.case.state, CaseState::ToRegister);
+        r.act(
+            Action::Register,
+            &staff(Role::Operator, None),
+            Command::default(),
+        )
+        .unwrap();
+        r.act(
+            Action::Dispatch,
+            &staff(Role::Dispatcher, None),
+            Command {
+                unit_id: Some(unit),
+                ..Command::default()
+            },
+        )
+        .unwrap();
+        let clock = r.case.clock.clone().unwrap();
+        assert_eq!(
+            clock.limit_secs,
+            4 * 3600,
+            "the category's handling limit applies"
+        );
+        let deadline = r.case.deadline(&r.cal).unwrap();
+        let sup = staff(Role::Supervisor, None);
+        r.act(Action::Suspend, &sup, reason("待上级协调")).unwrap();
+        let frozen = r.case.clock.clone().unwrap();
+        let e1 = frozen.elapsed(&r.cal, r.now);
+        let e2 = frozen.elapsed(&r.cal, r.now + Duration::hours(30));
+        assert_eq!(e1, e2, "no time counts while suspended");
+        r.now += Duration::hours(1);
+        r.act(Action::Resume, &sup, Command::default()).unwrap();
+        let moved = r.case.deadline(&r.cal).unwrap();
+        assert!(moved > deadline);
+        assert_eq!(
+            r.case.clock.as_ref().map(|c| c.mode),
+            Some(TimeMode::Working)
+        );
+    }
+
+    #[test]
+    fn a_void_keeps_its_reason_as_the_public_note() {
+        let mut r = Run::new(Source::Public);
+        r.act(
+            Action::Void,
+            &staff(Role::Operator, None),
+            reason("重复上报"),
+        )
+        .unwrap();
+        assert_eq!(r.case.state, CaseState::Voided);
+        assert_eq!(r.case.void_reason.as_deref(), Some("重复上报"));
+        assert_eq!(r.case.public_note.as_deref(), Some("重复上报"));
+        let err = r.case.decide(
+            Action::Accept,
+            &Command::default(),
+            &staff(Role::Operator, None),
+            Ctx {
+                now: r.now,
+                calendar: &r.cal,
+                limits: &r.limits,
+            },
+        );
+        assert!(matches!(err, Err(TransitionError::WrongState { .. })));
+    }
+
+    #[test]
+    fn an_invalid_report_names_its_field() {
+        let cal = WorkCalendar::china_2026();
+        let limits = limits();
+        let ctx = Ctx {
+            now: Utc::now(),
+            calendar: &cal,
+            limits: &limits,
+        };
+        let mut n = new_case(Source::Public);
+        n.location.lat = 91.0;
+        let e = Case::report(
+            CaseId::new_v7(),
+            CaseNumber("x".into()),
+            n,
+            &Actor::public(),
+            ctx,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "lat");
+    }
+
+    #[test]
+    fn out_of_order_history_does_not_fold() {
+        let mut r = Run::new(Source::Inspector);
+        r.act(
+            Action::Accept,
+            &staff(Role::Operator, None),
+            Command::default(),
+        )
+        .unwrap();
+        let mut evs = r.events.clone();
+        evs[1].seq = 5;
+        assert!(matches!(
+            Case::from_events(&evs),
+            Err(FoldError::OutOfOrder { .. })
+        ));
+        assert_eq!(Case::from_events(&[]), Err(FoldError::Empty));
+    }
+}

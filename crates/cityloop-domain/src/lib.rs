@@ -1,0 +1,23 @@
+//! The pure domain core of cityloop: what a case is, how it moves through the closed loop,
+//! and how its deadlines run on working time.
+//!
+//! This crate does no I/O: no files, no network, no database, no async, no clock reads.
+//! Every function takes the current time and the calendar as arguments, so the whole
+//! workflow is testable with plain unit tests.
+//!
+//! # Layout
+//! - [`ids`]: newtype identifiers and the human-readable case number.
+//! - [`model`]: categories, units, people, roles, case sources, priorities.
+//! - [`calendar`]: the district's working-time calendar and the per-stage deadline clock.
+//! - [`limits`]: the time-limit table keyed by (category, area grade, urgency).
+//! - [`assign`]: which unit handles a case (territory leads, departments by category type).
+//! - [`workflow`]: the case state machine (states, actions, who may do what, required fields).
+//! - [`case`]: the case aggregate: a current view that is a fold over its events.
+
+pub mod assign;
+pub mod calendar;
+pub mod case;
+pub mod ids;
+pub mod limits;
+pub mod model;
+pub mod workflow;

@@ -1,0 +1,625 @@
+//! The case workflow state machine (urban-management-standard.md §4, design.md §4 and §7).
+//!
+//! One table, [`RULES`], says for every action which states it may start from, which
+//! roles may perform it, where it goes and which fields it requires. Everything else in
+//! the crate (the case aggregate, the tests, the HTTP layer's list of legal buttons) reads
+//! this table; nothing re-states it.
+//!
+//! This module decides *whether* an action is legal. What it does to a case (clocks,
+//! counters, the event written) lives in [`crate::case`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::TimeLimit;
+use crate::ids::UnitId;
+use crate::model::{string_enum, Actor, ActorRole, CategoryCode, Role, Source};
+
+string_enum!(
+    /// The states of a case. Names are fixed by design.md §7.
+    CaseState {
+        /// 待受理: reported, not yet screened.
+        Received = "received",
+        /// 待核实: a public or hotline report waiting for an inspector's on-site confirmation.
+        ToVerify = "to_verify",
+        /// 待立案: waiting for registration.
+        ToRegister = "to_register",
+        /// 待派遣: registered, waiting for dispatch.
+        ToDispatch = "to_dispatch",
+        /// 处置中: the handling unit is working on it.
+        Handling = "handling",
+        /// 延期审批: an extension was asked for and awaits approval.
+        ExtensionPending = "extension_pending",
+        /// 挂账: suspended, clock stopped.
+        Suspended = "suspended",
+        /// 待核查: reported back, waiting for the on-site check.
+        ToCheck = "to_check",
+        /// 待结案: check passed, waiting to be closed.
+        ToClose = "to_close",
+        /// 已结案 (terminal).
+        Closed = "closed",
+        /// 作废 (terminal).
+        Voided = "voided",
+    }
+);
+
+impl CaseState {
+    pub fn zh(self) -> &'static str {
+        match self {
+            CaseState::Received => "待受理",
+            CaseState::ToVerify => "待核实",
+            CaseState::ToRegister => "待立案",
+            CaseState::ToDispatch => "待派遣",
+            CaseState::Handling => "处置中",
+            CaseState::ExtensionPending => "延期审批",
+            CaseState::Suspended => "挂账",
+            CaseState::ToCheck => "待核查",
+            CaseState::ToClose => "待结案",
+            CaseState::Closed => "已结案",
+            CaseState::Voided => "作废",
+        }
+    }
+
+    /// Closed and voided cases never change again (a recurrence is a new case).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, CaseState::Closed | CaseState::Voided)
+    }
+
+    /// The Open311 status: `closed` for terminal states, `open` otherwise.
+    pub fn is_open(self) -> bool {
+        !self.is_terminal()
+    }
+}
+
+string_enum!(
+    /// The actions that move a case. Names are fixed by design.md §7.
+    Action {
+        Accept = "accept",
+        Confirm = "confirm",
+        Register = "register",
+        Void = "void",
+        RollBack = "roll_back",
+        Dispatch = "dispatch",
+        Return = "return",
+        RequestExtension = "request_extension",
+        ApproveExtension = "approve_extension",
+        RefuseExtension = "refuse_extension",
+        Suspend = "suspend",
+        Resume = "resume",
+        ReportBack = "report_back",
+        CheckPass = "check_pass",
+        CheckFail = "check_fail",
+        Close = "close",
+    }
+);
+
+impl Action {
+    pub fn zh(self) -> &'static str {
+        match self {
+            Action::Accept => "受理",
+            Action::Confirm => "核实属实",
+            Action::Register => "立案",
+            Action::Void => "作废",
+            Action::RollBack => "回退",
+            Action::Dispatch => "派遣",
+            Action::Return => "退回",
+            Action::RequestExtension => "申请延期",
+            Action::ApproveExtension => "批准延期",
+            Action::RefuseExtension => "驳回延期",
+            Action::Suspend => "挂账",
+            Action::Resume => "解挂",
+            Action::ReportBack => "处置反馈",
+            Action::CheckPass => "核查通过",
+            Action::CheckFail => "核查不通过(返工)",
+            Action::Close => "结案",
+        }
+    }
+
+    /// The legality rule of this action.
+    pub fn rule(self) -> &'static Rule {
+        // RULES is declared in Action::ALL order; the test below pins that.
+        &RULES[self as usize]
+    }
+}
+
+/// A field an action may require in its command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Note,
+    Reason,
+    UnitId,
+    Extension,
+    Attachments,
+}
+
+impl Field {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Note => "note",
+            Field::Reason => "reason",
+            Field::UnitId => "unit_id",
+            Field::Extension => "extension",
+            Field::Attachments => "attachments",
+        }
+    }
+}
+
+/// Where an action leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    To(CaseState),
+    /// `accept`: to_verify for sources that need on-site confirmation, else to_register.
+    ByVerification,
+}
+
+/// The legality rule of one action.
+#[derive(Debug)]
+pub struct Rule {
+    pub action: Action,
+    pub from: &'static [CaseState],
+    pub roles: &'static [Role],
+    pub target: Target,
+    pub requires: &'static [Field],
+}
+
+use CaseState as S;
+use Role as R;
+
+/// Every transition of the machine. The order matches [`Action::ALL`].
+pub const RULES: &[Rule] = &[
+    Rule {
+        action: Action::Accept,
+        from: &[S::Received],
+        roles: &[R::Operator, R::Supervisor],
+        target: Target::ByVerification,
+        requires: &[],
+    },
+    Rule {
+        action: Action::Confirm,
+        from: &[S::ToVerify],
+        roles: &[R::Inspector],
+        target: Target::To(S::ToRegister),
+        requires: &[],
+    },
+    Rule {
+        action: Action::Register,
+        from: &[S::ToRegister],
+        roles: &[R::Operator, R::Supervisor],
+        target: Target::To(S::ToDispatch),
+        requires: &[],
+    },
+    Rule {
+        action: Action::Void,
+        from: &[S::Received, S::ToVerify, S::ToRegister],
+        roles: &[R::Operator, R::Supervisor],
+        target: Target::To(S::Voided),
+        requires: &[Field::Reason],
+    },
+    Rule {
+        action: Action::RollBack,
+        from: &[S::ToDispatch],
+        roles: &[R::Dispatcher, R::Supervisor],
+        target: Target::To(S::ToRegister),
+        requires: &[Field::Reason],
+    },
+    Rule {
+        action: Action::Dispatch,
+        from: &[S::ToDispatch],
+        roles: &[R::Dispatcher, R::Supervisor],
+        target: Target::To(S::Handling),
+        requires: &[Field::UnitId],
+    },
+    Rule {
+        action: Action::Return,
+        from: &[S::Handling],
+        roles: &[R::Handler],
+        target: Target::To(S::ToDispatch),
+        requires: &[Field::Reason],
+    },
+    Rule {
+        action: Action::RequestExtension,
+        from: &[S::Handling],
+        roles: &[R::Handler],
+        target: Target::To(S::ExtensionPending),
+        requires: &[Field::Extension, Field::Reason],
+    },
+    Rule {
+        action: Action::ApproveExtension,
+        from: &[S::ExtensionPending],
+        roles: &[R::Supervisor, R::Dispatcher],
+        target: Target::To(S::Handling),
+        requires: &[],
+    },
+    Rule {
+        action: Action::RefuseExtension,
+        from: &[S::ExtensionPending],
+        roles: &[R::Supervisor, R::Dispatcher],
+        target: Target::To(S::Handling),
+        requires: &[Field::Reason],
+    },
+    Rule {
+        action: Action::Suspend,
+        from: &[S::Handling],
+        roles: &[R::Supervisor, R::Dispatcher],
+        target: Target::To(S::Suspended),
+        requires: &[Field::Reason],
+    },
+    Rule {
+        action: Action::Resume,
+        from: &[S::Suspended],
+        roles: &[R::Supervisor, R::Dispatcher],
+        target: Target::To(S::Handling),
+        requires: &[],
+    },
+    Rule {
+        action: Action::ReportBack,
+        from: &[S::Handling],
+        roles: &[R::Handler],
+        target: Target::To(S::ToCheck),
+        requires: &[Field::Note, Field::Attachments],
+    },
+    Rule {
+        action: Action::CheckPass,
+        from: &[S::ToCheck],
+        roles: &[R::Inspector],
+        target: Target::To(S::ToClose),
+        requires: &[],
+    },
+    Rule {
+        action: Action::CheckFail,
+        from: &[S::ToCheck],
+        roles: &[R::Inspector],
+        target: Target::To(S::Handling),
+        requires: &[Field::Reason],
+    },
+    Rule {
+        action: Action::Close,
+        from: &[S::ToClose],
+        roles: &[R::Supervisor, R::Operator],
+        target: Target::To(S::Closed),
+        requires: &[],
+    },
+];
+
+/// Limits on free-text fields (characters, not bytes).
+pub const MAX_NOTE_CHARS: usize = 2000;
+pub const MAX_REASON_CHARS: usize = 500;
+pub const MAX_ATTACHMENTS: usize = 20;
+pub const MAX_ATTACHMENT_REF_CHARS: usize = 128;
+
+/// What a person asks the machine to do, already parsed at the edge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub note: Option<String>,
+    pub reason: Option<String>,
+    pub unit_id: Option<UnitId>,
+    pub extension: Option<TimeLimit>,
+    /// References (content hashes) of photos already uploaded.
+    pub attachments: Vec<String>,
+    /// On `register`: reclassify the case before registering it.
+    pub category: Option<CategoryCode>,
+}
+
+/// Why an action was refused. Each variant maps to one HTTP status at the edge:
+/// role and scope → 403, state → 409, fields → 422.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("role {role} may not {action}")]
+    RoleNotAllowed { action: Action, role: String },
+    #[error("{action} is not possible in state {state}")]
+    WrongState { action: Action, state: CaseState },
+    #[error("this case is not dispatched to your unit")]
+    OutOfScope { action: Action },
+    #[error("{field} is required for {action}")]
+    MissingField { action: Action, field: &'static str },
+    #[error("{field}: {problem}")]
+    InvalidField {
+        field: &'static str,
+        problem: String,
+    },
+}
+
+/// Checks an action against the rule table: role, then state, then scope, then fields.
+/// `case_unit` is the unit the case is dispatched to (for the handler scope rule).
+pub fn check(
+    action: Action,
+    state: CaseState,
+    actor: &Actor,
+    case_unit: Option<UnitId>,
+    cmd: &Command,
+) -> Result<CaseState, TransitionError> {
+    check_with_source(action, state, actor, case_unit, cmd, None)
+}
+
+/// Like [`check`], with the case's source to resolve `accept`'s target.
+pub fn check_with_source(
+    action: Action,
+    state: CaseState,
+    actor: &Actor,
+    case_unit: Option<UnitId>,
+    cmd: &Command,
+    source: Option<Source>,
+) -> Result<CaseState, TransitionError> {
+    let rule = action.rule();
+    let role = match actor.role {
+        ActorRole::Staff(r) if rule.roles.contains(&r) => r,
+        ActorRole::Staff(r) => {
+            return Err(TransitionError::RoleNotAllowed {
+                action,
+                role: r.as_str().to_owned(),
+            })
+        }
+        ActorRole::System => {
+            return Err(TransitionError::RoleNotAllowed {
+                action,
+                role: "system".into(),
+            })
+        }
+        ActorRole::Public => {
+            return Err(TransitionError::RoleNotAllowed {
+                action,
+                role: "public".into(),
+            })
+        }
+    };
+    if !rule.from.contains(&state) {
+        return Err(TransitionError::WrongState { action, state });
+    }
+    if role == Role::Handler && (case_unit.is_none() || actor.unit_id != case_unit) {
+        return Err(TransitionError::OutOfScope { action });
+    }
+    check_fields(action, rule.requires, cmd)?;
+    Ok(match rule.target {
+        Target::To(s) => s,
+        Target::ByVerification => {
+            if source.is_some_and(Source::needs_verification) {
+                CaseState::ToVerify
+            } else {
+                CaseState::ToRegister
+            }
+        }
+    })
+}
+
+fn check_fields(action: Action, requires: &[Field], cmd: &Command) -> Result<(), TransitionError> {
+    for field in requires {
+        let present = match field {
+            Field::Note => cmd.note.as_deref().is_some_and(|s| !s.trim().is_empty()),
+            Field::Reason => cmd.reason.as_deref().is_some_and(|s| !s.trim().is_empty()),
+            Field::UnitId => cmd.unit_id.is_some(),
+            Field::Extension => cmd.extension.is_some(),
+            Field::Attachments => !cmd.attachments.is_empty(),
+        };
+        if !present {
+            return Err(TransitionError::MissingField {
+                action,
+                field: field.as_str(),
+            });
+        }
+    }
+    check_len("note", cmd.note.as_deref(), MAX_NOTE_CHARS)?;
+    check_len("reason", cmd.reason.as_deref(), MAX_REASON_CHARS)?;
+    if cmd.attachments.len() > MAX_ATTACHMENTS {
+        return Err(TransitionError::InvalidField {
+            field: "attachments",
+            problem: format!("at most {MAX_ATTACHMENTS} attachments"),
+        });
+    }
+    if cmd
+        .attachments
+        .iter()
+        .any(|a| a.trim().is_empty() || a.chars().count() > MAX_ATTACHMENT_REF_CHARS)
+    {
+        return Err(TransitionError::InvalidField {
+            field: "attachments",
+            problem: format!("each reference is 1 to {MAX_ATTACHMENT_REF_CHARS} characters"),
+        });
+    }
+    if let Some(ext) = cmd.extension {
+        if ext.amount == 0 {
+            return Err(TransitionError::InvalidField {
+                field: "extension",
+                problem: "must be longer than zero".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_len(field: &'static str, v: Option<&str>, max: usize) -> Result<(), TransitionError> {
+    if v.is_some_and(|s| s.chars().count() > max) {
+        return Err(TransitionError::InvalidField {
+            field,
+            problem: format!("at most {max} characters"),
+        });
+    }
+    Ok(())
+}
+
+/// The actions a role may take on a case in `state` (the buttons a UI should show).
+/// Scope (a handler's own unit) is checked by [`check`], not here.
+pub fn allowed_actions(state: CaseState, role: Role) -> Vec<Action> {
+    RULES
+        .iter()
+        .filter(|r| r.from.contains(&state) && r.roles.contains(&role))
+        .map(|r| r.action)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::LimitUnit;
+
+    #[test]
+    fn rules_are_listed_in_action_order() {
+        for (i, a) in Action::ALL.iter().enumerate() {
+            assert_eq!(RULES[i].action, *a);
+            assert_eq!(a.rule().action, *a);
+        }
+    }
+
+    fn full_command(unit: UnitId) -> Command {
+        Command {
+            note: Some("处理完毕".into()),
+            reason: Some("理由".into()),
+            unit_id: Some(unit),
+            extension: Some(TimeLimit {
+                amount: 1,
+                unit: LimitUnit::WorkingDays,
+            }),
+            attachments: vec!["sha256:abc".into()],
+            category: None,
+        }
+    }
+
+    /// Every (state, action, role) triple, generated from the table: allowed triples
+    /// succeed, every other one is refused with the error the precedence rule predicts.
+    #[test]
+    fn every_state_action_role_triple_is_allowed_or_refused_with_the_right_error() {
+        let unit = UnitId::new_v7();
+        let cmd = full_command(unit);
+        let mut allowed = 0;
+        for &state in CaseState::ALL {
+            for &action in Action::ALL {
+                for &role in Role::ALL {
+                    let actor = Actor {
+                        person_id: None,
+                        role: ActorRole::Staff(role),
+                        unit_id: Some(unit),
+                    };
+                    let rule = action.rule();
+                    let got = check(action, state, &actor, Some(unit), &cmd);
+                    if !rule.roles.contains(&role) {
+                        assert!(
+                            matches!(got, Err(TransitionError::RoleNotAllowed { .. })),
+                            "{state} {action} {role}: {got:?}"
+                        );
+                    } else if !rule.from.contains(&state) {
+                        assert_eq!(got, Err(TransitionError::WrongState { action, state }));
+                    } else {
+                        allowed += 1;
+                        let to = got.unwrap_or_else(|e| panic!("{state} {action} {role}: {e}"));
+                        if let Target::To(t) = rule.target {
+                            assert_eq!(to, t);
+                        }
+                    }
+                }
+            }
+        }
+        // 16 actions; the number of (from-state, role) pairs in the table.
+        let expected: usize = RULES.iter().map(|r| r.from.len() * r.roles.len()).sum();
+        assert_eq!(allowed, expected);
+    }
+
+    #[test]
+    fn terminal_states_allow_nothing() {
+        for &role in Role::ALL {
+            assert!(allowed_actions(CaseState::Closed, role).is_empty());
+            assert!(allowed_actions(CaseState::Voided, role).is_empty());
+        }
+    }
+
+    #[test]
+    fn system_and_public_actors_cannot_move_a_case() {
+        for &action in Action::ALL {
+            for actor in [Actor::system(), Actor::public()] {
+                let got = check(
+                    action,
+                    CaseState::Received,
+                    &actor,
+                    None,
+                    &Command::default(),
+                );
+                assert!(matches!(got, Err(TransitionError::RoleNotAllowed { .. })));
+            }
+        }
+    }
+
+    #[test]
+    fn accept_sends_public_reports_to_verification_and_inspector_reports_to_registration() {
+        let op = Actor {
+            person_id: None,
+            role: ActorRole::Staff(Role::Operator),
+            unit_id: None,
+        };
+        let c = Command::default();
+        let f = |s| check_with_source(Action::Accept, CaseState::Received, &op, None, &c, Some(s));
+        assert_eq!(f(Source::Public), Ok(CaseState::ToVerify));
+        assert_eq!(f(Source::Hotline12345), Ok(CaseState::ToVerify));
+        assert_eq!(f(Source::Inspector), Ok(CaseState::ToRegister));
+    }
+
+    #[test]
+    fn a_handler_of_another_unit_is_out_of_scope() {
+        let h = Actor {
+            person_id: None,
+            role: ActorRole::Staff(Role::Handler),
+            unit_id: Some(UnitId::new_v7()),
+        };
+        let cmd = full_command(UnitId::new_v7());
+        let got = check(
+            Action::ReportBack,
+            CaseState::Handling,
+            &h,
+            Some(UnitId::new_v7()),
+            &cmd,
+        );
+        assert_eq!(
+            got,
+            Err(TransitionError::OutOfScope {
+                action: Action::ReportBack
+            })
+        );
+    }
+
+    #[test]
+    fn every_required_field_is_named_when_missing() {
+        let unit = UnitId::new_v7();
+        for rule in RULES {
+            for &field in rule.requires {
+                let mut cmd = full_command(unit);
+                match field {
+                    Field::Note => cmd.note = Some("  ".into()),
+                    Field::Reason => cmd.reason = None,
+                    Field::UnitId => cmd.unit_id = None,
+                    Field::Extension => cmd.extension = None,
+                    Field::Attachments => cmd.attachments.clear(),
+                }
+                let actor = Actor {
+                    person_id: None,
+                    role: ActorRole::Staff(rule.roles[0]),
+                    unit_id: Some(unit),
+                };
+                let got = check(rule.action, rule.from[0], &actor, Some(unit), &cmd);
+                assert_eq!(
+                    got,
+                    Err(TransitionError::MissingField {
+                        action: rule.action,
+                        field: field.as_str()
+                    })
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn overlong_reason_is_an_invalid_field() {
+        let unit = UnitId::new_v7();
+        let mut cmd = full_command(unit);
+        cmd.reason = Some("长".repeat(MAX_REASON_CHARS + 1));
+        let actor = Actor {
+            person_id: None,
+            role: ActorRole::Staff(Role::Operator),
+            unit_id: None,
+        };
+        let got = check(Action::Void, CaseState::Received, &actor, None, &cmd);
+        assert!(matches!(
+            got,
+            Err(TransitionError::InvalidField {
+                field: "reason",
+                ..
+            })
+        ));
+    }
+}

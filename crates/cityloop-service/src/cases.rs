@@ -1,0 +1,296 @@
+//! Case use cases: report (intake from any source), act (every workflow transition),
+//! read one case with its timeline, list cases.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use cityloop_domain::assign::{assign_unit, AssignRule};
+use cityloop_domain::calendar::Light;
+use cityloop_domain::case::{Case, Contact, Ctx, Event, Location, NewCase, Routing};
+use cityloop_domain::ids::{CaseId, CaseNumber, UnitId};
+use cityloop_domain::model::{
+    Actor, ActorRole, AreaGrade, Category, CategoryCode, Priority, Role, Source, UnitKind,
+};
+use cityloop_domain::workflow::{allowed_actions, Action, Command};
+use cityloop_store::{case_seq_scope, CaseFilter, Page};
+use serde::Serialize;
+
+use crate::{ServiceError, Services};
+
+/// A report as it arrives from any channel, already parsed.
+#[derive(Debug, Clone)]
+pub struct ReportInput {
+    pub source: Source,
+    pub priority: Priority,
+    pub category: CategoryCode,
+    pub area_grade: Option<AreaGrade>,
+    pub description: String,
+    /// WGS84.
+    pub lon: f64,
+    pub lat: f64,
+    pub address: Option<String>,
+    pub reporter: Contact,
+    pub media: Vec<String>,
+    pub external_ref: Option<String>,
+}
+
+/// A case with everything a reader needs: timeline, deadline, light, legal next actions.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseDetail {
+    pub case: Case,
+    pub events: Vec<Event>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub light: Option<Light>,
+    pub allowed_actions: Vec<Action>,
+}
+
+/// Which sources each role may report under.
+fn may_report(actor: &Actor, source: Source) -> bool {
+    match actor.role {
+        ActorRole::Public => source == Source::Public,
+        ActorRole::System => matches!(source, Source::Sensor | Source::Video),
+        ActorRole::Staff(role) => match role {
+            Role::Inspector => source == Source::Inspector,
+            Role::RoadChief => source == Source::RoadChief,
+            Role::Operator | Role::Supervisor => !matches!(
+                source,
+                Source::Inspector | Source::RoadChief | Source::Sensor | Source::Video
+            ),
+            Role::Admin | Role::Dispatcher | Role::Handler => false,
+        },
+    }
+}
+
+impl Services {
+    /// The district's category table, keyed by code.
+    pub async fn categories(&self) -> Result<HashMap<CategoryCode, Category>, ServiceError> {
+        Ok(self
+            .store
+            .list_categories()
+            .await?
+            .into_iter()
+            .map(|c| (c.code.clone(), c))
+            .collect())
+    }
+
+    /// Takes a report in: checks it, routes it, numbers it, stores it with its first event.
+    pub async fn report_case(
+        &self,
+        actor: &Actor,
+        input: ReportInput,
+    ) -> Result<Case, ServiceError> {
+        if !may_report(actor, input.source) {
+            return Err(ServiceError::Forbidden(format!(
+                "this account may not report cases with source {}",
+                input.source
+            )));
+        }
+        let categories = self.categories().await?;
+        let category = categories.get(&input.category).ok_or_else(|| {
+            ServiceError::invalid("category", format!("unknown category {}", input.category))
+        })?;
+        let routing = self
+            .route(
+                &input.category,
+                &category.default_unit_type,
+                input.lon,
+                input.lat,
+            )
+            .await?;
+        let now = self.now();
+        let local_date = now.with_timezone(&self.calendar.tz()).date_naive();
+        let seq = self
+            .store
+            .next_seq(&case_seq_scope(&self.district.code, local_date))
+            .await?;
+        let new = NewCase {
+            source: input.source,
+            priority: input.priority,
+            category: input.category,
+            area_grade: input.area_grade.unwrap_or(AreaGrade::B),
+            description: input.description,
+            location: Location {
+                lon: input.lon,
+                lat: input.lat,
+                address: input.address,
+            },
+            routing,
+            reporter: input.reporter,
+            media: input.media,
+            external_ref: input.external_ref,
+        };
+        let (case, event) = Case::report(
+            CaseId::new_v7(),
+            CaseNumber::new(&self.district.code, local_date, seq),
+            new,
+            actor,
+            self.ctx(now),
+        )
+        .map_err(|e| ServiceError::invalid(e.field, e.problem))?;
+        self.store
+            .create_case(&case, case.deadline(&self.calendar), &event)
+            .await?;
+        tracing::info!(case.id = %case.id, case.number = %case.number, case.source = %case.source, "case reported");
+        Ok(case)
+    }
+
+    /// Routes a point for a category: territory (when the district has one loaded) and the
+    /// handling unit.
+    pub async fn route(
+        &self,
+        category: &CategoryCode,
+        default_unit_type: &str,
+        lon: f64,
+        lat: f64,
+    ) -> Result<Routing, ServiceError> {
+        let mut routing = self.locate(lon, lat);
+        let units = self.store.list_units().await?;
+        let default_unit = units
+            .iter()
+            .find(|u| u.code == self.district.default_unit_code)
+            .or_else(|| units.iter().find(|u| u.kind == UnitKind::Command))
+            .map(|u| u.id)
+            .ok_or_else(|| {
+                ServiceError::NotConfigured("the district has no default intake unit".into())
+            })?;
+        let rules: Vec<AssignRule> = crate::reference::get_setting(&*self.store, "assign_rules")
+            .await?
+            .unwrap_or_default();
+        let (unit, _why) = assign_unit(
+            category,
+            default_unit_type,
+            routing.street_code.as_deref(),
+            &units,
+            &rules,
+            default_unit,
+        );
+        routing.unit_id = Some(unit);
+        Ok(routing)
+    }
+
+    /// The territorial part of routing.
+    fn locate(&self, lon: f64, lat: f64) -> Routing {
+        match &self.territory {
+            Some(t) => t.locate(lon, lat),
+            None => Routing::default(),
+        }
+    }
+
+    fn ctx(&self, now: DateTime<Utc>) -> Ctx<'_> {
+        Ctx {
+            now,
+            calendar: &self.calendar,
+            limits: &self.limits,
+        }
+    }
+
+    /// Performs one workflow action. `expected_version`, when given, must equal the
+    /// case's current version (optimistic concurrency from the client's side).
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        action: Action,
+        cmd: Command,
+        expected_version: Option<i64>,
+    ) -> Result<Case, ServiceError> {
+        let case = self.store.get_case(id).await?;
+        if let Some(v) = expected_version {
+            if v != case.version {
+                return Err(ServiceError::Conflict(format!(
+                    "case {} is at version {}, not {v}",
+                    case.number, case.version
+                )));
+            }
+        }
+        let now = self.now();
+        let event = case.decide(action, &cmd, actor, self.ctx(now))?;
+        if let Some(unit) = event.unit_id {
+            self.store
+                .get_unit(unit)
+                .await
+                .map_err(|_| ServiceError::invalid("unit_id", format!("no unit with id {unit}")))?;
+        }
+        if let Some(cat) = &event.category {
+            if !self.categories().await?.contains_key(cat) {
+                return Err(ServiceError::invalid(
+                    "category",
+                    format!("unknown category {cat}"),
+                ));
+            }
+        }
+        let mut next = case.clone();
+        next.apply(&event)
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("fold failed: {e}")))?;
+        self.store
+            .append_event(&next, next.deadline(&self.calendar), &event)
+            .await?;
+        tracing::info!(case.id = %next.id, case.number = %next.number, action = %action, state = %next.state, "case transition");
+        Ok(next)
+    }
+
+    /// One case with its timeline, as `actor` may see it.
+    pub async fn case_detail(&self, actor: &Actor, id: CaseId) -> Result<CaseDetail, ServiceError> {
+        let case = self.store.get_case(id).await?;
+        self.check_can_see(actor, &case)?;
+        let events = self.store.events(id).await?;
+        Ok(self.detail(actor, case, events))
+    }
+
+    /// Builds the detail view from a case and its events.
+    pub fn detail(&self, actor: &Actor, case: Case, events: Vec<Event>) -> CaseDetail {
+        let now = self.now();
+        CaseDetail {
+            deadline: case.deadline(&self.calendar),
+            light: case.light(&self.calendar, now),
+            allowed_actions: match actor.staff_role() {
+                Some(role) if role != Role::Handler || case.unit_id == actor.unit_id => {
+                    allowed_actions(case.state, role)
+                }
+                _ => Vec::new(),
+            },
+            case,
+            events,
+        }
+    }
+
+    /// Scope: a handler sees only cases dispatched to their unit.
+    pub fn check_can_see(&self, actor: &Actor, case: &Case) -> Result<(), ServiceError> {
+        match actor.role {
+            ActorRole::Staff(Role::Handler)
+                if case.unit_id.is_none() || case.unit_id != actor.unit_id =>
+            {
+                Err(ServiceError::Forbidden(
+                    "this case is not dispatched to your unit".into(),
+                ))
+            }
+            ActorRole::Staff(_) => Ok(()),
+            _ => Err(ServiceError::Forbidden("staff only".into())),
+        }
+    }
+
+    /// Lists cases within the actor's scope.
+    pub async fn list_cases(
+        &self,
+        actor: &Actor,
+        mut filter: CaseFilter,
+        page: Page,
+    ) -> Result<Vec<Case>, ServiceError> {
+        match actor.role {
+            ActorRole::Staff(Role::Handler) => {
+                let unit: UnitId = actor
+                    .unit_id
+                    .ok_or_else(|| ServiceError::Forbidden("handler without a unit".into()))?;
+                if filter.unit_id.is_some_and(|u| u != unit) {
+                    return Err(ServiceError::Forbidden(
+                        "handlers see only their own unit's cases".into(),
+                    ));
+                }
+                filter.unit_id = Some(unit);
+            }
+            ActorRole::Staff(_) => {}
+            _ => return Err(ServiceError::Forbidden("staff only".into())),
+        }
+        Ok(self.store.list_cases(&filter, &page).await?)
+    }
+}

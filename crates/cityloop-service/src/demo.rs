@@ -1,0 +1,192 @@
+//! `cityloop demo`: loads the demo district 二七区 into an empty store — district profile,
+//! calendar, limit table, categories, units and one account per role (password `demo`).
+//! Only this module creates accounts with a known password.
+
+use cityloop_domain::calendar::WorkCalendar;
+use cityloop_domain::ids::UnitId;
+use cityloop_domain::model::{Role, Unit, UnitKind};
+
+use crate::auth::{hash_password, NewUser};
+use crate::reference::{parse_categories, CATEGORIES_CSV};
+use crate::{keys, District, ServiceError, Services};
+
+/// The demo password of every demo account.
+pub const DEMO_PASSWORD: &str = "demo";
+/// The demo Open311 API key.
+pub const DEMO_API_KEY: &str = "demo-key";
+
+/// Erqi's 15 street offices (街道/镇): official names and 9-digit codes from
+/// data/geo/zhengzhou_subdistricts.csv (stats bureau 2023 snapshot).
+pub const ERQI_STREETS: &[(&str, &str)] = &[
+    ("410103001", "淮河路街道"),
+    ("410103002", "解放路街道"),
+    ("410103003", "铭功路街道"),
+    ("410103004", "一马路街道"),
+    ("410103005", "蜜蜂张街道"),
+    ("410103006", "五里堡街道"),
+    ("410103007", "大学路街道"),
+    ("410103008", "建中街街道"),
+    ("410103009", "福华街街道"),
+    ("410103010", "德化街街道"),
+    ("410103011", "嵩山路街道"),
+    ("410103012", "长江路街道"),
+    ("410103013", "京广路街道"),
+    ("410103015", "侯寨街道"),
+    ("410103100", "马寨镇"),
+];
+
+/// Demo departments (条): code, name, type key matched against category department types.
+/// The names are typical of a Chinese district; they are demo data, not Erqi's roster.
+pub const DEMO_DEPARTMENTS: &[(&str, &str, &str)] = &[
+    ("sz", "区城管局市政管理所", "城管局市政"),
+    ("hw", "区城管局环卫中心", "城管局环卫"),
+    ("ld", "区城管局路灯管理所", "城管局路灯管理所"),
+    ("zf", "区城市管理综合执法大队", "城管执法"),
+    ("yl", "区园林绿化中心", "园林绿化"),
+    ("zj", "区住房和城乡建设局", "住建局"),
+    ("jj", "交警二七大队", "交警"),
+    ("sw", "区水务局", "水务"),
+    ("hb", "区生态环境分局", "生态环境"),
+];
+
+/// The default intake unit's code.
+pub const COMMAND_CENTER: &str = "zhzx";
+
+/// Loads the demo district unless the store already has a district. Returns true when it
+/// loaded, false when the store was already set up (reopening keeps its data).
+pub async fn load_demo(
+    store: &std::sync::Arc<dyn cityloop_store::Store>,
+) -> Result<bool, ServiceError> {
+    if store.get_setting(keys::DISTRICT).await?.is_some() {
+        return Ok(false);
+    }
+    let district = District {
+        code: "410103".into(),
+        name: "二七区".into(),
+        name_en: "Erqi District, Zhengzhou".into(),
+        timezone: "Asia/Shanghai".into(),
+        default_unit_code: COMMAND_CENTER.into(),
+    };
+    let cal = WorkCalendar::china_2026();
+    store
+        .put_setting(keys::CALENDAR, &to_json(cal.spec())?)
+        .await?;
+    let limits = crate::reference::default_limits()?;
+    store
+        .put_setting(keys::LIMITS, &to_json(limits.rules())?)
+        .await?;
+    for c in parse_categories(CATEGORIES_CSV)? {
+        store.upsert_category(&c).await?;
+    }
+    let mut units = vec![Unit {
+        id: UnitId::new_v7(),
+        code: COMMAND_CENTER.into(),
+        name: "区数字化城市管理监督指挥中心".into(),
+        kind: UnitKind::Command,
+        type_key: "指挥中心".into(),
+    }];
+    for (code, name, key) in DEMO_DEPARTMENTS {
+        units.push(Unit {
+            id: UnitId::new_v7(),
+            code: (*code).into(),
+            name: (*name).into(),
+            kind: UnitKind::Department,
+            type_key: (*key).into(),
+        });
+    }
+    for (code, name) in ERQI_STREETS {
+        units.push(Unit {
+            id: UnitId::new_v7(),
+            code: format!("jd{}", &code[6..]),
+            name: format!("{name}办事处").replace("镇办事处", "镇人民政府"),
+            kind: UnitKind::Street,
+            type_key: (*code).into(),
+        });
+    }
+    for u in &units {
+        store.upsert_unit(u).await?;
+    }
+    // The district profile goes last: its presence marks a completely loaded demo.
+    let svc = Services::for_loading(store.clone(), district.clone())?;
+    let hash = hash_password(DEMO_PASSWORD)?;
+    let mut users: Vec<NewUser> = [
+        (Role::Admin, "admin", "管理员（演示）"),
+        (Role::Operator, "operator", "受理员（演示）"),
+        (Role::Dispatcher, "dispatcher", "派遣员（演示）"),
+        (Role::Inspector, "inspector", "监督员（演示）"),
+        (Role::Supervisor, "supervisor", "值班长（演示）"),
+    ]
+    .into_iter()
+    .map(|(role, name, display)| NewUser {
+        username: name.into(),
+        display_name: display.into(),
+        role,
+        unit_id: if role == Role::Supervisor {
+            Some(units[0].id)
+        } else {
+            None
+        },
+        password: DEMO_PASSWORD.into(),
+    })
+    .collect();
+    for u in units.iter().filter(|u| u.kind != UnitKind::Command) {
+        users.push(NewUser {
+            username: format!("handler-{}", u.code),
+            display_name: format!("{}处置员（演示）", u.name),
+            role: Role::Handler,
+            unit_id: Some(u.id),
+            password: DEMO_PASSWORD.into(),
+        });
+    }
+    users.push(NewUser {
+        username: "roadchief-district".into(),
+        display_name: "总路长（演示）".into(),
+        role: Role::RoadChief,
+        unit_id: None,
+        password: DEMO_PASSWORD.into(),
+    });
+    for u in units.iter().filter(|u| u.kind == UnitKind::Street) {
+        for level in [1, 2] {
+            users.push(NewUser {
+                username: format!("roadchief{level}-{}", u.code),
+                display_name: format!(
+                    "{}{}级路长（演示）",
+                    u.name,
+                    if level == 1 { "一" } else { "二" }
+                ),
+                role: Role::RoadChief,
+                unit_id: Some(u.id),
+                password: DEMO_PASSWORD.into(),
+            });
+        }
+    }
+    for u in users {
+        svc.add_user_with_hash(u, &hash).await?;
+    }
+    store
+        .put_setting(keys::DISTRICT, &to_json(&district)?)
+        .await?;
+    Ok(true)
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<serde_json::Value, ServiceError> {
+    serde_json::to_value(v).map_err(|e| ServiceError::Internal(e.into()))
+}
+
+impl Services {
+    /// Services over a store that is still being set up (no district profile yet).
+    fn for_loading(
+        store: std::sync::Arc<dyn cityloop_store::Store>,
+        district: District,
+    ) -> Result<Self, ServiceError> {
+        Ok(Self {
+            store,
+            district: std::sync::Arc::new(district),
+            calendar: std::sync::Arc::new(WorkCalendar::china_2026()),
+            limits: std::sync::Arc::new(crate::reference::default_limits()?),
+            auth: Default::default(),
+            territory: None,
+            clock: std::sync::Arc::new(|| chrono::Utc::now()),
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! The service layer's error: user errors (each with the field or rule it breaks) kept
+//! apart from unexpected failures, so the HTTP layer can map each to one status code.
+
+use cityloop_domain::workflow::TransitionError;
+use cityloop_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A field is missing or invalid.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but the role or scope does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The case is in the wrong state, or changed meanwhile.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts; try again in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    /// The installation is not set up (no district, bad configuration).
+    #[error("{0}")]
+    NotConfigured(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ServiceError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ServiceError::NotFound(what),
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
+            other => ServiceError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<TransitionError> for ServiceError {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            TransitionError::RoleNotAllowed { .. } | TransitionError::OutOfScope { .. } => {
+                ServiceError::Forbidden(e.to_string())
+            }
+            TransitionError::WrongState { .. } => ServiceError::Conflict(e.to_string()),
+            TransitionError::MissingField { field, action } => ServiceError::Invalid {
+                field: field.into(),
+                message: format!("is required for {action}"),
+            },
+            TransitionError::InvalidField { field, problem } => ServiceError::Invalid {
+                field: field.into(),
+                message: problem,
+            },
+        }
+    }
+}

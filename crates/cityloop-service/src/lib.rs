@@ -1,0 +1,117 @@
+//! The use cases of cityloop: report a case, act on it, read it, log in, load the demo.
+//! Both the HTTP server and the CLI call these functions; neither touches the store
+//! directly for anything with a rule attached.
+//!
+//! A service call loads what it needs, asks the pure domain to decide, and writes the
+//! outcome through the [`Store`] trait in one transaction. It never sees HTTP types.
+
+pub mod auth;
+pub mod cases;
+pub mod demo;
+pub mod error;
+pub mod reference;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use cityloop_domain::calendar::WorkCalendar;
+use cityloop_domain::limits::LimitTable;
+use cityloop_store::Store;
+use serde::{Deserialize, Serialize};
+
+pub use error::ServiceError;
+
+/// Settings keys in the store.
+pub mod keys {
+    pub const DISTRICT: &str = "district";
+    pub const CALENDAR: &str = "calendar";
+    pub const LIMITS: &str = "limits";
+}
+
+/// The district this installation serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct District {
+    /// GB/T 2260 county-level code, e.g. `410103`.
+    pub code: String,
+    pub name: String,
+    pub name_en: String,
+    /// IANA time zone used to show times and to date case numbers.
+    pub timezone: String,
+    /// The unit that receives cases nobody else owns (outside the territory, unknown type).
+    pub default_unit_code: String,
+}
+
+/// Where "now" comes from; tests replace it.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The shared state of every use case.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub district: Arc<District>,
+    pub calendar: Arc<WorkCalendar>,
+    pub limits: Arc<LimitTable>,
+    pub auth: Arc<auth::AuthState>,
+    /// The district's territory, when one is loaded (point → street, grid, segment).
+    pub territory: Option<Arc<dyn Locate>>,
+    clock: Clock,
+}
+
+/// The territorial lookup the routing engine provides.
+pub trait Locate: Send + Sync {
+    fn locate(&self, lon: f64, lat: f64) -> cityloop_domain::case::Routing;
+}
+
+impl Services {
+    /// Loads the district configuration from the store. A store without a district
+    /// profile has not been set up (`cityloop demo` or an import does that).
+    pub async fn load(store: Arc<dyn Store>) -> Result<Self, ServiceError> {
+        let district: District = reference::get_setting(&*store, keys::DISTRICT)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::NotConfigured(
+                    "the database has no district profile; run `cityloop demo` or load a district first".into(),
+                )
+            })?;
+        let calendar = match reference::get_setting::<cityloop_domain::calendar::CalendarSpec>(
+            &*store,
+            keys::CALENDAR,
+        )
+        .await?
+        {
+            Some(spec) => WorkCalendar::from_spec(&spec)
+                .map_err(|e| ServiceError::NotConfigured(format!("stored calendar: {e}")))?,
+            None => WorkCalendar::china_2026(),
+        };
+        let limits = match reference::get_setting::<Vec<cityloop_domain::limits::LimitRule>>(
+            &*store,
+            keys::LIMITS,
+        )
+        .await?
+        {
+            Some(rules) => LimitTable::new(rules)
+                .map_err(|e| ServiceError::NotConfigured(format!("stored limit table: {e}")))?,
+            None => reference::default_limits()?,
+        };
+        Ok(Self {
+            store,
+            district: Arc::new(district),
+            calendar: Arc::new(calendar),
+            limits: Arc::new(limits),
+            auth: Arc::new(auth::AuthState::default()),
+            territory: None,
+            clock: Arc::new(|| Utc::now().trunc_subsecs(6)),
+        })
+    }
+
+    /// Replaces the clock (tests drive time explicitly).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The current instant, truncated to microseconds (what both stores keep).
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+}

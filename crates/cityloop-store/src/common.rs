@@ -1,0 +1,469 @@
+//! The body of the [`Store`](crate::Store) implementation, written once and instantiated
+//! for both backends by `sql_store!`. Every statement here must run unchanged on SQLite
+//! and PostgreSQL: `$n` placeholders, ids and JSON as TEXT, times as bound
+//! `DateTime<Utc>` values (TEXT in SQLite, TIMESTAMPTZ in PostgreSQL).
+//!
+//! A new query is added here, once; the shared conformance suite in `tests/` runs it on
+//! both backends. A statement that cannot be written portably gets a method on the
+//! backend struct (see `sqlite.rs` / `postgres.rs`) and is called from here.
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $backend:expr) => {
+        use async_trait::async_trait;
+        use chrono::{DateTime, Utc};
+        use cityloop_domain::case::{Case, Event};
+        use cityloop_domain::ids::{CaseId, PersonId, UnitId};
+        use cityloop_domain::model::{Category, Person, Unit};
+        use sqlx::{QueryBuilder, Row};
+
+        use crate::{
+            Backend, CaseFilter, Page, Result, SessionInfo, Store, StoreError, MAX_PAGE,
+        };
+
+        fn decode_case(row: &<$db as sqlx::Database>::Row) -> Result<Case> {
+            let view: String = row.try_get("view")?;
+            Ok(serde_json::from_str(&view)?)
+        }
+
+        fn decode_person(row: &<$db as sqlx::Database>::Row) -> Result<Person> {
+            let body: String = row.try_get("body")?;
+            Ok(serde_json::from_str(&body)?)
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.reader).await?;
+                Ok(())
+            }
+
+            async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                )
+                .bind(key)
+                .bind(value.to_string())
+                .bind(Utc::now())
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>> {
+                let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.reader)
+                    .await?;
+                match row {
+                    None => Ok(None),
+                    Some(r) => {
+                        let s: String = r.try_get("value")?;
+                        Ok(Some(serde_json::from_str(&s)?))
+                    }
+                }
+            }
+
+            async fn upsert_category(&self, c: &Category) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO categories (standard, kind, code, body) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (standard, kind, code) DO UPDATE SET body = excluded.body",
+                )
+                .bind(c.code.standard.as_str())
+                .bind(c.code.kind.as_str())
+                .bind(&c.code.code)
+                .bind(serde_json::to_string(c)?)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn list_categories(&self) -> Result<Vec<Category>> {
+                let rows = sqlx::query("SELECT body FROM categories ORDER BY standard, kind, code")
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let b: String = r.try_get("body")?;
+                        Ok(serde_json::from_str(&b)?)
+                    })
+                    .collect()
+            }
+
+            async fn upsert_unit(&self, u: &Unit) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO units (id, code, kind, type_key, body) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (id) DO UPDATE SET code = excluded.code, kind = excluded.kind,
+                       type_key = excluded.type_key, body = excluded.body",
+                )
+                .bind(u.id.to_string())
+                .bind(&u.code)
+                .bind(u.kind.as_str())
+                .bind(&u.type_key)
+                .bind(serde_json::to_string(u)?)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn list_units(&self) -> Result<Vec<Unit>> {
+                let rows = sqlx::query("SELECT body FROM units ORDER BY code")
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let b: String = r.try_get("body")?;
+                        Ok(serde_json::from_str(&b)?)
+                    })
+                    .collect()
+            }
+
+            async fn get_unit(&self, id: UnitId) -> Result<Unit> {
+                let row = sqlx::query("SELECT body FROM units WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("unit {id}")))?;
+                let b: String = row.try_get("body")?;
+                Ok(serde_json::from_str(&b)?)
+            }
+
+            async fn create_person(&self, p: &Person, password_hash: &str) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO people (id, username, role, unit_id, password_hash, body)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(p.id.to_string())
+                .bind(&p.username)
+                .bind(p.role.as_str())
+                .bind(p.unit_id.map(|u| u.to_string()))
+                .bind(password_hash)
+                .bind(serde_json::to_string(p)?)
+                .execute(&self.writer)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => {
+                        StoreError::Conflict(format!("username {:?} is taken", p.username))
+                    }
+                    other => other,
+                })?;
+                Ok(())
+            }
+
+            async fn set_password(&self, id: PersonId, password_hash: &str) -> Result<()> {
+                let done = sqlx::query("UPDATE people SET password_hash = $1 WHERE id = $2")
+                    .bind(password_hash)
+                    .bind(id.to_string())
+                    .execute(&self.writer)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!("person {id}")));
+                }
+                Ok(())
+            }
+
+            async fn person_by_username(&self, username: &str) -> Result<(Person, String)> {
+                let row = sqlx::query("SELECT body, password_hash FROM people WHERE username = $1")
+                    .bind(username)
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("user {username:?}")))?;
+                Ok((decode_person(&row)?, row.try_get("password_hash")?))
+            }
+
+            async fn list_people(&self) -> Result<Vec<Person>> {
+                let rows = sqlx::query("SELECT body FROM people ORDER BY username")
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter().map(decode_person).collect()
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &str,
+                person: PersonId,
+                now: DateTime<Utc>,
+                expires_at: DateTime<Utc>,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, person_id, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(person.to_string())
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn session(&self, token_hash: &str) -> Result<SessionInfo> {
+                let row = sqlx::query(
+                    "SELECT p.body AS body, s.expires_at AS expires_at
+                     FROM sessions s JOIN people p ON p.id = s.person_id
+                     WHERE s.token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.reader)
+                .await?
+                .ok_or_else(|| StoreError::NotFound("session".into()))?;
+                Ok(SessionInfo {
+                    person: decode_person(&row)?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> Result<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            async fn put_layer(&self, name: &str, geojson: &str) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO territory_layers (name, geojson, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (name) DO UPDATE SET geojson = excluded.geojson, updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(geojson)
+                .bind(Utc::now())
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_layer(&self, name: &str) -> Result<Option<String>> {
+                let row = sqlx::query("SELECT geojson FROM territory_layers WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.reader)
+                    .await?;
+                Ok(match row {
+                    Some(r) => Some(r.try_get("geojson")?),
+                    None => None,
+                })
+            }
+
+            async fn next_seq(&self, scope: &str) -> Result<i64> {
+                let row = sqlx::query(
+                    "INSERT INTO case_seq (scope, last) VALUES ($1, 1)
+                     ON CONFLICT (scope) DO UPDATE SET last = case_seq.last + 1
+                     RETURNING last",
+                )
+                .bind(scope)
+                .fetch_one(&self.writer)
+                .await?;
+                Ok(row.try_get("last")?)
+            }
+
+            async fn create_case(
+                &self,
+                case: &Case,
+                deadline: Option<DateTime<Utc>>,
+                event: &Event,
+            ) -> Result<()> {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query(
+                    "INSERT INTO cases (id, number, state, source, category_code, unit_id, street_code,
+                       segment_id, lon, lat, deadline, created_at, updated_at, version, view)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                )
+                .bind(case.id.to_string())
+                .bind(case.number.as_str())
+                .bind(case.state.as_str())
+                .bind(case.source.as_str())
+                .bind(&case.category.code)
+                .bind(case.unit_id.map(|u| u.to_string()))
+                .bind(case.routing.street_code.as_deref())
+                .bind(case.routing.segment_id.as_deref())
+                .bind(case.location.lon)
+                .bind(case.location.lat)
+                .bind(deadline)
+                .bind(case.created_at)
+                .bind(case.updated_at)
+                .bind(case.version)
+                .bind(serde_json::to_string(case)?)
+                .execute(&mut *tx)
+                .await?;
+                insert_event(&mut tx, event).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn append_event(
+                &self,
+                case: &Case,
+                deadline: Option<DateTime<Utc>>,
+                event: &Event,
+            ) -> Result<()> {
+                let mut tx = self.writer.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE cases SET state = $1, category_code = $2, unit_id = $3, deadline = $4,
+                       updated_at = $5, version = $6, view = $7
+                     WHERE id = $8 AND version = $9",
+                )
+                .bind(case.state.as_str())
+                .bind(&case.category.code)
+                .bind(case.unit_id.map(|u| u.to_string()))
+                .bind(deadline)
+                .bind(case.updated_at)
+                .bind(case.version)
+                .bind(serde_json::to_string(case)?)
+                .bind(case.id.to_string())
+                .bind(case.version - 1)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict(format!(
+                        "case {} changed since version {}",
+                        case.number,
+                        case.version - 1
+                    )));
+                }
+                insert_event(&mut tx, event).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_case(&self, id: CaseId) -> Result<Case> {
+                let row = sqlx::query("SELECT view FROM cases WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("case {id}")))?;
+                decode_case(&row)
+            }
+
+            async fn get_case_by_number(&self, number: &str) -> Result<Case> {
+                let row = sqlx::query("SELECT view FROM cases WHERE number = $1")
+                    .bind(number)
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("case {number}")))?;
+                decode_case(&row)
+            }
+
+            async fn events(&self, id: CaseId) -> Result<Vec<Event>> {
+                let rows = sqlx::query("SELECT body FROM case_events WHERE case_id = $1 ORDER BY seq")
+                    .bind(id.to_string())
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let b: String = r.try_get("body")?;
+                        Ok(serde_json::from_str(&b)?)
+                    })
+                    .collect()
+            }
+
+            async fn list_cases(&self, f: &CaseFilter, page: &Page) -> Result<Vec<Case>> {
+                let mut q = QueryBuilder::<$db>::new("SELECT view FROM cases WHERE 1 = 1");
+                if !f.states.is_empty() {
+                    q.push(" AND state IN (");
+                    let mut sep = q.separated(", ");
+                    for s in &f.states {
+                        sep.push_bind(s.clone());
+                    }
+                    q.push(")");
+                }
+                if !f.ids.is_empty() {
+                    q.push(" AND id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in &f.ids {
+                        sep.push_bind(id.to_string());
+                    }
+                    q.push(")");
+                }
+                if let Some(u) = f.unit_id {
+                    q.push(" AND unit_id = ").push_bind(u.to_string());
+                }
+                if let Some(s) = &f.street_code {
+                    q.push(" AND street_code = ").push_bind(s.clone());
+                }
+                if let Some(s) = &f.segment_id {
+                    q.push(" AND segment_id = ").push_bind(s.clone());
+                }
+                if let Some(s) = &f.category_code {
+                    q.push(" AND category_code = ").push_bind(s.clone());
+                }
+                if let Some(s) = &f.source {
+                    q.push(" AND source = ").push_bind(s.clone());
+                }
+                if let Some(t) = f.created_from {
+                    q.push(" AND created_at >= ").push_bind(t);
+                }
+                if let Some(t) = f.created_to {
+                    q.push(" AND created_at < ").push_bind(t);
+                }
+                if let Some(t) = f.updated_from {
+                    q.push(" AND updated_at >= ").push_bind(t);
+                }
+                if let Some(t) = f.updated_to {
+                    q.push(" AND updated_at < ").push_bind(t);
+                }
+                if let Some(t) = f.deadline_before {
+                    q.push(" AND deadline < ").push_bind(t);
+                }
+                if let Some([x0, y0, x1, y1]) = f.bbox {
+                    q.push(" AND lon >= ").push_bind(x0);
+                    q.push(" AND lat >= ").push_bind(y0);
+                    q.push(" AND lon <= ").push_bind(x1);
+                    q.push(" AND lat <= ").push_bind(y1);
+                }
+                if let Some(c) = &page.after {
+                    q.push(" AND (created_at < ").push_bind(c.created_at);
+                    q.push(" OR (created_at = ").push_bind(c.created_at);
+                    q.push(" AND id < ").push_bind(c.id.to_string());
+                    q.push("))");
+                }
+                let limit = i64::from(page.limit.clamp(1, MAX_PAGE));
+                q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+                let rows = q.build().fetch_all(&self.reader).await?;
+                rows.iter().map(decode_case).collect()
+            }
+
+            async fn count_cases(&self) -> Result<i64> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM cases")
+                    .fetch_one(&self.reader)
+                    .await?;
+                Ok(row.try_get("n")?)
+            }
+        }
+
+        async fn insert_event(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            event: &Event,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO case_events (case_id, seq, at, kind, actor_id, from_state, to_state, body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(event.case_id.to_string())
+            .bind(event.seq)
+            .bind(event.at)
+            .bind(event.kind.as_str())
+            .bind(event.actor.person_id.map(|p| p.to_string()))
+            .bind(event.from_state.map(|s| s.as_str()))
+            .bind(event.to_state.as_str())
+            .bind(serde_json::to_string(event)?)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "event {} of case {} already exists",
+                    event.seq, event.case_id
+                )),
+                other => other,
+            })?;
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use sql_store;

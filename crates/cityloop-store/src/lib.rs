@@ -1,0 +1,211 @@
+//! Storage for cityloop: the [`Store`] trait and its two implementations,
+//! [`SqliteStore`] (the embedded default) and [`PgStore`] (production).
+//!
+//! This is the only crate that contains SQL. Both implementations are generated from one
+//! body of code by the `sql_store!` macro in [`common`]: every statement is written once
+//! with `$n` placeholders that both dialects accept, so the two stores cannot drift apart
+//! silently. Where the dialects genuinely differ (connection setup, the schema's column
+//! types and triggers), the difference lives in [`sqlite`] and [`postgres`] and in the two
+//! migration trees `migrations/sqlite` and `migrations/postgres`.
+//!
+//! Invariants:
+//! - a case transition is one transaction: the event row is inserted and the case view
+//!   updated together, guarded by the optimistic `version` check;
+//! - `case_events` is append-only (database triggers refuse UPDATE and DELETE);
+//! - every time is stored in UTC.
+
+mod common;
+pub mod postgres;
+pub mod sqlite;
+pub mod testing;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use cityloop_domain::case::{Case, Event};
+use cityloop_domain::ids::{CaseId, PersonId, UnitId};
+use cityloop_domain::model::{Category, Person, Unit};
+use serde::{Deserialize, Serialize};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Largest page any list returns.
+pub const MAX_PAGE: u32 = 500;
+
+/// What can go wrong in the store, as callers need to tell it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The case changed since it was read (optimistic version check), or a unique key
+    /// already exists.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database file or server cannot be used (missing, corrupt, unreachable).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data that does not decode (a bug or tampering, never user input).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound("row".into()),
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(d.message().to_owned())
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Db(e),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which backend a store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Filters for listing cases. Every field narrows the result; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub states: Vec<String>,
+    pub unit_id: Option<UnitId>,
+    pub street_code: Option<String>,
+    pub segment_id: Option<String>,
+    pub category_code: Option<String>,
+    pub source: Option<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
+    /// Deadline strictly before this instant (overdue lists).
+    pub deadline_before: Option<DateTime<Utc>>,
+    /// [min_lon, min_lat, max_lon, max_lat]
+    pub bbox: Option<[f64; 4]>,
+    pub ids: Vec<CaseId>,
+}
+
+/// Keyset paging: newest first by (created_at, id).
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub after: Option<Cursor>,
+    pub limit: u32,
+}
+
+/// The position after the last row of a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: CaseId,
+}
+
+/// A session row joined with its person.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub person: Person,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Row counts per table and a checksum per case event chain are built on this.
+    async fn ping(&self) -> Result<()>;
+
+    // ---- settings (calendar, limit table, district profile) as JSON documents ----
+    async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()>;
+    async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>>;
+
+    // ---- reference data ----
+    async fn upsert_category(&self, c: &Category) -> Result<()>;
+    async fn list_categories(&self) -> Result<Vec<Category>>;
+    async fn upsert_unit(&self, u: &Unit) -> Result<()>;
+    async fn list_units(&self) -> Result<Vec<Unit>>;
+    async fn get_unit(&self, id: UnitId) -> Result<Unit>;
+
+    // ---- people and sessions ----
+    async fn create_person(&self, p: &Person, password_hash: &str) -> Result<()>;
+    async fn set_password(&self, id: PersonId, password_hash: &str) -> Result<()>;
+    /// The person and their password hash.
+    async fn person_by_username(&self, username: &str) -> Result<(Person, String)>;
+    async fn list_people(&self) -> Result<Vec<Person>>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        person: PersonId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn session(&self, token_hash: &str) -> Result<SessionInfo>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    // ---- territory layers (GeoJSON documents) ----
+    async fn put_layer(&self, name: &str, geojson: &str) -> Result<()>;
+    async fn get_layer(&self, name: &str) -> Result<Option<String>>;
+
+    // ---- cases ----
+    /// The next number in a sequence scope (e.g. `410103-20261126`), committed at once.
+    /// Numbers are never reused; a failed intake leaves a gap.
+    async fn next_seq(&self, scope: &str) -> Result<i64>;
+    /// Inserts a new case view and its first event in one transaction.
+    async fn create_case(
+        &self,
+        case: &Case,
+        deadline: Option<DateTime<Utc>>,
+        event: &Event,
+    ) -> Result<()>;
+    /// Appends `event` and replaces the view with `case` in one transaction, provided the
+    /// stored version is still `case.version - 1`; otherwise [`StoreError::Conflict`].
+    async fn append_event(
+        &self,
+        case: &Case,
+        deadline: Option<DateTime<Utc>>,
+        event: &Event,
+    ) -> Result<()>;
+    async fn get_case(&self, id: CaseId) -> Result<Case>;
+    async fn get_case_by_number(&self, number: &str) -> Result<Case>;
+    async fn events(&self, id: CaseId) -> Result<Vec<Event>>;
+    async fn list_cases(&self, filter: &CaseFilter, page: &Page) -> Result<Vec<Case>>;
+    async fn count_cases(&self) -> Result<i64>;
+}
+
+/// The sequence scope for case numbers of one district and local day.
+pub fn case_seq_scope(district_code: &str, local_date: NaiveDate) -> String {
+    format!("case:{}-{}", district_code, local_date.format("%Y%m%d"))
+}
+
+/// Opens the store a URL names: `sqlite://PATH` (or a bare file path) or `postgres://…`.
+/// Runs pending migrations. `create` allows creating a missing SQLite file.
+pub async fn open(url: &str, create: bool) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PgStore::connect(url).await?))
+    } else if let Some((scheme, _)) = url.split_once("://").filter(|(s, _)| *s != "sqlite") {
+        Err(StoreError::Unavailable(format!(
+            "unknown database scheme {scheme:?}: use sqlite://PATH, a file path, or postgres://"
+        )))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(std::sync::Arc::new(
+            SqliteStore::open(std::path::Path::new(path), create).await?,
+        ))
+    }
+}

@@ -1,0 +1,48 @@
+//! The production store on PostgreSQL (sqlx, a pooled async driver shared with the
+//! SQLite store so both are written against one API).
+//!
+//! Reads and writes share one pool; PostgreSQL's MVCC handles concurrent writers and the
+//! optimistic version check in `append_event` keeps concurrent transitions safe.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A PostgreSQL-backed store.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pub(crate) writer: PgPool,
+    pub(crate) reader: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` and runs pending migrations.
+    pub async fn connect(url: &str) -> crate::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| {
+                crate::StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
+            })?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| crate::StoreError::Unavailable(format!("migration failed: {e}")))?;
+        Ok(Self {
+            writer: pool.clone(),
+            reader: pool,
+        })
+    }
+
+    /// The underlying pool (for tests and tools that need raw SQL).
+    pub fn pool(&self) -> &PgPool {
+        &self.writer
+    }
+}
+
+crate::common::sql_store!(PgStore, Postgres, Backend::Postgres);

@@ -1,0 +1,448 @@
+//! One behaviour-level suite for every store. Each test runs against SQLite and, when
+//! `CITYLOOP_TEST_PG_URL` is set, against PostgreSQL, with a fresh database each time.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
+use cityloop_domain::calendar::{LimitUnit, TimeLimit, WorkCalendar};
+use cityloop_domain::case::{Case, Contact, Ctx, Event, Location, NewCase, Routing};
+use cityloop_domain::ids::{CaseId, CaseNumber, PersonId, UnitId};
+use cityloop_domain::limits::{LimitRule, LimitTable, Stage};
+use cityloop_domain::model::{
+    Actor, ActorRole, AreaGrade, CategoryCode, Person, Priority, Role, Source, Unit, UnitKind,
+};
+use cityloop_domain::workflow::{Action, Command};
+use cityloop_store::testing::TestDb;
+use cityloop_store::{CaseFilter, Page, Store, StoreError};
+
+/// Runs a test body once per available backend.
+macro_rules! store_test {
+    ($name:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for db in TestDb::all().await {
+                eprintln!("backend {:?}", db.store.backend());
+                $body(&db).await;
+            }
+        }
+    };
+}
+
+fn limits() -> LimitTable {
+    LimitTable::new(
+        Stage::ALL
+            .iter()
+            .map(|&stage| LimitRule {
+                category: None,
+                grade: None,
+                priority: None,
+                stage,
+                limit: TimeLimit {
+                    amount: 2,
+                    unit: LimitUnit::WorkingHours,
+                },
+                source: "test".into(),
+            })
+            .collect(),
+    )
+    .unwrap()
+}
+
+struct Fixture {
+    cal: WorkCalendar,
+    limits: LimitTable,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self {
+            cal: WorkCalendar::china_2026(),
+            limits: limits(),
+        }
+    }
+
+    fn ctx(&self, now: DateTime<Utc>) -> Ctx<'_> {
+        Ctx {
+            now,
+            calendar: &self.cal,
+            limits: &self.limits,
+        }
+    }
+
+    fn report(&self, n: i64, now: DateTime<Utc>) -> (Case, Event) {
+        let new = NewCase {
+            source: Source::Inspector,
+            priority: Priority::Normal,
+            category: CategoryCode::parse_service_code("06010").unwrap(),
+            area_grade: AreaGrade::B,
+            description: format!("德化街步行街暴露垃圾 #{n} — 「测试」🚮"),
+            location: Location {
+                lon: 113.66 + n as f64 * 1e-5,
+                lat: 34.75,
+                address: Some("二七区德化街".into()),
+            },
+            routing: Routing {
+                street_code: Some("410103010".into()),
+                street_name: Some("德化街街道".into()),
+                ..Routing::default()
+            },
+            reporter: Contact {
+                phone: Some("13800000000".into()),
+                ..Contact::default()
+            },
+            media: vec![],
+            external_ref: None,
+        };
+        Case::report(
+            CaseId::new_v7(),
+            CaseNumber(format!("410103-20261126-{n:04}")),
+            new,
+            &inspector(),
+            self.ctx(now),
+        )
+        .unwrap()
+    }
+}
+
+fn inspector() -> Actor {
+    Actor {
+        person_id: Some(PersonId::new_v7()),
+        role: ActorRole::Staff(Role::Inspector),
+        unit_id: None,
+    }
+}
+
+fn operator() -> Actor {
+    Actor {
+        person_id: Some(PersonId::new_v7()),
+        role: ActorRole::Staff(Role::Operator),
+        unit_id: None,
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap()
+}
+
+async fn create(store: &Arc<dyn Store>, fx: &Fixture, n: i64, now: DateTime<Utc>) -> Case {
+    let (case, ev) = fx.report(n, now);
+    store
+        .create_case(&case, case.deadline(&fx.cal), &ev)
+        .await
+        .unwrap();
+    case
+}
+
+async fn case_round_trips_with_chinese_text_and_utc_times(db: &TestDb) {
+    let fx = Fixture::new();
+    let now = Utc::now().trunc_subsecs(6);
+    let case = create(&db.store, &fx, 1, now).await;
+    let back = db.store.get_case(case.id).await.unwrap();
+    assert_eq!(back, case);
+    assert!(back.description.contains("「测试」🚮"));
+    assert_eq!(back.created_at, now);
+    let by_number = db
+        .store
+        .get_case_by_number(case.number.as_str())
+        .await
+        .unwrap();
+    assert_eq!(by_number.id, case.id);
+    let events = db.store.events(case.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].at, now);
+    assert!(matches!(
+        db.store.get_case(CaseId::new_v7()).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+store_test!(
+    case_round_trips,
+    case_round_trips_with_chinese_text_and_utc_times
+);
+
+async fn a_transition_and_its_event_commit_together_or_not_at_all(db: &TestDb) {
+    let fx = Fixture::new();
+    let case = create(&db.store, &fx, 1, t0()).await;
+    let ev = case
+        .decide(
+            Action::Accept,
+            &Command::default(),
+            &operator(),
+            fx.ctx(t0()),
+        )
+        .unwrap();
+    let mut next = case.clone();
+    next.apply(&ev).unwrap();
+
+    // The view update passes the version check but the event collides with event 1:
+    // the whole transaction must roll back, leaving the view as it was.
+    let mut clash = ev.clone();
+    clash.seq = 1;
+    let err = db
+        .store
+        .append_event(&next, None, &clash)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(db.store.get_case(case.id).await.unwrap(), case);
+    assert_eq!(db.store.events(case.id).await.unwrap().len(), 1);
+
+    db.store.append_event(&next, None, &ev).await.unwrap();
+    assert_eq!(db.store.get_case(case.id).await.unwrap(), next);
+    let events = db.store.events(case.id).await.unwrap();
+    assert_eq!(Case::from_events(&events).unwrap(), next);
+
+    // A stale writer (same base version) is refused and changes nothing.
+    let err = db.store.append_event(&next, None, &ev).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)));
+    assert_eq!(db.store.events(case.id).await.unwrap().len(), 2);
+}
+store_test!(
+    transition_is_atomic,
+    a_transition_and_its_event_commit_together_or_not_at_all
+);
+
+async fn of_concurrent_transitions_on_one_case_exactly_one_wins(db: &TestDb) {
+    let fx = Arc::new(Fixture::new());
+    let case = create(&db.store, &fx, 1, t0()).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = db.store.clone();
+        let case = case.clone();
+        let fx = fx.clone();
+        tasks.push(tokio::spawn(async move {
+            let (action, cmd) = if i % 2 == 0 {
+                (Action::Accept, Command::default())
+            } else {
+                (
+                    Action::Void,
+                    Command {
+                        reason: Some(format!("重复 {i}")),
+                        ..Command::default()
+                    },
+                )
+            };
+            let ev = case
+                .decide(action, &cmd, &operator(), fx.ctx(t0()))
+                .unwrap();
+            let mut next = case.clone();
+            next.apply(&ev).unwrap();
+            store.append_event(&next, None, &ev).await
+        }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    let events = db.store.events(case.id).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        Case::from_events(&events).unwrap(),
+        db.store.get_case(case.id).await.unwrap()
+    );
+}
+store_test!(
+    concurrent_transitions,
+    of_concurrent_transitions_on_one_case_exactly_one_wins
+);
+
+async fn case_number_sequence_is_unique_under_concurrency(db: &TestDb) {
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let store = db.store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.next_seq("case:410103-20261126").await
+        }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap().unwrap());
+    }
+    got.sort_unstable();
+    assert_eq!(got, (1..=40).collect::<Vec<i64>>());
+    assert_eq!(db.store.next_seq("case:410103-20261127").await.unwrap(), 1);
+}
+store_test!(
+    case_numbers_unique,
+    case_number_sequence_is_unique_under_concurrency
+);
+
+async fn paging_is_stable_and_complete(db: &TestDb) {
+    let fx = Fixture::new();
+    // Several cases share a creation instant so the id tie-break matters.
+    let mut ids = Vec::new();
+    for n in 0..23 {
+        let at = t0() + Duration::seconds(n / 3);
+        ids.push(create(&db.store, &fx, n, at).await.id);
+    }
+    let mut seen = Vec::new();
+    let mut page = Page {
+        after: None,
+        limit: 5,
+    };
+    loop {
+        let rows = db
+            .store
+            .list_cases(&CaseFilter::default(), &page)
+            .await
+            .unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        let last = rows.last().unwrap();
+        page.after = Some(cityloop_store::Cursor {
+            created_at: last.created_at,
+            id: last.id,
+        });
+        seen.extend(rows.iter().map(|c| (c.created_at, c.id)));
+    }
+    assert_eq!(seen.len(), 23);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first, no duplicates, no gaps");
+    let filtered = db
+        .store
+        .list_cases(
+            &CaseFilter {
+                states: vec!["received".into()],
+                street_code: Some("410103010".into()),
+                created_from: Some(t0() + Duration::seconds(5)),
+                ..CaseFilter::default()
+            },
+            &Page {
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(filtered.len(), 8);
+}
+store_test!(paging_stable, paging_is_stable_and_complete);
+
+async fn history_is_append_only_in_the_database_itself(db: &TestDb) {
+    let fx = Fixture::new();
+    let case = create(&db.store, &fx, 1, t0()).await;
+    let upd = db
+        .raw
+        .execute(&format!(
+            "UPDATE case_events SET kind = 'x' WHERE case_id = '{}'",
+            case.id
+        ))
+        .await;
+    assert!(upd.is_err(), "UPDATE on case_events must fail");
+    let del = db.raw.execute("DELETE FROM case_events").await;
+    assert!(del.is_err(), "DELETE on case_events must fail");
+    assert_eq!(db.store.events(case.id).await.unwrap().len(), 1);
+}
+store_test!(append_only, history_is_append_only_in_the_database_itself);
+
+async fn a_large_timeline_folds_to_the_stored_view(db: &TestDb) {
+    let fx = Fixture::new();
+    let mut case = create(&db.store, &fx, 1, t0()).await;
+    let unit = UnitId::new_v7();
+    let handler = Actor {
+        person_id: Some(PersonId::new_v7()),
+        role: ActorRole::Staff(Role::Handler),
+        unit_id: Some(unit),
+    };
+    let dispatcher = Actor {
+        person_id: None,
+        role: ActorRole::Staff(Role::Dispatcher),
+        unit_id: None,
+    };
+    let mut now = t0();
+    let mut step = |case: &mut Case, a: Action, actor: &Actor, cmd: Command| {
+        now += Duration::minutes(3);
+        let ev = case.decide(a, &cmd, actor, fx.ctx(now)).unwrap();
+        case.apply(&ev).unwrap();
+        (case.clone(), ev)
+    };
+    let mut pending = vec![
+        step(&mut case, Action::Accept, &operator(), Command::default()),
+        step(&mut case, Action::Register, &operator(), Command::default()),
+    ];
+    // 100 dispatch/return round trips: 200 more events.
+    for i in 0..100 {
+        pending.push(step(
+            &mut case,
+            Action::Dispatch,
+            &dispatcher,
+            Command {
+                unit_id: Some(unit),
+                ..Command::default()
+            },
+        ));
+        pending.push(step(
+            &mut case,
+            Action::Return,
+            &handler,
+            Command {
+                reason: Some(format!("第{i}次退回：非本单位职责")),
+                ..Command::default()
+            },
+        ));
+    }
+    for (view, ev) in &pending {
+        db.store.append_event(view, None, ev).await.unwrap();
+    }
+    let events = db.store.events(case.id).await.unwrap();
+    assert_eq!(events.len(), 203);
+    let stored = db.store.get_case(case.id).await.unwrap();
+    assert_eq!(stored.return_count, 100);
+    assert_eq!(Case::from_events(&events).unwrap(), stored);
+}
+store_test!(large_timeline, a_large_timeline_folds_to_the_stored_view);
+
+async fn reference_data_people_and_sessions(db: &TestDb) {
+    let unit = Unit {
+        id: UnitId::new_v7(),
+        code: "HW".into(),
+        name: "区城管局环卫中心".into(),
+        kind: UnitKind::Department,
+        type_key: "城管局环卫".into(),
+    };
+    db.store.upsert_unit(&unit).await.unwrap();
+    assert_eq!(db.store.get_unit(unit.id).await.unwrap(), unit);
+    let p = Person {
+        id: PersonId::new_v7(),
+        username: "zhang.san".into(),
+        display_name: "张三".into(),
+        role: Role::Handler,
+        unit_id: Some(unit.id),
+        active: true,
+    };
+    db.store.create_person(&p, "hash").await.unwrap();
+    let dup = Person {
+        id: PersonId::new_v7(),
+        ..p.clone()
+    };
+    assert!(matches!(
+        db.store.create_person(&dup, "h").await,
+        Err(StoreError::Conflict(_))
+    ));
+    let (back, hash) = db.store.person_by_username("zhang.san").await.unwrap();
+    assert_eq!((back, hash.as_str()), (p.clone(), "hash"));
+    let exp = t0() + Duration::hours(8);
+    db.store
+        .create_session("tok", p.id, t0(), exp)
+        .await
+        .unwrap();
+    let s = db.store.session("tok").await.unwrap();
+    assert_eq!((s.person.id, s.expires_at), (p.id, exp));
+    db.store.delete_session("tok").await.unwrap();
+    assert!(matches!(
+        db.store.session("tok").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let v = serde_json::json!({"name": "二七区", "code": "410103"});
+    db.store.put_setting("district", &v).await.unwrap();
+    assert_eq!(db.store.get_setting("district").await.unwrap(), Some(v));
+    assert_eq!(db.store.get_setting("nope").await.unwrap(), None);
+}
+store_test!(reference_data, reference_data_people_and_sessions);
