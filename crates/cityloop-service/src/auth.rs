@@ -17,8 +17,11 @@ use crate::{ServiceError, Services};
 
 /// How long a session lasts.
 pub const SESSION_TTL_HOURS: i64 = 12;
-/// Failed logins allowed per key (username or address) within the window.
+/// Failed logins allowed per account within the window.
 pub const MAX_FAILURES: usize = 5;
+/// Failed logins allowed per client address within the window (an office shares one
+/// address, so this is looser than the per-account limit).
+pub const MAX_FAILURES_PER_ADDRESS: usize = 30;
 pub const FAILURE_WINDOW_SECS: i64 = 300;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_USERNAME_CHARS: usize = 64;
@@ -38,7 +41,12 @@ impl AuthState {
                 while q.front().is_some_and(|t| *t + window <= now) {
                     q.pop_front();
                 }
-                if q.len() >= MAX_FAILURES {
+                let max = if k.starts_with("ip:") {
+                    MAX_FAILURES_PER_ADDRESS
+                } else {
+                    MAX_FAILURES
+                };
+                if q.len() >= max {
                     let oldest = q.front().copied().unwrap_or(now);
                     let wait = (oldest + window - now).num_seconds().max(1);
                     return Err(ServiceError::RateLimited {

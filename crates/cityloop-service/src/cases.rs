@@ -195,6 +195,8 @@ impl Services {
         expected_version: Option<i64>,
     ) -> Result<Case, ServiceError> {
         let case = self.store.get_case(id).await?;
+        // Scope first, so nothing about another unit's case (not even its state) leaks.
+        self.check_can_see(actor, &case)?;
         if let Some(v) = expected_version {
             if v != case.version {
                 return Err(ServiceError::Conflict(format!(
@@ -233,6 +235,18 @@ impl Services {
     pub async fn case_detail(&self, actor: &Actor, id: CaseId) -> Result<CaseDetail, ServiceError> {
         let case = self.store.get_case(id).await?;
         self.check_can_see(actor, &case)?;
+        let events = self.store.events(id).await?;
+        Ok(self.detail(actor, case, events))
+    }
+
+    /// One case with its timeline, without the visibility check (the caller just acted
+    /// on it, which the state machine already scoped).
+    pub async fn case_detail_unchecked(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+    ) -> Result<CaseDetail, ServiceError> {
+        let case = self.store.get_case(id).await?;
         let events = self.store.events(id).await?;
         Ok(self.detail(actor, case, events))
     }

@@ -1,0 +1,1 @@
+//! Territory and routing engine (being built; see ARCHITECTURE.md).

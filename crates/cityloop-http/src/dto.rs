@@ -1,0 +1,418 @@
+//! Request and response shapes of the staff API (`/api/v1`). Separate from domain and
+//! row types: renaming a field here is an API change and nothing else.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use cityloop_domain::calendar::{Light, TimeLimit};
+use cityloop_domain::case::{Case, Event, Routing};
+use cityloop_domain::ids::UnitId;
+use cityloop_domain::model::{Category, CategoryCode, CategoryKind, CodeStandard, Unit};
+use cityloop_domain::workflow::Action;
+use cityloop_service::cases::CaseDetail;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// `POST /api/v1/auth/login`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub token_type: &'static str,
+    pub expires_at: DateTime<Utc>,
+    pub user: PersonDto,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PersonDto {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub role_zh: &'static str,
+    pub unit_id: Option<UnitId>,
+}
+
+impl From<&cityloop_domain::model::Person> for PersonDto {
+    fn from(p: &cityloop_domain::model::Person) -> Self {
+        Self {
+            id: p.id.to_string(),
+            username: p.username.clone(),
+            display_name: p.display_name.clone(),
+            role: p.role.as_str().into(),
+            role_zh: p.role.zh(),
+            unit_id: p.unit_id,
+        }
+    }
+}
+
+/// A category reference in requests: a service code (`"06010"`, GB/T 47678.5 matter) or
+/// the full key.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum CategoryRef {
+    ServiceCode(String),
+    Full {
+        standard: String,
+        kind: String,
+        code: String,
+    },
+}
+
+impl CategoryRef {
+    pub fn parse(&self, field: &str) -> Result<CategoryCode, ApiError> {
+        match self {
+            CategoryRef::ServiceCode(c) => CategoryCode::parse_service_code(c)
+                .map_err(|e| ApiError::field(field, e.to_string())),
+            CategoryRef::Full {
+                standard,
+                kind,
+                code,
+            } => {
+                let s: CodeStandard =
+                    standard
+                        .parse()
+                        .map_err(|e: cityloop_domain::model::UnknownValue| {
+                            ApiError::field(format!("{field}.standard"), e.to_string())
+                        })?;
+                let k: CategoryKind =
+                    kind.parse()
+                        .map_err(|e: cityloop_domain::model::UnknownValue| {
+                            ApiError::field(format!("{field}.kind"), e.to_string())
+                        })?;
+                CategoryCode::parse(s, k, code)
+                    .map_err(|e| ApiError::field(format!("{field}.code"), e.to_string()))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactDto {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+/// `POST /api/v1/cases` (staff intake).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCaseRequest {
+    pub source: String,
+    pub category: CategoryRef,
+    pub description: String,
+    pub lat: f64,
+    pub lon: f64,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub area_grade: Option<String>,
+    #[serde(default)]
+    pub media: Vec<String>,
+    #[serde(default)]
+    pub external_ref: Option<String>,
+    #[serde(default)]
+    pub reporter: Option<ContactDto>,
+}
+
+/// `POST /api/v1/cases/{id}/actions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub action: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub unit_id: Option<String>,
+    /// A limit in the Chinese form tables use: `"1工作日"`, `"4工作时"`.
+    #[serde(default)]
+    pub extension: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<String>,
+    #[serde(default)]
+    pub category: Option<CategoryRef>,
+    /// The case version the client saw; a mismatch is a 409.
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+impl ActionRequest {
+    pub fn extension(&self) -> Result<Option<TimeLimit>, ApiError> {
+        self.extension
+            .as_deref()
+            .map(|s| {
+                TimeLimit::parse_zh(s).map_err(|e| ApiError::field("extension", e.to_string()))
+            })
+            .transpose()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CategoryDto {
+    pub standard: String,
+    pub standard_title: &'static str,
+    pub kind: String,
+    pub kind_zh: &'static str,
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub major_code: String,
+    pub major_name_zh: String,
+    pub major_name_en: String,
+    pub default_unit_type: String,
+    pub active: bool,
+}
+
+impl From<&Category> for CategoryDto {
+    fn from(c: &Category) -> Self {
+        Self {
+            standard: c.code.standard.as_str().into(),
+            standard_title: c.code.standard.title(),
+            kind: c.code.kind.as_str().into(),
+            kind_zh: c.code.kind.zh(),
+            code: c.code.code.clone(),
+            name_zh: c.name_zh.clone(),
+            name_en: c.name_en.clone(),
+            major_code: c.code.major().into(),
+            major_name_zh: c.major_name_zh.clone(),
+            major_name_en: c.major_name_en.clone(),
+            default_unit_type: c.default_unit_type.clone(),
+            active: c.active,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnitDto {
+    pub id: UnitId,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub type_key: String,
+}
+
+impl From<&Unit> for UnitDto {
+    fn from(u: &Unit) -> Self {
+        Self {
+            id: u.id,
+            code: u.code.clone(),
+            name: u.name.clone(),
+            kind: u.kind.as_str().into(),
+            type_key: u.type_key.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnitRef {
+    pub id: UnitId,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CategoryRefDto {
+    pub standard: String,
+    pub kind: String,
+    pub code: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventDto {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub kind: &'static str,
+    pub actor_id: Option<String>,
+    pub actor_role: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub note: Option<String>,
+    pub reason: Option<String>,
+    pub unit_id: Option<UnitId>,
+    pub extension: Option<String>,
+    pub attachments: Vec<String>,
+    pub public_note: Option<String>,
+}
+
+impl From<&Event> for EventDto {
+    fn from(e: &Event) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            kind: e.kind.as_str(),
+            actor_id: e.actor.person_id.map(|p| p.to_string()),
+            actor_role: match e.actor.role {
+                cityloop_domain::model::ActorRole::Staff(r) => r.as_str().into(),
+                cityloop_domain::model::ActorRole::System => "system".into(),
+                cityloop_domain::model::ActorRole::Public => "public".into(),
+            },
+            from_state: e.from_state.map(|s| s.as_str().into()),
+            to_state: e.to_state.as_str().into(),
+            note: e.note.clone(),
+            reason: e.reason.clone(),
+            unit_id: e.unit_id,
+            extension: e.extension.map(|x| x.to_string()),
+            attachments: e.attachments.clone(),
+            public_note: e.public_note.clone(),
+        }
+    }
+}
+
+/// A case as the staff API shows it.
+#[derive(Debug, Serialize)]
+pub struct CaseDto {
+    pub id: String,
+    pub number: String,
+    pub state: String,
+    pub state_zh: &'static str,
+    pub source: String,
+    pub priority: String,
+    pub category: CategoryRefDto,
+    pub area_grade: String,
+    pub description: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub address: Option<String>,
+    pub routing: Routing,
+    pub unit: Option<UnitRef>,
+    pub suggested_unit: Option<UnitRef>,
+    pub stage: Option<String>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub light: Option<Light>,
+    pub version: i64,
+    pub rework_count: i64,
+    pub return_count: i64,
+    pub extension_count: i64,
+    pub pending_extension: Option<String>,
+    pub void_reason: Option<String>,
+    pub public_note: Option<String>,
+    pub media: Vec<String>,
+    pub reporter: ReporterDto,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<EventDto>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<Action>>,
+}
+
+/// Contact details: staff may see them to call back; the public API never shows them.
+#[derive(Debug, Serialize)]
+pub struct ReporterDto {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Lookup tables to name units and categories in case DTOs.
+pub struct Names {
+    pub units: HashMap<UnitId, String>,
+    pub categories: HashMap<CategoryCode, String>,
+}
+
+impl CaseDto {
+    pub fn new(
+        case: &Case,
+        deadline: Option<DateTime<Utc>>,
+        light: Option<Light>,
+        names: &Names,
+    ) -> Self {
+        let unit_ref = |id: Option<UnitId>| {
+            id.map(|id| UnitRef {
+                id,
+                name: names.units.get(&id).cloned().unwrap_or_default(),
+            })
+        };
+        Self {
+            id: case.id.to_string(),
+            number: case.number.to_string(),
+            state: case.state.as_str().into(),
+            state_zh: case.state.zh(),
+            source: case.source.as_str().into(),
+            priority: case.priority.as_str().into(),
+            category: CategoryRefDto {
+                standard: case.category.standard.as_str().into(),
+                kind: case.category.kind.as_str().into(),
+                code: case.category.code.clone(),
+                name: names.categories.get(&case.category).cloned(),
+            },
+            area_grade: case.area_grade.as_str().into(),
+            description: case.description.clone(),
+            lat: case.location.lat,
+            lon: case.location.lon,
+            address: case.location.address.clone(),
+            routing: case.routing.clone(),
+            unit: unit_ref(case.unit_id),
+            suggested_unit: unit_ref(case.routing.unit_id),
+            stage: case.stage().map(|s| s.as_str().into()),
+            deadline,
+            light,
+            version: case.version,
+            rework_count: case.rework_count,
+            return_count: case.return_count,
+            extension_count: case.extension_count,
+            pending_extension: case.pending_extension.map(|x| x.to_string()),
+            void_reason: case.void_reason.clone(),
+            public_note: case.public_note.clone(),
+            media: case.media.clone(),
+            reporter: ReporterDto {
+                name: case.reporter.name.clone(),
+                phone: case.reporter.phone.clone(),
+                email: case.reporter.email.clone(),
+            },
+            created_at: case.created_at,
+            updated_at: case.updated_at,
+            closed_at: case.closed_at,
+            events: None,
+            allowed_actions: None,
+        }
+    }
+
+    pub fn detail(d: &CaseDetail, names: &Names) -> Self {
+        let mut dto = Self::new(&d.case, d.deadline, d.light, names);
+        dto.events = Some(d.events.iter().map(EventDto::from).collect());
+        dto.allowed_actions = Some(d.allowed_actions.clone());
+        dto
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CaseList {
+    pub items: Vec<CaseDto>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/cases` query.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseQuery {
+    pub state: Option<String>,
+    pub unit: Option<String>,
+    pub street: Option<String>,
+    pub segment: Option<String>,
+    pub category: Option<String>,
+    pub source: Option<String>,
+    pub overdue: Option<bool>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
+    /// `min_lon,min_lat,max_lon,max_lat`
+    pub bbox: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}

@@ -1,0 +1,101 @@
+//! The one mapping from errors to HTTP responses. Body shape (docs/API-DESIGN.md):
+//! `{"error": {"code": "...", "message": "...", "field": "..."}}` with `field` present
+//! when one input field is at fault. 4xx are not logged; 5xx are logged once here with
+//! the cause chain and answered without internals.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cityloop_service::ServiceError;
+use serde_json::json;
+
+/// An error on its way out as an HTTP response.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    pub retry_after_s: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retry_after_s: None,
+        }
+    }
+
+    /// A 422 naming the field at fault.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = message.into();
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_field",
+            message: format!("{field}: {message}"),
+            field: Some(field),
+            retry_after_s: None,
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid { field, message } => ApiError::field(field, message),
+            ServiceError::Unauthorized(m) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m)
+            }
+            ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            ServiceError::NotFound(m) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{m} not found"))
+            }
+            ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            ServiceError::RateLimited { retry_after_s } => Self {
+                retry_after_s: Some(retry_after_s),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many attempts; try again in {retry_after_s} s"),
+                )
+            },
+            ServiceError::NotConfigured(m) => {
+                tracing::error!(error = %m, "installation not configured");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", m)
+            }
+            ServiceError::Internal(err) => {
+                tracing::error!(error = ?err, "internal error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "code": self.code, "message": self.message });
+        if let Some(f) = &self.field {
+            body["field"] = json!(f);
+        }
+        let mut resp = (self.status, Json(json!({ "error": body }))).into_response();
+        if let Some(s) = self.retry_after_s {
+            if let Ok(v) = s.to_string().parse() {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}

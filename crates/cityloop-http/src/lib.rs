@@ -1,0 +1,60 @@
+//! The HTTP face of cityloop: an axum router over the service layer.
+//!
+//! Handlers are thin: extract (typed path/query/JSON and the caller's identity), call one
+//! service function, map the result to a response DTO. DTOs live here and only here;
+//! every error leaves through [`error::ApiError`], the one place that maps errors to
+//! status codes and the JSON envelope documented in docs/API-DESIGN.md.
+
+pub mod dto;
+pub mod error;
+pub mod extract;
+mod routes;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use cityloop_service::Services;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted (JSON); uploads have their own limit.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A request that takes longer than this is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The state every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub svc: Services,
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    routes::routes()
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves the router on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

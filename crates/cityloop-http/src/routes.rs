@@ -1,0 +1,326 @@
+//! Route table and handlers. Each handler: extract, convert, one service call, respond.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use cityloop_domain::case::Contact;
+use cityloop_domain::ids::{CaseId, UnitId};
+use cityloop_domain::model::{AreaGrade, Priority, Source, UnknownValue};
+use cityloop_domain::workflow::{Action, Command};
+use cityloop_service::cases::ReportInput;
+use cityloop_store::{CaseFilter, Cursor, Page};
+use serde_json::json;
+
+use crate::dto::*;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Staff};
+use crate::AppState;
+
+/// Default and largest page of `GET /api/v1/cases`.
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 200;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/categories", get(categories))
+        .route("/api/v1/units", get(units))
+        .route("/api/v1/cases", get(list_cases).post(create_case))
+        .route("/api/v1/cases/{id}", get(get_case))
+        .route("/api/v1/cases/{id}/actions", post(act))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
+}
+
+async fn healthz(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    st.svc
+        .store
+        .ping()
+        .await
+        .map_err(cityloop_service::ServiceError::from)?;
+    Ok(Json(json!({
+        "status": "ok",
+        "backend": st.svc.store.backend(),
+        "district": st.svc.district.code,
+        "version": env!("CARGO_PKG_VERSION"),
+    })))
+}
+
+async fn login(
+    State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let l = st
+        .svc
+        .login(&req.username, &req.password, &addr.ip().to_string())
+        .await?;
+    Ok(Json(LoginResponse {
+        token: l.token,
+        token_type: "Bearer",
+        expires_at: l.expires_at,
+        user: PersonDto::from(&l.person),
+    }))
+}
+
+async fn logout(State(st): State<AppState>, staff: Staff) -> Result<StatusCode, ApiError> {
+    st.svc.logout(&staff.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(staff: Staff) -> Json<PersonDto> {
+    Json(PersonDto::from(&staff.person))
+}
+
+async fn categories(
+    State(st): State<AppState>,
+    _staff: Staff,
+) -> Result<Json<Vec<CategoryDto>>, ApiError> {
+    let mut cats: Vec<_> = st.svc.categories().await?.into_values().collect();
+    cats.sort_by(|a, b| a.code.cmp(&b.code));
+    Ok(Json(cats.iter().map(CategoryDto::from).collect()))
+}
+
+async fn units(State(st): State<AppState>, _staff: Staff) -> Result<Json<Vec<UnitDto>>, ApiError> {
+    let units = st
+        .svc
+        .store
+        .list_units()
+        .await
+        .map_err(cityloop_service::ServiceError::from)?;
+    Ok(Json(units.iter().map(UnitDto::from).collect()))
+}
+
+async fn names(st: &AppState) -> Result<Names, ApiError> {
+    let units = st
+        .svc
+        .store
+        .list_units()
+        .await
+        .map_err(cityloop_service::ServiceError::from)?;
+    let cats = st.svc.categories().await?;
+    Ok(Names {
+        units: units.into_iter().map(|u| (u.id, u.name)).collect(),
+        categories: cats
+            .into_iter()
+            .map(|(k, c)| (k, c.name_zh))
+            .collect::<HashMap<_, _>>(),
+    })
+}
+
+fn parse_enum<T: std::str::FromStr<Err = UnknownValue>>(
+    field: &str,
+    v: &str,
+) -> Result<T, ApiError> {
+    v.parse()
+        .map_err(|e: UnknownValue| ApiError::field(field, e.to_string()))
+}
+
+fn case_id(s: &str) -> Result<CaseId, ApiError> {
+    CaseId::parse(s).map_err(|_| ApiError::not_found(format!("case {s:?} not found")))
+}
+
+async fn create_case(
+    State(st): State<AppState>,
+    staff: Staff,
+    ApiJson(req): ApiJson<CreateCaseRequest>,
+) -> Result<(StatusCode, Json<CaseDto>), ApiError> {
+    let input = ReportInput {
+        source: parse_enum::<Source>("source", &req.source)?,
+        priority: req
+            .priority
+            .as_deref()
+            .map(|p| parse_enum::<Priority>("priority", p))
+            .transpose()?
+            .unwrap_or(Priority::Normal),
+        category: req.category.parse("category")?,
+        area_grade: req
+            .area_grade
+            .as_deref()
+            .map(|g| parse_enum::<AreaGrade>("area_grade", g))
+            .transpose()?,
+        description: req.description,
+        lon: req.lon,
+        lat: req.lat,
+        address: req.address,
+        reporter: req
+            .reporter
+            .map(|r| Contact {
+                name: r.name,
+                phone: r.phone,
+                email: r.email,
+                ..Contact::default()
+            })
+            .unwrap_or_default(),
+        media: req.media,
+        external_ref: req.external_ref,
+    };
+    let case = st.svc.report_case(&staff.actor, input).await?;
+    let detail = st.svc.detail(&staff.actor, case, Vec::new());
+    let names = names(&st).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CaseDto::new(
+            &detail.case,
+            detail.deadline,
+            detail.light,
+            &names,
+        )),
+    ))
+}
+
+async fn get_case(
+    State(st): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<CaseDto>, ApiError> {
+    let d = st.svc.case_detail(&staff.actor, case_id(&id)?).await?;
+    Ok(Json(CaseDto::detail(&d, &names(&st).await?)))
+}
+
+async fn act(
+    State(st): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ActionRequest>,
+) -> Result<Json<CaseDto>, ApiError> {
+    let id = case_id(&id)?;
+    let action = parse_enum::<Action>("action", &req.action)?;
+    let cmd = Command {
+        note: req.note.clone(),
+        reason: req.reason.clone(),
+        unit_id: req
+            .unit_id
+            .as_deref()
+            .map(|u| UnitId::parse(u).map_err(|_| ApiError::field("unit_id", "not a unit id")))
+            .transpose()?,
+        extension: req.extension()?,
+        attachments: req.attachments.clone(),
+        category: req
+            .category
+            .as_ref()
+            .map(|c| c.parse("category"))
+            .transpose()?,
+    };
+    st.svc
+        .act(&staff.actor, id, action, cmd, req.version)
+        .await?;
+    let d = st.svc.case_detail_unchecked(&staff.actor, id).await?;
+    Ok(Json(CaseDto::detail(&d, &names(&st).await?)))
+}
+
+fn parse_cursor(s: &str) -> Result<Cursor, ApiError> {
+    let bad = || ApiError::field("cursor", "not a cursor from a previous page");
+    let (t, id) = s.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = t.parse().map_err(|_| bad())?;
+    Ok(Cursor {
+        created_at: DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(bad)?,
+        id: CaseId::parse(id).map_err(|_| bad())?,
+    })
+}
+
+fn parse_bbox(s: &str) -> Result<[f64; 4], ApiError> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| ApiError::field("bbox", "four numbers: min_lon,min_lat,max_lon,max_lat"))?;
+    match v.as_slice() {
+        [a, b, c, d] if a <= c && b <= d && v.iter().all(|x| x.is_finite()) => Ok([*a, *b, *c, *d]),
+        _ => Err(ApiError::field(
+            "bbox",
+            "four numbers: min_lon,min_lat,max_lon,max_lat",
+        )),
+    }
+}
+
+async fn list_cases(
+    State(st): State<AppState>,
+    staff: Staff,
+    ApiQuery(q): ApiQuery<CaseQuery>,
+) -> Result<Json<CaseList>, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::field("limit", format!("1 to {MAX_PAGE}")));
+    }
+    let states = match &q.state {
+        Some(s) => s
+            .split(',')
+            .map(|x| {
+                parse_enum::<cityloop_domain::workflow::CaseState>("state", x.trim())
+                    .map(|s| s.as_str().to_owned())
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let filter = CaseFilter {
+        states,
+        unit_id: q
+            .unit
+            .as_deref()
+            .map(|u| UnitId::parse(u).map_err(|_| ApiError::field("unit", "not a unit id")))
+            .transpose()?,
+        street_code: q.street.clone(),
+        segment_id: q.segment.clone(),
+        category_code: q.category.clone(),
+        source: q
+            .source
+            .as_deref()
+            .map(|s| parse_enum::<Source>("source", s).map(|s| s.as_str().to_owned()))
+            .transpose()?,
+        created_from: q.created_from,
+        created_to: q.created_to,
+        updated_from: q.updated_from,
+        updated_to: q.updated_to,
+        deadline_before: q.overdue.filter(|o| *o).map(|_| st.svc.now()),
+        bbox: q.bbox.as_deref().map(parse_bbox).transpose()?,
+        ids: Vec::new(),
+    };
+    let page = Page {
+        after: q.cursor.as_deref().map(parse_cursor).transpose()?,
+        limit,
+    };
+    let cases = st.svc.list_cases(&staff.actor, filter, page).await?;
+    let names = names(&st).await?;
+    let next_cursor = (cases.len() == limit as usize)
+        .then(|| {
+            cases
+                .last()
+                .map(|c| format!("{}_{}", c.created_at.timestamp_micros(), c.id))
+        })
+        .flatten();
+    let now = st.svc.now();
+    let items = cases
+        .iter()
+        .map(|c| {
+            CaseDto::new(
+                c,
+                c.deadline(&st.svc.calendar),
+                c.light(&st.svc.calendar, now),
+                &names,
+            )
+        })
+        .collect();
+    Ok(Json(CaseList { items, next_cursor }))
+}

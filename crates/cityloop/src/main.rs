@@ -1,0 +1,242 @@
+//! The `cityloop` command: run the demo, serve a district, migrate a database, add users.
+//!
+//! This file only parses arguments, sets up logging and wires the crates together; every
+//! rule lives in the service layer.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use cityloop_domain::model::Role;
+use cityloop_http::AppState;
+use cityloop_service::auth::NewUser;
+use cityloop_service::demo::{load_demo, DEMO_API_KEY, DEMO_PASSWORD};
+use cityloop_service::Services;
+use cityloop_store::Store;
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(
+    name = "cityloop",
+    version,
+    about = "Urban-management case platform (城市运行管理服务平台)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create (or reopen) a SQLite file with the demo district 二七区 and serve it.
+    Demo(ServeArgs),
+    /// Serve an existing database (SQLite file path or postgres:// URL).
+    Serve(ServeArgs),
+    /// Create the database if needed and apply pending schema migrations.
+    Migrate(DbArg),
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+}
+
+#[derive(Args)]
+struct DbArg {
+    /// SQLite file path (or sqlite://PATH) or postgres://user@host/db URL.
+    #[arg(long, default_value = "cityloop.db", env = "CITYLOOP_DB")]
+    db: String,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "CITYLOOP_ADDR")]
+    addr: SocketAddr,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add an account; the password is read from standard input (one line).
+    Add {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        username: String,
+        /// admin, operator, dispatcher, inspector, supervisor, handler, road_chief
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The unit's code (required for handlers).
+        #[arg(long)]
+        unit: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CITYLOOP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Demo(args) => {
+            let store = open(&args.db.db, true).await?;
+            let loaded = load_demo(&store)
+                .await
+                .context("loading the demo district")?;
+            let svc = Services::load(store).await?;
+            let listener = bind(args.addr).await?;
+            print_demo_banner(&listener, &args.db.db, loaded)?;
+            serve(listener, svc).await
+        }
+        Cmd::Serve(args) => {
+            let store = open(&args.db.db, false).await?;
+            let svc = Services::load(store).await?;
+            let listener = bind(args.addr).await?;
+            println!(
+                "cityloop serving {} on http://{}",
+                svc.district.name,
+                listener.local_addr()?
+            );
+            serve(listener, svc).await
+        }
+        Cmd::Migrate(db) => {
+            let store = open(&db.db, true).await?;
+            println!(
+                "database {} is at the current schema ({:?})",
+                db.db,
+                store.backend()
+            );
+            Ok(())
+        }
+        Cmd::User {
+            cmd:
+                UserCmd::Add {
+                    db,
+                    username,
+                    role,
+                    display_name,
+                    unit,
+                },
+        } => {
+            let store = open(&db.db, false).await?;
+            let svc = Services::load(store.clone()).await?;
+            let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+            let unit_id = match unit {
+                None => None,
+                Some(code) => Some(
+                    store
+                        .list_units()
+                        .await?
+                        .into_iter()
+                        .find(|u| u.code == code)
+                        .with_context(|| format!("--unit: no unit with code {code:?}"))?
+                        .id,
+                ),
+            };
+            eprintln!("password for {username} (one line on standard input):");
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let p = svc
+                .add_user(NewUser {
+                    display_name: display_name.unwrap_or_else(|| username.clone()),
+                    username,
+                    role,
+                    unit_id,
+                    password,
+                })
+                .await?;
+            println!("added {} ({}) id {}", p.username, p.role, p.id);
+            Ok(())
+        }
+    }
+}
+
+async fn open(db: &str, create: bool) -> Result<Arc<dyn Store>> {
+    cityloop_store::open(db, create).await.map_err(|e| match e {
+        cityloop_store::StoreError::Unavailable(m) if m.starts_with("no database file") => anyhow::anyhow!(
+            "{m}; create it with `cityloop migrate --db {db}` or start the demo with `cityloop demo --db {db}`"
+        ),
+        other => anyhow::Error::new(other),
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    match TcpListener::bind(addr).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            bail!(
+                "address {addr} is already in use; stop the other program or pass --addr HOST:PORT"
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot listen on {addr}")),
+    }
+}
+
+fn print_demo_banner(listener: &TcpListener, db: &str, loaded: bool) -> Result<()> {
+    let addr = listener.local_addr()?;
+    println!("cityloop demo — 二七区 (Erqi District, Zhengzhou)");
+    println!(
+        "  database: {db} ({})",
+        if loaded {
+            "created with the demo district"
+        } else {
+            "reopened"
+        }
+    );
+    println!("  URL:      http://{addr}/");
+    println!("  accounts (password \"{DEMO_PASSWORD}\"): admin, operator, dispatcher, inspector, supervisor,");
+    println!("            handler-<unit> (e.g. handler-hw, handler-jd010), roadchief-district, roadchief1-<street>, roadchief2-<street>");
+    println!("  Open311 API key: {DEMO_API_KEY}");
+    println!("  territory and demo staff are demo data (示意数据); see README.md");
+    Ok(())
+}
+
+async fn serve(listener: TcpListener, svc: Services) -> Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    cityloop_http::serve(listener, AppState { svc }, shutdown_signal())
+        .await
+        .context("server failed")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,124 @@
+//! The CLI's errors are clear: a missing or corrupt database, a busy port, bad flags.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Server, BIN};
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("CITYLOOP_LOG", "off")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn serve_on_a_missing_file_says_how_to_create_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("none.db").display().to_string();
+    let (code, err) = run(&["serve", "--db", &db]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no database file") && err.contains("cityloop migrate"),
+        "{err}"
+    );
+    assert!(
+        !std::path::Path::new(&db).exists(),
+        "serve must not create a database"
+    );
+}
+
+#[test]
+fn a_corrupt_database_file_is_reported_not_panicked_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bad.db");
+    std::fs::write(&db, vec![0x42u8; 8192]).unwrap();
+    let (code, err) = run(&["serve", "--db", &db.display().to_string()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("not a database") || err.contains("not a usable"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn an_unknown_database_scheme_is_refused() {
+    let (code, err) = run(&["migrate", "--db", "mysql://x"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown database scheme"), "{err}");
+}
+
+#[test]
+fn migrate_then_serve_without_a_district_explains_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db").display().to_string();
+    assert_eq!(run(&["migrate", "--db", &db]).0, 0);
+    let (code, err) = run(&["serve", "--db", &db]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no district profile"), "{err}");
+}
+
+#[test]
+fn a_busy_port_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.db").display().to_string();
+    let server = Server::spawn("demo", &db);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let (code, err) = run(&["serve", "--db", &db, "--addr", &addr]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already in use"), "{err}");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let (code, err) = run(&["serve", "--addr", "not-an-address"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--addr"), "{err}");
+    let (code, _) = run(&["frobnicate"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_refuses_weak_ones() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("u.db").display().to_string();
+    drop(Server::spawn("demo", &db));
+    let add = |pw: &str| {
+        let mut child = Command::new(BIN)
+            .args([
+                "user",
+                "add",
+                "--db",
+                &db,
+                "--username",
+                "wang.wu",
+                "--role",
+                "operator",
+            ])
+            .env("CITYLOOP_LOG", "off")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{pw}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = add("short");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("password"), "{err}");
+    let (code, err) = add("a long enough secret");
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -1,0 +1,395 @@
+//! HTTP integration tests over the real server binary, run against every store
+//! (SQLite always; PostgreSQL when `CITYLOOP_TEST_PG_URL` is set).
+
+mod common;
+
+use common::{Server, TestDb};
+use serde_json::{json, Value};
+
+/// Runs a test body against a demo server on each backend.
+macro_rules! http_test {
+    ($name:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for db in TestDb::all().await {
+                eprintln!("backend {:?}", db.store.backend());
+                let server = Server::spawn("demo", &db.url);
+                $body(&server).await;
+            }
+        }
+    };
+}
+
+async fn report(s: &Server, token: &str, source: &str) -> Value {
+    let (st, case) = s
+        .post(
+            token,
+            "/api/v1/cases",
+            json!({
+                "source": source,
+                "category": "06010",
+                "description": "德化街步行街东侧人行道暴露垃圾",
+                "lat": 34.7503, "lon": 113.6615,
+                "address": "德化街与二七路交叉口",
+                "reporter": {"name": "李女士", "phone": "13800000000"}
+            }),
+        )
+        .await;
+    assert_eq!(st, 201, "{case}");
+    case
+}
+
+async fn act(s: &Server, token: &str, id: &str, body: Value) -> (u16, Value) {
+    s.post(token, &format!("/api/v1/cases/{id}/actions"), body)
+        .await
+}
+
+async fn unit_id(s: &Server, token: &str, code: &str) -> String {
+    let (_, units) = s.get(token, "/api/v1/units").await;
+    units
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["code"] == code)
+        .unwrap_or_else(|| panic!("unit {code}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn the_closed_loop_runs_over_http_and_the_timeline_records_every_step(s: &Server) {
+    let hotline = s.login("operator").await;
+    let inspector = s.login("inspector").await;
+    let dispatcher = s.login("dispatcher").await;
+    let supervisor = s.login("supervisor").await;
+    let case = report(s, &hotline, "hotline_12345").await;
+    let id = case["id"].as_str().unwrap();
+    assert_eq!(case["state"], "received");
+    assert!(case["number"].as_str().unwrap().starts_with("410103-"));
+
+    let ok = |r: (u16, Value), state: &str| {
+        assert_eq!(r.0, 200, "{}", r.1);
+        assert_eq!(r.1["state"], state, "{}", r.1);
+        r.1
+    };
+    ok(
+        act(s, &hotline, id, json!({"action": "accept"})).await,
+        "to_verify",
+    );
+    ok(
+        act(
+            s,
+            &inspector,
+            id,
+            json!({"action": "confirm", "note": "现场属实"}),
+        )
+        .await,
+        "to_register",
+    );
+    ok(
+        act(s, &hotline, id, json!({"action": "register"})).await,
+        "to_dispatch",
+    );
+    let zf = unit_id(s, &dispatcher, "zf").await;
+    let hw = unit_id(s, &dispatcher, "hw").await;
+    ok(
+        act(
+            s,
+            &dispatcher,
+            id,
+            json!({"action": "dispatch", "unit_id": zf}),
+        )
+        .await,
+        "handling",
+    );
+    let zf_handler = s.login("handler-zf").await;
+    ok(
+        act(
+            s,
+            &zf_handler,
+            id,
+            json!({"action": "return", "reason": "非本单位职责"}),
+        )
+        .await,
+        "to_dispatch",
+    );
+    ok(
+        act(
+            s,
+            &dispatcher,
+            id,
+            json!({"action": "dispatch", "unit_id": hw}),
+        )
+        .await,
+        "handling",
+    );
+    let hw_handler = s.login("handler-hw").await;
+    // Another unit's handler can neither act on nor see the case.
+    let (st, _) = act(
+        s,
+        &zf_handler,
+        id,
+        json!({"action": "report_back", "note": "x", "attachments": ["a"]}),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, _) = s.get(&zf_handler, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(st, 403);
+    ok(
+        act(
+            s,
+            &hw_handler,
+            id,
+            json!({"action": "request_extension", "extension": "1工作日", "reason": "需调运车辆"}),
+        )
+        .await,
+        "extension_pending",
+    );
+    ok(
+        act(s, &supervisor, id, json!({"action": "approve_extension"})).await,
+        "handling",
+    );
+    let back = json!({"action": "report_back", "note": "已清运", "attachments": ["sha256:after1"]});
+    ok(act(s, &hw_handler, id, back.clone()).await, "to_check");
+    ok(
+        act(
+            s,
+            &inspector,
+            id,
+            json!({"action": "check_fail", "reason": "仍有残留"}),
+        )
+        .await,
+        "handling",
+    );
+    ok(act(s, &hw_handler, id, back).await, "to_check");
+    ok(
+        act(s, &inspector, id, json!({"action": "check_pass"})).await,
+        "to_close",
+    );
+    let closed = ok(
+        act(s, &supervisor, id, json!({"action": "close"})).await,
+        "closed",
+    );
+    assert_eq!(closed["rework_count"], 1);
+    assert_eq!(closed["return_count"], 1);
+    assert_eq!(closed["extension_count"], 1);
+
+    let (st, detail) = s.get(&supervisor, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(st, 200);
+    let kinds: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "reported",
+            "accept",
+            "confirm",
+            "register",
+            "dispatch",
+            "return",
+            "dispatch",
+            "request_extension",
+            "approve_extension",
+            "report_back",
+            "check_fail",
+            "report_back",
+            "check_pass",
+            "close"
+        ]
+    );
+    assert_eq!(detail["version"], 14);
+    assert_eq!(detail["allowed_actions"], json!([]));
+}
+http_test!(
+    closed_loop,
+    the_closed_loop_runs_over_http_and_the_timeline_records_every_step
+);
+
+async fn wrong_role_state_field_and_version_get_403_409_422_409(s: &Server) {
+    let insp = s.login("inspector").await;
+    let op = s.login("operator").await;
+    let case = report(s, &insp, "inspector").await;
+    let id = case["id"].as_str().unwrap();
+    let (st, e) = act(s, &insp, id, json!({"action": "register"})).await;
+    assert_eq!((st, e["error"]["code"].as_str()), (403, Some("forbidden")));
+    let (st, _) = act(s, &op, id, json!({"action": "close"})).await;
+    assert_eq!(st, 409);
+    let (st, e) = act(s, &op, id, json!({"action": "void"})).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("reason")));
+    let (st, e) = act(s, &op, id, json!({"action": "fly"})).await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("action")));
+    let (st, _) = act(s, &op, id, json!({"action": "accept", "version": 7})).await;
+    assert_eq!(st, 409);
+    let (st, _) = act(s, &op, id, json!({"action": "accept", "version": 1})).await;
+    assert_eq!(st, 200);
+    let (st, _) = act(
+        s,
+        &op,
+        "00000000-0000-0000-0000-000000000000",
+        json!({"action": "accept"}),
+    )
+    .await;
+    assert_eq!(st, 404);
+    // Inspector reports go straight to registration.
+    let (_, c) = s.get(&op, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(c["state"], "to_register");
+}
+http_test!(
+    error_statuses,
+    wrong_role_state_field_and_version_get_403_409_422_409
+);
+
+async fn bad_input_gets_a_clear_4xx_naming_the_field(s: &Server) {
+    let insp = s.login("inspector").await;
+    let post_raw = |body: &'static str, ctype: &'static str| {
+        let http = s.http.clone();
+        let url = s.url("/api/v1/cases");
+        let tok = insp.clone();
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(tok)
+                .header("content-type", ctype)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (st, e) = post_raw("{not json", "application/json").await;
+    assert_eq!((st, e["error"]["code"].as_str()), (400, Some("bad_json")));
+    let (st, _) = post_raw("{}", "text/plain").await;
+    assert_eq!(st, 415);
+    let (st, e) = post_raw(
+        r#"{"source":"inspector","category":"06010","description":"x","lon":113.6}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("lat")));
+    let (st, e) = post_raw(
+        r#"{"source":"inspector","category":"06010","description":"x","lat":134.0,"lon":113.6}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("lat")));
+    let (st, e) = post_raw(
+        r#"{"source":"inspector","category":"99999","description":"x","lat":34.7,"lon":113.6}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("category")));
+    let (st, e) = post_raw(
+        r#"{"source":"inspector","category":"06010","description":"   ","lat":34.7,"lon":113.6}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (422, Some("description"))
+    );
+    let (st, e) = post_raw(
+        r#"{"source":"public","category":"06010","description":"x","lat":34.7,"lon":113.6}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!((st, e["error"]["code"].as_str()), (403, Some("forbidden")));
+    // An oversized body is refused before it is read whole.
+    let big = format!(r#"{{"description":"{}"}}"#, "长".repeat(400_000));
+    let r = s
+        .http
+        .post(s.url("/api/v1/cases"))
+        .bearer_auth(&insp)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // Unknown endpoint, wrong method, no token, bad paging.
+    let (st, e) = s.get(&insp, "/api/v1/nothing").await;
+    assert_eq!((st, e["error"]["code"].as_str()), (404, Some("not_found")));
+    let r = s.http.delete(s.url("/api/v1/cases")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    let r = s.http.get(s.url("/api/v1/cases")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let (st, e) = s.get(&insp, "/api/v1/cases?limit=100000").await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("limit")));
+    let (st, e) = s.get(&insp, "/api/v1/cases?state=nope").await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("state")));
+    let (st, e) = s.get(&insp, "/api/v1/cases?bbox=1,2,3").await;
+    assert_eq!((st, e["error"]["field"].as_str()), (422, Some("bbox")));
+}
+http_test!(bad_input, bad_input_gets_a_clear_4xx_naming_the_field);
+
+async fn login_is_rate_limited_and_logout_revokes_the_token(s: &Server) {
+    for _ in 0..5 {
+        let r = s
+            .http
+            .post(s.url("/api/v1/auth/login"))
+            .json(&json!({"username": "dispatcher", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = s
+        .http
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"username": "dispatcher", "password": "demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let tok = s.login("supervisor").await;
+    assert_eq!(s.get(&tok, "/api/v1/me").await.0, 200);
+    let (st, _) = s.post(&tok, "/api/v1/auth/logout", json!({})).await;
+    assert_eq!(st, 204);
+    assert_eq!(s.get(&tok, "/api/v1/me").await.0, 401);
+}
+http_test!(auth, login_is_rate_limited_and_logout_revokes_the_token);
+
+async fn listing_pages_with_a_cursor_and_handlers_see_only_their_unit(s: &Server) {
+    let insp = s.login("inspector").await;
+    for _ in 0..7 {
+        report(s, &insp, "inspector").await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/cases?limit=3".to_owned();
+    loop {
+        let (st, page) = s.get(&insp, &path).await;
+        assert_eq!(st, 200, "{page}");
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].clone()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/cases?limit=3&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7);
+    let hw = s.login("handler-hw").await;
+    let (st, page) = s.get(&hw, "/api/v1/cases").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        0,
+        "nothing is dispatched to hw yet"
+    );
+}
+http_test!(
+    listing,
+    listing_pages_with_a_cursor_and_handlers_see_only_their_unit
+);
