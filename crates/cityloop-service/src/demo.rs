@@ -186,7 +186,7 @@ impl Services {
             limits: std::sync::Arc::new(crate::reference::default_limits()?),
             auth: Default::default(),
             territory: None,
-            clock: std::sync::Arc::new(|| chrono::Utc::now()),
+            clock: std::sync::Arc::new(chrono::Utc::now),
         })
     }
 }
