@@ -269,28 +269,7 @@ macro_rules! sql_store {
                 event: &Event,
             ) -> Result<()> {
                 let mut tx = self.writer.begin().await?;
-                sqlx::query(
-                    "INSERT INTO cases (id, number, state, source, category_code, unit_id, street_code,
-                       segment_id, lon, lat, deadline, created_at, updated_at, version, view)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                )
-                .bind(case.id.to_string())
-                .bind(case.number.as_str())
-                .bind(case.state.as_str())
-                .bind(case.source.as_str())
-                .bind(&case.category.code)
-                .bind(case.unit_id.map(|u| u.to_string()))
-                .bind(case.routing.street_code.as_deref())
-                .bind(case.routing.segment_id.as_deref())
-                .bind(case.location.lon)
-                .bind(case.location.lat)
-                .bind(deadline)
-                .bind(case.created_at)
-                .bind(case.updated_at)
-                .bind(case.version)
-                .bind(serde_json::to_string(case)?)
-                .execute(&mut *tx)
-                .await?;
+                insert_case(&mut tx, case, deadline).await?;
                 insert_event(&mut tx, event).await?;
                 tx.commit().await?;
                 Ok(())
@@ -428,12 +407,127 @@ macro_rules! sql_store {
                 rows.iter().map(decode_case).collect()
             }
 
+            async fn add_api_key(&self, key_hash: &str, name: &str, now: DateTime<Utc>) -> Result<()> {
+                sqlx::query("INSERT INTO api_keys (key_hash, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(key_hash)
+                    .bind(name)
+                    .bind(now)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            async fn api_key(&self, key_hash: &str) -> Result<Option<String>> {
+                let row = sqlx::query(
+                    "SELECT name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+                )
+                .bind(key_hash)
+                .fetch_optional(&self.reader)
+                .await?;
+                Ok(match row {
+                    Some(r) => Some(r.try_get("name")?),
+                    None => None,
+                })
+            }
+
+            async fn revoke_api_key(&self, key_hash: &str, now: DateTime<Utc>) -> Result<()> {
+                let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE key_hash = $2 AND revoked_at IS NULL")
+                    .bind(now)
+                    .bind(key_hash)
+                    .execute(&self.writer)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("api key".into()));
+                }
+                Ok(())
+            }
+
+            async fn create_case_idempotent(
+                &self,
+                scope: &str,
+                key: &str,
+                case: &Case,
+                deadline: Option<DateTime<Utc>>,
+                event: &Event,
+            ) -> Result<Option<CaseId>> {
+                // The writer pool serialises SQLite writers; on PostgreSQL a concurrent
+                // duplicate fails the primary key and is answered from the winner's row.
+                let existing = sqlx::query("SELECT case_id FROM idempotency WHERE scope = $1 AND key = $2")
+                    .bind(scope)
+                    .bind(key)
+                    .fetch_optional(&self.writer)
+                    .await?;
+                if let Some(r) = existing {
+                    let id: String = r.try_get("case_id")?;
+                    return CaseId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()));
+                }
+                let mut tx = self.writer.begin().await?;
+                insert_case(&mut tx, case, deadline).await?;
+                insert_event(&mut tx, event).await?;
+                let claimed = sqlx::query(
+                    "INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(case.id.to_string())
+                .bind(case.created_at)
+                .execute(&mut *tx)
+                .await;
+                match claimed.map_err(StoreError::from) {
+                    Ok(_) => {
+                        tx.commit().await?;
+                        Ok(None)
+                    }
+                    Err(StoreError::Conflict(_)) => {
+                        drop(tx);
+                        let r = sqlx::query("SELECT case_id FROM idempotency WHERE scope = $1 AND key = $2")
+                            .bind(scope)
+                            .bind(key)
+                            .fetch_one(&self.writer)
+                            .await?;
+                        let id: String = r.try_get("case_id")?;
+                        CaseId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+
             async fn count_cases(&self) -> Result<i64> {
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM cases")
                     .fetch_one(&self.reader)
                     .await?;
                 Ok(row.try_get("n")?)
             }
+        }
+
+        async fn insert_case(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            case: &Case,
+            deadline: Option<DateTime<Utc>>,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO cases (id, number, state, source, category_code, unit_id, street_code,
+                   segment_id, lon, lat, deadline, created_at, updated_at, version, view)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            )
+            .bind(case.id.to_string())
+            .bind(case.number.as_str())
+            .bind(case.state.as_str())
+            .bind(case.source.as_str())
+            .bind(&case.category.code)
+            .bind(case.unit_id.map(|u| u.to_string()))
+            .bind(case.routing.street_code.as_deref())
+            .bind(case.routing.segment_id.as_deref())
+            .bind(case.location.lon)
+            .bind(case.location.lat)
+            .bind(deadline)
+            .bind(case.created_at)
+            .bind(case.updated_at)
+            .bind(case.version)
+            .bind(serde_json::to_string(case)?)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
         }
 
         async fn insert_event(

@@ -186,6 +186,25 @@ pub trait Store: Send + Sync + 'static {
     async fn events(&self, id: CaseId) -> Result<Vec<Event>>;
     async fn list_cases(&self, filter: &CaseFilter, page: &Page) -> Result<Vec<Case>>;
     async fn count_cases(&self) -> Result<i64>;
+
+    // ---- API keys (Open311 client applications), stored as SHA-256 hashes ----
+    async fn add_api_key(&self, key_hash: &str, name: &str, now: DateTime<Utc>) -> Result<()>;
+    /// The client name of a live (not revoked) key.
+    async fn api_key(&self, key_hash: &str) -> Result<Option<String>>;
+    async fn revoke_api_key(&self, key_hash: &str, now: DateTime<Utc>) -> Result<()>;
+
+    // ---- idempotent intake ----
+    /// Creates a case like [`Store::create_case`] and records `(scope, key)` → case in the
+    /// same transaction. If the key was already used, nothing is written and the id of the
+    /// case it created is returned instead.
+    async fn create_case_idempotent(
+        &self,
+        scope: &str,
+        key: &str,
+        case: &Case,
+        deadline: Option<DateTime<Utc>>,
+        event: &Event,
+    ) -> Result<Option<CaseId>>;
 }
 
 /// The sequence scope for case numbers of one district and local day.

@@ -446,3 +446,56 @@ async fn reference_data_people_and_sessions(db: &TestDb) {
     assert_eq!(db.store.get_setting("nope").await.unwrap(), None);
 }
 store_test!(reference_data, reference_data_people_and_sessions);
+
+async fn an_idempotency_key_creates_one_case_even_under_concurrent_retries(db: &TestDb) {
+    let fx = Arc::new(Fixture::new());
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let store = db.store.clone();
+        let fx = fx.clone();
+        tasks.push(tokio::spawn(async move {
+            let (case, ev) = fx.report(100 + n, t0());
+            let prior = store
+                .create_case_idempotent("open311:app", "retry-1", &case, None, &ev)
+                .await
+                .unwrap();
+            prior.unwrap_or(case.id)
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every retry answers with the same case");
+    assert_eq!(db.store.count_cases().await.unwrap(), 1);
+    // Another key, or the same key from another client, is a new case.
+    let (case, ev) = fx.report(200, t0());
+    assert_eq!(
+        db.store
+            .create_case_idempotent("open311:other", "retry-1", &case, None, &ev)
+            .await
+            .unwrap(),
+        None
+    );
+}
+store_test!(
+    idempotent_intake,
+    an_idempotency_key_creates_one_case_even_under_concurrent_retries
+);
+
+async fn api_keys_are_found_until_revoked(db: &TestDb) {
+    db.store.add_api_key("h1", "市民App", t0()).await.unwrap();
+    assert_eq!(
+        db.store.api_key("h1").await.unwrap().as_deref(),
+        Some("市民App")
+    );
+    assert_eq!(db.store.api_key("h2").await.unwrap(), None);
+    db.store.revoke_api_key("h1", t0()).await.unwrap();
+    assert_eq!(db.store.api_key("h1").await.unwrap(), None);
+    assert!(matches!(
+        db.store.revoke_api_key("h1", t0()).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+store_test!(api_keys, api_keys_are_found_until_revoked);
