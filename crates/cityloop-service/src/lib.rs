@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod cases;
+pub mod copy;
 pub mod demo;
 pub mod error;
 pub mod reference;

@@ -492,6 +492,138 @@ macro_rules! sql_store {
                 }
             }
 
+            async fn export_reference(&self) -> Result<crate::ReferenceSnapshot> {
+                let mut snap = crate::ReferenceSnapshot {
+                    categories: self.list_categories().await?,
+                    units: self.list_units().await?,
+                    ..Default::default()
+                };
+                for r in sqlx::query("SELECT key, value FROM settings ORDER BY key").fetch_all(&self.reader).await? {
+                    let v: String = r.try_get("value")?;
+                    snap.settings.push((r.try_get("key")?, serde_json::from_str(&v)?));
+                }
+                for r in sqlx::query("SELECT body, password_hash FROM people ORDER BY username").fetch_all(&self.reader).await? {
+                    snap.people.push((decode_person(&r)?, r.try_get("password_hash")?));
+                }
+                for r in sqlx::query("SELECT name, geojson FROM territory_layers ORDER BY name").fetch_all(&self.reader).await? {
+                    snap.layers.push((r.try_get("name")?, r.try_get("geojson")?));
+                }
+                for r in sqlx::query("SELECT key_hash, name, created_at, revoked_at FROM api_keys ORDER BY key_hash").fetch_all(&self.reader).await? {
+                    snap.api_keys.push(crate::ApiKeyRow {
+                        key_hash: r.try_get("key_hash")?,
+                        name: r.try_get("name")?,
+                        created_at: r.try_get("created_at")?,
+                        revoked_at: r.try_get("revoked_at")?,
+                    });
+                }
+                for r in sqlx::query("SELECT scope, last FROM case_seq ORDER BY scope").fetch_all(&self.reader).await? {
+                    snap.sequences.push((r.try_get("scope")?, r.try_get("last")?));
+                }
+                for r in sqlx::query("SELECT scope, key, case_id, created_at FROM idempotency ORDER BY scope, key").fetch_all(&self.reader).await? {
+                    let id: String = r.try_get("case_id")?;
+                    snap.idempotency.push(crate::IdempotencyRow {
+                        scope: r.try_get("scope")?,
+                        key: r.try_get("key")?,
+                        case_id: CaseId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        created_at: r.try_get("created_at")?,
+                    });
+                }
+                Ok(snap)
+            }
+
+            async fn import_reference(&self, snap: &crate::ReferenceSnapshot) -> Result<()> {
+                let mut tx = self.writer.begin().await?;
+                for (k, v) in &snap.settings {
+                    sqlx::query("INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)")
+                        .bind(k).bind(v.to_string()).bind(Utc::now())
+                        .execute(&mut *tx).await?;
+                }
+                for c in &snap.categories {
+                    sqlx::query("INSERT INTO categories (standard, kind, code, body) VALUES ($1, $2, $3, $4)")
+                        .bind(c.code.standard.as_str()).bind(c.code.kind.as_str()).bind(&c.code.code)
+                        .bind(serde_json::to_string(c)?)
+                        .execute(&mut *tx).await?;
+                }
+                for u in &snap.units {
+                    sqlx::query("INSERT INTO units (id, code, kind, type_key, body) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(u.id.to_string()).bind(&u.code).bind(u.kind.as_str()).bind(&u.type_key)
+                        .bind(serde_json::to_string(u)?)
+                        .execute(&mut *tx).await?;
+                }
+                for (p, hash) in &snap.people {
+                    sqlx::query("INSERT INTO people (id, username, role, unit_id, password_hash, body) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(p.id.to_string()).bind(&p.username).bind(p.role.as_str())
+                        .bind(p.unit_id.map(|u| u.to_string())).bind(hash).bind(serde_json::to_string(p)?)
+                        .execute(&mut *tx).await?;
+                }
+                for (name, geojson) in &snap.layers {
+                    sqlx::query("INSERT INTO territory_layers (name, geojson, updated_at) VALUES ($1, $2, $3)")
+                        .bind(name).bind(geojson).bind(Utc::now())
+                        .execute(&mut *tx).await?;
+                }
+                for k in &snap.api_keys {
+                    sqlx::query("INSERT INTO api_keys (key_hash, name, created_at, revoked_at) VALUES ($1, $2, $3, $4)")
+                        .bind(&k.key_hash).bind(&k.name).bind(k.created_at).bind(k.revoked_at)
+                        .execute(&mut *tx).await?;
+                }
+                for (scope, last) in &snap.sequences {
+                    sqlx::query("INSERT INTO case_seq (scope, last) VALUES ($1, $2)")
+                        .bind(scope).bind(*last)
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn export_cases(&self, after: Option<CaseId>, limit: u32) -> Result<Vec<crate::CaseRecord>> {
+                let rows = sqlx::query(
+                    "SELECT id, view, deadline FROM cases WHERE id > $1 ORDER BY id LIMIT $2",
+                )
+                .bind(after.map(|a| a.to_string()).unwrap_or_default())
+                .bind(i64::from(limit.clamp(1, 10_000)))
+                .fetch_all(&self.reader)
+                .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let case = decode_case(r)?;
+                    let events = self.events(case.id).await?;
+                    out.push(crate::CaseRecord { deadline: r.try_get("deadline")?, case, events });
+                }
+                Ok(out)
+            }
+
+            async fn import_cases(&self, batch: &[crate::CaseRecord]) -> Result<()> {
+                let mut tx = self.writer.begin().await?;
+                for rec in batch {
+                    insert_case(&mut tx, &rec.case, rec.deadline).await?;
+                    for ev in &rec.events {
+                        insert_event(&mut tx, ev).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn import_idempotency(&self, rows: &[crate::IdempotencyRow]) -> Result<()> {
+                let mut tx = self.writer.begin().await?;
+                for r in rows {
+                    sqlx::query("INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(&r.scope).bind(&r.key).bind(r.case_id.to_string()).bind(r.created_at)
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn counts(&self) -> Result<Vec<(String, i64)>> {
+                let mut out = Vec::new();
+                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency"] {
+                    let r = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {t}")).fetch_one(&self.reader).await?;
+                    out.push((t.to_owned(), r.try_get("n")?));
+                }
+                Ok(out)
+            }
+
             async fn count_cases(&self) -> Result<i64> {
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM cases")
                     .fetch_one(&self.reader)

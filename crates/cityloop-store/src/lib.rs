@@ -123,6 +123,45 @@ pub struct SessionInfo {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Everything but cases, as `cityloop copy` moves it between stores. Sessions are not
+/// copied (people log in again after a move).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReferenceSnapshot {
+    pub settings: Vec<(String, serde_json::Value)>,
+    pub categories: Vec<Category>,
+    pub units: Vec<Unit>,
+    /// People with their password hashes.
+    pub people: Vec<(Person, String)>,
+    pub layers: Vec<(String, String)>,
+    pub api_keys: Vec<ApiKeyRow>,
+    pub sequences: Vec<(String, i64)>,
+    pub idempotency: Vec<IdempotencyRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRow {
+    pub key_hash: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRow {
+    pub scope: String,
+    pub key: String,
+    pub case_id: CaseId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One case with its stored deadline and full history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRecord {
+    pub case: Case,
+    pub deadline: Option<DateTime<Utc>>,
+    pub events: Vec<Event>,
+}
+
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -205,6 +244,19 @@ pub trait Store: Send + Sync + 'static {
         deadline: Option<DateTime<Utc>>,
         event: &Event,
     ) -> Result<Option<CaseId>>;
+
+    // ---- bulk copy between stores (`cityloop copy`) ----
+    async fn export_reference(&self) -> Result<ReferenceSnapshot>;
+    /// Writes reference data (not idempotency rows, which need the cases) in one
+    /// transaction into an empty store.
+    async fn import_reference(&self, snap: &ReferenceSnapshot) -> Result<()>;
+    /// Cases ordered by id, after `after`, with their deadlines and events.
+    async fn export_cases(&self, after: Option<CaseId>, limit: u32) -> Result<Vec<CaseRecord>>;
+    /// Inserts a batch of cases with their histories in one transaction.
+    async fn import_cases(&self, batch: &[CaseRecord]) -> Result<()>;
+    async fn import_idempotency(&self, rows: &[IdempotencyRow]) -> Result<()>;
+    /// Row counts of the main tables, for verifying a copy.
+    async fn counts(&self) -> Result<Vec<(String, i64)>>;
 }
 
 /// The sequence scope for case numbers of one district and local day.

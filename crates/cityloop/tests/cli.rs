@@ -122,3 +122,65 @@ fn user_add_reads_the_password_from_stdin_and_refuses_weak_ones() {
     let (code, err) = add("a long enough secret");
     assert_eq!(code, Some(0), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_moves_a_pilot_to_another_store_and_verifies_counts_and_checksums() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("pilot.db").display().to_string();
+    {
+        let server = Server::spawn("demo", &src);
+        let tok = server.login("inspector").await;
+        let op = server.login("operator").await;
+        for i in 0..5 {
+            let (st, case) = server
+                .post(
+                    &tok,
+                    "/api/v1/cases",
+                    serde_json::json!({"source": "inspector", "category": "06010",
+                        "description": format!("试点案件 {i}"), "lat": 34.75, "lon": 113.66}),
+                )
+                .await;
+            assert_eq!(st, 201);
+            let id = case["id"].as_str().unwrap();
+            let (st, _) = server
+                .post(
+                    &op,
+                    &format!("/api/v1/cases/{id}/actions"),
+                    serde_json::json!({"action": "accept"}),
+                )
+                .await;
+            assert_eq!(st, 200);
+        }
+    }
+    // Into PostgreSQL when available, else into another SQLite file.
+    let pg = common::TestDb::postgres().await;
+    let target = match &pg {
+        Some(db) => db.url.clone(),
+        None => dir.path().join("copy.db").display().to_string(),
+    };
+    let out = Command::new(BIN)
+        .args(["copy", "--from", &src, "--to", &target])
+        .env("CITYLOOP_LOG", "off")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("copied 5 cases with 10 events"), "{stdout}");
+    // The copy serves: the same accounts log in and the cases are there.
+    let server = Server::spawn("serve", &target);
+    let sup = server.login("supervisor").await;
+    let (_, list) = server.get(&sup, "/api/v1/cases").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 5);
+    // A second copy into the now non-empty target is refused.
+    let again = Command::new(BIN)
+        .args(["copy", "--from", &src, "--to", &target])
+        .env("CITYLOOP_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+}
