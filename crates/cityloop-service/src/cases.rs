@@ -64,13 +64,7 @@ fn may_report(actor: &Actor, source: Source) -> bool {
 impl Services {
     /// The district's category table, keyed by code.
     pub async fn categories(&self) -> Result<HashMap<CategoryCode, Category>, ServiceError> {
-        Ok(self
-            .store
-            .list_categories()
-            .await?
-            .into_iter()
-            .map(|c| (c.code.clone(), c))
-            .collect())
+        Ok(self.cached().categories.clone())
     }
 
     /// Takes a report in: checks it, routes it, numbers it, stores it with its first event.
@@ -79,6 +73,22 @@ impl Services {
         actor: &Actor,
         input: ReportInput,
     ) -> Result<Case, ServiceError> {
+        let (case, event) = self.prepare_report(actor, input).await?;
+        self.store
+            .create_case(&case, case.deadline(&self.calendar), &event)
+            .await?;
+        tracing::info!(case.id = %case.id, case.number = %case.number, case.source = %case.source, "case reported");
+        Ok(case)
+    }
+
+    /// Everything of [`Services::report_case`] but the write: checks the report, routes
+    /// it, numbers it and builds the case with its first event. Shared with the Open311
+    /// intake, which writes through the idempotent store call instead.
+    pub(crate) async fn prepare_report(
+        &self,
+        actor: &Actor,
+        input: ReportInput,
+    ) -> Result<(Case, Event), ServiceError> {
         if !may_report(actor, input.source) {
             return Err(ServiceError::Forbidden(format!(
                 "this account may not report cases with source {}",
@@ -119,19 +129,14 @@ impl Services {
             media: input.media,
             external_ref: input.external_ref,
         };
-        let (case, event) = Case::report(
+        Case::report(
             CaseId::new_v7(),
             CaseNumber::new(&self.district.code, local_date, seq),
             new,
             actor,
             self.ctx(now),
         )
-        .map_err(|e| ServiceError::invalid(e.field, e.problem))?;
-        self.store
-            .create_case(&case, case.deadline(&self.calendar), &event)
-            .await?;
-        tracing::info!(case.id = %case.id, case.number = %case.number, case.source = %case.source, "case reported");
-        Ok(case)
+        .map_err(|e| ServiceError::invalid(e.field, e.problem))
     }
 
     /// Routes a point for a category: territory (when the district has one loaded) and the
@@ -144,7 +149,8 @@ impl Services {
         lat: f64,
     ) -> Result<Routing, ServiceError> {
         let mut routing = self.locate(lon, lat);
-        let units = self.store.list_units().await?;
+        let cache = self.cached();
+        let units = &cache.units;
         let default_unit = units
             .iter()
             .find(|u| u.code == self.district.default_unit_code)
@@ -153,15 +159,13 @@ impl Services {
             .ok_or_else(|| {
                 ServiceError::NotConfigured("the district has no default intake unit".into())
             })?;
-        let rules: Vec<AssignRule> = crate::reference::get_setting(&*self.store, "assign_rules")
-            .await?
-            .unwrap_or_default();
+        let rules: &[AssignRule] = &cache.assign_rules;
         let (unit, _why) = assign_unit(
             category,
             default_unit_type,
             routing.street_code.as_deref(),
-            &units,
-            &rules,
+            units,
+            rules,
             default_unit,
         );
         routing.unit_id = Some(unit);
@@ -214,7 +218,7 @@ impl Services {
                 .map_err(|_| ServiceError::invalid("unit_id", format!("no unit with id {unit}")))?;
         }
         if let Some(cat) = &event.category {
-            if !self.categories().await?.contains_key(cat) {
+            if !self.cached().categories.contains_key(cat) {
                 return Err(ServiceError::invalid(
                     "category",
                     format!("unknown category {cat}"),

@@ -180,6 +180,7 @@ impl Services {
         district: District,
     ) -> Result<Self, ServiceError> {
         Ok(Self {
+            reference: Default::default(),
             store,
             district: std::sync::Arc::new(district),
             calendar: std::sync::Arc::new(WorkCalendar::china_2026()),

@@ -6,6 +6,7 @@
 //! outcome through the [`Store`] trait in one transaction. It never sees HTTP types.
 
 pub mod auth;
+pub mod bench;
 pub mod cases;
 pub mod copy;
 pub mod demo;
@@ -53,6 +54,8 @@ pub struct Services {
     pub calendar: Arc<WorkCalendar>,
     pub limits: Arc<LimitTable>,
     pub auth: Arc<auth::AuthState>,
+    /// Categories, units and assignment rules, cached; reloaded after admin changes.
+    pub reference: Arc<std::sync::RwLock<Arc<reference::Cache>>>,
     /// The district's territory, when one is loaded (point → street, grid, segment).
     pub territory: Option<Arc<dyn Locate>>,
     clock: Clock,
@@ -94,7 +97,9 @@ impl Services {
                 .map_err(|e| ServiceError::NotConfigured(format!("stored limit table: {e}")))?,
             None => reference::default_limits()?,
         };
+        let cache = reference::Cache::load(&*store).await?;
         Ok(Self {
+            reference: Arc::new(std::sync::RwLock::new(Arc::new(cache))),
             store,
             district: Arc::new(district),
             calendar: Arc::new(calendar),
@@ -109,6 +114,21 @@ impl Services {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The cached reference data.
+    pub fn cached(&self) -> Arc<reference::Cache> {
+        self.reference
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reloads the cached reference data from the store (after an admin change).
+    pub async fn reload_reference(&self) -> Result<(), ServiceError> {
+        let cache = Arc::new(reference::Cache::load(&*self.store).await?);
+        *self.reference.write().unwrap_or_else(|p| p.into_inner()) = cache;
+        Ok(())
     }
 
     /// The current instant, truncated to microseconds (what both stores keep).

@@ -16,6 +16,32 @@ pub const CATEGORIES_CSV: &str = include_str!("../../../data/categories.csv");
 /// The demo district's default limit table (each row cites its source).
 pub const DEMO_LIMITS_CSV: &str = include_str!("../../../data/demo/time_limits.csv");
 
+/// Reference data every intake needs, cached in memory.
+#[derive(Debug, Default)]
+pub struct Cache {
+    pub categories: std::collections::HashMap<CategoryCode, Category>,
+    pub units: Vec<cityloop_domain::model::Unit>,
+    pub assign_rules: Vec<cityloop_domain::assign::AssignRule>,
+}
+
+/// Settings key of the admin's assignment rules (category × street → unit).
+pub const ASSIGN_RULES: &str = "assign_rules";
+
+impl Cache {
+    pub async fn load(store: &dyn Store) -> Result<Self, ServiceError> {
+        Ok(Self {
+            categories: store
+                .list_categories()
+                .await?
+                .into_iter()
+                .map(|c| (c.code.clone(), c))
+                .collect(),
+            units: store.list_units().await?,
+            assign_rules: get_setting(store, ASSIGN_RULES).await?.unwrap_or_default(),
+        })
+    }
+}
+
 /// Reads a typed settings document.
 pub async fn get_setting<T: DeserializeOwned>(
     store: &dyn Store,

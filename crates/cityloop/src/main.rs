@@ -46,6 +46,11 @@ enum Cmd {
         #[arg(long)]
         to: String,
     },
+    /// Measure performance (prints figures; asserts nothing).
+    Bench {
+        #[command(subcommand)]
+        cmd: BenchCmd,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -67,6 +72,23 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "CITYLOOP_ADDR")]
     addr: SocketAddr,
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Durable case-creation throughput and latency, beside the database's own floor.
+    Intake {
+        /// Database to measure on; default: a fresh SQLite file in a temporary folder.
+        /// A PostgreSQL URL should name an empty scratch database.
+        #[arg(long)]
+        db: Option<String>,
+        /// Cases to create per run.
+        #[arg(long, default_value_t = 2000)]
+        ops: usize,
+        /// Concurrent clients, comma-separated (one run each).
+        #[arg(long, default_value = "1,8", value_delimiter = ',')]
+        clients: Vec<usize>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,6 +177,9 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Bench {
+            cmd: BenchCmd::Intake { db, ops, clients },
+        } => bench_intake(db, ops, clients).await,
         Cmd::User {
             cmd:
                 UserCmd::Add {
@@ -197,6 +222,87 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn bench_intake(db: Option<String>, ops: usize, clients: Vec<usize>) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let url = db.unwrap_or_else(|| tmp.path().join("bench.db").display().to_string());
+    let store = open(&url, true).await?;
+    load_demo(&store).await?;
+    let svc = Services::load(store.clone()).await?;
+    println!(
+        "cityloop bench intake on {:?} ({ops} operations per run)",
+        store.backend()
+    );
+    for &c in &clients {
+        println!(
+            "{}",
+            cityloop_service::bench::raw_floor(&store, ops, c).await?
+        );
+        println!("{}", cityloop_service::bench::intake(&svc, ops, c).await?);
+    }
+    match store.backend() {
+        cityloop_store::Backend::Postgres => native_client_floor("psql", &url, ops)?,
+        cityloop_store::Backend::Sqlite => native_client_floor("sqlite3", &url, ops)?,
+    }
+    Ok(())
+}
+
+/// Times `ops` single-row autocommit INSERTs of case-sized rows through the database's
+/// own command-line client, when it is installed.
+fn native_client_floor(client: &str, url: &str, ops: usize) -> Result<()> {
+    use std::io::Write;
+    let payload = "x".repeat(1500);
+    let mut sql = String::new();
+    let (args, setup): (Vec<String>, &str) = if client == "psql" {
+        (
+            vec![url.to_owned(), "-q".into(), "-v".into(), "ON_ERROR_STOP=1".into()],
+            "DROP TABLE IF EXISTS bench_floor; CREATE TABLE bench_floor (id BIGINT PRIMARY KEY, body TEXT NOT NULL);\n",
+        )
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url).to_owned();
+        (
+            vec![path],
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; DROP TABLE IF EXISTS bench_floor; CREATE TABLE bench_floor (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n",
+        )
+    };
+    sql.push_str(setup);
+    for i in 0..ops {
+        sql.push_str(&format!(
+            "INSERT INTO bench_floor (id, body) VALUES ({i}, '{payload}');\n"
+        ));
+    }
+    sql.push_str("DROP TABLE bench_floor;\n");
+    let start = std::time::Instant::now();
+    let child = std::process::Command::new(client)
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(_) => {
+            println!("floor via {client}: skipped ({client} is not installed)");
+            return Ok(());
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(sql.as_bytes())?;
+    }
+    let status = child.wait()?;
+    let secs = start.elapsed().as_secs_f64();
+    if status.success() {
+        println!(
+            "{:<44} {:>7} ops   1 clients  {:>9.0} /s  (mean {:.3} ms)",
+            format!("floor: {client} 1-row autocommit INSERT"),
+            ops,
+            ops as f64 / secs,
+            secs * 1e3 / ops as f64
+        );
+    } else {
+        println!("floor via {client}: failed ({status})");
+    }
+    Ok(())
 }
 
 async fn open(db: &str, create: bool) -> Result<Arc<dyn Store>> {
