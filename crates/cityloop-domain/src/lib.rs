@@ -11,12 +11,14 @@
 //! - [`calendar`]: the district's working-time calendar and the per-stage deadline clock.
 //! - [`limits`]: the time-limit table keyed by (category, area grade, urgency).
 //! - [`assign`]: which unit handles a case (territory leads, departments by category type).
+//! - [`escalation`]: which deadline escalations are due for a case.
 //! - [`workflow`]: the case state machine (states, actions, who may do what, required fields).
 //! - [`case`]: the case aggregate: a current view that is a fold over its events.
 
 pub mod assign;
 pub mod calendar;
 pub mod case;
+pub mod escalation;
 pub mod ids;
 pub mod limits;
 pub mod model;

@@ -111,6 +111,9 @@ pub struct CreateCaseRequest {
     pub description: String,
     pub lat: f64,
     pub lon: f64,
+    /// Coordinate system of lat/lon: `wgs84` (default), `gcj02` or `bd09`.
+    #[serde(default)]
+    pub coord: Option<String>,
     #[serde(default)]
     pub address: Option<String>,
     #[serde(default)]

@@ -32,7 +32,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/me", get(me))
+        .route("/api/v1/me/notifications", get(my_notifications))
         .route("/api/v1/categories", get(categories))
+        .route("/api/v1/route", get(route_point))
         .route("/api/v1/units", get(units))
         .route("/api/v1/cases", get(list_cases).post(create_case))
         .route("/api/v1/cases/{id}", get(get_case))
@@ -93,6 +95,82 @@ async fn me(staff: Staff) -> Json<PersonDto> {
     Json(PersonDto::from(&staff.person))
 }
 
+async fn my_notifications(
+    State(st): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<cityloop_store::Notification>>, ApiError> {
+    let notes = st
+        .svc
+        .store
+        .notifications(staff.person.id, 100)
+        .await
+        .map_err(cityloop_service::ServiceError::from)?;
+    Ok(Json(notes))
+}
+
+/// `GET /api/v1/route` query. Coordinates are strings so that a bad value is reported
+/// by name as a 400, like the standard's public API does.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteQuery {
+    lat: Option<String>,
+    lon: Option<String>,
+    service_code: Option<String>,
+    coord: Option<String>,
+}
+
+fn bad_request(field: &str, message: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalid_field",
+        message: format!("{field}: {message}"),
+        field: Some(field.to_owned()),
+        retry_after_s: None,
+    }
+}
+
+/// Parses a coordinate pair in a named system and converts it to WGS84.
+pub(crate) fn wgs84_point(
+    lat: Option<&str>,
+    lon: Option<&str>,
+    coord: Option<&str>,
+) -> Result<(f64, f64), ApiError> {
+    let num = |field: &str, v: Option<&str>, max: f64| -> Result<f64, ApiError> {
+        let v = v.ok_or_else(|| bad_request(field, "is required"))?;
+        let x: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| bad_request(field, "must be a decimal number"))?;
+        if !x.is_finite() || x.abs() > max {
+            return Err(bad_request(field, &format!("must be from -{max} to {max}")));
+        }
+        Ok(x)
+    };
+    let lat = num("lat", lat, 90.0)?;
+    let lon = num("lon", lon, 180.0)?;
+    let sys = match coord {
+        None => cityloop_geo::CoordSystem::Wgs84,
+        Some(c) => cityloop_geo::CoordSystem::parse(c)
+            .map_err(|_| bad_request("coord", "one of wgs84, gcj02, bd09"))?,
+    };
+    Ok(cityloop_geo::to_wgs84(sys, lon, lat))
+}
+
+async fn route_point(
+    State(st): State<AppState>,
+    _staff: Staff,
+    ApiQuery(q): ApiQuery<RouteQuery>,
+) -> Result<Json<cityloop_service::territory::RouteAnswer>, ApiError> {
+    let (lon, lat) = wgs84_point(q.lat.as_deref(), q.lon.as_deref(), q.coord.as_deref())?;
+    let code = q
+        .service_code
+        .as_deref()
+        .ok_or_else(|| bad_request("service_code", "is required"))?;
+    let category = cityloop_domain::model::CategoryCode::parse_service_code(code)
+        .map_err(|e| bad_request("service_code", &e.to_string()))?;
+    Ok(Json(st.svc.route_point(lon, lat, &category).await?))
+}
+
 async fn categories(
     State(st): State<AppState>,
     _staff: Staff,
@@ -146,6 +224,14 @@ async fn create_case(
     staff: Staff,
     ApiJson(req): ApiJson<CreateCaseRequest>,
 ) -> Result<(StatusCode, Json<CaseDto>), ApiError> {
+    let (lon, lat) = match req.coord.as_deref() {
+        None | Some("wgs84") => (req.lon, req.lat),
+        Some(c) => {
+            let sys = cityloop_geo::CoordSystem::parse(c)
+                .map_err(|_| ApiError::field("coord", "one of wgs84, gcj02, bd09"))?;
+            cityloop_geo::to_wgs84(sys, req.lon, req.lat)
+        }
+    };
     let input = ReportInput {
         source: parse_enum::<Source>("source", &req.source)?,
         priority: req
@@ -161,8 +247,8 @@ async fn create_case(
             .map(|g| parse_enum::<AreaGrade>("area_grade", g))
             .transpose()?,
         description: req.description,
-        lon: req.lon,
-        lat: req.lat,
+        lon,
+        lat,
         address: req.address,
         reporter: req
             .reporter

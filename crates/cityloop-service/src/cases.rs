@@ -160,14 +160,21 @@ impl Services {
                 ServiceError::NotConfigured("the district has no default intake unit".into())
             })?;
         let rules: &[AssignRule] = &cache.assign_rules;
-        let (unit, _why) = assign_unit(
-            category,
-            default_unit_type,
-            routing.street_code.as_deref(),
-            units,
-            rules,
-            default_unit,
-        );
+        // Outside the district nobody local owns the place: the default intake unit takes
+        // it, and the routing says so (outside_district).
+        let unit = if routing.outside_district {
+            default_unit
+        } else {
+            assign_unit(
+                category,
+                default_unit_type,
+                routing.street_code.as_deref(),
+                units,
+                rules,
+                default_unit,
+            )
+            .0
+        };
         routing.unit_id = Some(unit);
         Ok(routing)
     }

@@ -56,8 +56,7 @@ pub async fn copy(from: Arc<dyn Store>, to: Arc<dyn Store>) -> Result<CopyReport
             "the target database is not empty; copy only into a freshly migrated database".into(),
         ));
     }
-    let mut snap = from.export_reference().await?;
-    let idempotency = std::mem::take(&mut snap.idempotency);
+    let snap = from.export_reference().await?;
     to.import_reference(&snap).await?;
     let mut after = None;
     loop {
@@ -66,7 +65,7 @@ pub async fn copy(from: Arc<dyn Store>, to: Arc<dyn Store>) -> Result<CopyReport
         after = Some(last.case.id);
         to.import_cases(&batch).await?;
     }
-    to.import_idempotency(&idempotency).await?;
+    to.import_case_links(&snap).await?;
 
     let (from_counts, to_counts) = (from.counts().await?, to.counts().await?);
     if from_counts != to_counts {

@@ -106,6 +106,9 @@ pub async fn load_demo(
     for u in &units {
         store.upsert_unit(u).await?;
     }
+    crate::territory::import(&**store, &crate::territory::demo_layers()?)
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("demo territory: {e}")))?;
     // The district profile goes last: its presence marks a completely loaded demo.
     let svc = Services::for_loading(store.clone(), district.clone())?;
     let hash = hash_password(DEMO_PASSWORD)?;

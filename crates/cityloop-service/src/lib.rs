@@ -11,7 +11,9 @@ pub mod cases;
 pub mod copy;
 pub mod demo;
 pub mod error;
+pub mod escalate;
 pub mod reference;
+pub mod territory;
 
 use std::sync::Arc;
 
@@ -57,13 +59,8 @@ pub struct Services {
     /// Categories, units and assignment rules, cached; reloaded after admin changes.
     pub reference: Arc<std::sync::RwLock<Arc<reference::Cache>>>,
     /// The district's territory, when one is loaded (point → street, grid, segment).
-    pub territory: Option<Arc<dyn Locate>>,
+    pub territory: Option<Arc<territory::GeoLocator>>,
     clock: Clock,
-}
-
-/// The territorial lookup the routing engine provides.
-pub trait Locate: Send + Sync {
-    fn locate(&self, lon: f64, lat: f64) -> cityloop_domain::case::Routing;
 }
 
 impl Services {
@@ -98,6 +95,7 @@ impl Services {
             None => reference::default_limits()?,
         };
         let cache = reference::Cache::load(&*store).await?;
+        let territory = territory::load(&*store).await?;
         Ok(Self {
             reference: Arc::new(std::sync::RwLock::new(Arc::new(cache))),
             store,
@@ -105,7 +103,7 @@ impl Services {
             calendar: Arc::new(calendar),
             limits: Arc::new(limits),
             auth: Arc::new(auth::AuthState::default()),
-            territory: None,
+            territory,
             clock: Arc::new(|| Utc::now().trunc_subsecs(6)),
         })
     }

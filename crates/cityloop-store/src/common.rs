@@ -528,6 +528,18 @@ macro_rules! sql_store {
                         created_at: r.try_get("created_at")?,
                     });
                 }
+                for r in sqlx::query("SELECT case_id, clock_key, level, fired_at FROM escalations ORDER BY case_id, clock_key, level").fetch_all(&self.reader).await? {
+                    let id: String = r.try_get("case_id")?;
+                    snap.escalations.push((
+                        CaseId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        r.try_get("clock_key")?,
+                        r.try_get("level")?,
+                        r.try_get("fired_at")?,
+                    ));
+                }
+                for p in &snap.people {
+                    snap.notifications.extend(self.notifications(p.0.id, MAX_PAGE).await?);
+                }
                 Ok(snap)
             }
 
@@ -604,11 +616,22 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn import_idempotency(&self, rows: &[crate::IdempotencyRow]) -> Result<()> {
+            async fn import_case_links(&self, snap: &crate::ReferenceSnapshot) -> Result<()> {
                 let mut tx = self.writer.begin().await?;
-                for r in rows {
+                for r in &snap.idempotency {
                     sqlx::query("INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)")
                         .bind(&r.scope).bind(&r.key).bind(r.case_id.to_string()).bind(r.created_at)
+                        .execute(&mut *tx).await?;
+                }
+                for (case_id, clock_key, level, at) in &snap.escalations {
+                    sqlx::query("INSERT INTO escalations (case_id, clock_key, level, fired_at) VALUES ($1, $2, $3, $4)")
+                        .bind(case_id.to_string()).bind(clock_key).bind(level).bind(*at)
+                        .execute(&mut *tx).await?;
+                }
+                for n in &snap.notifications {
+                    sqlx::query("INSERT INTO notifications (id, person_id, case_id, kind, message, created_at, read_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                        .bind(n.id.to_string()).bind(n.person_id.to_string()).bind(n.case_id.map(|c| c.to_string()))
+                        .bind(&n.kind).bind(&n.message).bind(n.created_at).bind(n.read_at)
                         .execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
@@ -617,11 +640,80 @@ macro_rules! sql_store {
 
             async fn counts(&self) -> Result<Vec<(String, i64)>> {
                 let mut out = Vec::new();
-                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency"] {
+                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency", "escalations", "notifications"] {
                     let r = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {t}")).fetch_one(&self.reader).await?;
                     out.push((t.to_owned(), r.try_get("n")?));
                 }
                 Ok(out)
+            }
+
+            async fn fire_escalation(
+                &self,
+                case_id: CaseId,
+                clock_key: &str,
+                level: &str,
+                now: DateTime<Utc>,
+                notifications: &[crate::Notification],
+            ) -> Result<bool> {
+                let mut tx = self.writer.begin().await?;
+                let done = sqlx::query(
+                    "INSERT INTO escalations (case_id, clock_key, level, fired_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (case_id, clock_key, level) DO NOTHING",
+                )
+                .bind(case_id.to_string())
+                .bind(clock_key)
+                .bind(level)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                for n in notifications {
+                    sqlx::query(
+                        "INSERT INTO notifications (id, person_id, case_id, kind, message, created_at, read_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(n.id.to_string())
+                    .bind(n.person_id.to_string())
+                    .bind(n.case_id.map(|c| c.to_string()))
+                    .bind(&n.kind)
+                    .bind(&n.message)
+                    .bind(n.created_at)
+                    .bind(n.read_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn notifications(&self, person: PersonId, limit: u32) -> Result<Vec<crate::Notification>> {
+                let rows = sqlx::query(
+                    "SELECT id, person_id, case_id, kind, message, created_at, read_at FROM notifications
+                     WHERE person_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+                )
+                .bind(person.to_string())
+                .bind(i64::from(limit.clamp(1, MAX_PAGE)))
+                .fetch_all(&self.reader)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let corrupt = |e: String| StoreError::Corrupt(e);
+                        let id: String = r.try_get("id")?;
+                        let pid: String = r.try_get("person_id")?;
+                        let cid: Option<String> = r.try_get("case_id")?;
+                        Ok(crate::Notification {
+                            id: uuid::Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?,
+                            person_id: PersonId::parse(&pid).map_err(|e| corrupt(e.to_string()))?,
+                            case_id: cid.map(|c| CaseId::parse(&c)).transpose().map_err(|e| corrupt(e.to_string()))?,
+                            kind: r.try_get("kind")?,
+                            message: r.try_get("message")?,
+                            created_at: r.try_get("created_at")?,
+                            read_at: r.try_get("read_at")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn count_cases(&self) -> Result<i64> {

@@ -136,6 +136,9 @@ pub struct ReferenceSnapshot {
     pub api_keys: Vec<ApiKeyRow>,
     pub sequences: Vec<(String, i64)>,
     pub idempotency: Vec<IdempotencyRow>,
+    /// (case, clock key, level, fired at)
+    pub escalations: Vec<(CaseId, String, String, DateTime<Utc>)>,
+    pub notifications: Vec<Notification>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +163,18 @@ pub struct CaseRecord {
     pub case: Case,
     pub deadline: Option<DateTime<Utc>>,
     pub events: Vec<Event>,
+}
+
+/// A message for one person (escalations, later other events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: uuid::Uuid,
+    pub person_id: PersonId,
+    pub case_id: Option<CaseId>,
+    pub kind: String,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
 }
 
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
@@ -245,16 +260,32 @@ pub trait Store: Send + Sync + 'static {
         event: &Event,
     ) -> Result<Option<CaseId>>;
 
+    // ---- escalations and notifications ----
+    /// Records that `level` fired for this case's clock and stores its notifications, in
+    /// one transaction. Returns false (and writes nothing) if it had already fired.
+    async fn fire_escalation(
+        &self,
+        case_id: CaseId,
+        clock_key: &str,
+        level: &str,
+        now: DateTime<Utc>,
+        notifications: &[Notification],
+    ) -> Result<bool>;
+    /// A person's newest notifications.
+    async fn notifications(&self, person: PersonId, limit: u32) -> Result<Vec<Notification>>;
+
     // ---- bulk copy between stores (`cityloop copy`) ----
     async fn export_reference(&self) -> Result<ReferenceSnapshot>;
-    /// Writes reference data (not idempotency rows, which need the cases) in one
+    /// Writes reference data (not the rows that refer to cases) in one
     /// transaction into an empty store.
     async fn import_reference(&self, snap: &ReferenceSnapshot) -> Result<()>;
     /// Cases ordered by id, after `after`, with their deadlines and events.
     async fn export_cases(&self, after: Option<CaseId>, limit: u32) -> Result<Vec<CaseRecord>>;
     /// Inserts a batch of cases with their histories in one transaction.
     async fn import_cases(&self, batch: &[CaseRecord]) -> Result<()>;
-    async fn import_idempotency(&self, rows: &[IdempotencyRow]) -> Result<()>;
+    /// Writes the rows that refer to cases (idempotency, escalations, notifications),
+    /// after the cases are in.
+    async fn import_case_links(&self, snap: &ReferenceSnapshot) -> Result<()>;
     /// Row counts of the main tables, for verifying a copy.
     async fn counts(&self) -> Result<Vec<(String, i64)>>;
 }

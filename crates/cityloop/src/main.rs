@@ -46,6 +46,11 @@ enum Cmd {
         #[arg(long)]
         to: String,
     },
+    /// Import or export the district's territory layers (GeoJSON).
+    Territory {
+        #[command(subcommand)]
+        cmd: TerritoryCmd,
+    },
     /// Measure performance (prints figures; asserts nothing).
     Bench {
         #[command(subcommand)]
@@ -72,6 +77,36 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "CITYLOOP_ADDR")]
     addr: SocketAddr,
+}
+
+#[derive(Subcommand)]
+enum TerritoryCmd {
+    /// Validate GeoJSON layers and, only if every feature passes, store them.
+    /// Each file may be gzip-compressed (.gz). An OSM-derived road file loads as it is
+    /// (ways are split into segments at intersections).
+    Import {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        district: Option<std::path::PathBuf>,
+        #[arg(long)]
+        neighbours: Option<std::path::PathBuf>,
+        #[arg(long)]
+        streets: Option<std::path::PathBuf>,
+        #[arg(long)]
+        communities: Option<std::path::PathBuf>,
+        #[arg(long)]
+        grids: Option<std::path::PathBuf>,
+        #[arg(long)]
+        roads: Option<std::path::PathBuf>,
+    },
+    /// Write the stored layers as GeoJSON files into a folder.
+    Export {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -175,6 +210,71 @@ async fn run(cli: Cli) -> Result<()> {
                 "copied {} cases with {} events; event-chain checksum {} matches on both sides",
                 report.cases, report.events, report.checksum
             );
+            Ok(())
+        }
+        Cmd::Territory {
+            cmd:
+                TerritoryCmd::Import {
+                    db,
+                    district,
+                    neighbours,
+                    streets,
+                    communities,
+                    grids,
+                    roads,
+                },
+        } => {
+            let store = open(&db.db, false).await?;
+            let mut texts = std::collections::HashMap::new();
+            for (name, path) in [
+                ("district", district),
+                ("neighbours", neighbours),
+                ("streets", streets),
+                ("communities", communities),
+                ("grids", grids),
+                ("roads", roads),
+            ] {
+                if let Some(p) = path {
+                    let text = cityloop_geo::layers::read_layer_file(&p)
+                        .with_context(|| format!("--{name} {}", p.display()))?;
+                    texts.insert(name.to_owned(), text);
+                }
+            }
+            if texts.is_empty() {
+                bail!("name at least one layer file (--district, --neighbours, --streets, --communities, --grids, --roads)");
+            }
+            match cityloop_service::territory::import(&*store, &texts).await {
+                Ok(t) => {
+                    println!(
+                        "imported: {} streets, {} communities, {} grids, {} road segments",
+                        t.streets().len(),
+                        t.communities().len(),
+                        t.grids().len(),
+                        t.segments().len()
+                    );
+                    Ok(())
+                }
+                Err(cityloop_service::territory::ImportError::Invalid(errs)) => {
+                    for e in &errs {
+                        eprintln!("  {e}");
+                    }
+                    bail!("{} problem(s); nothing was imported", errs.len())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Cmd::Territory {
+            cmd: TerritoryCmd::Export { db, dir },
+        } => {
+            let store = open(&db.db, false).await?;
+            let layers = cityloop_service::territory::export(&*store).await?;
+            std::fs::create_dir_all(&dir)?;
+            for (name, text) in &layers {
+                let path = dir.join(format!("{name}.geojson"));
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
             Ok(())
         }
         Cmd::Bench {
@@ -347,9 +447,30 @@ fn print_demo_banner(listener: &TcpListener, db: &str, loaded: bool) -> Result<(
 
 async fn serve(listener: TcpListener, svc: Services) -> Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
+    tokio::spawn(scheduler(svc.clone()));
     cityloop_http::serve(listener, AppState { svc }, shutdown_signal())
         .await
         .context("server failed")
+}
+
+/// The deadline scheduler: every `CITYLOOP_SCHEDULER_SECS` seconds (default 60) it fires
+/// due escalations. Each escalation is recorded once in the store, so restarts and
+/// overlapping passes never fire one twice.
+async fn scheduler(svc: Services) {
+    let secs = std::env::var("CITYLOOP_SCHEDULER_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(60);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(secs));
+    loop {
+        tick.tick().await;
+        match svc.escalate_due().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(escalations = n, "scheduler pass"),
+            Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

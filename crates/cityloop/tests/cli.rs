@@ -184,3 +184,91 @@ async fn copy_moves_a_pilot_to_another_store_and_verifies_counts_and_checksums()
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
 }
+
+#[test]
+fn territory_export_then_import_round_trips_and_a_bad_layer_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db").display().to_string();
+    drop(Server::spawn("demo", &db));
+    let out_dir = dir.path().join("layers");
+    let out = Command::new(BIN)
+        .args([
+            "territory",
+            "export",
+            "--db",
+            &db,
+            "--dir",
+            &out_dir.display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let streets = out_dir.join("streets.geojson");
+    let text = std::fs::read_to_string(&streets).unwrap();
+    assert!(text.contains("德化街街道"));
+
+    // Re-import what was exported: it validates and loads.
+    let layer = |n: &str| out_dir.join(format!("{n}.geojson")).display().to_string();
+    let out = Command::new(BIN)
+        .args([
+            "territory",
+            "import",
+            "--db",
+            &db,
+            "--district",
+            &layer("district"),
+            "--streets",
+            &layer("streets"),
+            "--communities",
+            &layer("communities"),
+            "--grids",
+            &layer("grids"),
+            "--roads",
+            &layer("roads"),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("15 streets"), "{stdout}");
+
+    // A street layer with a broken ring is refused with the feature named; nothing changes.
+    let broken = text.replacen("\"coordinates\":[[[", "\"coordinates\":[[[0,0],[", 1);
+    let bad = dir.path().join("bad.geojson");
+    std::fs::write(&bad, broken).unwrap();
+    let (code, err) = run(&[
+        "territory",
+        "import",
+        "--db",
+        &db,
+        "--streets",
+        &bad.display().to_string(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert!(
+        err.contains("410103"),
+        "the message names the feature: {err}"
+    );
+    let after = Command::new(BIN)
+        .args([
+            "territory",
+            "export",
+            "--db",
+            &db,
+            "--dir",
+            &out_dir.display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(after.status.success());
+    assert_eq!(std::fs::read_to_string(&streets).unwrap(), text);
+}

@@ -393,3 +393,114 @@ http_test!(
     listing,
     listing_pages_with_a_cursor_and_handlers_see_only_their_unit
 );
+
+fn centroid_of(geojson: &str, name: Option<&str>) -> (f64, f64) {
+    let v: Value = serde_json::from_str(geojson).unwrap();
+    let f = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| name.is_none_or(|n| f["properties"]["name"] == n))
+        .unwrap();
+    let c = &f["properties"]["centroid"];
+    (c[0].as_f64().unwrap(), c[1].as_f64().unwrap())
+}
+
+async fn the_route_api_answers_territory_unit_chiefs_and_duplicates(s: &Server) {
+    let insp = s.login("inspector").await;
+    let (lon, lat) = centroid_of(
+        include_str!("../../../data/demo/erqi/erqi_district.wgs84.geojson"),
+        None,
+    );
+    let path = format!("/api/v1/route?lat={lat}&lon={lon}&service_code=06010");
+    let (st, r) = s.get(&insp, &path).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["district"]["code"], "410103");
+    assert_eq!(r["outside_district"], false);
+    assert_eq!(r["schematic"], true, "the demo territory is schematic");
+    assert!(r["street"]["code"].as_str().unwrap().starts_with("410103"));
+    assert_eq!(r["grid_code"].as_str().unwrap().len(), 15);
+    assert_eq!(r["unit"]["name"], "区城管局环卫中心");
+    assert!(!r["road_chiefs"].as_array().unwrap().is_empty());
+    assert_eq!(r["possible_duplicates"], json!([]));
+
+    // A case there makes the next report a possible duplicate; the case stores its route.
+    let (st, case) = s
+        .post(
+            &insp,
+            "/api/v1/cases",
+            json!({"source": "inspector", "category": "06010", "description": "暴露垃圾", "lat": lat, "lon": lon}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    assert_eq!(case["routing"]["street_code"], r["street"]["code"]);
+    assert_eq!(case["routing"]["grid_code"], r["grid_code"]);
+    let (_, again) = s.get(&insp, &path).await;
+    assert_eq!(again["possible_duplicates"][0]["number"], case["number"]);
+
+    // 金水区 is outside: the answer says where it is, and the default intake unit takes it.
+    let (lon, lat) = centroid_of(
+        include_str!("../../../data/demo/erqi/zhengzhou_districts.wgs84.geojson"),
+        Some("金水区"),
+    );
+    let (st, r) = s
+        .get(
+            &insp,
+            &format!("/api/v1/route?lat={lat}&lon={lon}&service_code=06010"),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(r["outside_district"], true);
+    assert_eq!(r["neighbour_district"]["name"], "金水区");
+    assert_eq!(r["unit"]["default_intake"], true);
+
+    // Bad coordinates are a 400 naming the field.
+    for (q, field) in [
+        ("lat=abc&lon=113.6&service_code=06010", "lat"),
+        ("lat=95&lon=113.6&service_code=06010", "lat"),
+        ("lat=34.7&lon=200&service_code=06010", "lon"),
+        ("lat=34.7&service_code=06010", "lon"),
+        ("lat=34.7&lon=113.6&service_code=06010&coord=utm", "coord"),
+        ("lat=34.7&lon=113.6", "service_code"),
+        ("lat=34.7&lon=113.6&service_code=0101", "service_code"),
+    ] {
+        let (st, e) = s.get(&insp, &format!("/api/v1/route?{q}")).await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{q}: {e}"
+        );
+    }
+}
+http_test!(
+    route_api,
+    the_route_api_answers_territory_unit_chiefs_and_duplicates
+);
+
+async fn gcj02_input_is_converted_before_routing(s: &Server) {
+    let insp = s.login("inspector").await;
+    // 太康路/民主路 (a 2021 road-collapse report, GCJ-02): in 二七区 only when converted.
+    let (lon, lat) = (113.65819931030273, 34.7581676828755);
+    let (_, as_gcj) = s
+        .get(
+            &insp,
+            &format!("/api/v1/route?lat={lat}&lon={lon}&service_code=06010&coord=gcj02"),
+        )
+        .await;
+    let (_, as_wgs) = s
+        .get(
+            &insp,
+            &format!("/api/v1/route?lat={lat}&lon={lon}&service_code=06010"),
+        )
+        .await;
+    assert!(
+        (as_gcj["lon"].as_f64().unwrap() - lon).abs() > 0.004,
+        "converted by ~560 m"
+    );
+    assert_eq!(as_gcj["district"]["code"], "410103", "{as_gcj}");
+    assert_eq!(as_gcj["outside_district"], false);
+    // Read as WGS84 by mistake, the same numbers land in 金水区.
+    assert_eq!(as_wgs["outside_district"], true);
+    assert_eq!(as_wgs["neighbour_district"]["name"], "金水区");
+}
+http_test!(gcj02, gcj02_input_is_converted_before_routing);

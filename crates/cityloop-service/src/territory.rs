@@ -1,0 +1,355 @@
+//! The district's territory in the service layer: layers are stored as GeoJSON documents
+//! in the database (`territory import` writes them after validation), loaded into the
+//! pure routing engine at start-up, and consulted for every new case.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cityloop_domain::case::Routing;
+use cityloop_geo::layers::{export_territory, territory_from_geojson, LayerTexts};
+use cityloop_geo::router::{Route, Router};
+use cityloop_geo::territory::{Territory, ValidationError};
+use cityloop_store::Store;
+
+use crate::ServiceError;
+
+/// Layer names in the store.
+pub const LAYERS: [&str; 6] = [
+    "district",
+    "neighbours",
+    "streets",
+    "communities",
+    "grids",
+    "roads",
+];
+
+/// The routing engine behind the service's [`Locate`] hook.
+pub struct GeoLocator {
+    router: Router,
+    street_names: HashMap<String, String>,
+    schematic: bool,
+}
+
+impl GeoLocator {
+    pub fn new(t: &Territory) -> Self {
+        let schematic = t.streets().iter().any(|s| s.schematic)
+            || t.segments().iter().any(|s| s.schematic)
+            || t.grids().iter().any(|g| g.schematic);
+        Self {
+            router: Router::new(t),
+            street_names: t
+                .streets()
+                .iter()
+                .map(|s| (s.code.clone(), s.name.clone()))
+                .collect(),
+            schematic,
+        }
+    }
+
+    /// The full routing answer (for the route API).
+    pub fn route(&self, lon: f64, lat: f64) -> Route {
+        self.router.route(lon, lat)
+    }
+
+    pub fn schematic(&self) -> bool {
+        self.schematic
+    }
+}
+
+impl GeoLocator {
+    /// The territorial part of a case's routing.
+    pub fn locate(&self, lon: f64, lat: f64) -> Routing {
+        let r = self.router.route(lon, lat);
+        let street_code = r.street.as_ref().map(|s| s.code.clone()).or_else(|| {
+            r.segment
+                .as_ref()
+                .and_then(|s| s.street_code.clone())
+                .filter(|_| !r.outside_district)
+        });
+        Routing {
+            street_name: street_code
+                .as_ref()
+                .and_then(|c| self.street_names.get(c).cloned()),
+            street_code,
+            community_code: r.community.as_ref().map(|c| c.code.clone()),
+            grid_code: r.grid_code.clone(),
+            segment_id: r.segment.as_ref().map(|s| s.id.clone()),
+            road_name: r.segment.as_ref().map(|s| s.road_name.clone()),
+            segment_distance_m: r
+                .segment
+                .as_ref()
+                .map(|s| (s.distance_m * 10.0).round() / 10.0),
+            unit_id: None,
+            outside_district: r.outside_district,
+            schematic: r.schematic || self.schematic,
+        }
+    }
+}
+
+/// Parses and validates layer texts; every problem is reported with its feature id.
+pub fn parse_layers(texts: &HashMap<String, String>) -> Result<Territory, Vec<ValidationError>> {
+    let get = |k: &str| texts.get(k).map(String::as_str);
+    territory_from_geojson(&LayerTexts {
+        district: get("district"),
+        neighbours: get("neighbours"),
+        streets: get("streets"),
+        communities: get("communities"),
+        grids: get("grids"),
+        roads: get("roads"),
+    })
+}
+
+/// Loads the stored territory, if the district has one.
+pub async fn load(store: &dyn Store) -> Result<Option<Arc<GeoLocator>>, ServiceError> {
+    let mut texts = HashMap::new();
+    for name in LAYERS {
+        if let Some(t) = store.get_layer(name).await? {
+            texts.insert(name.to_owned(), t);
+        }
+    }
+    if texts.is_empty() {
+        return Ok(None);
+    }
+    let t = parse_layers(&texts).map_err(|errs| {
+        ServiceError::NotConfigured(format!(
+            "the stored territory does not validate: {}",
+            errs.iter()
+                .take(3)
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    })?;
+    Ok(Some(Arc::new(GeoLocator::new(&t))))
+}
+
+/// Validates layers and, only if all of them pass, stores them (replacing the old ones).
+/// Nothing half-loads.
+pub async fn import(
+    store: &dyn Store,
+    texts: &HashMap<String, String>,
+) -> Result<Territory, ImportError> {
+    for k in texts.keys() {
+        if !LAYERS.contains(&k.as_str()) {
+            return Err(ImportError::UnknownLayer(k.clone()));
+        }
+    }
+    let t = parse_layers(texts).map_err(ImportError::Invalid)?;
+    for (name, text) in texts {
+        store
+            .put_layer(name, text)
+            .await
+            .map_err(|e| ImportError::Store(e.into()))?;
+    }
+    Ok(t)
+}
+
+/// The stored layers as GeoJSON texts, re-serialised from the validated model.
+pub async fn export(store: &dyn Store) -> Result<HashMap<String, String>, ServiceError> {
+    let mut texts = HashMap::new();
+    for name in LAYERS {
+        if let Some(t) = store.get_layer(name).await? {
+            texts.insert(name.to_owned(), t);
+        }
+    }
+    let t = parse_layers(&texts)
+        .map_err(|e| ServiceError::NotConfigured(format!("{} invalid features", e.len())))?;
+    let ex = export_territory(&t);
+    let mut out = HashMap::new();
+    if let Some(d) = ex.district {
+        out.insert("district".to_owned(), d);
+    }
+    out.insert("neighbours".to_owned(), ex.neighbours);
+    out.insert("streets".to_owned(), ex.streets);
+    out.insert("communities".to_owned(), ex.communities);
+    out.insert("grids".to_owned(), ex.grids);
+    out.insert("roads".to_owned(), ex.roads);
+    Ok(out)
+}
+
+/// Why an import was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(
+        "unknown layer {0:?} (layers: district, neighbours, streets, communities, grids, roads)"
+    )]
+    UnknownLayer(String),
+    #[error("{} problem(s) in the layers", .0.len())]
+    Invalid(Vec<ValidationError>),
+    #[error(transparent)]
+    Store(ServiceError),
+}
+
+/// The demo district's layers (embedded; see data/demo/erqi/NOTICE.md).
+pub fn demo_layers() -> Result<HashMap<String, String>, ServiceError> {
+    use cityloop_geo::demo::*;
+    let grids = cityloop_geo::layers::gunzip_to_string(ERQI_GRIDS_GZ, "demo grids")
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("{e}")))?;
+    Ok([
+        ("district", ERQI_DISTRICT.to_owned()),
+        ("neighbours", ZHENGZHOU_DISTRICTS.to_owned()),
+        ("streets", ERQI_STREETS.to_owned()),
+        ("communities", ERQI_COMMUNITIES.to_owned()),
+        ("grids", grids),
+        ("roads", ERQI_ROADS.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect())
+}
+
+/// Radius within which an open case of the same category is a possible duplicate.
+pub const DUPLICATE_RADIUS_M: f64 = 30.0;
+
+/// The answer of the route API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RouteAnswer {
+    /// The WGS84 point that was routed (after coordinate conversion).
+    pub lon: f64,
+    pub lat: f64,
+    pub district: Option<cityloop_geo::AreaRef>,
+    /// When the point is outside the district: the Zhengzhou district it is in, if any.
+    pub neighbour_district: Option<cityloop_geo::AreaRef>,
+    pub street: Option<cityloop_geo::AreaRef>,
+    pub community: Option<cityloop_geo::AreaRef>,
+    pub grid_code: Option<String>,
+    pub segment: Option<cityloop_geo::SegmentHit>,
+    pub road_chiefs: Vec<RoadChiefRef>,
+    pub unit: Option<UnitAnswer>,
+    pub possible_duplicates: Vec<DuplicateRef>,
+    pub outside_district: bool,
+    /// The territory data is schematic (示意数据).
+    pub schematic: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RoadChiefRef {
+    pub id: cityloop_domain::ids::PersonId,
+    pub name: String,
+    pub unit_id: Option<cityloop_domain::ids::UnitId>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnitAnswer {
+    pub id: cityloop_domain::ids::UnitId,
+    pub name: String,
+    /// True when the point is outside the district and the district's default intake
+    /// unit takes the case.
+    pub default_intake: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DuplicateRef {
+    pub id: cityloop_domain::ids::CaseId,
+    pub number: String,
+    pub state: String,
+    pub distance_m: f64,
+}
+
+impl crate::Services {
+    /// Routes a WGS84 point for a category: territory, segment, road chiefs, handling
+    /// unit and possible duplicates.
+    pub async fn route_point(
+        &self,
+        lon: f64,
+        lat: f64,
+        category: &cityloop_domain::model::CategoryCode,
+    ) -> Result<RouteAnswer, ServiceError> {
+        let cache = self.cached();
+        let cat = cache.categories.get(category).ok_or_else(|| {
+            ServiceError::invalid("service_code", format!("unknown category {category}"))
+        })?;
+        let routing = self
+            .route(category, &cat.default_unit_type, lon, lat)
+            .await?;
+        let full = self.territory.as_ref().map(|t| t.route(lon, lat));
+        let street_unit = routing.street_code.as_deref().and_then(|code| {
+            cache
+                .units
+                .iter()
+                .find(|u| u.kind == cityloop_domain::model::UnitKind::Street && u.type_key == code)
+                .map(|u| u.id)
+        });
+        let people = self.store.list_people().await?;
+        let road_chiefs = people
+            .iter()
+            .filter(|p| p.active && p.role == cityloop_domain::model::Role::RoadChief)
+            .filter(|p| p.unit_id.is_none() || (street_unit.is_some() && p.unit_id == street_unit))
+            .map(|p| RoadChiefRef {
+                id: p.id,
+                name: p.display_name.clone(),
+                unit_id: p.unit_id,
+            })
+            .collect();
+        let unit = routing.unit_id.and_then(|id| {
+            cache.units.iter().find(|u| u.id == id).map(|u| UnitAnswer {
+                id,
+                name: u.name.clone(),
+                default_intake: u.code == self.district.default_unit_code,
+            })
+        });
+        let possible_duplicates = self.duplicates_near(lon, lat, category).await?;
+        Ok(RouteAnswer {
+            lon,
+            lat,
+            district: full.as_ref().and_then(|r| r.district.clone()),
+            neighbour_district: full.as_ref().and_then(|r| r.neighbour_district.clone()),
+            street: full.as_ref().and_then(|r| r.street.clone()),
+            community: full.as_ref().and_then(|r| r.community.clone()),
+            grid_code: routing.grid_code.clone(),
+            segment: full.as_ref().and_then(|r| r.segment.clone()),
+            road_chiefs,
+            unit,
+            possible_duplicates,
+            outside_district: routing.outside_district,
+            schematic: routing.schematic,
+        })
+    }
+
+    /// Open cases of the same category within [`DUPLICATE_RADIUS_M`].
+    pub async fn duplicates_near(
+        &self,
+        lon: f64,
+        lat: f64,
+        category: &cityloop_domain::model::CategoryCode,
+    ) -> Result<Vec<DuplicateRef>, ServiceError> {
+        let dlat = DUPLICATE_RADIUS_M / 111_320.0;
+        let dlon = DUPLICATE_RADIUS_M / (111_320.0 * lat.to_radians().cos().max(0.01));
+        let filter = cityloop_store::CaseFilter {
+            states: cityloop_domain::workflow::CaseState::ALL
+                .iter()
+                .filter(|s| !s.is_terminal())
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            category_code: Some(category.code.clone()),
+            bbox: Some([lon - dlon, lat - dlat, lon + dlon, lat + dlat]),
+            ..Default::default()
+        };
+        let near = self
+            .store
+            .list_cases(
+                &filter,
+                &cityloop_store::Page {
+                    after: None,
+                    limit: 100,
+                },
+            )
+            .await?;
+        let mut out: Vec<DuplicateRef> = near
+            .into_iter()
+            .filter(|c| &c.category == category)
+            .map(|c| DuplicateRef {
+                distance_m: cityloop_geo::metric::distance_m(
+                    (lon, lat),
+                    (c.location.lon, c.location.lat),
+                ),
+                id: c.id,
+                number: c.number.to_string(),
+                state: c.state.as_str().to_owned(),
+            })
+            .filter(|d| d.distance_m <= DUPLICATE_RADIUS_M)
+            .collect();
+        out.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+        Ok(out)
+    }
+}

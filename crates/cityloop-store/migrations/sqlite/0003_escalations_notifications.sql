@@ -1,0 +1,20 @@
+-- Deadline escalations (one row per case, stage clock and level: fired once) and the
+-- notifications they produce. Keep in step with the postgres tree.
+CREATE TABLE escalations (
+    case_id   TEXT NOT NULL REFERENCES cases(id),
+    clock_key TEXT NOT NULL,
+    level     TEXT NOT NULL,
+    fired_at  TEXT NOT NULL,
+    PRIMARY KEY (case_id, clock_key, level)
+);
+
+CREATE TABLE notifications (
+    id         TEXT PRIMARY KEY,
+    person_id  TEXT NOT NULL REFERENCES people(id),
+    case_id    TEXT REFERENCES cases(id),
+    kind       TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    read_at    TEXT
+);
+CREATE INDEX notifications_person ON notifications(person_id, created_at);
