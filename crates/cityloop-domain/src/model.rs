@@ -301,6 +301,44 @@ impl Actor {
 }
 
 string_enum!(
+    /// A road chief's level (路长制, standard doc §7): 总路长 for the district, 一级 for the
+    /// leader overseeing a street office, 二级 set up by the street office.
+    RoadChiefLevel {
+        District = "district",
+        First = "first",
+        Second = "second",
+    }
+);
+
+impl RoadChiefLevel {
+    pub fn zh(self) -> &'static str {
+        match self {
+            RoadChiefLevel::District => "总路长",
+            RoadChiefLevel::First => "一级路长",
+            RoadChiefLevel::Second => "二级路长",
+        }
+    }
+
+    /// The level an overdue case escalates to from this one (二级 → 一级 → 总路长).
+    pub fn above(self) -> Option<RoadChiefLevel> {
+        match self {
+            RoadChiefLevel::Second => Some(RoadChiefLevel::First),
+            RoadChiefLevel::First => Some(RoadChiefLevel::District),
+            RoadChiefLevel::District => None,
+        }
+    }
+
+    /// Required patrol frequency in days (二级 daily, 一级 weekly, 总路长 half-monthly).
+    pub fn patrol_every_days(self) -> u32 {
+        match self {
+            RoadChiefLevel::Second => 1,
+            RoadChiefLevel::First => 7,
+            RoadChiefLevel::District => 15,
+        }
+    }
+}
+
+string_enum!(
     /// Where a case came from (urban-management-standard.md §4 "Case sources").
     /// Evaluation treats public-sourced cases differently (监督举报率, 漏报).
     Source {

@@ -163,13 +163,62 @@ pub async fn load_demo(
             });
         }
     }
+    let mut people = Vec::new();
     for u in users {
-        svc.add_user_with_hash(u, &hash).await?;
+        people.push(svc.add_user_with_hash(u, &hash).await?);
     }
+    assign_demo_road_chiefs(store, &units, &people).await?;
     store
         .put_setting(keys::DISTRICT, &to_json(&district)?)
         .await?;
     Ok(true)
+}
+
+/// Every demo road segment gets one road chief per level: the district's 总路长, and the
+/// 一级 / 二级 road chiefs of the street office the segment lies in.
+async fn assign_demo_road_chiefs(
+    store: &std::sync::Arc<dyn cityloop_store::Store>,
+    units: &[Unit],
+    people: &[cityloop_domain::model::Person],
+) -> Result<(), ServiceError> {
+    use cityloop_domain::model::RoadChiefLevel;
+    let territory =
+        crate::territory::parse_layers(&crate::territory::demo_layers()?).map_err(|e| {
+            ServiceError::Internal(anyhow::anyhow!("demo territory: {} problems", e.len()))
+        })?;
+    let by_name = |name: &str| people.iter().find(|p| p.username == name).map(|p| p.id);
+    let district = by_name("roadchief-district")
+        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("no district road chief")))?;
+    let mut rows = Vec::new();
+    for seg in territory.segments() {
+        rows.push((
+            seg.id.clone(),
+            RoadChiefLevel::District.as_str().to_owned(),
+            district,
+        ));
+        let unit = seg.street_code.as_deref().and_then(|code| {
+            units
+                .iter()
+                .find(|u| u.kind == UnitKind::Street && u.type_key == code)
+        });
+        if let Some(u) = unit {
+            for (level, prefix) in [
+                (RoadChiefLevel::First, "roadchief1"),
+                (RoadChiefLevel::Second, "roadchief2"),
+            ] {
+                if let Some(p) = by_name(&format!("{prefix}-{}", u.code)) {
+                    rows.push((seg.id.clone(), level.as_str().to_owned(), p));
+                }
+            }
+        }
+    }
+    store
+        .assign_road_chiefs(
+            &rows,
+            chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
+        )
+        .await?;
+    Ok(())
 }
 
 fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<serde_json::Value, ServiceError> {

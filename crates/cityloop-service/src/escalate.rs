@@ -5,12 +5,14 @@
 //!
 //! Yellow warns whoever must act in the current stage (the handling unit's handlers
 //! while handling; operators, inspectors or dispatchers in the earlier stages). Red goes
-//! up: to the supervisors and to the road chiefs of the case's street office.
+//! up: to the supervisors and to the road chief one level above the segment's 二级 road
+//! chief (its 一级 road chief; the street office's road chiefs when the case is on no
+//! segment).
 
 use cityloop_domain::case::Case;
 use cityloop_domain::escalation::{clock_key, due, Level};
 use cityloop_domain::limits::Stage;
-use cityloop_domain::model::{Person, Role, UnitKind};
+use cityloop_domain::model::{Person, RoadChiefLevel, Role, UnitKind};
 use cityloop_domain::workflow::CaseState;
 use cityloop_store::{CaseFilter, Cursor, Notification, Page};
 
@@ -48,18 +50,19 @@ impl Services {
             for case in &cases {
                 let Some(key) = clock_key(case) else { continue };
                 for level in due(case, &self.calendar, now) {
-                    let notes =
-                        self.recipients(case, level, &people)
-                            .into_iter()
-                            .map(|p| Notification {
-                                id: uuid::Uuid::now_v7(),
-                                person_id: p.id,
-                                case_id: Some(case.id),
-                                kind: format!("deadline_{}", level.as_str()),
-                                message: message(case, level),
-                                created_at: now,
-                                read_at: None,
-                            });
+                    let notes = self
+                        .recipients(case, level, &people)
+                        .await?
+                        .into_iter()
+                        .map(|p| Notification {
+                            id: uuid::Uuid::now_v7(),
+                            person_id: p.id,
+                            case_id: Some(case.id),
+                            kind: format!("deadline_{}", level.as_str()),
+                            message: message(case, level),
+                            created_at: now,
+                            read_at: None,
+                        });
                     let notes: Vec<Notification> = notes.collect();
                     if self
                         .store
@@ -75,7 +78,12 @@ impl Services {
         Ok(fired)
     }
 
-    fn recipients<'p>(&self, case: &Case, level: Level, people: &'p [Person]) -> Vec<&'p Person> {
+    async fn recipients<'p>(
+        &self,
+        case: &Case,
+        level: Level,
+        people: &'p [Person],
+    ) -> Result<Vec<&'p Person>, ServiceError> {
         let active = people.iter().filter(|p| p.active);
         match level {
             Level::Yellow => {
@@ -84,15 +92,32 @@ impl Services {
                     Some(Stage::Verify | Stage::Check) => Role::Inspector,
                     Some(Stage::Dispatch) => Role::Dispatcher,
                     Some(Stage::Handle) => Role::Handler,
-                    None => return Vec::new(),
+                    None => return Ok(Vec::new()),
                 };
-                active
+                Ok(active
                     .filter(|p| {
                         p.role == role && (role != Role::Handler || p.unit_id == case.unit_id)
                     })
-                    .collect()
+                    .collect())
             }
             Level::Red => {
+                if let Some(seg) = &case.routing.segment_id {
+                    let above = RoadChiefLevel::Second
+                        .above()
+                        .map(|l| l.as_str())
+                        .unwrap_or("first");
+                    let chiefs = self.store.road_chiefs(Some(seg)).await?;
+                    let up: Vec<_> = chiefs
+                        .iter()
+                        .filter(|a| a.level == above)
+                        .map(|a| a.person_id)
+                        .collect();
+                    if !up.is_empty() {
+                        return Ok(active
+                            .filter(|p| p.role == Role::Supervisor || up.contains(&p.id))
+                            .collect());
+                    }
+                }
                 let cache = self.cached();
                 let street_unit = case.routing.street_code.as_deref().and_then(|code| {
                     cache
@@ -101,14 +126,14 @@ impl Services {
                         .find(|u| u.kind == UnitKind::Street && u.type_key == code)
                         .map(|u| u.id)
                 });
-                active
+                Ok(active
                     .filter(|p| {
                         p.role == Role::Supervisor
                             || (p.role == Role::RoadChief
                                 && street_unit.is_some()
                                 && p.unit_id == street_unit)
                     })
-                    .collect()
+                    .collect())
             }
         }
     }

@@ -26,6 +26,7 @@ pub const LAYERS: [&str; 6] = [
 /// The routing engine behind the service's [`Locate`] hook.
 pub struct GeoLocator {
     router: Router,
+    segment_ids: Vec<String>,
     street_names: HashMap<String, String>,
     schematic: bool,
 }
@@ -36,6 +37,7 @@ impl GeoLocator {
             || t.segments().iter().any(|s| s.schematic)
             || t.grids().iter().any(|g| g.schematic);
         Self {
+            segment_ids: t.segments().iter().map(|s| s.id.clone()).collect(),
             router: Router::new(t),
             street_names: t
                 .streets()
@@ -49,6 +51,11 @@ impl GeoLocator {
     /// The full routing answer (for the route API).
     pub fn route(&self, lon: f64, lat: f64) -> Route {
         self.router.route(lon, lat)
+    }
+
+    /// The ids of every road segment.
+    pub fn segment_ids(&self) -> &[String] {
+        &self.segment_ids
     }
 
     pub fn schematic(&self) -> bool {
@@ -198,6 +205,62 @@ pub fn demo_layers() -> Result<HashMap<String, String>, ServiceError> {
     .collect())
 }
 
+impl crate::Services {
+    /// The current road chiefs of a segment, by level (总路长, 一级, 二级).
+    pub async fn road_chiefs_of(&self, segment: &str) -> Result<Vec<RoadChiefRef>, ServiceError> {
+        use cityloop_domain::model::RoadChiefLevel;
+        let people = self.store.list_people().await?;
+        let mut out: Vec<RoadChiefRef> = self
+            .store
+            .road_chiefs(Some(segment))
+            .await?
+            .into_iter()
+            .filter_map(|a| {
+                let level: RoadChiefLevel = a.level.parse().ok()?;
+                let p = people.iter().find(|p| p.id == a.person_id)?;
+                Some(RoadChiefRef {
+                    level: level.as_str().to_owned(),
+                    level_zh: level.zh(),
+                    id: p.id,
+                    name: p.display_name.clone(),
+                })
+            })
+            .collect();
+        out.sort_by_key(|r| match r.level.as_str() {
+            "district" => 0,
+            "first" => 1,
+            _ => 2,
+        });
+        Ok(out)
+    }
+
+    /// Road segments of the loaded territory that lack a current road chief at some level
+    /// (路长制: every segment has exactly one accountable person per level).
+    pub async fn road_chief_gaps(&self) -> Result<Vec<(String, Vec<&'static str>)>, ServiceError> {
+        use cityloop_domain::model::RoadChiefLevel;
+        let Some(t) = &self.territory else {
+            return Ok(Vec::new());
+        };
+        let current = self.store.road_chiefs(None).await?;
+        let mut gaps = Vec::new();
+        for seg in t.segment_ids() {
+            let missing: Vec<&'static str> = RoadChiefLevel::ALL
+                .iter()
+                .filter(|l| {
+                    !current
+                        .iter()
+                        .any(|a| a.segment_id == *seg && a.level == l.as_str())
+                })
+                .map(|l| l.as_str())
+                .collect();
+            if !missing.is_empty() {
+                gaps.push((seg.clone(), missing));
+            }
+        }
+        Ok(gaps)
+    }
+}
+
 /// Radius within which an open case of the same category is a possible duplicate.
 pub const DUPLICATE_RADIUS_M: f64 = 30.0;
 
@@ -224,9 +287,10 @@ pub struct RouteAnswer {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RoadChiefRef {
+    pub level: String,
+    pub level_zh: &'static str,
     pub id: cityloop_domain::ids::PersonId,
     pub name: String,
-    pub unit_id: Option<cityloop_domain::ids::UnitId>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -263,24 +327,10 @@ impl crate::Services {
             .route(category, &cat.default_unit_type, lon, lat)
             .await?;
         let full = self.territory.as_ref().map(|t| t.route(lon, lat));
-        let street_unit = routing.street_code.as_deref().and_then(|code| {
-            cache
-                .units
-                .iter()
-                .find(|u| u.kind == cityloop_domain::model::UnitKind::Street && u.type_key == code)
-                .map(|u| u.id)
-        });
-        let people = self.store.list_people().await?;
-        let road_chiefs = people
-            .iter()
-            .filter(|p| p.active && p.role == cityloop_domain::model::Role::RoadChief)
-            .filter(|p| p.unit_id.is_none() || (street_unit.is_some() && p.unit_id == street_unit))
-            .map(|p| RoadChiefRef {
-                id: p.id,
-                name: p.display_name.clone(),
-                unit_id: p.unit_id,
-            })
-            .collect();
+        let road_chiefs = match &routing.segment_id {
+            Some(seg) => self.road_chiefs_of(seg).await?,
+            None => Vec::new(),
+        };
         let unit = routing.unit_id.and_then(|id| {
             cache.units.iter().find(|u| u.id == id).map(|u| UnitAnswer {
                 id,

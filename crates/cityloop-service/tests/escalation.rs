@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
 use cityloop_domain::case::Contact;
 use cityloop_domain::model::{Actor, ActorRole, CategoryCode, Priority, Role, Source};
 use cityloop_service::cases::ReportInput;
@@ -85,5 +85,41 @@ async fn an_overdue_case_escalates_exactly_once_across_a_restart() {
             .await
             .unwrap()
             .is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_demo_every_segment_has_a_road_chief_at_every_level_with_history() {
+    for db in TestDb::all().await {
+        load_demo(&db.store).await.unwrap();
+        let svc = Services::load(db.store.clone()).await.unwrap();
+        let segments = svc.territory.as_ref().unwrap().segment_ids().to_vec();
+        assert!(segments.len() > 100);
+        assert_eq!(
+            svc.road_chief_gaps().await.unwrap(),
+            vec![],
+            "路长制: full coverage"
+        );
+        // Reassigning keeps history: the old row is closed, the new one current.
+        let seg = &segments[0];
+        let people = db.store.list_people().await.unwrap();
+        let new_chief = people
+            .iter()
+            .find(|p| p.username == "roadchief2-jd001")
+            .unwrap()
+            .id;
+        let later = (Utc::now() + Duration::seconds(5)).trunc_subsecs(6);
+        db.store
+            .assign_road_chiefs(&[(seg.clone(), "second".into(), new_chief)], later)
+            .await
+            .unwrap();
+        let history = db.store.road_chief_history(seg).await.unwrap();
+        let seconds: Vec<_> = history.iter().filter(|a| a.level == "second").collect();
+        assert_eq!(seconds.len(), 2);
+        assert_eq!(seconds[0].valid_to, Some(later));
+        assert_eq!(seconds[1].person_id, new_chief);
+        let current = svc.road_chiefs_of(seg).await.unwrap();
+        assert_eq!(current.len(), 3);
+        assert_eq!(current[2].id, new_chief);
     }
 }

@@ -25,6 +25,17 @@ macro_rules! sql_store {
             Ok(serde_json::from_str(&view)?)
         }
 
+        fn decode_assignment(row: &<$db as sqlx::Database>::Row) -> Result<crate::RoadChiefAssignment> {
+            let pid: String = row.try_get("person_id")?;
+            Ok(crate::RoadChiefAssignment {
+                segment_id: row.try_get("segment_id")?,
+                level: row.try_get("level")?,
+                person_id: PersonId::parse(&pid).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                valid_from: row.try_get("valid_from")?,
+                valid_to: row.try_get("valid_to")?,
+            })
+        }
+
         fn decode_person(row: &<$db as sqlx::Database>::Row) -> Result<Person> {
             let body: String = row.try_get("body")?;
             Ok(serde_json::from_str(&body)?)
@@ -540,6 +551,9 @@ macro_rules! sql_store {
                 for p in &snap.people {
                     snap.notifications.extend(self.notifications(p.0.id, MAX_PAGE).await?);
                 }
+                for r in sqlx::query("SELECT segment_id, level, person_id, valid_from, valid_to FROM road_chief_assignments ORDER BY valid_from, segment_id, level").fetch_all(&self.reader).await? {
+                    snap.road_chiefs.push(decode_assignment(&r)?);
+                }
                 Ok(snap)
             }
 
@@ -576,6 +590,12 @@ macro_rules! sql_store {
                 for k in &snap.api_keys {
                     sqlx::query("INSERT INTO api_keys (key_hash, name, created_at, revoked_at) VALUES ($1, $2, $3, $4)")
                         .bind(&k.key_hash).bind(&k.name).bind(k.created_at).bind(k.revoked_at)
+                        .execute(&mut *tx).await?;
+                }
+                for a in &snap.road_chiefs {
+                    sqlx::query("INSERT INTO road_chief_assignments (id, segment_id, level, person_id, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(uuid::Uuid::now_v7().to_string()).bind(&a.segment_id).bind(&a.level)
+                        .bind(a.person_id.to_string()).bind(a.valid_from).bind(a.valid_to)
                         .execute(&mut *tx).await?;
                 }
                 for (scope, last) in &snap.sequences {
@@ -640,7 +660,7 @@ macro_rules! sql_store {
 
             async fn counts(&self) -> Result<Vec<(String, i64)>> {
                 let mut out = Vec::new();
-                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency", "escalations", "notifications"] {
+                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency", "escalations", "notifications", "road_chief_assignments"] {
                     let r = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {t}")).fetch_one(&self.reader).await?;
                     out.push((t.to_owned(), r.try_get("n")?));
                 }
@@ -714,6 +734,68 @@ macro_rules! sql_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn assign_road_chiefs(
+                &self,
+                assignments: &[(String, String, PersonId)],
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                let mut tx = self.writer.begin().await?;
+                for (segment, level, person) in assignments {
+                    sqlx::query(
+                        "UPDATE road_chief_assignments SET valid_to = $1
+                         WHERE segment_id = $2 AND level = $3 AND valid_to IS NULL",
+                    )
+                    .bind(now)
+                    .bind(segment)
+                    .bind(level)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO road_chief_assignments (id, segment_id, level, person_id, valid_from, valid_to)
+                         VALUES ($1, $2, $3, $4, $5, NULL)",
+                    )
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(segment)
+                    .bind(level)
+                    .bind(person.to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn road_chiefs(&self, segment: Option<&str>) -> Result<Vec<crate::RoadChiefAssignment>> {
+                let rows = match segment {
+                    Some(seg) => sqlx::query(
+                        "SELECT segment_id, level, person_id, valid_from, valid_to FROM road_chief_assignments
+                         WHERE segment_id = $1 AND valid_to IS NULL ORDER BY level",
+                    )
+                    .bind(seg)
+                    .fetch_all(&self.reader)
+                    .await?,
+                    None => sqlx::query(
+                        "SELECT segment_id, level, person_id, valid_from, valid_to FROM road_chief_assignments
+                         WHERE valid_to IS NULL ORDER BY segment_id, level",
+                    )
+                    .fetch_all(&self.reader)
+                    .await?,
+                };
+                rows.iter().map(decode_assignment).collect()
+            }
+
+            async fn road_chief_history(&self, segment: &str) -> Result<Vec<crate::RoadChiefAssignment>> {
+                let rows = sqlx::query(
+                    "SELECT segment_id, level, person_id, valid_from, valid_to FROM road_chief_assignments
+                     WHERE segment_id = $1 ORDER BY valid_from, level",
+                )
+                .bind(segment)
+                .fetch_all(&self.reader)
+                .await?;
+                rows.iter().map(decode_assignment).collect()
             }
 
             async fn count_cases(&self) -> Result<i64> {

@@ -139,6 +139,7 @@ pub struct ReferenceSnapshot {
     /// (case, clock key, level, fired at)
     pub escalations: Vec<(CaseId, String, String, DateTime<Utc>)>,
     pub notifications: Vec<Notification>,
+    pub road_chiefs: Vec<RoadChiefAssignment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +176,16 @@ pub struct Notification {
     pub message: String,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+}
+
+/// One road chief's assignment to a segment at a level, current when `valid_to` is None.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoadChiefAssignment {
+    pub segment_id: String,
+    pub level: String,
+    pub person_id: PersonId,
+    pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
 }
 
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
@@ -273,6 +284,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
     /// A person's newest notifications.
     async fn notifications(&self, person: PersonId, limit: u32) -> Result<Vec<Notification>>;
+
+    // ---- road chiefs (路长) ----
+    /// Makes each (segment, level) → person the current assignment, closing the previous
+    /// one at `now`; all in one transaction.
+    async fn assign_road_chiefs(
+        &self,
+        assignments: &[(String, String, PersonId)],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Current assignments (all segments when `segment` is None).
+    async fn road_chiefs(&self, segment: Option<&str>) -> Result<Vec<RoadChiefAssignment>>;
+    /// Every assignment of a segment, current and past, oldest first.
+    async fn road_chief_history(&self, segment: &str) -> Result<Vec<RoadChiefAssignment>>;
 
     // ---- bulk copy between stores (`cityloop copy`) ----
     async fn export_reference(&self) -> Result<ReferenceSnapshot>;

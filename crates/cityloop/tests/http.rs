@@ -408,10 +408,11 @@ fn centroid_of(geojson: &str, name: Option<&str>) -> (f64, f64) {
 
 async fn the_route_api_answers_territory_unit_chiefs_and_duplicates(s: &Server) {
     let insp = s.login("inspector").await;
-    let (lon, lat) = centroid_of(
-        include_str!("../../../data/demo/erqi/erqi_district.wgs84.geojson"),
-        None,
-    );
+    // A point on a demo road (its first vertex).
+    let roads: Value =
+        serde_json::from_str(include_str!("../../../data/demo/erqi/erqi_roads.geojson")).unwrap();
+    let c = &roads["features"][0]["geometry"]["coordinates"][0];
+    let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
     let path = format!("/api/v1/route?lat={lat}&lon={lon}&service_code=06010");
     let (st, r) = s.get(&insp, &path).await;
     assert_eq!(st, 200, "{r}");
@@ -421,7 +422,18 @@ async fn the_route_api_answers_territory_unit_chiefs_and_duplicates(s: &Server) 
     assert!(r["street"]["code"].as_str().unwrap().starts_with("410103"));
     assert_eq!(r["grid_code"].as_str().unwrap().len(), 15);
     assert_eq!(r["unit"]["name"], "区城管局环卫中心");
-    assert!(!r["road_chiefs"].as_array().unwrap().is_empty());
+    assert!(r["segment"]["distance_m"].as_f64().unwrap() < 1.0, "{r}");
+    let levels: Vec<&str> = r["road_chiefs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        levels,
+        ["district", "first", "second"],
+        "one road chief per level"
+    );
     assert_eq!(r["possible_duplicates"], json!([]));
 
     // A case there makes the next report a possible duplicate; the case stores its route.

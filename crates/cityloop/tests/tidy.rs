@@ -35,7 +35,8 @@ fn every_source_file_starts_with_a_module_doc_comment() {
         .filter(|p| {
             let text = std::fs::read_to_string(p).unwrap_or_default();
             let head = text.trim_start();
-            !(head.starts_with("//!") || head.starts_with("#![doc = include_str!(\"../README.md\")]"))
+            !(head.starts_with("//!")
+                || head.starts_with("#![doc = include_str!(\"../README.md\")]"))
         })
         .collect();
     assert!(
