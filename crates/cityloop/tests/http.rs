@@ -408,11 +408,15 @@ fn centroid_of(geojson: &str, name: Option<&str>) -> (f64, f64) {
 
 async fn the_route_api_answers_territory_unit_chiefs_and_duplicates(s: &Server) {
     let insp = s.login("inspector").await;
-    // A point on a demo road (its first vertex).
+    // A point on a demo road: the middle of the first stretch of a segment in the middle
+    // of the layer (away from the district's edge).
     let roads: Value =
         serde_json::from_str(include_str!("../../../data/demo/erqi/erqi_roads.geojson")).unwrap();
-    let c = &roads["features"][0]["geometry"]["coordinates"][0];
-    let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+    let features = roads["features"].as_array().unwrap();
+    let line = &features[features.len() / 2]["geometry"]["coordinates"];
+    let (a, b) = (&line[0], &line[1]);
+    let lon = (a[0].as_f64().unwrap() + b[0].as_f64().unwrap()) / 2.0;
+    let lat = (a[1].as_f64().unwrap() + b[1].as_f64().unwrap()) / 2.0;
     let path = format!("/api/v1/route?lat={lat}&lon={lon}&service_code=06010");
     let (st, r) = s.get(&insp, &path).await;
     assert_eq!(st, 200, "{r}");
