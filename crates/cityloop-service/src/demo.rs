@@ -15,26 +15,6 @@ pub const DEMO_PASSWORD: &str = "demo";
 /// The demo Open311 API key.
 pub const DEMO_API_KEY: &str = "demo-key";
 
-/// Erqi's 15 street offices (街道/镇): official names and 9-digit codes from
-/// data/geo/zhengzhou_subdistricts.csv (stats bureau 2023 snapshot).
-pub const ERQI_STREETS: &[(&str, &str)] = &[
-    ("410103001", "淮河路街道"),
-    ("410103002", "解放路街道"),
-    ("410103003", "铭功路街道"),
-    ("410103004", "一马路街道"),
-    ("410103005", "蜜蜂张街道"),
-    ("410103006", "五里堡街道"),
-    ("410103007", "大学路街道"),
-    ("410103008", "建中街街道"),
-    ("410103009", "福华街街道"),
-    ("410103010", "德化街街道"),
-    ("410103011", "嵩山路街道"),
-    ("410103012", "长江路街道"),
-    ("410103013", "京广路街道"),
-    ("410103015", "侯寨街道"),
-    ("410103100", "马寨镇"),
-];
-
 /// Demo departments (条): code, name, type key matched against category department types.
 /// The names are typical of a Chinese district; they are demo data, not Erqi's roster.
 pub const DEMO_DEPARTMENTS: &[(&str, &str, &str)] = &[
@@ -94,21 +74,23 @@ pub async fn load_demo(
             type_key: (*key).into(),
         });
     }
-    for (code, name) in ERQI_STREETS {
+    // One street-office unit per street of the territory (official names and codes).
+    let territory = crate::territory::import(&**store, &crate::territory::demo_layers()?)
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("demo territory: {e}")))?;
+    for street in territory.streets() {
+        let suffix = street.code.get(6..).unwrap_or(&street.code);
         units.push(Unit {
             id: UnitId::new_v7(),
-            code: format!("jd{}", &code[6..]),
-            name: format!("{name}办事处").replace("镇办事处", "镇人民政府"),
+            code: format!("jd{suffix}"),
+            name: format!("{}办事处", street.name).replace("镇办事处", "镇人民政府"),
             kind: UnitKind::Street,
-            type_key: (*code).into(),
+            type_key: street.code.clone(),
         });
     }
     for u in &units {
         store.upsert_unit(u).await?;
     }
-    crate::territory::import(&**store, &crate::territory::demo_layers()?)
-        .await
-        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("demo territory: {e}")))?;
     // The district profile goes last: its presence marks a completely loaded demo.
     let svc = Services::for_loading(store.clone(), district.clone())?;
     let hash = hash_password(DEMO_PASSWORD)?;
@@ -167,7 +149,7 @@ pub async fn load_demo(
     for u in users {
         people.push(svc.add_user_with_hash(u, &hash).await?);
     }
-    assign_demo_road_chiefs(store, &units, &people).await?;
+    assign_demo_road_chiefs(store, &territory, &units, &people).await?;
     store
         .put_setting(keys::DISTRICT, &to_json(&district)?)
         .await?;
@@ -178,14 +160,11 @@ pub async fn load_demo(
 /// 一级 / 二级 road chiefs of the street office the segment lies in.
 async fn assign_demo_road_chiefs(
     store: &std::sync::Arc<dyn cityloop_store::Store>,
+    territory: &cityloop_geo::territory::Territory,
     units: &[Unit],
     people: &[cityloop_domain::model::Person],
 ) -> Result<(), ServiceError> {
     use cityloop_domain::model::RoadChiefLevel;
-    let territory =
-        crate::territory::parse_layers(&crate::territory::demo_layers()?).map_err(|e| {
-            ServiceError::Internal(anyhow::anyhow!("demo territory: {} problems", e.len()))
-        })?;
     let by_name = |name: &str| people.iter().find(|p| p.username == name).map(|p| p.id);
     let district = by_name("roadchief-district")
         .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("no district road chief")))?;
