@@ -8,6 +8,7 @@
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod open311;
 mod routes;
 
 use std::future::Future;

@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases", get(list_cases).post(create_case))
         .route("/api/v1/cases/{id}", get(get_case))
         .route("/api/v1/cases/{id}/actions", post(act))
+        .merge(crate::open311::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -150,6 +150,7 @@ pub async fn load_demo(
         people.push(svc.add_user_with_hash(u, &hash).await?);
     }
     assign_demo_road_chiefs(store, &territory, &units, &people).await?;
+    crate::open311::register_demo_key(&svc).await?;
     store
         .put_setting(keys::DISTRICT, &to_json(&district)?)
         .await?;

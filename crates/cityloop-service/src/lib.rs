@@ -12,6 +12,7 @@ pub mod copy;
 pub mod demo;
 pub mod error;
 pub mod escalate;
+pub mod open311;
 pub mod reference;
 pub mod territory;
 

@@ -61,6 +61,23 @@ enum Cmd {
         #[command(subcommand)]
         cmd: UserCmd,
     },
+    /// Manage the API keys of Open311 client applications.
+    Apikey {
+        #[command(subcommand)]
+        cmd: ApikeyCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeyCmd {
+    /// Issue a key for a client application; prints it once (only its hash is kept).
+    Add {
+        #[command(flatten)]
+        db: DbArg,
+        /// The client application's name (shown in the case timeline).
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Args)]
@@ -280,6 +297,15 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             cmd: BenchCmd::Intake { db, ops, clients },
         } => bench_intake(db, ops, clients).await,
+        Cmd::Apikey {
+            cmd: ApikeyCmd::Add { db, name },
+        } => {
+            let svc = Services::load(open(&db.db, false).await?).await?;
+            let key = svc.add_api_key(&name).await?;
+            eprintln!("Open311 API key for {name:?} (shown once; only its hash is stored):");
+            println!("{key}");
+            Ok(())
+        }
         Cmd::User {
             cmd:
                 UserCmd::Add {
