@@ -75,6 +75,16 @@ impl CaseNumber {
         ))
     }
 
+    /// The part before the sequence: district code and local date (`410103-20261126`).
+    pub fn prefix(district_code: &str, local_date: NaiveDate) -> String {
+        format!("{}-{}", district_code, local_date.format("%Y%m%d"))
+    }
+
+    /// A number from its prefix and sequence.
+    pub fn with_prefix(prefix: &str, seq: i64) -> Self {
+        Self(format!("{prefix}-{seq:04}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

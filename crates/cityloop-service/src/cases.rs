@@ -12,7 +12,7 @@ use cityloop_domain::model::{
     Actor, ActorRole, AreaGrade, Category, CategoryCode, Priority, Role, Source, UnitKind,
 };
 use cityloop_domain::workflow::{allowed_actions, Action, Command};
-use cityloop_store::{case_seq_scope, CaseFilter, Page};
+use cityloop_store::{CaseFilter, Page};
 use serde::Serialize;
 
 use crate::{ServiceError, Services};
@@ -73,16 +73,28 @@ impl Services {
         actor: &Actor,
         input: ReportInput,
     ) -> Result<Case, ServiceError> {
-        let (case, event) = self.prepare_report(actor, input).await?;
+        let (mut case, mut event) = self.prepare_report(actor, input).await?;
+        let deadline = case.deadline(&self.calendar);
+        let prefix = self.number_prefix(&case);
         self.store
-            .create_case(&case, case.deadline(&self.calendar), &event)
+            .create_numbered_case(&prefix, &mut case, deadline, &mut event, None)
             .await?;
         tracing::info!(case.id = %case.id, case.number = %case.number, case.source = %case.source, "case reported");
         Ok(case)
     }
 
+    /// The case-number prefix of a case: district code and the local date of intake.
+    pub(crate) fn number_prefix(&self, case: &Case) -> String {
+        let local_date = case
+            .created_at
+            .with_timezone(&self.calendar.tz())
+            .date_naive();
+        CaseNumber::prefix(&self.district.code, local_date)
+    }
+
     /// Everything of [`Services::report_case`] but the write: checks the report, routes
-    /// it, numbers it and builds the case with its first event. Shared with the Open311
+    /// it and builds the case with its first event. The number is a placeholder until the
+    /// store assigns the real one in the creating transaction. Shared with the Open311
     /// intake, which writes through the idempotent store call instead.
     pub(crate) async fn prepare_report(
         &self,
@@ -95,8 +107,8 @@ impl Services {
                 input.source
             )));
         }
-        let categories = self.categories().await?;
-        let category = categories.get(&input.category).ok_or_else(|| {
+        let cache = self.cached();
+        let category = cache.categories.get(&input.category).ok_or_else(|| {
             ServiceError::invalid("category", format!("unknown category {}", input.category))
         })?;
         let routing = self
@@ -109,10 +121,6 @@ impl Services {
             .await?;
         let now = self.now();
         let local_date = now.with_timezone(&self.calendar.tz()).date_naive();
-        let seq = self
-            .store
-            .next_seq(&case_seq_scope(&self.district.code, local_date))
-            .await?;
         let new = NewCase {
             source: input.source,
             priority: input.priority,
@@ -131,7 +139,7 @@ impl Services {
         };
         Case::report(
             CaseId::new_v7(),
-            CaseNumber::new(&self.district.code, local_date, seq),
+            CaseNumber::new(&self.district.code, local_date, 0),
             new,
             actor,
             self.ctx(now),

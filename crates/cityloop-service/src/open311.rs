@@ -809,7 +809,7 @@ impl Services {
             media,
             external_ref: Some(format!("{SCOPE_PREFIX}{client}")),
         };
-        let (case, mut event) = self.prepare_report(&Actor::public(), input).await?;
+        let (mut case, mut event) = self.prepare_report(&Actor::public(), input).await?;
         let mut note = format!("Open311 客户端：{client}");
         for line in answers {
             note.push('；');
@@ -817,22 +817,16 @@ impl Services {
         }
         event.note = Some(note);
         let deadline = case.deadline(&self.calendar);
-        let (case, replayed) = match key {
-            Some(key) => {
-                let scope = format!("{SCOPE_PREFIX}{client}");
-                match self
-                    .store
-                    .create_case_idempotent(&scope, &key, &case, deadline, &event)
-                    .await?
-                {
-                    None => (case, false),
-                    Some(id) => (self.store.get_case(id).await?, true),
-                }
-            }
-            None => {
-                self.store.create_case(&case, deadline, &event).await?;
-                (case, false)
-            }
+        let prefix = self.number_prefix(&case);
+        let scope = format!("{SCOPE_PREFIX}{client}");
+        let idem = key.as_deref().map(|k| (scope.as_str(), k));
+        let (case, replayed) = match self
+            .store
+            .create_numbered_case(&prefix, &mut case, deadline, &mut event, idem)
+            .await?
+        {
+            None => (case, false),
+            Some(id) => (self.store.get_case(id).await?, true),
         };
         if replayed {
             tracing::info!(case.number = %case.number, client = %client, "open311 report repeated; answered with the first case");

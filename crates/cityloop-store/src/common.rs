@@ -798,6 +798,68 @@ macro_rules! sql_store {
                 rows.iter().map(decode_assignment).collect()
             }
 
+            async fn create_numbered_case(
+                &self,
+                prefix: &str,
+                case: &mut Case,
+                deadline: Option<DateTime<Utc>>,
+                event: &mut Event,
+                idempotency: Option<(&str, &str)>,
+            ) -> Result<Option<CaseId>> {
+                let mut tx = self.writer.begin().await?;
+                if let Some((scope, key)) = idempotency {
+                    let existing = sqlx::query("SELECT case_id FROM idempotency WHERE scope = $1 AND key = $2")
+                        .bind(scope)
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(r) = existing {
+                        let id: String = r.try_get("case_id")?;
+                        return CaseId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()));
+                    }
+                }
+                let row = sqlx::query(
+                    "INSERT INTO case_seq (scope, last) VALUES ($1, 1)
+                     ON CONFLICT (scope) DO UPDATE SET last = case_seq.last + 1
+                     RETURNING last",
+                )
+                .bind(format!("case:{prefix}"))
+                .fetch_one(&mut *tx)
+                .await?;
+                let number = cityloop_domain::ids::CaseNumber::with_prefix(prefix, row.try_get("last")?);
+                case.number = number.clone();
+                if let Some(report) = event.report.as_mut() {
+                    report.number = number;
+                }
+                insert_case(&mut tx, case, deadline).await?;
+                insert_event(&mut tx, event).await?;
+                if let Some((scope, key)) = idempotency {
+                    let claimed = sqlx::query(
+                        "INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(scope)
+                    .bind(key)
+                    .bind(case.id.to_string())
+                    .bind(case.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from);
+                    if let Err(StoreError::Conflict(_)) = claimed {
+                        drop(tx);
+                        let r = sqlx::query("SELECT case_id FROM idempotency WHERE scope = $1 AND key = $2")
+                            .bind(scope)
+                            .bind(key)
+                            .fetch_one(&self.writer)
+                            .await?;
+                        let id: String = r.try_get("case_id")?;
+                        return CaseId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()));
+                    }
+                    claimed?;
+                }
+                tx.commit().await?;
+                Ok(None)
+            }
+
             async fn count_cases(&self) -> Result<i64> {
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM cases")
                     .fetch_one(&self.reader)

@@ -298,6 +298,20 @@ pub trait Store: Send + Sync + 'static {
     /// Every assignment of a segment, current and past, oldest first.
     async fn road_chief_history(&self, segment: &str) -> Result<Vec<RoadChiefAssignment>>;
 
+    /// Numbers and creates a case in ONE transaction: takes the next number of the
+    /// sequence `case:<prefix>`, writes it into the case and its report event, inserts
+    /// both, and (with `idempotency = Some((scope, key))`) records the key. If the key was
+    /// already used, nothing is written, no number is used, and the earlier case's id is
+    /// returned.
+    async fn create_numbered_case(
+        &self,
+        prefix: &str,
+        case: &mut Case,
+        deadline: Option<DateTime<Utc>>,
+        event: &mut Event,
+        idempotency: Option<(&str, &str)>,
+    ) -> Result<Option<CaseId>>;
+
     // ---- bulk copy between stores (`cityloop copy`) ----
     async fn export_reference(&self) -> Result<ReferenceSnapshot>;
     /// Writes reference data (not the rows that refer to cases) in one

@@ -499,3 +499,81 @@ async fn api_keys_are_found_until_revoked(db: &TestDb) {
     ));
 }
 store_test!(api_keys, api_keys_are_found_until_revoked);
+
+async fn numbering_in_the_creating_transaction_is_gapless_and_replays_use_no_number(db: &TestDb) {
+    let fx = Arc::new(Fixture::new());
+    let mut tasks = Vec::new();
+    for n in 0..12 {
+        let store = db.store.clone();
+        let fx = fx.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut case, mut ev) = fx.report(300 + n, t0());
+            store
+                .create_numbered_case("410103-20261126", &mut case, None, &mut ev, None)
+                .await
+                .unwrap();
+            case.number.to_string()
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort();
+    let expected: Vec<String> = (1..=12)
+        .map(|i| format!("410103-20261126-{i:04}"))
+        .collect();
+    assert_eq!(numbers, expected);
+    // The stored view and its first event carry the assigned number.
+    let stored = db
+        .store
+        .get_case_by_number("410103-20261126-0005")
+        .await
+        .unwrap();
+    let events = db.store.events(stored.id).await.unwrap();
+    assert_eq!(Case::from_events(&events).unwrap(), stored);
+
+    let (mut case, mut ev) = fx.report(400, t0());
+    let first = case.id;
+    assert_eq!(
+        db.store
+            .create_numbered_case(
+                "410103-20261126",
+                &mut case,
+                None,
+                &mut ev,
+                Some(("c", "k"))
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    let (mut again, mut ev2) = fx.report(401, t0());
+    assert_eq!(
+        db.store
+            .create_numbered_case(
+                "410103-20261126",
+                &mut again,
+                None,
+                &mut ev2,
+                Some(("c", "k"))
+            )
+            .await
+            .unwrap(),
+        Some(first)
+    );
+    let (mut next, mut ev3) = fx.report(402, t0());
+    db.store
+        .create_numbered_case("410103-20261126", &mut next, None, &mut ev3, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.number.as_str(),
+        "410103-20261126-0014",
+        "the replay used no number"
+    );
+}
+store_test!(
+    numbering,
+    numbering_in_the_creating_transaction_is_gapless_and_replays_use_no_number
+);
