@@ -453,56 +453,6 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn create_case_idempotent(
-                &self,
-                scope: &str,
-                key: &str,
-                case: &Case,
-                deadline: Option<DateTime<Utc>>,
-                event: &Event,
-            ) -> Result<Option<CaseId>> {
-                // The writer pool serialises SQLite writers; on PostgreSQL a concurrent
-                // duplicate fails the primary key and is answered from the winner's row.
-                let existing = sqlx::query("SELECT case_id FROM idempotency WHERE scope = $1 AND key = $2")
-                    .bind(scope)
-                    .bind(key)
-                    .fetch_optional(&self.writer)
-                    .await?;
-                if let Some(r) = existing {
-                    let id: String = r.try_get("case_id")?;
-                    return CaseId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()));
-                }
-                let mut tx = self.writer.begin().await?;
-                insert_case(&mut tx, case, deadline).await?;
-                insert_event(&mut tx, event).await?;
-                let claimed = sqlx::query(
-                    "INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(scope)
-                .bind(key)
-                .bind(case.id.to_string())
-                .bind(case.created_at)
-                .execute(&mut *tx)
-                .await;
-                match claimed.map_err(StoreError::from) {
-                    Ok(_) => {
-                        tx.commit().await?;
-                        Ok(None)
-                    }
-                    Err(StoreError::Conflict(_)) => {
-                        drop(tx);
-                        let r = sqlx::query("SELECT case_id FROM idempotency WHERE scope = $1 AND key = $2")
-                            .bind(scope)
-                            .bind(key)
-                            .fetch_one(&self.writer)
-                            .await?;
-                        let id: String = r.try_get("case_id")?;
-                        CaseId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-
             async fn export_reference(&self) -> Result<crate::ReferenceSnapshot> {
                 let mut snap = crate::ReferenceSnapshot {
                     categories: self.list_categories().await?,
@@ -808,14 +758,8 @@ macro_rules! sql_store {
             ) -> Result<Option<CaseId>> {
                 let mut tx = self.writer.begin().await?;
                 if let Some((scope, key)) = idempotency {
-                    let existing = sqlx::query("SELECT case_id FROM idempotency WHERE scope = $1 AND key = $2")
-                        .bind(scope)
-                        .bind(key)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some(r) = existing {
-                        let id: String = r.try_get("case_id")?;
-                        return CaseId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()));
+                    if let Some(id) = idempotent_case(&mut *tx, scope, key).await? {
+                        return Ok(Some(id));
                     }
                 }
                 let row = sqlx::query(
@@ -845,14 +789,9 @@ macro_rules! sql_store {
                     .await
                     .map_err(StoreError::from);
                     if let Err(StoreError::Conflict(_)) = claimed {
+                        // A concurrent retry won the key; answer with its case.
                         drop(tx);
-                        let r = sqlx::query("SELECT case_id FROM idempotency WHERE scope = $1 AND key = $2")
-                            .bind(scope)
-                            .bind(key)
-                            .fetch_one(&self.writer)
-                            .await?;
-                        let id: String = r.try_get("case_id")?;
-                        return CaseId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()));
+                        return idempotent_case(&self.writer, scope, key).await;
                     }
                     claimed?;
                 }
@@ -865,6 +804,27 @@ macro_rules! sql_store {
                     .fetch_one(&self.reader)
                     .await?;
                 Ok(row.try_get("n")?)
+            }
+        }
+
+        /// The case an idempotency key created, if it was used.
+        async fn idempotent_case<'e, E>(ex: E, scope: &str, key: &str) -> Result<Option<CaseId>>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            let row = sqlx::query("SELECT case_id FROM idempotency WHERE scope = $1 AND key = $2")
+                .bind(scope)
+                .bind(key)
+                .fetch_optional(ex)
+                .await?;
+            match row {
+                None => Ok(None),
+                Some(r) => {
+                    let id: String = r.try_get("case_id")?;
+                    CaseId::parse(&id)
+                        .map(Some)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))
+                }
             }
         }
 

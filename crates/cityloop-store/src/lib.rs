@@ -258,19 +258,6 @@ pub trait Store: Send + Sync + 'static {
     async fn api_key(&self, key_hash: &str) -> Result<Option<String>>;
     async fn revoke_api_key(&self, key_hash: &str, now: DateTime<Utc>) -> Result<()>;
 
-    // ---- idempotent intake ----
-    /// Creates a case like [`Store::create_case`] and records `(scope, key)` → case in the
-    /// same transaction. If the key was already used, nothing is written and the id of the
-    /// case it created is returned instead.
-    async fn create_case_idempotent(
-        &self,
-        scope: &str,
-        key: &str,
-        case: &Case,
-        deadline: Option<DateTime<Utc>>,
-        event: &Event,
-    ) -> Result<Option<CaseId>>;
-
     // ---- escalations and notifications ----
     /// Records that `level` fired for this case's clock and stores its notifications, in
     /// one transaction. Returns false (and writes nothing) if it had already fired.

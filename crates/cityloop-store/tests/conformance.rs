@@ -454,9 +454,15 @@ async fn an_idempotency_key_creates_one_case_even_under_concurrent_retries(db: &
         let store = db.store.clone();
         let fx = fx.clone();
         tasks.push(tokio::spawn(async move {
-            let (case, ev) = fx.report(100 + n, t0());
+            let (mut case, mut ev) = fx.report(100 + n, t0());
             let prior = store
-                .create_case_idempotent("open311:app", "retry-1", &case, None, &ev)
+                .create_numbered_case(
+                    "p",
+                    &mut case,
+                    None,
+                    &mut ev,
+                    Some(("open311:app", "retry-1")),
+                )
                 .await
                 .unwrap();
             prior.unwrap_or(case.id)
@@ -470,10 +476,16 @@ async fn an_idempotency_key_creates_one_case_even_under_concurrent_retries(db: &
     assert_eq!(ids.len(), 1, "every retry answers with the same case");
     assert_eq!(db.store.count_cases().await.unwrap(), 1);
     // Another key, or the same key from another client, is a new case.
-    let (case, ev) = fx.report(200, t0());
+    let (mut case, mut ev) = fx.report(200, t0());
     assert_eq!(
         db.store
-            .create_case_idempotent("open311:other", "retry-1", &case, None, &ev)
+            .create_numbered_case(
+                "p",
+                &mut case,
+                None,
+                &mut ev,
+                Some(("open311:other", "retry-1"))
+            )
             .await
             .unwrap(),
         None
