@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod open311;
 mod routes;
+pub mod web;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,0 +1,88 @@
+//! Browser tests of the web UI: spawns `cityloop demo` on a fresh SQLite file and runs
+//! `node e2e/run.mjs BASE_URL` (headless Debian Chromium through playwright-core), which
+//! plays the citizen and every staff role through the closed loop and saves screenshots
+//! to `test-artifacts/screenshots/`.
+//!
+//! Needs `node`, `e2e/node_modules` (`npm ci` in `e2e/`) and Chromium at `/usr/bin/chromium`
+//! (or `CITYLOOP_CHROMIUM`). When one is missing the test says SKIPPED and passes, unless
+//! `CITYLOOP_REQUIRE_BROWSER=1`, when it fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Server, TestDb};
+
+/// The whole browser run may take this long before it is killed.
+const LIMIT: Duration = Duration::from_secs(600);
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// What is missing to run the browser tests, in words.
+fn missing(root: &Path, chromium: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let node = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !node.is_ok_and(|s| s.success()) {
+        out.push("node is not on PATH (apt-get install nodejs)".to_owned());
+    }
+    if !root.join("e2e/node_modules/playwright-core").is_dir() {
+        out.push("e2e/node_modules is missing (cd e2e && npm ci)".to_owned());
+    }
+    if !Path::new(chromium).exists() {
+        out.push(format!("{chromium} is missing (apt-get install chromium)"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_works_in_a_browser() {
+    let root = workspace();
+    let chromium =
+        std::env::var("CITYLOOP_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let gaps = missing(&root, &chromium);
+    if !gaps.is_empty() {
+        let why = gaps.join("; ");
+        assert!(
+            std::env::var("CITYLOOP_REQUIRE_BROWSER").as_deref() != Ok("1"),
+            "CITYLOOP_REQUIRE_BROWSER=1 but the browser tests cannot run: {why}"
+        );
+        eprintln!("SKIPPED browser tests: {why}");
+        return;
+    }
+
+    let db = TestDb::sqlite().await;
+    let server = Server::spawn("demo", &db.url);
+    let mut child = Command::new("node")
+        .arg(root.join("e2e/run.mjs"))
+        .arg(&server.base)
+        .current_dir(&root)
+        .env("CITYLOOP_CHROMIUM", &chromium)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start node e2e/run.mjs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break status;
+        }
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("browser tests took longer than {LIMIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    drop(server);
+    assert!(
+        status.success(),
+        "browser tests failed ({status}); screenshots in test-artifacts/screenshots/"
+    );
+}

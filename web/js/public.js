@@ -1,0 +1,563 @@
+// The public page: report a problem (Open311 POST), track a case by number, and see
+// the open cases nearby. Everything goes through /open311/v2/ with the demo API key.
+
+import { t, applyStatic, wireToggle } from './i18n.js';
+import {
+  h,
+  fill,
+  fmtTime,
+  timeEl,
+  fmtDistance,
+  distance,
+  open311,
+  showError,
+  clearErrors,
+  clearOnInput,
+  randomKey,
+  announce,
+  ApiError,
+  safeLink,
+} from './common.js';
+import { createMap, inDistrict } from './map.js';
+
+const API_KEY = 'demo-key';
+/** The old town around 德化街: where most reports come from, inside the district. */
+const CITY_CENTRE = [34.7445, 113.6445];
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  services: [],
+  definitions: new Map(),
+  pick: null,
+  idempotencyKey: randomKey(),
+  maps: {},
+  open: null,
+  nearbySpot: null,
+};
+
+// ---- tabs ----------------------------------------------------------------------------
+
+const TABS = ['report', 'track', 'nearby'];
+
+function showTab(name, { focus = false } = {}) {
+  for (const n of TABS) {
+    const tab = $(`tab-${n}`);
+    const on = n === name;
+    tab.setAttribute('aria-selected', String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`panel-${n}`).hidden = !on;
+  }
+  if (focus) $(`tab-${name}`).focus();
+  if (name === 'report') ensureReportMap();
+  if (name === 'nearby') ensureNearby();
+  for (const m of Object.values(state.maps)) m.refresh();
+}
+
+function wireTabs() {
+  for (const n of TABS) {
+    const tab = $(`tab-${n}`);
+    tab.addEventListener('click', () => {
+      history.replaceState(null, '', `#${n}`);
+      showTab(n);
+    });
+    tab.addEventListener('keydown', (e) => {
+      const i = TABS.indexOf(n);
+      let j = null;
+      if (e.key === 'ArrowRight') j = (i + 1) % TABS.length;
+      if (e.key === 'ArrowLeft') j = (i + TABS.length - 1) % TABS.length;
+      if (e.key === 'Home') j = 0;
+      if (e.key === 'End') j = TABS.length - 1;
+      if (j !== null) {
+        e.preventDefault();
+        history.replaceState(null, '', `#${TABS[j]}`);
+        showTab(TABS[j], { focus: true });
+      }
+    });
+  }
+}
+
+function route() {
+  const hash = decodeURIComponent(location.hash.slice(1));
+  const [name, arg] = hash.split('/');
+  if (name === 'track') {
+    showTab('track');
+    if (arg) {
+      $('track-number').value = arg;
+      lookUp(arg);
+    }
+  } else if (TABS.includes(name)) {
+    showTab(name);
+  } else {
+    showTab('report');
+  }
+}
+
+// ---- categories ----------------------------------------------------------------------
+
+async function loadServices() {
+  try {
+    state.services = await open311('services.json');
+  } catch (err) {
+    showError($('report-form'), err);
+    return;
+  }
+  renderCategories();
+}
+
+function renderCategories() {
+  const select = $('category');
+  const chosen = select.value;
+  const q = $('category-search').value.trim().toLowerCase();
+  const groups = new Map();
+  for (const s of state.services) {
+    const hay = `${s.service_name} ${s.group} ${s.keywords} ${s.service_code}`.toLowerCase();
+    if (q && !hay.includes(q)) continue;
+    if (!groups.has(s.group)) groups.set(s.group, []);
+    groups.get(s.group).push(s);
+  }
+  fill(
+    select,
+    [...groups].map(([group, list]) =>
+      h(
+        'optgroup',
+        { label: group },
+        list.map((s) => h('option', { value: s.service_code, selected: s.service_code === chosen }, `${s.service_name}`)),
+      ),
+    ),
+  );
+  if (!groups.size) select.append(h('option', { disabled: true, value: '' }, t('report.category_none')));
+  // A single match is the user's choice.
+  const all = [...groups.values()].flat();
+  if (q && all.length === 1 && select.value !== all[0].service_code) {
+    select.value = all[0].service_code;
+    onCategory();
+  }
+}
+
+async function onCategory() {
+  const code = $('category').value;
+  const svc = state.services.find((s) => s.service_code === code);
+  $('category-picked').textContent = svc ? t('report.category_picked', { name: `${svc.service_name}（${svc.group}）` }) : '';
+  const box = $('attributes');
+  fill(box);
+  if (!svc || !svc.metadata) return;
+  let def = state.definitions.get(code);
+  if (!def) {
+    try {
+      def = await open311(`services/${encodeURIComponent(code)}.json`);
+      state.definitions.set(code, def);
+    } catch (err) {
+      showError($('report-form'), err);
+      return;
+    }
+  }
+  if ($('category').value !== code) return;
+  renderAttributes(box, def.attributes || []);
+}
+
+function renderAttributes(box, attrs) {
+  const list = [...attrs].sort((a, b) => a.order - b.order);
+  if (list.length) box.append(h('h3', {}, t('report.details')));
+  for (const a of list) {
+    const id = `attr-${a.code}`;
+    const name = `attribute[${a.code}]`;
+    if (!a.variable) {
+      box.append(h('p', { class: 'notice', id }, a.description));
+      continue;
+    }
+    const label = `${a.description}${a.required ? ' *' : ` (${t('report.optional')})`}`;
+    const err = h('p', { class: 'field-error', id: `${id}-error`, hidden: true, 'aria-live': 'polite' });
+    if (a.datatype === 'multivaluelist') {
+      box.append(
+        h(
+          'fieldset',
+          { class: 'field', dataset: { field: name }, 'aria-required': a.required ? 'true' : null },
+          h('legend', {}, label),
+          a.values.map((v, i) =>
+            h(
+              'label',
+              { class: 'check' },
+              h('input', { type: 'checkbox', name: `${name}[]`, value: v.key, id: i === 0 ? id : null }),
+              ` ${v.name}`,
+            ),
+          ),
+          err,
+        ),
+      );
+      continue;
+    }
+    let control;
+    if (a.datatype === 'singlevaluelist') {
+      control = h(
+        'select',
+        { name, required: a.required },
+        h('option', { value: '' }, a.datatype_description || '—'),
+        a.values.map((v) => h('option', { value: v.key }, v.name)),
+      );
+    } else if (a.datatype === 'number') {
+      control = h('input', { type: 'number', name, inputmode: 'decimal', step: 'any', required: a.required });
+    } else if (a.datatype === 'datetime') {
+      control = h('input', { type: 'datetime-local', name, required: a.required, dataset: { datetime: '1' } });
+    } else if (a.datatype === 'text') {
+      control = h('textarea', { name, rows: 3, required: a.required });
+    } else {
+      control = h('input', { type: 'text', name, required: a.required });
+    }
+    control.id = id;
+    box.append(
+      h(
+        'div',
+        { class: 'field', dataset: { field: name } },
+        h('label', { for: id }, label),
+        a.datatype_description && a.datatype !== 'singlevaluelist'
+          ? h('p', { class: 'hint' }, a.datatype_description)
+          : null,
+        control,
+        err,
+      ),
+    );
+  }
+}
+
+// ---- location ------------------------------------------------------------------------
+
+function ensureReportMap() {
+  if (state.maps.report) return;
+  state.maps.report = createMap($('report-map'), {
+    center: CITY_CENTRE,
+    zoom: 13,
+    label: t('report.location_hint'),
+    onPick: (lat, lon) => setPick(lat, lon),
+  });
+  renderPicked();
+}
+
+async function setPick(lat, lon, { pan = false } = {}) {
+  state.pick = { lat, lon };
+  state.nearbySpot = { lat, lon };
+  const err = $('location-error');
+  err.hidden = true;
+  err.textContent = '';
+  $('report-map').removeAttribute('aria-invalid');
+  if (pan) state.maps.report?.setPick(lat, lon, { pan: true });
+  renderPicked();
+  const inside = await inDistrict(lat, lon).catch(() => true);
+  $('outside').hidden = inside;
+}
+
+function renderPicked() {
+  const p = state.pick;
+  $('picked').textContent = p
+    ? t('report.picked', { lat: p.lat.toFixed(6), lon: p.lon.toFixed(6) })
+    : t('report.not_picked');
+}
+
+function locate(onFound, statusEl) {
+  if (!navigator.geolocation) {
+    statusEl.textContent = t('report.geo_unsupported');
+    return;
+  }
+  statusEl.textContent = t('report.locating');
+  navigator.geolocation.getCurrentPosition(
+    (pos) => onFound(pos.coords.latitude, pos.coords.longitude),
+    (e) => {
+      statusEl.textContent = t('report.geo_failed', { msg: e.message || e.code });
+    },
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+  );
+}
+
+// ---- submit --------------------------------------------------------------------------
+
+function collect(form) {
+  const data = {
+    api_key: API_KEY,
+    service_code: $('category').value,
+    lat: state.pick ? state.pick.lat.toFixed(7) : '',
+    long: state.pick ? state.pick.lon.toFixed(7) : '',
+    address_string: $('address').value,
+    description: $('description').value,
+    media_url: $('media-url').value,
+    first_name: $('first-name').value,
+    phone: $('phone').value,
+    email: $('email').value,
+  };
+  for (const el of form.querySelectorAll('#attributes [name^="attribute["]')) {
+    if (el.type === 'checkbox') {
+      if (!el.checked) continue;
+      (data[el.name] ||= []).push(el.value);
+    } else if (el.value.trim() !== '') {
+      // datetime-local has no zone: the district's is +08:00.
+      data[el.name] = el.dataset.datetime ? `${el.value.length === 16 ? `${el.value}:00` : el.value}+08:00` : el.value;
+    }
+  }
+  return data;
+}
+
+async function submitReport(e) {
+  e.preventDefault();
+  const form = $('report-form');
+  clearErrors(form);
+  const button = $('submit');
+  button.disabled = true;
+  button.textContent = t('report.submitting');
+  try {
+    const answer = await open311('requests.json', { form: collect(form), idempotencyKey: state.idempotencyKey });
+    const r = Array.isArray(answer) ? answer[0] : answer;
+    state.idempotencyKey = randomKey();
+    showReceipt(r);
+  } catch (err) {
+    showError(form, err);
+  } finally {
+    button.disabled = false;
+    button.textContent = t('report.submit');
+  }
+}
+
+function showReceipt(r) {
+  state.receipt = r;
+  $('receipt-number').textContent = r.service_request_id;
+  $('receipt-notice').textContent = r.service_notice || '—';
+  fill($('receipt-expected'), r.expected_datetime ? timeEl(r.expected_datetime) : '—');
+  $('report-form').hidden = true;
+  $('receipt').hidden = false;
+  $('receipt-heading').focus();
+  announce(`${t('report.done_heading')} ${r.service_request_id}`);
+  state.open = null;
+}
+
+function resetReport() {
+  const form = $('report-form');
+  form.reset();
+  clearErrors(form);
+  fill($('attributes'));
+  $('category-picked').textContent = '';
+  renderCategories();
+  $('receipt').hidden = true;
+  form.hidden = false;
+  $('category-search').focus();
+  state.maps.report?.refresh();
+}
+
+// ---- track ---------------------------------------------------------------------------
+
+async function lookUp(number) {
+  const form = $('track-form');
+  clearErrors(form);
+  const out = $('track-result');
+  const n = number.trim();
+  try {
+    if (!n) throw new ApiError({ status: 400, code: 'invalid_field', field: 'service_request_id', message: t('err.required') });
+    const list = await open311(`requests/${encodeURIComponent(n)}.json`);
+    const r = list[0];
+    state.tracked = r;
+    renderTracked(r);
+    announce(`${r.service_request_id}: ${r.status === 'closed' ? t('track.closed') : t('track.open')}`);
+  } catch (err) {
+    out.hidden = true;
+    $('track-map').hidden = true;
+    if (err instanceof ApiError && !err.field && err.status >= 400 && err.status < 500) err.field = 'service_request_id';
+    showError(form, err);
+  }
+}
+
+function renderTracked(r) {
+  const out = $('track-result');
+  const closed = r.status === 'closed';
+  const row = (k, v) => (v === null || v === undefined || v === '' ? null : [h('dt', {}, t(k)), h('dd', {}, v)]);
+  fill(
+    out,
+    h('h3', {}, r.service_request_id),
+    h(
+      'p',
+      { class: `status ${closed ? 'status-closed' : 'status-open'}`, 'data-testid': 'track-status' },
+      closed ? t('track.closed') : t('track.open'),
+    ),
+    h(
+      'dl',
+      {},
+      row('track.notes', r.status_notes),
+      row('track.service', r.service_name),
+      row('track.agency', r.agency_responsible),
+      row('track.requested', timeEl(r.requested_datetime)),
+      row('track.updated', timeEl(r.updated_datetime)),
+      row('track.expected', closed || !r.expected_datetime ? null : timeEl(r.expected_datetime)),
+      row('track.address', r.address),
+      row('track.description', r.description),
+      row(
+        'track.media',
+        r.media_url ? safeLink(r.media_url) : null,
+      ),
+    ),
+  );
+  out.hidden = false;
+  const mapEl = $('track-map');
+  if (Number.isFinite(r.lat) && Number.isFinite(r.long)) {
+    mapEl.hidden = false;
+    if (!state.maps.track) {
+      state.maps.track = createMap(mapEl, { center: [r.lat, r.long], zoom: 14 });
+    }
+    state.maps.track.refresh();
+    state.maps.track.setCases([{ lat: r.lat, lon: r.long, colour: closed ? '#5a6470' : '#0b5cad', radius: 9 }], {
+      fit: true,
+    });
+  } else {
+    mapEl.hidden = true;
+  }
+}
+
+// ---- nearby --------------------------------------------------------------------------
+
+async function ensureNearby() {
+  if (!state.maps.nearby) {
+    state.maps.nearby = createMap($('nearby-map'), {
+      label: t('nearby.intro'),
+      onPick: (lat, lon) => {
+        state.nearbySpot = { lat, lon };
+        renderNearest();
+      },
+    });
+  }
+  if (!state.open) await loadOpen();
+  if (state.nearbySpot) state.maps.nearby.setPick(state.nearbySpot.lat, state.nearbySpot.lon, { pan: true });
+  renderNearest();
+}
+
+async function loadOpen() {
+  const errBox = $('nearby-error');
+  errBox.hidden = true;
+  try {
+    state.open = await open311('requests.json?status=open');
+  } catch (err) {
+    errBox.textContent = err.message;
+    errBox.hidden = false;
+    state.open = [];
+  }
+  $('nearby-count').textContent = state.open.length ? t('nearby.count', { n: state.open.length }) : t('nearby.none');
+  state.maps.nearby.setCases(
+    state.open.map((r) => ({
+      lat: r.lat,
+      lon: r.long,
+      colour: '#0b5cad',
+      title: `${r.service_name} · ${r.service_request_id}`,
+      popup: popupFor(r),
+    })),
+  );
+}
+
+function popupFor(r) {
+  return h(
+    'div',
+    { class: 'popup' },
+    h('strong', {}, r.service_name),
+    h('br'),
+    r.service_request_id,
+    h('br'),
+    r.status_notes || '',
+    h('br'),
+    fmtTime(r.requested_datetime),
+    h('br'),
+    h('button', { type: 'button', class: 'link', onclick: () => trackFromList(r.service_request_id) }, t('nearby.view')),
+  );
+}
+
+function trackFromList(number) {
+  history.replaceState(null, '', `#track/${encodeURIComponent(number)}`);
+  showTab('track');
+  $('track-number').value = number;
+  lookUp(number);
+  $('track-number').focus();
+}
+
+function renderNearest() {
+  const ol = $('nearest');
+  const spot = state.nearbySpot;
+  if (!spot || !state.open) {
+    fill(ol, h('li', { class: 'empty' }, t('nearby.pick')));
+    return;
+  }
+  const list = state.open
+    .filter((r) => Number.isFinite(r.lat) && Number.isFinite(r.long))
+    .map((r) => ({ r, d: distance(spot.lat, spot.lon, r.lat, r.long) }))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 10);
+  if (!list.length) {
+    fill(ol, h('li', { class: 'empty' }, t('nearby.none')));
+    return;
+  }
+  fill(
+    ol,
+    list.map(({ r, d }) =>
+      h(
+        'li',
+        { class: 'card' },
+        h('p', { class: 'card-title' }, r.service_name, ' ', h('span', { class: 'muted' }, t('nearby.distance', { d: fmtDistance(d) }))),
+        h('p', {}, r.status_notes || ''),
+        h('p', { class: 'muted' }, r.service_request_id, ' · ', fmtTime(r.requested_datetime)),
+        h('button', { type: 'button', class: 'secondary small', onclick: () => trackFromList(r.service_request_id) }, t('nearby.view')),
+      ),
+    ),
+  );
+}
+
+// ---- start ---------------------------------------------------------------------------
+
+function start() {
+  applyStatic();
+  wireToggle($('lang'));
+  wireTabs();
+  $('category-search').addEventListener('input', renderCategories);
+  $('category-search').addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown') {
+      e.preventDefault();
+      const sel = $('category');
+      sel.focus();
+      if (sel.selectedIndex < 0 && sel.options.length) {
+        sel.selectedIndex = 0;
+        onCategory();
+      }
+    }
+  });
+  $('category').addEventListener('change', onCategory);
+  $('locate').addEventListener('click', () =>
+    locate((lat, lon) => setPick(lat, lon, { pan: true }), $('picked')),
+  );
+  $('nearby-locate').addEventListener('click', () =>
+    locate((lat, lon) => {
+      state.nearbySpot = { lat, lon };
+      state.maps.nearby.setPick(lat, lon, { pan: true });
+      $('nearby-count').textContent = state.open ? t('nearby.count', { n: state.open.length }) : '';
+      renderNearest();
+    }, $('nearby-count')),
+  );
+  $('report-form').addEventListener('submit', submitReport);
+  clearOnInput($('report-form'));
+  clearOnInput($('track-form'));
+  $('receipt-track').addEventListener('click', () => trackFromList(state.receipt.service_request_id));
+  $('receipt-again').addEventListener('click', resetReport);
+  $('track-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    history.replaceState(null, '', `#track/${encodeURIComponent($('track-number').value.trim())}`);
+    lookUp($('track-number').value);
+  });
+  window.addEventListener('hashchange', route);
+  document.addEventListener('langchange', async () => {
+    document.title = `${t('app.district')} · ${t('app.public_title')}`;
+    renderPicked();
+    state.definitions.clear();
+    await loadServices();
+    await onCategory();
+    if (state.tracked) lookUp(state.tracked.service_request_id);
+    if (state.open) {
+      state.open = null;
+      if (!$('panel-nearby').hidden) ensureNearby();
+    }
+    if (state.receipt && !$('receipt').hidden) fill($('receipt-expected'), timeEl(state.receipt.expected_datetime));
+  });
+  document.title = `${t('app.district')} · ${t('app.public_title')}`;
+  loadServices();
+  route();
+}
+
+start();
