@@ -5,7 +5,19 @@
 //! over the bbox as the polygon layer, then routes 1,000,000 uniform random points (fixed
 //! seed) on one thread and checks 10,000 of them against a brute-force scan.
 //!
-//! Run: `cargo bench -p cityloop-geo --bench route` (options: `--points N`, `--check N`).
+//! With `CITYLOOP_BENCH_PG` set to a PostgreSQL URL (e.g.
+//! `postgres://postgres@127.0.0.1:5432/test`), or with `--postgis` (then that URL or
+//! `postgres://postgres@127.0.0.1:5432/postgres`), the same run also loads the segments and
+//! grid cells into PostGIS (a scratch database, dropped at the end; needs `psql` and the
+//! `postgis` extension installed on the server), routes the first `--pg-points` points
+//! (default 100,000) there in one batch query per method, checks agreement with cityloop,
+//! and prints the ratio. See `route/postgis.rs` and `shared/docs/benchmarks.md`.
+//!
+//! Run: `cargo bench -p cityloop-geo --bench route` (options: `--points N`, `--check N`,
+//! `--postgis`, `--pg-points N`, `--pg-rounds N`).
+
+#[path = "route/postgis.rs"]
+mod postgis;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -78,9 +90,27 @@ fn demo(points: usize) {
     );
 }
 
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
+/// The PostgreSQL URL for the side-by-side run, if it was asked for.
+fn pg_url() -> Option<String> {
+    let env = std::env::var("CITYLOOP_BENCH_PG")
+        .ok()
+        .filter(|v| !v.is_empty());
+    match env {
+        Some(url) => Some(url),
+        None if flag("--postgis") => Some("postgres://postgres@127.0.0.1:5432/postgres".into()),
+        None => None,
+    }
+}
+
 fn main() {
     let points = arg("--points", 1_000_000);
     let check = arg("--check", 10_000);
+    let pg_points = arg("--pg-points", 100_000).min(points);
+    let pg_rounds = arg("--pg-rounds", 2).max(1);
     demo(points / 10);
     let shared = std::env::var_os("CITYLOOP_SHARED")
         .map(PathBuf::from)
@@ -231,7 +261,122 @@ fn main() {
         brute_ns / 1e3,
         brute_ns / best_route
     );
+
+    // PostGIS side by side on the first `pg_points` of the same points.
+    let pg = pg_url().map(|url| {
+        let db = postgis::scratch_db_name();
+        println!("postgis: {pg_points} points, {pg_rounds} round(s) per method, scratch database {db} via psql on {url}");
+        let pts = &pts[..pg_points];
+        match postgis::run(&url, &territory, pts, pg_rounds) {
+            Ok(run) => {
+                let knn = postgis::compare(&router, &territory, pts, &run.knn, 5);
+                let exact = postgis::compare(&router, &territory, pts, &run.exact, 20);
+                (run, knn, exact)
+            }
+            Err(e) => {
+                eprintln!("postgis: {e}");
+                std::process::exit(1);
+            }
+        }
+    });
+
+    let pct = |a: usize, n: usize| 100.0 * a as f64 / n.max(1) as f64;
+    println!();
+    println!("==== routing benchmark summary (one run; ratios are within this run) ====");
+    println!("segments:                {}", territory.segments().len());
+    println!("grid cells:              {}", territory.grids().len());
+    println!("points:                  {points} (cityloop), {pg_points} of them for PostGIS");
+    println!(
+        "road within 50 m:        {:.1} % of all points (cityloop)",
+        pct(with_road, points)
+    );
+    println!("cityloop (1 thread):     {best_route:.0} ns/route (full route: grid + nearest segment), {best_nearest:.0} ns/point (nearest segment only); best of 5 / 3 rounds");
+    println!(
+        "brute-force check:       {n_check} points, {mismatches} mismatches (indexed route vs scan)"
+    );
+    match &pg {
+        None => println!("PostGIS:                 not run (set CITYLOOP_BENCH_PG=postgres://... or pass --postgis)"),
+        Some((run, knn, exact)) => {
+            let par = |p: bool| if p { "parallel plan" } else { "serial plan" };
+            let ms = |v: &[f64]| {
+                v.iter()
+                    .map(|t| format!("{t:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!("PostGIS:                 {} (load + GiST indexes {:.0} ms)", run.version, run.load_ms);
+            println!(
+                "  road within 50 m:      {:.2} % of the {pg_points} PostGIS points by exact-metre, {:.2} % by KNN, {:.2} % by cityloop",
+                pct(exact.pg_with_road, pg_points),
+                pct(knn.pg_with_road, pg_points),
+                pct(exact.cityloop_with_road, pg_points)
+            );
+            println!(
+                "  KNN <-> + ST_Contains: {:.1} µs/point (one batch query, best of [{}] ms; {})",
+                run.knn_us,
+                ms(&run.knn_rounds_ms),
+                par(run.knn_parallel)
+            );
+            println!(
+                "  exact-metre:           {:.1} µs/point (ST_DWithin/ST_Distance geography + ST_Contains, one batch query, best of [{}] ms; {})",
+                run.exact_us,
+                ms(&run.exact_rounds_ms),
+                par(run.exact_parallel)
+            );
+            println!(
+                "ratio exact-metre / cityloop: {:.0}x per full route ({:.0}x per nearest segment); KNN / cityloop: {:.0}x  (target >= 100x)",
+                run.exact_us * 1e3 / best_route,
+                run.exact_us * 1e3 / best_nearest,
+                run.knn_us * 1e3 / best_route
+            );
+            println!(
+                "agreement exact-metre vs cityloop ({} points): segment same {} + both none {} = {} agree; differ {}: tie/precision (< 1 mm) {}, at the 50 m edge (< 1 mm) {}, real {} (PostGIS farther {}, nearer {}, missed by PostGIS {}, missed by cityloop {}); grid cell same {}, differs {}",
+                exact.points,
+                exact.same_segment,
+                exact.both_none,
+                exact.same_segment + exact.both_none,
+                exact.segment_mismatches(),
+                exact.tie_or_precision,
+                exact.edge_50m,
+                exact.real_mismatches(),
+                exact.farther,
+                exact.nearer,
+                exact.missed_by_pg,
+                exact.missed_by_cityloop,
+                exact.same_grid,
+                exact.grid_differs
+            );
+            let knn_matched = knn.same_segment + knn.tie_or_precision + knn.farther + knn.nearer;
+            println!(
+                "agreement KNN vs cityloop: segment same {} + both none {}; farther road {} ({:.2} % of matched, up to {:.1} m farther), missed a road within 50 m {}, tie/precision {}, edge {}, nearer {}; grid same {}, differs {}",
+                knn.same_segment,
+                knn.both_none,
+                knn.farther,
+                pct(knn.farther, knn_matched),
+                knn.max_farther_m,
+                knn.missed_by_pg,
+                knn.tie_or_precision,
+                knn.edge_50m,
+                knn.nearer + knn.missed_by_cityloop,
+                knn.same_grid,
+                knn.grid_differs
+            );
+            if !exact.examples.is_empty() {
+                println!("exact-metre differences (first {}):", exact.examples.len());
+                for e in &exact.examples {
+                    println!("  {e}");
+                }
+            }
+            println!("psql script, output and plans: {}", run.log.display());
+        }
+    }
+    println!("====");
     if mismatches > 0 {
         std::process::exit(1);
+    }
+    if let Some((_, _, exact)) = &pg {
+        if exact.real_mismatches() > 0 || exact.grid_differs > 0 {
+            std::process::exit(1);
+        }
     }
 }

@@ -107,8 +107,8 @@ pub struct Router {
     seg_geoms: Vec<geo::LineString>,
     pieces: Vec<Piece>,
     piece_tree: RTree<PieceLeaf, NodeParams>,
-    /// Candidate pieces per bucket for the router's own tolerance.
-    piece_buckets: Buckets<u32>,
+    /// Candidate pieces per bucket for the router's own tolerance, each with its envelope.
+    piece_buckets: Buckets<PieceItem>,
     /// Latitude range of the segments.
     lat_range: (f64, f64),
 }
@@ -254,6 +254,11 @@ impl AreaIndex {
 
     /// The containing area by the boundary rule (interior first, then lowest code).
     fn locate(&self, c: Coord) -> Option<AreaLeaf> {
+        self.locate_in(c, self.buckets.get(c.x, c.y))
+    }
+
+    /// [`AreaIndex::locate`] given the bucket of `c` (`None`: search the R-tree).
+    fn locate_in(&self, c: Coord, bucket: Option<&[AreaLeaf]>) -> Option<AreaLeaf> {
         // (rank, leaf): the leaf is kept by value, so no second lookup is needed.
         let mut best: Option<(u8, AreaLeaf)> = None;
         let mut visit = |leaf: &AreaLeaf| {
@@ -272,7 +277,7 @@ impl AreaIndex {
                 }
             }
         };
-        match self.buckets.get(c.x, c.y) {
+        match bucket {
             Some(leaves) => leaves.iter().for_each(&mut visit),
             None => {
                 let at = AABB::from_point([c.x, c.y]);
@@ -315,31 +320,33 @@ struct Buckets<T> {
 const MAX_BUCKETS: usize = 1 << 21;
 
 impl<T: Copy> Buckets<T> {
-    /// Buckets of about `side` over `area`; `collect(b)` gives the entries for bucket rect `b`.
+    /// Buckets of about `sx` × `sy` over `area` (from its lower corner); `collect(b)` gives
+    /// the entries for bucket rect `b`.
     fn build(
         area: &AABB<[f64; 2]>,
-        side: f64,
+        (sx, sy): (f64, f64),
         mut collect: impl FnMut(&AABB<[f64; 2]>, &mut Vec<T>),
     ) -> Buckets<T> {
         let (lo, hi) = (area.lower(), area.upper());
         let (w, h) = (hi[0] - lo[0], hi[1] - lo[1]);
-        if !(w >= 0.0 && h >= 0.0 && side > 0.0 && w.is_finite() && h.is_finite()) {
+        if !(w >= 0.0 && h >= 0.0 && sx > 0.0 && sy > 0.0 && w.is_finite() && h.is_finite()) {
             return Buckets::empty();
         }
-        let mut side = side;
-        while ((w / side).ceil().max(1.0)) * ((h / side).ceil().max(1.0)) > MAX_BUCKETS as f64 {
-            side *= 2.0;
+        let (mut sx, mut sy) = (sx, sy);
+        while ((w / sx).ceil().max(1.0)) * ((h / sy).ceil().max(1.0)) > MAX_BUCKETS as f64 {
+            sx *= 2.0;
+            sy *= 2.0;
         }
-        let nx = ((w / side).ceil() as usize).max(1);
-        let ny = ((h / side).ceil() as usize).max(1);
+        let nx = ((w / sx).ceil() as usize).max(1);
+        let ny = ((h / sy).ceil() as usize).max(1);
         let mut offsets = Vec::with_capacity(nx * ny + 1);
         let mut items = Vec::new();
         offsets.push(0);
         for j in 0..ny {
             for i in 0..nx {
                 let b = AABB::from_corners(
-                    [lo[0] + i as f64 * side, lo[1] + j as f64 * side],
-                    [lo[0] + (i + 1) as f64 * side, lo[1] + (j + 1) as f64 * side],
+                    [lo[0] + i as f64 * sx, lo[1] + j as f64 * sy],
+                    [lo[0] + (i + 1) as f64 * sx, lo[1] + (j + 1) as f64 * sy],
                 );
                 collect(&b, &mut items);
                 offsets.push(items.len() as u32);
@@ -348,8 +355,8 @@ impl<T: Copy> Buckets<T> {
         Buckets {
             x0: lo[0],
             y0: lo[1],
-            inv_w: 1.0 / side,
-            inv_h: 1.0 / side,
+            inv_w: 1.0 / sx,
+            inv_h: 1.0 / sy,
             nx,
             ny,
             offsets,
@@ -388,24 +395,33 @@ impl<T: Copy> Buckets<T> {
     }
 }
 
-/// Buckets for an area index: about the median area's envelope size.
+/// Buckets for an area index: the median area's envelope width and height, the table
+/// shifted by half a bucket from the areas' lower corner. For a regular unit grid, bucket
+/// edges then fall mid-cell and each bucket meets 4 cells (with edges on the cell edges it
+/// would meet 9: a point on an edge needs the cells on both sides).
 fn area_buckets(tree: &RTree<AreaLeaf, NodeParams>) -> Buckets<AreaLeaf> {
-    let mut sizes: Vec<f64> = tree
-        .iter()
-        .map(|l| (l.env.upper()[0] - l.env.lower()[0]).max(l.env.upper()[1] - l.env.lower()[1]))
-        .collect();
-    if sizes.is_empty() {
+    let median = |k: usize| {
+        let mut v: Vec<f64> = tree
+            .iter()
+            .map(|l| l.env.upper()[k] - l.env.lower()[k])
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).map(|m| m.max(1e-6))
+    };
+    let (Some(sx), Some(sy)) = (median(0), median(1)) else {
         return Buckets::empty();
-    }
-    sizes.sort_by(f64::total_cmp);
-    let side = sizes[sizes.len() / 2].max(1e-6);
+    };
     let all = tree.root().envelope();
-    Buckets::build(&all, side, |b, out| {
+    let area = AABB::from_corners(
+        [all.lower()[0] - sx / 2.0, all.lower()[1] - sy / 2.0],
+        all.upper(),
+    );
+    Buckets::build(&area, (sx, sy), |b, out| {
         // The bucket widened a little: a point on its edge may be assigned to either side.
-        let pad = side * 1e-6;
+        let (px, py) = (sx * 1e-6, sy * 1e-6);
         let wide = AABB::from_corners(
-            [b.lower()[0] - pad, b.lower()[1] - pad],
-            [b.upper()[0] + pad, b.upper()[1] + pad],
+            [b.lower()[0] - px, b.lower()[1] - py],
+            [b.upper()[0] + px, b.upper()[1] + py],
         );
         let mut found: Vec<AreaLeaf> = tree
             .locate_in_envelope_intersecting(&wide)
@@ -471,31 +487,85 @@ fn consider(pos: CoordPos, i: u32, best: &mut Option<(u8, u32)>) {
     }
 }
 
+/// A segment's id, road name and street code, in one cache line when they fit in
+/// [`SHORT_TEXT`] bytes (most do), so that building the answer costs one memory access.
 #[derive(Debug)]
+#[repr(align(64))]
 struct SegmentInfo {
-    /// Id, road name and street code, one after the other in one allocation.
-    text: Box<str>,
-    id_end: u32,
-    name_end: u32,
+    /// Id, road name and street code one after the other, when `long` is `None`.
+    short: [u8; SHORT_TEXT],
+    id_len: u8,
+    name_len: u8,
+    street_len: u8,
     has_street: bool,
     schematic: bool,
+    long: Option<Box<LongText>>,
+}
+
+/// Inline text bytes of a [`SegmentInfo`] (what fills its 64 bytes).
+const SHORT_TEXT: usize = 48;
+
+/// The text of a segment whose id, name and street code do not fit inline.
+#[derive(Debug)]
+struct LongText {
+    text: Box<str>,
+    id_end: usize,
+    name_end: usize,
 }
 
 impl SegmentInfo {
     fn new(s: &crate::territory::RoadSegment) -> SegmentInfo {
         let street = s.street_code.as_deref().unwrap_or("");
+        let text = format!("{}{}{}", s.id, s.road_name, street);
+        let mut short = [0u8; SHORT_TEXT];
+        let long = if text.len() <= SHORT_TEXT {
+            short[..text.len()].copy_from_slice(text.as_bytes());
+            None
+        } else {
+            Some(Box::new(LongText {
+                text: text.into_boxed_str(),
+                id_end: s.id.len(),
+                name_end: s.id.len() + s.road_name.len(),
+            }))
+        };
+        // Lengths are only read when the text is inline (each then fits a u8).
+        let len = |n: usize| u8::try_from(n).unwrap_or(u8::MAX);
         SegmentInfo {
-            text: format!("{}{}{}", s.id, s.road_name, street).into_boxed_str(),
-            id_end: s.id.len() as u32,
-            name_end: (s.id.len() + s.road_name.len()) as u32,
+            short,
+            id_len: len(s.id.len()),
+            name_len: len(s.road_name.len()),
+            street_len: len(street.len()),
             has_street: s.street_code.is_some(),
             schematic: s.schematic,
+            long,
+        }
+    }
+
+    /// The id, road name and street code.
+    fn texts(&self) -> (&str, &str, &str) {
+        match &self.long {
+            Some(l) => {
+                let (id, rest) = l.text.split_at(l.id_end);
+                let (name, street) = rest.split_at(l.name_end - l.id_end);
+                (id, name, street)
+            }
+            None => {
+                let (a, b) = (self.id_len as usize, self.name_len as usize);
+                let c = self.street_len as usize;
+                // Always valid: the bytes and the split points come from `&str`s.
+                let s = |r: std::ops::Range<usize>| {
+                    self.short
+                        .get(r)
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .unwrap_or_default()
+                };
+                (s(0..a), s(a..a + b), s(a + b..a + b + c))
+            }
         }
     }
 
     fn hit(&self, distance_m: f64) -> SegmentHit {
-        let (id, rest) = self.text.split_at(self.id_end as usize);
-        let (name, street) = rest.split_at((self.name_end - self.id_end) as usize);
+        let (id, name, street) = self.texts();
         SegmentHit {
             id: id.to_owned(),
             road_name: name.to_owned(),
@@ -511,6 +581,45 @@ struct Piece {
     a: Coord,
     b: Coord,
     seg: u32,
+}
+
+/// A bucket entry: a piece and its envelope in the territory frame (metres), rounded outwards
+/// to `f32` so that the lower bound it gives is never above the true distance.
+#[derive(Debug, Clone, Copy)]
+struct PieceItem {
+    lo: [f32; 2],
+    hi: [f32; 2],
+    piece: u32,
+}
+
+impl PieceItem {
+    /// Squared distance in the territory frame from `(x, y)` to the envelope.
+    #[inline]
+    fn dist2(&self, x: f64, y: f64) -> f64 {
+        let dx = (f64::from(self.lo[0]) - x)
+            .max(x - f64::from(self.hi[0]))
+            .max(0.0);
+        let dy = (f64::from(self.lo[1]) - y)
+            .max(y - f64::from(self.hi[1]))
+            .max(0.0);
+        dx * dx + dy * dy
+    }
+}
+
+/// An `f32` at or below `v`, less 1 mm (against rounding of the projection).
+fn f32_below(v: f64) -> f32 {
+    let w = v - 1e-3 - v.abs() * 1e-6;
+    let f = w as f32;
+    if f64::from(f) > w {
+        f - f.abs().max(f32::MIN_POSITIVE) * f32::EPSILON
+    } else {
+        f
+    }
+}
+
+/// An `f32` at or above `v`, plus 1 mm.
+fn f32_above(v: f64) -> f32 {
+    -f32_below(-v)
 }
 
 /// An R-tree leaf: the envelope, in the territory-wide projection, of a stretch of at most
@@ -701,7 +810,7 @@ impl Router {
 
     /// Bucket table for the nearest-segment search at the router's tolerance: each bucket
     /// lists the pieces (from an R-tree query) that any point inside it may need.
-    fn build_piece_buckets(&self) -> Buckets<u32> {
+    fn build_piece_buckets(&self) -> Buckets<PieceItem> {
         let tol = self.tolerance_m;
         let (lat_min, lat_max) = self.lat_range;
         if self.pieces.is_empty() || tol > MAX_BUCKET_TOLERANCE_M || !lat_min.is_finite() {
@@ -721,12 +830,28 @@ impl Router {
             return Buckets::empty();
         }
         let r = tol / s_min * (1.0 + 1e-9) + 1e-3;
+        // Each piece's envelope in the territory frame, rounded outwards to f32.
+        let items: Vec<PieceItem> = self
+            .pieces
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let (ax, ay) = self.frame.project(p.a.x, p.a.y);
+                let (bx, by) = self.frame.project(p.b.x, p.b.y);
+                PieceItem {
+                    lo: [f32_below(ax.min(bx)), f32_below(ay.min(by))],
+                    hi: [f32_above(ax.max(bx)), f32_above(ay.max(by))],
+                    piece: i as u32,
+                }
+            })
+            .collect();
         let all = self.piece_tree.root().envelope();
         let area = AABB::from_corners(
             [all.lower()[0] - r, all.lower()[1] - r],
             [all.upper()[0] + r, all.upper()[1] + r],
         );
-        Buckets::build(&area, r.max(20.0), |b, out| {
+        let side = r.max(20.0);
+        Buckets::build(&area, (side, side), |b, out| {
             let q = AABB::from_corners(
                 [b.lower()[0] - r, b.lower()[1] - r],
                 [b.upper()[0] + r, b.upper()[1] + r],
@@ -740,7 +865,18 @@ impl Router {
                 });
             ids.sort_unstable();
             ids.dedup();
-            out.extend(ids);
+            // Nearest to the bucket first, so that the search's bound tightens early.
+            let (cx, cy) = (
+                (b.lower()[0] + b.upper()[0]) / 2.0,
+                (b.lower()[1] + b.upper()[1]) / 2.0,
+            );
+            let mut found: Vec<PieceItem> = ids.iter().map(|&i| items[i as usize]).collect();
+            found.sort_by(|x, y| {
+                x.dist2(cx, cy)
+                    .total_cmp(&y.dist2(cx, cy))
+                    .then(x.piece.cmp(&y.piece))
+            });
+            out.extend(found);
         })
     }
 
@@ -804,7 +940,31 @@ impl Router {
             .map(|(i, d)| self.hit(i, d))
     }
 
+    /// The bucket of candidate pieces for a search within `tolerance_m` of `(lon, lat)`, or
+    /// `None` when the R-tree must be searched.
+    #[inline]
+    fn piece_bucket(&self, lon: f64, lat: f64, tolerance_m: f64) -> Option<&[PieceItem]> {
+        if tolerance_m <= self.tolerance_m {
+            let (px, py) = self.frame.project(lon, lat);
+            self.piece_buckets.get(px, py)
+        } else {
+            None
+        }
+    }
+
     fn nearest_index(&self, lon: f64, lat: f64, tolerance_m: f64) -> Option<(u32, f64)> {
+        let bucket = self.piece_bucket(lon, lat, tolerance_m);
+        self.nearest_index_in(lon, lat, tolerance_m, bucket)
+    }
+
+    /// [`Router::nearest_index`] given [`Router::piece_bucket`]'s answer.
+    fn nearest_index_in(
+        &self,
+        lon: f64,
+        lat: f64,
+        tolerance_m: f64,
+        bucket: Option<&[PieceItem]>,
+    ) -> Option<(u32, f64)> {
         if !lon.is_finite() || !lat.is_finite() || tolerance_m.is_nan() || tolerance_m < 0.0 {
             return None;
         }
@@ -816,21 +976,32 @@ impl Router {
         }
         let (px, py) = self.frame.project(lon, lat);
         let mut best: Option<(f64, u32)> = None;
-        let mut visit = |p: &Piece| {
+        let visit = |p: &Piece, best: &mut Option<(f64, u32)>| {
             let d = q.distance_to_piece_m(p.a, p.b);
             if d <= tolerance_m && best.is_none_or(|(bd, bi)| d < bd || (d == bd && p.seg < bi)) {
-                best = Some((d, p.seg));
+                *best = Some((d, p.seg));
             }
         };
-        let bucket = if tolerance_m <= self.tolerance_m {
-            self.piece_buckets.get(px, py)
-        } else {
-            None
-        };
         match bucket {
-            Some(ids) => {
-                for &i in ids {
-                    visit(&self.pieces[i as usize]);
+            Some(items) => {
+                // Pieces whose envelope is farther (in the territory frame) than `lim` cannot be
+                // within the current bound: distance_q >= s * distance_frame >= s * distance
+                // to the envelope. The 1 mm margin dwarfs rounding, so a skipped piece is
+                // strictly farther than the bound and never a tie; the answer is the same as
+                // visiting every piece.
+                let lim = |bound: f64| {
+                    let l = (bound + 1e-3) / s;
+                    l * l
+                };
+                let mut lim2 = lim(tolerance_m);
+                for it in items {
+                    if it.dist2(px, py) > lim2 {
+                        continue;
+                    }
+                    visit(&self.pieces[it.piece as usize], &mut best);
+                    if let Some((bd, _)) = best {
+                        lim2 = lim(bd);
+                    }
                 }
             }
             None => {
@@ -839,7 +1010,7 @@ impl Router {
                 let _ = self
                     .piece_tree
                     .locate_in_envelope_intersecting_int(&env, |leaf| {
-                        visit(&self.pieces[leaf.piece as usize]);
+                        visit(&self.pieces[leaf.piece as usize], &mut best);
                         ControlFlow::<()>::Continue(())
                     });
             }
@@ -886,6 +1057,20 @@ impl Router {
             };
         }
         let c = Coord { x: lon, y: lat };
+        // Both bucket lists first, and a first read of each, so that their cache misses
+        // overlap instead of following one another (routing a random point is bound by
+        // memory latency, not arithmetic).
+        let (grid_bucket, piece_bucket) = if brute {
+            (None, None)
+        } else {
+            let g = self.grids.buckets.get(c.x, c.y);
+            let p = self.piece_bucket(lon, lat, self.tolerance_m);
+            std::hint::black_box((
+                g.and_then(|l| l.first()).map(|l| l.rect),
+                p.and_then(|l| l.first()).map(|i| i.piece),
+            ));
+            (g, p)
+        };
         let locate = |idx: &AreaIndex| {
             if brute {
                 idx.locate_brute_force(c)
@@ -893,7 +1078,21 @@ impl Router {
                 idx.locate(c)
             }
         };
-        let grid = locate(&self.grids);
+        // The segment first, then a read of its record, which arrives while the areas are
+        // searched.
+        let segment = if brute {
+            self.nearest_index_brute_force(lon, lat, self.tolerance_m)
+        } else {
+            self.nearest_index_in(lon, lat, self.tolerance_m, piece_bucket)
+        };
+        if let Some((i, _)) = segment {
+            std::hint::black_box(self.segments[i as usize].id_len);
+        }
+        let grid = if brute {
+            self.grids.locate_brute_force(c)
+        } else {
+            self.grids.locate_in(c, grid_bucket)
+        };
         let community = grid
             .and_then(|g| g.parent(0))
             .map(|i| self.communities.leaves[i as usize])
@@ -914,11 +1113,6 @@ impl Router {
             None
         } else {
             locate(&self.neighbours)
-        };
-        let segment = if brute {
-            self.nearest_index_brute_force(lon, lat, self.tolerance_m)
-        } else {
-            self.nearest_index(lon, lat, self.tolerance_m)
         };
 
         let district = self.district.as_ref().filter(|_| inside);
