@@ -45,7 +45,7 @@ pub enum TimeMode {
 }
 
 /// The deadline light of a running stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Light {
     /// Less than 80% of the allowed time used.

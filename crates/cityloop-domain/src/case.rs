@@ -29,7 +29,7 @@ pub struct Location {
 }
 
 /// The territorial answer for the case's location, as the routing engine gave it at intake.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Routing {
     pub street_code: Option<String>,
     pub street_name: Option<String>,

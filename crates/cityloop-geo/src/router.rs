@@ -80,7 +80,7 @@ pub struct Route {
 }
 
 /// The nearest road segment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SegmentHit {
     /// Segment id.
     pub id: String,

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::validate::{self, ValidationOptions};
 
 /// A named area reference as it appears in routing answers.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AreaRef {
     /// The area's code (adcode, street, community or grid code).
     pub code: String,

@@ -15,14 +15,14 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 
 /// `POST /api/v1/auth/login`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     pub token: String,
     pub token_type: &'static str,
@@ -30,7 +30,7 @@ pub struct LoginResponse {
     pub user: PersonDto,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PersonDto {
     pub id: String,
     pub username: String,
@@ -55,7 +55,7 @@ impl From<&cityloop_domain::model::Person> for PersonDto {
 
 /// A category reference in requests: a service code (`"06010"`, GB/T 47678.5 matter) or
 /// the full key.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum CategoryRef {
     ServiceCode(String),
@@ -94,7 +94,7 @@ impl CategoryRef {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactDto {
     pub name: Option<String>,
@@ -103,7 +103,7 @@ pub struct ContactDto {
 }
 
 /// `POST /api/v1/cases` (staff intake).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCaseRequest {
     pub source: String,
@@ -129,7 +129,7 @@ pub struct CreateCaseRequest {
 }
 
 /// `POST /api/v1/cases/{id}/actions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     pub action: String,
@@ -162,7 +162,7 @@ impl ActionRequest {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CategoryDto {
     pub standard: String,
     pub standard_title: &'static str,
@@ -197,7 +197,7 @@ impl From<&Category> for CategoryDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UnitDto {
     pub id: UnitId,
     pub code: String,
@@ -218,13 +218,13 @@ impl From<&Unit> for UnitDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UnitRef {
     pub id: UnitId,
     pub name: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CategoryRefDto {
     pub standard: String,
     pub kind: String,
@@ -232,7 +232,7 @@ pub struct CategoryRefDto {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventDto {
     pub seq: i64,
     pub at: DateTime<Utc>,
@@ -274,7 +274,7 @@ impl From<&Event> for EventDto {
 }
 
 /// A case as the staff API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaseDto {
     pub id: String,
     pub number: String,
@@ -313,7 +313,7 @@ pub struct CaseDto {
 }
 
 /// Contact details: staff may see them to call back; the public API never shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReporterDto {
     pub name: Option<String>,
     pub phone: Option<String>,
@@ -392,7 +392,7 @@ impl CaseDto {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaseList {
     pub items: Vec<CaseDto>,
     /// Pass as `cursor` to get the next page; absent on the last page.
@@ -400,7 +400,8 @@ pub struct CaseList {
 }
 
 /// `GET /api/v1/cases` query.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CaseQuery {
     pub state: Option<String>,

@@ -99,3 +99,23 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// The error envelope as the OpenAPI document describes it (what
+/// [`ApiError::into_response`] writes).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `invalid_field`, `unauthorized`, `forbidden`, `not_found`,
+    /// `conflict`, `rate_limited`, `payload_too_large`, `internal`, ...
+    pub code: String,
+    /// A sentence for people; starts with the field name when `field` is set.
+    pub message: String,
+    /// The input field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}

@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod open311;
+pub mod openapi;
 mod routes;
 pub mod web;
 

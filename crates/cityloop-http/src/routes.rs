@@ -18,7 +18,7 @@ use cityloop_store::{CaseFilter, Cursor, Page};
 use serde_json::json;
 
 use crate::dto::*;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Staff};
 use crate::AppState;
 
@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases", get(list_cases).post(create_case))
         .route("/api/v1/cases/{id}", get(get_case))
         .route("/api/v1/cases/{id}/actions", post(act))
+        .route("/api/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::open311::routes())
         .merge(crate::web::routes())
         .fallback(not_found)
@@ -57,7 +58,10 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn healthz(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+#[utoipa::path(get, path = "/healthz", tag = "system",
+    responses((status = 200, description = "Store reachable: status, backend, district code, version", body = Object),
+              (status = 503, description = "Store unreachable", body = ErrorBody)))]
+pub(crate) async fn healthz(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     st.svc
         .store
         .ping()
@@ -71,7 +75,12 @@ async fn healthz(State(st): State<AppState>) -> Result<impl IntoResponse, ApiErr
     })))
 }
 
-async fn login(
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse),
+              (status = 401, description = "Wrong username or password", body = ErrorBody),
+              (status = 422, description = "Missing or malformed field", body = ErrorBody),
+              (status = 429, description = "Too many failed attempts for this account or address; see Retry-After", body = ErrorBody)))]
+pub(crate) async fn login(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
@@ -88,16 +97,26 @@ async fn login(
     }))
 }
 
-async fn logout(State(st): State<AppState>, staff: Staff) -> Result<StatusCode, ApiError> {
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Token revoked"), (status = 401, body = ErrorBody)))]
+pub(crate) async fn logout(
+    State(st): State<AppState>,
+    staff: Staff,
+) -> Result<StatusCode, ApiError> {
     st.svc.logout(&staff.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(staff: Staff) -> Json<PersonDto> {
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = PersonDto), (status = 401, body = ErrorBody)))]
+pub(crate) async fn me(staff: Staff) -> Json<PersonDto> {
     Json(PersonDto::from(&staff.person))
 }
 
-async fn my_notifications(
+#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's latest 100 notifications, newest first", body = Vec<cityloop_store::Notification>),
+              (status = 401, body = ErrorBody)))]
+pub(crate) async fn my_notifications(
     State(st): State<AppState>,
     staff: Staff,
 ) -> Result<Json<Vec<cityloop_store::Notification>>, ApiError> {
@@ -114,7 +133,7 @@ async fn my_notifications(
 /// by name as a 400, like the standard's public API does.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RouteQuery {
+pub(crate) struct RouteQuery {
     lat: Option<String>,
     lon: Option<String>,
     service_code: Option<String>,
@@ -158,7 +177,15 @@ pub(crate) fn wgs84_point(
     Ok(cityloop_geo::to_wgs84(sys, lon, lat))
 }
 
-async fn route_point(
+#[utoipa::path(get, path = "/api/v1/route", tag = "territory", security(("bearer" = [])),
+    params(("lat" = f64, Query, description = "Latitude, -90..90"),
+           ("lon" = f64, Query, description = "Longitude, -180..180"),
+           ("service_code" = String, Query, description = "Category service code, e.g. 01010"),
+           ("coord" = Option<String>, Query, description = "wgs84 (default), gcj02 or bd09")),
+    responses((status = 200, body = cityloop_service::territory::RouteAnswer),
+              (status = 400, description = "Bad or missing coordinate / service_code, named in `field`", body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
+pub(crate) async fn route_point(
     State(st): State<AppState>,
     _staff: Staff,
     ApiQuery(q): ApiQuery<RouteQuery>,
@@ -173,7 +200,9 @@ async fn route_point(
     Ok(Json(st.svc.route_point(lon, lat, &category).await?))
 }
 
-async fn categories(
+#[utoipa::path(get, path = "/api/v1/categories", tag = "reference", security(("bearer" = [])),
+    responses((status = 200, body = Vec<CategoryDto>), (status = 401, body = ErrorBody)))]
+pub(crate) async fn categories(
     State(st): State<AppState>,
     _staff: Staff,
 ) -> Result<Json<Vec<CategoryDto>>, ApiError> {
@@ -182,7 +211,12 @@ async fn categories(
     Ok(Json(cats.iter().map(CategoryDto::from).collect()))
 }
 
-async fn units(State(st): State<AppState>, _staff: Staff) -> Result<Json<Vec<UnitDto>>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/units", tag = "reference", security(("bearer" = [])),
+    responses((status = 200, body = Vec<UnitDto>), (status = 401, body = ErrorBody)))]
+pub(crate) async fn units(
+    State(st): State<AppState>,
+    _staff: Staff,
+) -> Result<Json<Vec<UnitDto>>, ApiError> {
     let units = st
         .svc
         .store
@@ -221,7 +255,12 @@ fn case_id(s: &str) -> Result<CaseId, ApiError> {
     CaseId::parse(s).map_err(|_| ApiError::not_found(format!("case {s:?} not found")))
 }
 
-async fn create_case(
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = CreateCaseRequest,
+    responses((status = 201, body = CaseDto),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = "The role may not take in cases", body = ErrorBody),
+              (status = 422, description = "Invalid field, named in `field`", body = ErrorBody)))]
+pub(crate) async fn create_case(
     State(st): State<AppState>,
     staff: Staff,
     ApiJson(req): ApiJson<CreateCaseRequest>,
@@ -278,7 +317,13 @@ async fn create_case(
     ))
 }
 
-async fn get_case(
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Case id (UUID)")),
+    responses((status = 200, description = "The case with its timeline (`events`) and `allowed_actions`", body = CaseDto),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = "Outside the caller's scope", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_case(
     State(st): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
@@ -287,7 +332,15 @@ async fn get_case(
     Ok(Json(CaseDto::detail(&d, &names(&st).await?)))
 }
 
-async fn act(
+#[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Case id (UUID)")), request_body = ActionRequest,
+    responses((status = 200, description = "The case after the action, with its timeline", body = CaseDto),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = "Role or scope may not take this action", body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "Action not allowed in the case's state, or `version` is stale", body = ErrorBody),
+              (status = 422, description = "Missing or invalid field, named in `field`", body = ErrorBody)))]
+pub(crate) async fn act(
     State(st): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
@@ -343,7 +396,11 @@ fn parse_bbox(s: &str) -> Result<[f64; 4], ApiError> {
     }
 }
 
-async fn list_cases(
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), params(CaseQuery),
+    responses((status = 200, description = "A page of cases in the caller's scope, newest first", body = CaseList),
+              (status = 401, body = ErrorBody),
+              (status = 422, description = "Invalid filter, named in `field`", body = ErrorBody)))]
+pub(crate) async fn list_cases(
     State(st): State<AppState>,
     staff: Staff,
     ApiQuery(q): ApiQuery<CaseQuery>,

@@ -265,7 +265,7 @@ impl crate::Services {
 pub const DUPLICATE_RADIUS_M: f64 = 30.0;
 
 /// The answer of the route API.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RouteAnswer {
     /// The WGS84 point that was routed (after coordinate conversion).
     pub lon: f64,
@@ -285,7 +285,7 @@ pub struct RouteAnswer {
     pub schematic: bool,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RoadChiefRef {
     pub level: String,
     pub level_zh: &'static str,
@@ -293,7 +293,7 @@ pub struct RoadChiefRef {
     pub name: String,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct UnitAnswer {
     pub id: cityloop_domain::ids::UnitId,
     pub name: String,
@@ -302,7 +302,7 @@ pub struct UnitAnswer {
     pub default_intake: bool,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DuplicateRef {
     pub id: cityloop_domain::ids::CaseId,
     pub number: String,

@@ -167,7 +167,7 @@ pub struct CaseRecord {
 }
 
 /// A message for one person (escalations, later other events).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     pub id: uuid::Uuid,
     pub person_id: PersonId,
