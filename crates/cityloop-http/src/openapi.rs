@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document of the staff API, generated from the handlers' `#[utoipa::path]`
 //! annotations and the DTOs' `ToSchema` derives, served at `GET /api/v1/openapi.json`.
 //!
-//! A new handler is listed in [`ApiDoc`]'s `paths(...)`; a test checks that every route the
-//! router answers under `/api/v1` appears in the document. The public Open311 endpoints
+//! A new handler is listed in [`ApiDoc`]'s `paths(...)`; `tests/openapi.rs` requests every
+//! documented operation (it must be routed) and validates the document. The public Open311 endpoints
 //! follow their own standard (docs/open311-georeport-v2.md) and are not repeated here.
 
 use axum::Json;
