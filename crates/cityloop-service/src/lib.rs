@@ -109,6 +109,11 @@ impl Services {
         })
     }
 
+    /// The clock in use.
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
+    }
+
     /// Replaces the clock (tests drive time explicitly).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;

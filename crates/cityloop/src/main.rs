@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Create (or reopen) a SQLite file with the demo district 二七区 and serve it.
-    Demo(ServeArgs),
+    Demo(DemoArgs),
     /// Serve an existing database (SQLite file path or postgres:// URL).
     Serve(ServeArgs),
     /// Create the database if needed and apply pending schema migrations.
@@ -94,6 +94,34 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "CITYLOOP_ADDR")]
     addr: SocketAddr,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Demo only: run the clock this far ahead of real time (e.g. `3d`, `36h`, `-90m`), to
+    /// show deadlines turning yellow and red and the escalations that follow without waiting.
+    #[arg(long, env = "CITYLOOP_DEMO_CLOCK_OFFSET", value_parser = parse_offset, allow_hyphen_values = true)]
+    clock_offset: Option<chrono::Duration>,
+}
+
+/// `<integer><s|m|h|d>`, optionally negative.
+fn parse_offset(s: &str) -> std::result::Result<chrono::Duration, String> {
+    let bad = || format!("{s:?}: expected a whole number and a unit s, m, h or d (e.g. 3d, -90m)");
+    let t = s.trim();
+    let unit = t.chars().last().ok_or_else(bad)?;
+    let n: i64 = t[..t.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+    let secs = match unit {
+        's' => Some(n),
+        'm' => n.checked_mul(60),
+        'h' => n.checked_mul(3600),
+        'd' => n.checked_mul(86_400),
+        _ => None,
+    }
+    .filter(|v| v.abs() <= 3650 * 86_400)
+    .ok_or_else(bad)?;
+    Ok(chrono::Duration::seconds(secs))
 }
 
 #[derive(Subcommand)]
@@ -186,14 +214,27 @@ fn init_tracing() {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Demo(args) => {
+        Cmd::Demo(DemoArgs {
+            serve: args,
+            clock_offset,
+        }) => {
             let store = open(&args.db.db, true).await?;
             let loaded = load_demo(&store)
                 .await
                 .context("loading the demo district")?;
-            let svc = Services::load(store).await?;
+            let mut svc = Services::load(store).await?;
+            if let Some(off) = clock_offset {
+                let base = svc.clock();
+                svc = svc.with_clock(std::sync::Arc::new(move || base() + off));
+            }
             let listener = bind(args.addr).await?;
             print_demo_banner(&listener, &args.db.db, loaded)?;
+            if let Some(off) = clock_offset {
+                println!(
+                    "  clock:    offset {} h from real time (--clock-offset; demo only)",
+                    off.num_minutes() as f64 / 60.0
+                );
+            }
             serve(listener, svc).await
         }
         Cmd::Serve(args) => {

@@ -272,3 +272,77 @@ fn territory_export_then_import_round_trips_and_a_bad_layer_changes_nothing() {
     assert!(after.status.success());
     assert_eq!(std::fs::read_to_string(&streets).unwrap(), text);
 }
+
+/// `cityloop demo --clock-offset` (here through its environment variable) moves the demo's
+/// clock: a fresh case is red and overdue when the server is restarted 30 days ahead, and
+/// the scheduler escalates it to the supervisor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_clock_offset_makes_a_fresh_case_overdue_and_escalated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("clock.db").display().to_string();
+    let id = {
+        let server = Server::spawn("demo", &db);
+        let tok = server.login("inspector").await;
+        let (st, case) = server
+            .post(
+                &tok,
+                "/api/v1/cases",
+                serde_json::json!({"source": "inspector", "category": "06010",
+                    "description": "时钟偏移演示", "lat": 34.75, "lon": 113.66}),
+            )
+            .await;
+        assert_eq!(st, 201, "{case}");
+        assert_ne!(case["light"], "red", "{case}");
+        case["id"].as_str().unwrap().to_owned()
+    };
+    let server = Server::spawn_env(
+        "demo",
+        &db,
+        &[
+            ("CITYLOOP_DEMO_CLOCK_OFFSET", "30d"),
+            ("CITYLOOP_SCHEDULER_SECS", "1"),
+        ],
+    );
+    let sup = server.login("supervisor").await;
+    let (st, case) = server.get(&sup, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(case["light"], "red", "{case}");
+    let (_, list) = server.get(&sup, "/api/v1/cases?overdue=true").await;
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str()),
+        "{list}"
+    );
+    let escalated = common::wait_until(std::time::Duration::from_secs(20), || {
+        let s = &server;
+        let sup = sup.clone();
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                let (_, notes) = s.get(&sup, "/api/v1/me/notifications").await;
+                notes
+                    .as_array()
+                    .is_some_and(|n| n.iter().any(|x| x["case_id"] == id.as_str()))
+            })
+        })
+    });
+    assert!(escalated, "no escalation reached the supervisor");
+}
+
+#[test]
+fn a_malformed_clock_offset_is_a_usage_error() {
+    let (code, err) = run(&[
+        "demo",
+        "--clock-offset",
+        "soon",
+        "--db",
+        "/nonexistent/x.db",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("clock-offset") || err.contains("expected a whole number"),
+        "{err}"
+    );
+}

@@ -24,9 +24,15 @@ pub struct Server {
 impl Server {
     /// `cityloop <cmd> --db <db> --addr 127.0.0.1:0`, waiting for the URL line.
     pub fn spawn(cmd: &str, db: &str) -> Server {
+        Server::spawn_env(cmd, db, &[])
+    }
+
+    /// [`Server::spawn`] with extra environment variables.
+    pub fn spawn_env(cmd: &str, db: &str, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
             .args([cmd, "--db", db, "--addr", "127.0.0.1:0"])
             .env("CITYLOOP_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
