@@ -36,6 +36,55 @@ macro_rules! sql_store {
             })
         }
 
+        fn decode_attachment(row: &<$db as sqlx::Database>::Row) -> Result<crate::Attachment> {
+            let corrupt = |e: String| StoreError::Corrupt(e);
+            let id: String = row.try_get("id")?;
+            let by: Option<String> = row.try_get("uploaded_by")?;
+            Ok(crate::Attachment {
+                id: uuid::Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?,
+                sha256: row.try_get("sha256")?,
+                mime: row.try_get("mime")?,
+                size: row.try_get("size")?,
+                public_size: row.try_get("public_size")?,
+                width: row.try_get("width")?,
+                height: row.try_get("height")?,
+                gps_lat: row.try_get("gps_lat")?,
+                gps_lon: row.try_get("gps_lon")?,
+                uploaded_by: by.map(|p| PersonId::parse(&p)).transpose().map_err(|e| corrupt(e.to_string()))?,
+                channel: row.try_get("channel")?,
+                uploaded_at: row.try_get("uploaded_at")?,
+            })
+        }
+
+        const ATTACHMENT_COLUMNS: &str = "id, sha256, mime, size, public_size, width, height, gps_lat, gps_lon, uploaded_by, channel, uploaded_at";
+
+        async fn insert_attachment<'e, E>(ex: E, a: &crate::Attachment) -> Result<u64>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            let done = sqlx::query(
+                "INSERT INTO attachments (id, sha256, mime, size, public_size, width, height,
+                   gps_lat, gps_lon, uploaded_by, channel, uploaded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (sha256) DO NOTHING",
+            )
+            .bind(a.id.to_string())
+            .bind(&a.sha256)
+            .bind(&a.mime)
+            .bind(a.size)
+            .bind(a.public_size)
+            .bind(a.width)
+            .bind(a.height)
+            .bind(a.gps_lat)
+            .bind(a.gps_lon)
+            .bind(a.uploaded_by.map(|p| p.to_string()))
+            .bind(&a.channel)
+            .bind(a.uploaded_at)
+            .execute(ex)
+            .await?;
+            Ok(done.rows_affected())
+        }
+
         fn decode_person(row: &<$db as sqlx::Database>::Row) -> Result<Person> {
             let body: String = row.try_get("body")?;
             Ok(serde_json::from_str(&body)?)
@@ -453,6 +502,39 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn put_attachment(&self, a: &crate::Attachment) -> Result<(crate::Attachment, bool)> {
+                let inserted = insert_attachment(&self.writer, a).await? == 1;
+                // Read back through the writer: the row may have been committed just now.
+                let row = sqlx::query(&format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE sha256 = $1"))
+                    .bind(&a.sha256)
+                    .fetch_one(&self.writer)
+                    .await?;
+                Ok((decode_attachment(&row)?, inserted))
+            }
+
+            async fn get_attachment(&self, id: uuid::Uuid) -> Result<crate::Attachment> {
+                let row = sqlx::query(&format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("attachment {id}")))?;
+                decode_attachment(&row)
+            }
+
+            async fn attachments(&self, ids: &[uuid::Uuid]) -> Result<Vec<crate::Attachment>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = QueryBuilder::<$db>::new(format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE id IN ("));
+                let mut sep = q.separated(", ");
+                for id in ids {
+                    sep.push_bind(id.to_string());
+                }
+                q.push(")");
+                let rows = q.build().fetch_all(&self.reader).await?;
+                rows.iter().map(decode_attachment).collect()
+            }
+
             async fn export_reference(&self) -> Result<crate::ReferenceSnapshot> {
                 let mut snap = crate::ReferenceSnapshot {
                     categories: self.list_categories().await?,
@@ -504,6 +586,9 @@ macro_rules! sql_store {
                 for r in sqlx::query("SELECT segment_id, level, person_id, valid_from, valid_to FROM road_chief_assignments ORDER BY valid_from, segment_id, level").fetch_all(&self.reader).await? {
                     snap.road_chiefs.push(decode_assignment(&r)?);
                 }
+                for r in sqlx::query(&format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments ORDER BY uploaded_at, id")).fetch_all(&self.reader).await? {
+                    snap.attachments.push(decode_attachment(&r)?);
+                }
                 Ok(snap)
             }
 
@@ -541,6 +626,9 @@ macro_rules! sql_store {
                     sqlx::query("INSERT INTO api_keys (key_hash, name, created_at, revoked_at) VALUES ($1, $2, $3, $4)")
                         .bind(&k.key_hash).bind(&k.name).bind(k.created_at).bind(k.revoked_at)
                         .execute(&mut *tx).await?;
+                }
+                for a in &snap.attachments {
+                    insert_attachment(&mut *tx, a).await?;
                 }
                 for a in &snap.road_chiefs {
                     sqlx::query("INSERT INTO road_chief_assignments (id, segment_id, level, person_id, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -610,7 +698,7 @@ macro_rules! sql_store {
 
             async fn counts(&self) -> Result<Vec<(String, i64)>> {
                 let mut out = Vec::new();
-                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency", "escalations", "notifications", "road_chief_assignments"] {
+                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency", "escalations", "notifications", "road_chief_assignments", "attachments"] {
                     let r = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {t}")).fetch_one(&self.reader).await?;
                     out.push((t.to_owned(), r.try_get("n")?));
                 }

@@ -140,6 +140,8 @@ pub struct ReferenceSnapshot {
     pub escalations: Vec<(CaseId, String, String, DateTime<Utc>)>,
     pub notifications: Vec<Notification>,
     pub road_chiefs: Vec<RoadChiefAssignment>,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +188,29 @@ pub struct RoadChiefAssignment {
     pub person_id: PersonId,
     pub valid_from: DateTime<Utc>,
     pub valid_to: Option<DateTime<Utc>>,
+}
+
+/// The metadata of one uploaded photo. The bytes are files in the media folder named by
+/// `sha256` (the original, staff only, and a public copy without EXIF/XMP metadata).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub id: uuid::Uuid,
+    /// SHA-256 of the original bytes, lowercase hex; unique (uploads are deduplicated).
+    pub sha256: String,
+    /// `image/jpeg`, `image/png` or `image/webp`, from the content.
+    pub mime: String,
+    pub size: i64,
+    pub public_size: i64,
+    pub width: i64,
+    pub height: i64,
+    /// The EXIF GPS position of the original (WGS84), never in the public copy.
+    pub gps_lat: Option<f64>,
+    pub gps_lon: Option<f64>,
+    /// The staff member who uploaded it first; None for a public (citizen) upload.
+    pub uploaded_by: Option<PersonId>,
+    /// `staff` or `public`.
+    pub channel: String,
+    pub uploaded_at: DateTime<Utc>,
 }
 
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
@@ -298,6 +323,14 @@ pub trait Store: Send + Sync + 'static {
         event: &mut Event,
         idempotency: Option<(&str, &str)>,
     ) -> Result<Option<CaseId>>;
+
+    // ---- attachments (photo metadata; the bytes are files named by content hash) ----
+    /// Stores an upload's metadata unless a row with the same `sha256` exists. Returns the
+    /// stored row (the earlier one for the same content) and whether it is new.
+    async fn put_attachment(&self, a: &Attachment) -> Result<(Attachment, bool)>;
+    async fn get_attachment(&self, id: uuid::Uuid) -> Result<Attachment>;
+    /// Those of `ids` that exist, in no particular order.
+    async fn attachments(&self, ids: &[uuid::Uuid]) -> Result<Vec<Attachment>>;
 
     // ---- bulk copy between stores (`cityloop copy`) ----
     async fn export_reference(&self) -> Result<ReferenceSnapshot>;

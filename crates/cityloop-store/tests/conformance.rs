@@ -589,3 +589,54 @@ store_test!(
     numbering,
     numbering_in_the_creating_transaction_is_gapless_and_replays_use_no_number
 );
+
+fn attachment(sha: &str, at: DateTime<Utc>) -> cityloop_store::Attachment {
+    cityloop_store::Attachment {
+        id: uuid::Uuid::new_v4(),
+        sha256: sha.repeat(64 / sha.len()),
+        mime: "image/jpeg".into(),
+        size: 1234,
+        public_size: 1200,
+        width: 640,
+        height: 480,
+        gps_lat: Some(34.7503),
+        gps_lon: Some(113.6615),
+        uploaded_by: None,
+        channel: "public".into(),
+        uploaded_at: at,
+    }
+}
+
+async fn an_attachment_is_stored_once_per_content_hash(db: &TestDb) {
+    let first = attachment("ab", t0());
+    let (stored, new) = db.store.put_attachment(&first).await.unwrap();
+    assert!(new);
+    assert_eq!(stored, first, "every field round-trips");
+    // The same content again (another id, later): the first row answers.
+    let mut again = attachment("ab", t0() + Duration::minutes(1));
+    again.gps_lat = None;
+    let (stored, new) = db.store.put_attachment(&again).await.unwrap();
+    assert!(!new);
+    assert_eq!(stored, first);
+    let other = attachment("cd", t0());
+    db.store.put_attachment(&other).await.unwrap();
+    assert_eq!(db.store.get_attachment(first.id).await.unwrap(), first);
+    assert!(matches!(
+        db.store.get_attachment(again.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let mut found = db
+        .store
+        .attachments(&[first.id, again.id, other.id])
+        .await
+        .unwrap();
+    found.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+    assert_eq!(found, vec![first, other]);
+    assert!(db.store.attachments(&[]).await.unwrap().is_empty());
+    let counts = db.store.counts().await.unwrap();
+    assert!(counts.contains(&("attachments".into(), 2)));
+}
+store_test!(
+    attachments_dedup,
+    an_attachment_is_stored_once_per_content_hash
+);
