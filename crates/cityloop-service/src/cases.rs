@@ -74,6 +74,7 @@ impl Services {
         input: ReportInput,
     ) -> Result<Case, ServiceError> {
         let (mut case, mut event) = self.prepare_report(actor, input).await?;
+        self.check_attachment_refs("media", &case.media).await?;
         let deadline = case.deadline(&self.calendar);
         let prefix = self.number_prefix(&case);
         self.store
@@ -226,6 +227,8 @@ impl Services {
         }
         let now = self.now();
         let event = case.decide(action, &cmd, actor, self.ctx(now))?;
+        self.check_attachment_refs("attachments", &event.attachments)
+            .await?;
         if let Some(unit) = event.unit_id {
             self.store
                 .get_unit(unit)

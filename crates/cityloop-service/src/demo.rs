@@ -219,6 +219,9 @@ impl Services {
             limits: std::sync::Arc::new(crate::reference::default_limits()?),
             auth: Default::default(),
             territory: None,
+            media: std::sync::Arc::new(crate::attachments::Media::new(
+                crate::attachments::DEFAULT_DIR_NAME.into(),
+            )),
             clock: std::sync::Arc::new(chrono::Utc::now),
         })
     }

@@ -5,6 +5,7 @@
 //! A service call loads what it needs, asks the pure domain to decide, and writes the
 //! outcome through the [`Store`] trait in one transaction. It never sees HTTP types.
 
+pub mod attachments;
 pub mod auth;
 pub mod bench;
 pub mod cases;
@@ -12,6 +13,7 @@ pub mod copy;
 pub mod demo;
 pub mod error;
 pub mod escalate;
+pub mod media;
 pub mod open311;
 pub mod reference;
 pub mod territory;
@@ -61,6 +63,8 @@ pub struct Services {
     pub reference: Arc<std::sync::RwLock<Arc<reference::Cache>>>,
     /// The district's territory, when one is loaded (point → street, grid, segment).
     pub territory: Option<Arc<territory::GeoLocator>>,
+    /// Where photo files are kept (see [`attachments`]); `./attachments` unless set.
+    pub media: Arc<attachments::Media>,
     clock: Clock,
 }
 
@@ -105,6 +109,7 @@ impl Services {
             limits: Arc::new(limits),
             auth: Arc::new(auth::AuthState::default()),
             territory,
+            media: Arc::new(attachments::Media::new(attachments::DEFAULT_DIR_NAME.into())),
             clock: Arc::new(|| Utc::now().trunc_subsecs(6)),
         })
     }

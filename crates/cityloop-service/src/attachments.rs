@@ -1,0 +1,400 @@
+//! Photo attachments: upload, read back, and the check that ties actions to uploads.
+//!
+//! An upload is judged by its content ([`crate::media`]): JPEG, PNG or WebP, decoded in
+//! full. Two files are written, named by the SHA-256 of the original, in the media folder
+//! (beside the SQLite file by default, `./attachments` for PostgreSQL):
+//! `<dir>/<sha[0..2]>/<sha>.<ext>` (the original, staff only) and
+//! `<dir>/<sha[0..2]>/<sha>.public.<ext>` (EXIF/XMP/text removed). The metadata row,
+//! with the EXIF GPS position, goes through the store; the same content uploaded again
+//! is the same attachment. Files are written (fsync, rename) before the row, so a row
+//! never names a missing file; a crash in between leaves at most an unreferenced file.
+//!
+//! Who sees what: the original and the GPS metadata only staff; the public copy anyone
+//! who has the attachment's id (a random UUID, 122 bits), which is how a citizen's photo
+//! reaches an Open311 `media_url` before the case exists.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use cityloop_domain::model::{Actor, ActorRole};
+use cityloop_store::Attachment;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::hex;
+use crate::media::{self, Format, MediaError};
+use crate::{ServiceError, Services};
+
+/// Largest photo staff may upload.
+pub const MAX_STAFF_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// Largest photo the public upload takes.
+pub const MAX_PUBLIC_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
+/// Public uploads per client address within [`PUBLIC_UPLOAD_WINDOW_SECS`].
+pub const MAX_PUBLIC_UPLOADS: usize = 30;
+pub const PUBLIC_UPLOAD_WINDOW_SECS: i64 = 600;
+/// The media folder's name when it is not configured.
+pub const DEFAULT_DIR_NAME: &str = "attachments";
+/// Client addresses remembered by the public rate limit at most (memory bound).
+const MAX_TRACKED_CLIENTS: usize = 10_000;
+
+/// Where the files are and who uploaded publicly lately.
+#[derive(Debug)]
+pub struct Media {
+    pub dir: PathBuf,
+    public_uploads: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+}
+
+impl Media {
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            public_uploads: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The original's path and the public copy's path for a content hash.
+    fn paths(&self, sha256: &str, ext: &str) -> Result<(PathBuf, PathBuf), ServiceError> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ServiceError::Internal(anyhow::anyhow!(
+                "stored attachment hash {sha256:?} is not a SHA-256"
+            )));
+        }
+        let dir = self.dir.join(&sha256[..2]);
+        Ok((
+            dir.join(format!("{sha256}.{ext}")),
+            dir.join(format!("{sha256}.public.{ext}")),
+        ))
+    }
+
+    /// Counts one public upload from `client`; refuses past the limit.
+    fn admit_public(&self, client: &str, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        let mut map = self
+            .public_uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let window = Duration::seconds(PUBLIC_UPLOAD_WINDOW_SECS);
+        if map.len() >= MAX_TRACKED_CLIENTS {
+            map.retain(|_, q| q.back().is_some_and(|t| *t + window > now));
+        }
+        let q = map.entry(client.to_owned()).or_default();
+        while q.front().is_some_and(|t| *t + window <= now) {
+            q.pop_front();
+        }
+        if q.len() >= MAX_PUBLIC_UPLOADS {
+            let oldest = q.front().copied().unwrap_or(now);
+            return Err(ServiceError::RateLimited {
+                retry_after_s: (oldest + window - now).num_seconds().max(1) as u64,
+            });
+        }
+        q.push_back(now);
+        Ok(())
+    }
+}
+
+/// The media folder for a database: beside a SQLite file, `./attachments` for a server.
+pub fn default_dir(db_url: &str) -> PathBuf {
+    if db_url.starts_with("postgres://") || db_url.starts_with("postgresql://") {
+        return PathBuf::from(DEFAULT_DIR_NAME);
+    }
+    let path = Path::new(db_url.strip_prefix("sqlite://").unwrap_or(db_url));
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join(DEFAULT_DIR_NAME),
+        _ => PathBuf::from(DEFAULT_DIR_NAME),
+    }
+}
+
+/// Who is uploading.
+#[derive(Debug, Clone, Copy)]
+pub enum Uploader<'a> {
+    Staff(&'a Actor),
+    /// A citizen, identified for the rate limit by the client address.
+    Public { client: &'a str },
+}
+
+/// Which file of an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// As uploaded, with its metadata (staff only).
+    Original,
+    /// Without EXIF/XMP/text metadata.
+    Public,
+}
+
+/// The attachment id a reference names: the id itself, or a URL of its public copy
+/// (`…/media/<id>`, as a citizen's `media_url` carries it).
+pub fn media_id_of(reference: &str) -> Option<Uuid> {
+    let r = reference.trim();
+    let id = match r.rsplit_once("/media/") {
+        Some((_, tail)) => tail.split(['?', '#']).next().unwrap_or(""),
+        None => r,
+    };
+    Uuid::parse_str(id).ok().filter(|_| id.len() == 36)
+}
+
+fn invalid_file(e: MediaError) -> ServiceError {
+    ServiceError::invalid("file", e.to_string())
+}
+
+impl Services {
+    /// Replaces the media folder (the binary derives it from the database location).
+    pub fn with_media_dir(mut self, dir: PathBuf) -> Self {
+        self.media = std::sync::Arc::new(Media::new(dir));
+        self
+    }
+
+    /// Checks, stores and records one photo. Returns the attachment and whether it is new
+    /// (false: the same content was uploaded before, and that attachment answers).
+    pub async fn upload_attachment(
+        &self,
+        uploader: Uploader<'_>,
+        bytes: Vec<u8>,
+        declared_type: Option<&str>,
+    ) -> Result<(Attachment, bool), ServiceError> {
+        let now = self.now();
+        let (limit, uploaded_by, channel) = match uploader {
+            Uploader::Staff(actor) => match (actor.role, actor.person_id) {
+                (ActorRole::Staff(_), Some(p)) => (MAX_STAFF_UPLOAD_BYTES, Some(p), "staff"),
+                _ => return Err(ServiceError::Forbidden("staff only".into())),
+            },
+            Uploader::Public { client } => {
+                self.media.admit_public(client, now)?;
+                (MAX_PUBLIC_UPLOAD_BYTES, None, "public")
+            }
+        };
+        if bytes.len() > limit {
+            return Err(ServiceError::invalid(
+                "file",
+                format!("is larger than {limit} bytes"),
+            ));
+        }
+        let declared = declared_type.map(str::to_owned);
+        let (info, public, sha) = tokio::task::spawn_blocking(move || {
+            let info = media::inspect(&bytes, declared.as_deref())?;
+            let public = media::strip_metadata(info.format, &bytes, info.orientation)?;
+            let sha = hex(&Sha256::digest(&bytes));
+            Ok::<_, MediaError>((info, public, (sha, bytes)))
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("photo check failed: {e}")))?
+        .map_err(invalid_file)?;
+        let (sha256, original) = sha;
+        let (orig_path, public_path) = self.media.paths(&sha256, info.format.ext())?;
+        let public_size = public.len() as i64;
+        let size = original.len() as i64;
+        tokio::task::spawn_blocking(move || {
+            write_once(&orig_path, &original)?;
+            write_once(&public_path, &public)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("writing a photo failed: {e}")))?
+        .map_err(|e| ServiceError::Internal(anyhow::Error::new(e).context("writing a photo")))?;
+        let row = Attachment {
+            id: Uuid::new_v4(),
+            sha256,
+            mime: info.format.mime().into(),
+            size,
+            public_size,
+            width: i64::from(info.width),
+            height: i64::from(info.height),
+            gps_lat: info.gps.map(|g| g.0),
+            gps_lon: info.gps.map(|g| g.1),
+            uploaded_by,
+            channel: channel.into(),
+            uploaded_at: now,
+        };
+        let (stored, new) = self.store.put_attachment(&row).await?;
+        tracing::info!(attachment.id = %stored.id, attachment.sha256 = %stored.sha256, new, channel, "photo uploaded");
+        Ok((stored, new))
+    }
+
+    /// The attachment an id names (`NotFound` for a malformed id too).
+    pub async fn attachment(&self, id: &str) -> Result<Attachment, ServiceError> {
+        let uuid = Uuid::parse_str(id)
+            .ok()
+            .filter(|_| id.len() == 36)
+            .ok_or_else(|| ServiceError::NotFound(format!("attachment {id:?}")))?;
+        Ok(self.store.get_attachment(uuid).await?)
+    }
+
+    /// The bytes of one of an attachment's files.
+    pub async fn attachment_bytes(
+        &self,
+        a: &Attachment,
+        variant: Variant,
+    ) -> Result<Vec<u8>, ServiceError> {
+        let ext = Format::from_mime(&a.mime).map(Format::ext).unwrap_or("bin");
+        let (orig, public) = self.media.paths(&a.sha256, ext)?;
+        let path = match variant {
+            Variant::Original => orig,
+            Variant::Public => public,
+        };
+        match tokio::fs::read(&path).await {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(attachment.id = %a.id, path = %path.display(), "attachment file missing");
+                Err(ServiceError::NotFound(format!("the file of attachment {}", a.id)))
+            }
+            Err(e) => Err(ServiceError::Internal(
+                anyhow::Error::new(e).context(format!("reading {}", path.display())),
+            )),
+        }
+    }
+
+    /// Every reference must be the id of an uploaded attachment; otherwise a 422 on
+    /// `field`.
+    pub async fn check_attachment_refs(
+        &self,
+        field: &str,
+        refs: &[String],
+    ) -> Result<(), ServiceError> {
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let mut ids = Vec::with_capacity(refs.len());
+        for r in refs {
+            let id = Uuid::parse_str(r.trim())
+                .ok()
+                .filter(|_| r.trim().len() == 36)
+                .ok_or_else(|| {
+                    ServiceError::invalid(
+                        field,
+                        format!("{r:?} is not an attachment id (upload with POST /api/v1/attachments)"),
+                    )
+                })?;
+            ids.push(id);
+        }
+        let found = self.store.attachments(&ids).await?;
+        if let Some(missing) = ids.iter().find(|id| !found.iter().any(|a| a.id == **id)) {
+            return Err(ServiceError::invalid(
+                field,
+                format!("no uploaded attachment with id {missing}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The uploaded attachments that references name (ids or public-copy URLs), keyed by
+    /// the reference. Other references (external URLs) are left out.
+    pub async fn resolve_attachments<'a>(
+        &self,
+        refs: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, Attachment>, ServiceError> {
+        let wanted: Vec<(&str, Uuid)> = refs
+            .into_iter()
+            .filter_map(|r| media_id_of(r).map(|id| (r, id)))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut ids: Vec<Uuid> = wanted.iter().map(|(_, id)| *id).collect();
+        ids.sort();
+        ids.dedup();
+        let found: HashMap<Uuid, Attachment> = self
+            .store
+            .attachments(&ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+        Ok(wanted
+            .into_iter()
+            .filter_map(|(r, id)| found.get(&id).map(|a| (r.to_owned(), a.clone())))
+            .collect())
+    }
+}
+
+/// Writes `bytes` at `path` durably unless a file of that size is there already (the name
+/// is the content's hash, so it is the same content).
+fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+        return Ok(());
+    }
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("a photo path without a folder"))?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.tmp", Uuid::new_v4().simple()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_name_an_id_or_a_public_copy_url() {
+        let id = "0193b2c4-1111-4222-8333-444455556666";
+        assert_eq!(media_id_of(id).map(|u| u.to_string()).as_deref(), Some(id));
+        for r in [
+            format!("http://127.0.0.1:8080/media/{id}"),
+            format!("https://city.example.cn/media/{id}?x=1"),
+            format!("/media/{id}"),
+        ] {
+            assert!(media_id_of(&r).is_some(), "{r}");
+        }
+        for r in [
+            "https://img.example.cn/p/9f2c.jpg",
+            "sha256:after1",
+            "0193b2c4111142228333444455556666",
+            "",
+        ] {
+            assert!(media_id_of(r).is_none(), "{r}");
+        }
+    }
+
+    #[test]
+    fn the_media_folder_sits_beside_a_sqlite_file() {
+        assert_eq!(
+            default_dir("/var/lib/cityloop/city.db"),
+            PathBuf::from("/var/lib/cityloop/attachments")
+        );
+        assert_eq!(
+            default_dir("sqlite:///tmp/x/t.db"),
+            PathBuf::from("/tmp/x/attachments")
+        );
+        assert_eq!(default_dir("cityloop.db"), PathBuf::from("attachments"));
+        assert_eq!(
+            default_dir("postgres://u@h/db"),
+            PathBuf::from("attachments")
+        );
+    }
+
+    #[test]
+    fn public_uploads_are_limited_per_client_within_the_window() {
+        let m = Media::new(PathBuf::from("unused"));
+        let t = Utc::now();
+        for _ in 0..MAX_PUBLIC_UPLOADS {
+            m.admit_public("1.2.3.4", t).unwrap();
+        }
+        assert!(matches!(
+            m.admit_public("1.2.3.4", t),
+            Err(ServiceError::RateLimited { .. })
+        ));
+        m.admit_public("5.6.7.8", t).unwrap();
+        let later = t + Duration::seconds(PUBLIC_UPLOAD_WINDOW_SECS);
+        m.admit_public("1.2.3.4", later).unwrap();
+    }
+
+    #[test]
+    fn paths_are_named_by_the_hash_and_refuse_anything_else() {
+        let m = Media::new(PathBuf::from("/m"));
+        let sha = "ab".repeat(32);
+        let (o, p) = m.paths(&sha, "jpg").unwrap();
+        assert_eq!(o, PathBuf::from(format!("/m/ab/{sha}.jpg")));
+        assert_eq!(p, PathBuf::from(format!("/m/ab/{sha}.public.jpg")));
+        assert!(m.paths("../../etc/passwd", "jpg").is_err());
+    }
+}
