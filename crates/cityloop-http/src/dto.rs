@@ -246,6 +246,8 @@ pub struct EventDto {
     pub unit_id: Option<UnitId>,
     pub extension: Option<String>,
     pub attachments: Vec<String>,
+    /// The attachments resolved to photos with URLs (filled on case detail).
+    pub photos: Vec<crate::attachments::PhotoDto>,
     pub public_note: Option<String>,
 }
 
@@ -268,6 +270,7 @@ impl From<&Event> for EventDto {
             unit_id: e.unit_id,
             extension: e.extension.map(|x| x.to_string()),
             attachments: e.attachments.clone(),
+            photos: Vec::new(),
             public_note: e.public_note.clone(),
         }
     }
@@ -302,6 +305,9 @@ pub struct CaseDto {
     pub void_reason: Option<String>,
     pub public_note: Option<String>,
     pub media: Vec<String>,
+    /// The report's media resolved to photos (case detail only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photos: Option<Vec<crate::attachments::PhotoDto>>,
     pub reporter: ReporterDto,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -371,6 +377,7 @@ impl CaseDto {
             void_reason: case.void_reason.clone(),
             public_note: case.public_note.clone(),
             media: case.media.clone(),
+            photos: None,
             reporter: ReporterDto {
                 name: case.reporter.name.clone(),
                 phone: case.reporter.phone.clone(),

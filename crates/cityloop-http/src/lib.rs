@@ -5,6 +5,7 @@
 //! every error leaves through [`error::ApiError`], the one place that maps errors to
 //! status codes and the JSON envelope documented in docs/API-DESIGN.md.
 
+pub mod attachments;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -38,9 +39,11 @@ pub struct AppState {
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     routes::routes()
-        .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Photo uploads have their own, larger limits.
+        .merge(attachments::routes())
+        .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,

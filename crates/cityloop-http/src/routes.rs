@@ -329,7 +329,9 @@ pub(crate) async fn get_case(
     Path(id): Path<String>,
 ) -> Result<Json<CaseDto>, ApiError> {
     let d = st.svc.case_detail(&staff.actor, case_id(&id)?).await?;
-    Ok(Json(CaseDto::detail(&d, &names(&st).await?)))
+    let mut dto = CaseDto::detail(&d, &names(&st).await?);
+    crate::attachments::add_photos(&st, &mut dto).await?;
+    Ok(Json(dto))
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", security(("bearer" = [])),
@@ -368,7 +370,9 @@ pub(crate) async fn act(
         .act(&staff.actor, id, action, cmd, req.version)
         .await?;
     let d = st.svc.case_detail_unchecked(&staff.actor, id).await?;
-    Ok(Json(CaseDto::detail(&d, &names(&st).await?)))
+    let mut dto = CaseDto::detail(&d, &names(&st).await?);
+    crate::attachments::add_photos(&st, &mut dto).await?;
+    Ok(Json(dto))
 }
 
 fn parse_cursor(s: &str) -> Result<Cursor, ApiError> {

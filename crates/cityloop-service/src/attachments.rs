@@ -110,7 +110,9 @@ pub fn default_dir(db_url: &str) -> PathBuf {
 pub enum Uploader<'a> {
     Staff(&'a Actor),
     /// A citizen, identified for the rate limit by the client address.
-    Public { client: &'a str },
+    Public {
+        client: &'a str,
+    },
 }
 
 /// Which file of an attachment.
@@ -234,7 +236,10 @@ impl Services {
             Ok(b) => Ok(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::warn!(attachment.id = %a.id, path = %path.display(), "attachment file missing");
-                Err(ServiceError::NotFound(format!("the file of attachment {}", a.id)))
+                Err(ServiceError::NotFound(format!(
+                    "the file of attachment {}",
+                    a.id
+                )))
             }
             Err(e) => Err(ServiceError::Internal(
                 anyhow::Error::new(e).context(format!("reading {}", path.display())),
@@ -260,7 +265,9 @@ impl Services {
                 .ok_or_else(|| {
                     ServiceError::invalid(
                         field,
-                        format!("{r:?} is not an attachment id (upload with POST /api/v1/attachments)"),
+                        format!(
+                            "{r:?} is not an attachment id (upload with POST /api/v1/attachments)"
+                        ),
                     )
                 })?;
             ids.push(id);

@@ -109,7 +109,9 @@ impl Services {
             limits: Arc::new(limits),
             auth: Arc::new(auth::AuthState::default()),
             territory,
-            media: Arc::new(attachments::Media::new(attachments::DEFAULT_DIR_NAME.into())),
+            media: Arc::new(attachments::Media::new(
+                attachments::DEFAULT_DIR_NAME.into(),
+            )),
             clock: Arc::new(|| Utc::now().trunc_subsecs(6)),
         })
     }

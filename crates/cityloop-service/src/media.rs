@@ -54,7 +54,12 @@ impl Format {
 
     /// The format a MIME type names (`image/jpeg`, `image/png`, `image/webp`).
     pub fn from_mime(mime: &str) -> Option<Format> {
-        let m = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let m = mime
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match m.as_str() {
             "image/jpeg" | "image/jpg" | "image/pjpeg" => Some(Format::Jpeg),
             "image/png" => Some(Format::Png),
@@ -127,7 +132,12 @@ pub fn inspect(bytes: &[u8], declared: Option<&str>) -> Result<Inspected, MediaE
     }
     let format = Format::sniff(bytes).ok_or(MediaError::NotAnImage)?;
     if let Some(d) = declared {
-        let d = d.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let d = d
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         let claims_image = d.starts_with("image/");
         if claims_image && Format::from_mime(&d) != Some(format) {
             return Err(MediaError::TypeMismatch {
@@ -193,9 +203,7 @@ fn coordinate(e: &exif::Exif, value: exif::Tag, reference: exif::Tag, negative: 
         deg += r.to_f64() / [1.0, 60.0, 3600.0][i];
     }
     let sign = match e.get_field(reference, exif::In::PRIMARY).map(|f| &f.value) {
-        Some(exif::Value::Ascii(v)) if v.first().and_then(|s| s.first()) == Some(&negative) => {
-            -1.0
-        }
+        Some(exif::Value::Ascii(v)) if v.first().and_then(|s| s.first()) == Some(&negative) => -1.0,
         _ => 1.0,
     };
     Some(sign * deg).filter(|d| d.is_finite())
@@ -411,7 +419,11 @@ pub mod samples {
             let d = x.trunc();
             let m = ((x - d) * 60.0).trunc();
             let s = ((x - d) * 60.0 - m) * 60.0;
-            [(d as u32, 1), (m as u32, 1), ((s * 10_000.0).round() as u32, 10_000)]
+            [
+                (d as u32, 1),
+                (m as u32, 1),
+                ((s * 10_000.0).round() as u32, 10_000),
+            ]
         }
         let mut t = b"MM\0\x2a\0\0\0\x08".to_vec();
         let entry = |t: &mut Vec<u8>, tag: u16, typ: u16, count: u32, value: [u8; 4]| {
@@ -511,7 +523,11 @@ pub mod samples {
         for &b in data {
             c ^= u32::from(b);
             for _ in 0..8 {
-                c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
             }
         }
         !c
@@ -565,9 +581,7 @@ mod tests {
         let exif = exif::Reader::new().read_from_container(&mut Cursor::new(public));
         if let Ok(e) = exif {
             assert!(gps(&e).is_none(), "GPS survived");
-            assert!(e
-                .fields()
-                .all(|f| f.tag.context() != exif::Context::Gps));
+            assert!(e.fields().all(|f| f.tag.context() != exif::Context::Gps));
         }
         assert!(!contains(public, b"xmpmeta"), "XMP survived");
         assert!(!contains(public, b"taken at home"), "text survived");
@@ -584,7 +598,10 @@ mod tests {
             assert_eq!(got.format, format);
             assert_eq!((got.width, got.height), (40, 30), "{format:?}");
             let (lat, lon) = got.gps.unwrap_or_else(|| panic!("{format:?} GPS"));
-            assert!((lat - HERE.0).abs() < 1e-6 && (lon - HERE.1).abs() < 1e-6, "{lat} {lon}");
+            assert!(
+                (lat - HERE.0).abs() < 1e-6 && (lon - HERE.1).abs() < 1e-6,
+                "{lat} {lon}"
+            );
         }
     }
 
@@ -598,7 +615,10 @@ mod tests {
     #[test]
     fn text_renamed_or_declared_as_an_image_is_refused() {
         let text = b"GIF89a? no: plain text pretending to be a photo".to_vec();
-        assert_eq!(inspect(&text, Some("image/jpeg")), Err(MediaError::NotAnImage));
+        assert_eq!(
+            inspect(&text, Some("image/jpeg")),
+            Err(MediaError::NotAnImage)
+        );
         assert_eq!(inspect(&[], None), Err(MediaError::Empty));
         // Right magic number, then garbage: the decode refuses it.
         let mut fake = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
@@ -609,7 +629,10 @@ mod tests {
         ));
         let mut png = samples::png(16, 16, None);
         png.truncate(png.len() / 2);
-        assert!(matches!(inspect(&png, None), Err(MediaError::Corrupt { .. })));
+        assert!(matches!(
+            inspect(&png, None),
+            Err(MediaError::Corrupt { .. })
+        ));
     }
 
     #[test]
@@ -617,7 +640,10 @@ mod tests {
         let png = samples::png(4, 4, None);
         assert!(matches!(
             inspect(&png, Some("image/jpeg")),
-            Err(MediaError::TypeMismatch { actual: "image/png", .. })
+            Err(MediaError::TypeMismatch {
+                actual: "image/png",
+                ..
+            })
         ));
         assert!(inspect(&png, Some("image/png")).is_ok());
         assert!(inspect(&png, Some("application/octet-stream")).is_ok());

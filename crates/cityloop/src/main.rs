@@ -94,6 +94,18 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "CITYLOOP_ADDR")]
     addr: SocketAddr,
+    /// Folder for uploaded photos; default `attachments` beside the SQLite file
+    /// (`./attachments` for PostgreSQL).
+    #[arg(long, env = "CITYLOOP_MEDIA_DIR")]
+    media_dir: Option<std::path::PathBuf>,
+}
+
+impl ServeArgs {
+    fn media_dir(&self) -> std::path::PathBuf {
+        self.media_dir
+            .clone()
+            .unwrap_or_else(|| cityloop_service::attachments::default_dir(&self.db.db))
+    }
 }
 
 #[derive(Args)]
@@ -222,7 +234,9 @@ async fn run(cli: Cli) -> Result<()> {
             let loaded = load_demo(&store)
                 .await
                 .context("loading the demo district")?;
-            let mut svc = Services::load(store).await?;
+            let mut svc = Services::load(store)
+                .await?
+                .with_media_dir(args.media_dir());
             if let Some(off) = clock_offset {
                 let base = svc.clock();
                 svc = svc.with_clock(std::sync::Arc::new(move || base() + off));
@@ -239,7 +253,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Serve(args) => {
             let store = open(&args.db.db, false).await?;
-            let svc = Services::load(store).await?;
+            let svc = Services::load(store)
+                .await?
+                .with_media_dir(args.media_dir());
             let listener = bind(args.addr).await?;
             println!(
                 "cityloop serving {} on http://{}",

@@ -149,7 +149,8 @@ async fn the_closed_loop_runs_over_http_and_the_timeline_records_every_step(s: &
         act(s, &supervisor, id, json!({"action": "approve_extension"})).await,
         "handling",
     );
-    let back = json!({"action": "report_back", "note": "已清运", "attachments": ["sha256:after1"]});
+    let photo = s.upload_photo(&hw_handler).await;
+    let back = json!({"action": "report_back", "note": "已清运", "attachments": [photo]});
     ok(act(s, &hw_handler, id, back.clone()).await, "to_check");
     ok(
         act(

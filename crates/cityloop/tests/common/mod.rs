@@ -19,6 +19,8 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub http: reqwest::Client,
+    /// The server's photo folder (`CITYLOOP_MEDIA_DIR`), removed when dropped.
+    pub media: tempfile::TempDir,
 }
 
 impl Server {
@@ -29,9 +31,11 @@ impl Server {
 
     /// [`Server::spawn`] with extra environment variables.
     pub fn spawn_env(cmd: &str, db: &str, env: &[(&str, &str)]) -> Server {
+        let media = tempfile::tempdir().expect("media tempdir");
         let mut child = Command::new(BIN)
             .args([cmd, "--db", db, "--addr", "127.0.0.1:0"])
             .env("CITYLOOP_LOG", "warn")
+            .env("CITYLOOP_MEDIA_DIR", media.path())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -53,6 +57,7 @@ impl Server {
             child,
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
+            media,
         }
     }
 
@@ -99,6 +104,44 @@ impl Server {
             .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Uploads a photo as the multipart field `file` (staff) and returns status and body.
+    pub async fn upload(
+        &self,
+        token: &str,
+        bytes: Vec<u8>,
+        name: &str,
+        mime: &str,
+    ) -> (u16, Value) {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_owned())
+            .mime_str(mime)
+            .unwrap();
+        let r = self
+            .http
+            .post(self.url("/api/v1/attachments"))
+            .bearer_auth(token)
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Uploads a small valid JPEG and returns its attachment id.
+    pub async fn upload_photo(&self, token: &str) -> String {
+        let (st, body) = self
+            .upload(
+                token,
+                cityloop_service::media::samples::jpeg(32, 24, None),
+                "after.jpg",
+                "image/jpeg",
+            )
+            .await;
+        assert!(st == 201 || st == 200, "{st} {body}");
+        body["id"].as_str().unwrap().to_owned()
     }
 
     /// Kills the process with SIGKILL (no shutdown path runs).

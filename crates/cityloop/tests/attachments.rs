@@ -1,0 +1,506 @@
+//! Photo attachments over HTTP against the real server on every store: upload checked by
+//! content, size limits, EXIF GPS kept as metadata and stripped from the public copy,
+//! deduplication by content hash, photos on the case timeline, the public upload.
+
+mod common;
+
+use cityloop_service::media::{self, samples};
+use common::{Server, TestDb};
+use serde_json::{json, Value};
+
+const HERE: (f64, f64) = (34.7503, 113.6615);
+
+macro_rules! http_test {
+    ($name:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for db in TestDb::all().await {
+                eprintln!("backend {:?}", db.store.backend());
+                let server = Server::spawn("demo", &db.url);
+                $body(&server).await;
+            }
+        }
+    };
+}
+
+/// Posts raw bytes with a Content-Type (no multipart).
+async fn post_raw(
+    s: &Server,
+    path: &str,
+    token: Option<&str>,
+    bytes: Vec<u8>,
+    ctype: &str,
+) -> (u16, Value) {
+    let mut req = s
+        .http
+        .post(s.url(path))
+        .header("content-type", ctype)
+        .body(bytes);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    let st = r.status().as_u16();
+    (st, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_bytes(s: &Server, path: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
+    let mut req = s.http.get(s.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    let st = r.status().as_u16();
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (st, ctype, r.bytes().await.unwrap().to_vec())
+}
+
+/// Every file under the server's media folder.
+fn media_files(s: &Server) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![s.media.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().map(Result::unwrap) {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn jpeg_png_and_webp_upload_and_the_same_content_twice_is_one_attachment(s: &Server) {
+    let t = s.login("inspector").await;
+    let mut ids = Vec::new();
+    for (bytes, name, mime) in [
+        (samples::jpeg(64, 48, None), "a.jpg", "image/jpeg"),
+        (samples::png(64, 48, None), "b.png", "image/png"),
+        (samples::webp(64, 48, None), "c.webp", "image/webp"),
+    ] {
+        let (st, a) = s.upload(&t, bytes.clone(), name, mime).await;
+        assert_eq!(st, 201, "{name}: {a}");
+        assert_eq!(a["mime"], mime);
+        assert_eq!(
+            (a["width"].as_i64(), a["height"].as_i64()),
+            (Some(64), Some(48))
+        );
+        assert_eq!(a["size"].as_u64(), Some(bytes.len() as u64));
+        assert_eq!(a["gps"], Value::Null);
+        assert_eq!(a["channel"], "staff");
+        let id = a["id"].as_str().unwrap().to_owned();
+        assert_eq!(a["public_url"], format!("/media/{id}"));
+        // The original comes back byte for byte, to staff only.
+        let (st, ctype, got) = get_bytes(s, &format!("/api/v1/attachments/{id}"), Some(&t)).await;
+        assert_eq!((st, ctype.as_str()), (200, mime));
+        assert_eq!(got, bytes);
+        let (st, _, _) = get_bytes(s, &format!("/api/v1/attachments/{id}"), None).await;
+        assert_eq!(st, 401);
+        ids.push((id, a["sha256"].clone(), bytes));
+    }
+    assert_eq!(
+        media_files(s).len(),
+        6,
+        "an original and a public copy each"
+    );
+
+    // The same JPEG again, as a raw body this time and by another person.
+    let other = s.login("operator").await;
+    let (id, sha, bytes) = &ids[0];
+    let (st, again) = post_raw(
+        s,
+        "/api/v1/attachments",
+        Some(&other),
+        bytes.clone(),
+        "image/jpeg",
+    )
+    .await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(&again["sha256"], sha);
+    assert_eq!(
+        media_files(s).len(),
+        6,
+        "no second file for the same content"
+    );
+    let name = format!("{}.jpg", sha.as_str().unwrap());
+    assert!(media_files(s).iter().any(|p| p.ends_with(&name)));
+}
+http_test!(
+    upload_formats_and_dedup,
+    jpeg_png_and_webp_upload_and_the_same_content_twice_is_one_attachment
+);
+
+async fn a_non_image_renamed_jpg_or_with_a_lying_type_is_refused_naming_file(s: &Server) {
+    let t = s.login("inspector").await;
+    let text = "这不是照片，只是改了扩展名的文本文件。\n"
+        .repeat(20)
+        .into_bytes();
+    let (st, e) = s.upload(&t, text.clone(), "photo.jpg", "image/jpeg").await;
+    assert_eq!(st, 422, "{e}");
+    assert_eq!(e["error"]["field"], "file");
+    assert_eq!(e["error"]["code"], "invalid_field");
+    let (st, e) = post_raw(
+        s,
+        "/api/v1/attachments",
+        Some(&t),
+        text.clone(),
+        "image/png",
+    )
+    .await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (422, Some("file")),
+        "{e}"
+    );
+    let (st, e) = post_raw(s, "/api/v1/public/media", None, text, "image/jpeg").await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (422, Some("file")),
+        "{e}"
+    );
+    // A JPEG magic number in front of garbage: the decode refuses it.
+    let mut fake = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    fake.extend_from_slice(b"JFIF\0 then nothing an image needs");
+    let (st, e) = s.upload(&t, fake, "x.jpg", "image/jpeg").await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (422, Some("file")),
+        "{e}"
+    );
+    // A real PNG declared as JPEG.
+    let (st, e) = s
+        .upload(&t, samples::png(8, 8, None), "x.jpg", "image/jpeg")
+        .await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (422, Some("file")),
+        "{e}"
+    );
+    // No field `file` at all.
+    let form = reqwest::multipart::Form::new().text("photo", "x");
+    let r = s
+        .http
+        .post(s.url("/api/v1/attachments"))
+        .bearer_auth(&t)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "file");
+    // Nothing was stored for any of these.
+    assert!(media_files(s).is_empty());
+    let (st, _) = post_raw(
+        s,
+        "/api/v1/attachments",
+        None,
+        samples::png(8, 8, None),
+        "image/png",
+    )
+    .await;
+    assert_eq!(st, 401, "uploading to the staff route needs a login");
+}
+http_test!(
+    non_images_refused,
+    a_non_image_renamed_jpg_or_with_a_lying_type_is_refused_naming_file
+);
+
+async fn a_photo_over_the_size_limit_is_refused_with_413(s: &Server) {
+    let t = s.login("inspector").await;
+    let mut big = samples::jpeg(16, 16, None);
+    big.resize(10 * 1024 * 1024 + 1, 0);
+    let (st, e) = s.upload(&t, big.clone(), "big.jpg", "image/jpeg").await;
+    assert_eq!(st, 413, "{e}");
+    assert_eq!(e["error"]["field"], "file");
+    let (st, e) = post_raw(s, "/api/v1/attachments", Some(&t), big, "image/jpeg").await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (413, Some("file")),
+        "{e}"
+    );
+    let mut public = samples::jpeg(16, 16, None);
+    public.resize(5 * 1024 * 1024 + 1, 0);
+    let (st, e) = post_raw(s, "/api/v1/public/media", None, public, "image/jpeg").await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (413, Some("body_too_large")),
+        "{e}"
+    );
+    // The JSON API keeps its 1 MiB limit.
+    let (st, _) = s
+        .post(
+            &t,
+            "/api/v1/cases",
+            json!({"description": "x".repeat(1024 * 1024 + 100)}),
+        )
+        .await;
+    assert_eq!(st, 413);
+}
+http_test!(
+    oversize_refused,
+    a_photo_over_the_size_limit_is_refused_with_413
+);
+
+async fn exif_gps_is_kept_as_metadata_and_absent_from_the_public_copy(s: &Server) {
+    let t = s.login("inspector").await;
+    let original = samples::jpeg(64, 48, Some(HERE));
+    assert!(contains(&original, b"Exif\0\0"));
+    let (st, a) = s
+        .upload(&t, original.clone(), "IMG_0001.JPG", "image/jpeg")
+        .await;
+    assert_eq!(st, 201, "{a}");
+    let (lat, lon) = (
+        a["gps"]["lat"].as_f64().unwrap(),
+        a["gps"]["lon"].as_f64().unwrap(),
+    );
+    assert!(
+        (lat - HERE.0).abs() < 1e-6 && (lon - HERE.1).abs() < 1e-6,
+        "{a}"
+    );
+    let id = a["id"].as_str().unwrap();
+
+    let (st, ctype, public) = get_bytes(s, &format!("/media/{id}"), None).await;
+    assert_eq!((st, ctype.as_str()), (200, "image/jpeg"));
+    let info = media::inspect(&public, None).unwrap();
+    assert_eq!(info.gps, None, "no GPS in the public copy");
+    assert_eq!((info.width, info.height), (64, 48));
+    assert_eq!(info.orientation, Some(6), "only the orientation is kept");
+    assert!(
+        !contains(&public, &0x8825u16.to_be_bytes()),
+        "no GPS IFD pointer"
+    );
+    assert!(!contains(&public, b"xmpmeta"), "no XMP");
+    assert!(public.len() < original.len());
+    // Staff still get the original with its metadata.
+    let (_, _, staff_copy) = get_bytes(s, &format!("/api/v1/attachments/{id}"), Some(&t)).await;
+    assert_eq!(
+        media::inspect(&staff_copy, None).unwrap().gps.is_some(),
+        true
+    );
+    // PNG and WebP lose their metadata the same way.
+    for (bytes, name) in [
+        (samples::png(20, 10, Some(HERE)), "p.png"),
+        (samples::webp(20, 10, Some(HERE)), "w.webp"),
+    ] {
+        let mime = media::Format::sniff(&bytes).unwrap().mime();
+        let (st, a) = s.upload(&t, bytes, name, mime).await;
+        assert_eq!(st, 201, "{a}");
+        assert!(a["gps"]["lat"].as_f64().is_some(), "{name} GPS read");
+        let (_, _, public) = get_bytes(s, a["public_url"].as_str().unwrap(), None).await;
+        assert_eq!(media::inspect(&public, None).unwrap().gps, None, "{name}");
+        assert!(!contains(&public, b"xmpmeta") && !contains(&public, b"taken at home"));
+    }
+    let (st, _, _) = get_bytes(s, "/media/00000000-0000-4000-8000-000000000000", None).await;
+    assert_eq!(st, 404);
+    let (st, _, _) = get_bytes(s, "/media/not-an-id", None).await;
+    assert_eq!(st, 404);
+}
+http_test!(
+    exif_gps_stripped,
+    exif_gps_is_kept_as_metadata_and_absent_from_the_public_copy
+);
+
+async fn unit_id(s: &Server, token: &str, code: &str) -> String {
+    let (_, units) = s.get(token, "/api/v1/units").await;
+    units
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["code"] == code)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn before_and_after_photos_show_on_the_timeline_and_unknown_ids_are_422(s: &Server) {
+    let inspector = s.login("inspector").await;
+    let operator = s.login("operator").await;
+    let dispatcher = s.login("dispatcher").await;
+    let handler = s.login("handler-hw").await;
+    let body = |media: Value| {
+        json!({
+            "source": "inspector", "category": "06010", "description": "人行道暴露垃圾",
+            "lat": HERE.0, "lon": HERE.1, "media": media
+        })
+    };
+    let (st, e) = s
+        .post(&inspector, "/api/v1/cases", body(json!(["photo-before-1"])))
+        .await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (422, Some("media")),
+        "{e}"
+    );
+    let before = s.upload_photo(&inspector).await;
+    let (st, case) = s
+        .post(&inspector, "/api/v1/cases", body(json!([before])))
+        .await;
+    assert_eq!(st, 201, "{case}");
+    let id = case["id"].as_str().unwrap();
+    let act = |token: &str, body: Value| {
+        let path = format!("/api/v1/cases/{id}/actions");
+        let token = token.to_owned();
+        async move { s.post(&token, &path, body).await }
+    };
+    assert_eq!(act(&operator, json!({"action": "accept"})).await.0, 200);
+    assert_eq!(act(&operator, json!({"action": "register"})).await.0, 200);
+    let hw = unit_id(s, &dispatcher, "hw").await;
+    assert_eq!(
+        act(&dispatcher, json!({"action": "dispatch", "unit_id": hw}))
+            .await
+            .0,
+        200
+    );
+    for bad in [
+        json!(["00000000-0000-4000-8000-000000000000"]),
+        json!(["sha256:after1"]),
+    ] {
+        let (st, e) = act(
+            &handler,
+            json!({"action": "report_back", "note": "已清运", "attachments": bad}),
+        )
+        .await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (422, Some("attachments")),
+            "{e}"
+        );
+    }
+    let (_, after) = s
+        .upload(
+            &handler,
+            samples::png(30, 20, Some(HERE)),
+            "after.png",
+            "image/png",
+        )
+        .await;
+    let after = after["id"].as_str().unwrap().to_owned();
+    let (st, done) = act(
+        &handler,
+        json!({"action": "report_back", "note": "已清运", "attachments": [after]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{done}");
+    assert_eq!(done["state"], "to_check");
+
+    let (st, detail) = s.get(&inspector, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(detail["photos"][0]["id"], before.as_str());
+    let events = detail["events"].as_array().unwrap();
+    assert_eq!(events[0]["kind"], "reported");
+    assert_eq!(
+        events[0]["photos"][0]["public_url"],
+        format!("/media/{before}")
+    );
+    let back = events.last().unwrap();
+    assert_eq!(back["kind"], "report_back");
+    let p = &back["photos"][0];
+    assert_eq!(p["id"], after.as_str());
+    assert_eq!(p["url"], format!("/api/v1/attachments/{after}"));
+    assert_eq!(p["public_url"], format!("/media/{after}"));
+    assert_eq!(
+        (p["width"].as_i64(), p["height"].as_i64()),
+        (Some(30), Some(20))
+    );
+    assert!(
+        p["gps"]["lat"].as_f64().is_some(),
+        "staff see the GPS metadata"
+    );
+    let (st, ctype, _) = get_bytes(s, p["public_url"].as_str().unwrap(), None).await;
+    assert_eq!((st, ctype.as_str()), (200, "image/png"));
+}
+http_test!(
+    photos_on_timeline,
+    before_and_after_photos_show_on_the_timeline_and_unknown_ids_are_422
+);
+
+async fn a_citizen_uploads_a_photo_then_reports_it_through_open311(s: &Server) {
+    let photo = samples::jpeg(40, 30, Some(HERE));
+    let (st, m) = post_raw(s, "/api/v1/public/media", None, photo.clone(), "image/jpeg").await;
+    assert_eq!(st, 201, "{m}");
+    assert!(
+        m.get("gps").is_none(),
+        "the public answer shows no metadata"
+    );
+    let media_url = m["media_url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        media_url,
+        format!("{}{}", s.base, m["public_url"].as_str().unwrap())
+    );
+    let r = s
+        .http
+        .post(s.url("/open311/v2/requests.json"))
+        .form(&[
+            ("api_key", "demo-key"),
+            ("service_code", "06010"),
+            ("lat", "34.7503"),
+            ("long", "113.6615"),
+            ("description", "路边堆放垃圾（附照片）"),
+            ("media_url", media_url.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let created: Value = r.json().await.unwrap();
+    let number = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s
+        .http
+        .get(s.url(&format!("/open311/v2/requests/{number}.json")))
+        .send()
+        .await
+        .unwrap();
+    let got: Value = r.json().await.unwrap();
+    assert_eq!(got[0]["media_url"], media_url.as_str());
+    // Staff see the photo resolved to the upload, with its GPS metadata.
+    let op = s.login("operator").await;
+    let (_, list) = s.get(&op, "/api/v1/cases?source=public").await;
+    let case = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["number"] == number.as_str())
+        .unwrap()
+        .clone();
+    let (_, detail) = s
+        .get(
+            &op,
+            &format!("/api/v1/cases/{}", case["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(detail["photos"][0]["id"], m["id"]);
+    assert!(detail["photos"][0]["gps"]["lat"].as_f64().is_some());
+
+    // The public route is rate-limited per client address.
+    let mut last = 0;
+    for i in 0..40 {
+        let (st, _) = post_raw(s, "/api/v1/public/media", None, photo.clone(), "image/jpeg").await;
+        last = st;
+        if st == 429 {
+            assert!(i >= 20, "limited too early, after {i}");
+            break;
+        }
+        assert_eq!(st, 200, "the same photo again is the same attachment");
+    }
+    assert_eq!(last, 429);
+}
+http_test!(
+    public_upload_and_open311,
+    a_citizen_uploads_a_photo_then_reports_it_through_open311
+);
