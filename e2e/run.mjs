@@ -22,6 +22,13 @@ const SHOTS = process.env.CITYLOOP_SCREENSHOTS || path.resolve(HERE, '..', 'test
 mkdirSync(SHOTS, { recursive: true });
 for (const f of readdirSync(SHOTS)) if (f.startsWith('FAILED-')) rmSync(path.join(SHOTS, f));
 const CHROMIUM = process.env.CITYLOOP_CHROMIUM || '/usr/bin/chromium';
+/** Photo files written by tests/browser.rs: a JPEG with EXIF GPS, a PNG, and text named .jpg. */
+const PHOTOS = process.env.CITYLOOP_E2E_PHOTOS;
+if (!PHOTOS) {
+  console.error('CITYLOOP_E2E_PHOTOS is not set (tests/browser.rs writes the photo files)');
+  process.exit(2);
+}
+const PHOTO = (name) => path.join(PHOTOS, name);
 const ARGS = [
   '--headless',
   '--no-sandbox',
@@ -226,6 +233,14 @@ async function citizenReports() {
   await page.waitForSelector('#media-url-error:not([hidden])');
   check((await page.textContent('#media-url-error')).length > 3, 'media_url error in words');
   await page.fill('#media-url', '');
+  // A text file renamed .jpg is refused by the server (judged by content) next to the photo.
+  await page.setInputFiles('#photo', PHOTO('not-a-photo.jpg'));
+  await page.click('#submit');
+  await page.waitForSelector('#photo-error:not([hidden])');
+  check(/JPEG|PNG|WebP/.test(await page.textContent('#photo-error')), 'non-image refused in words');
+  // A real photo (with GPS in its EXIF): previewed, then uploaded on submit.
+  await page.setInputFiles('#photo', PHOTO('before.jpg'));
+  await page.waitForSelector('#photo-preview img');
   await page.fill('#first-name', '王女士');
   await page.fill('#phone', '13800000000');
   await shot(page, 'public-report');
@@ -239,6 +254,7 @@ async function citizenReports() {
   const expectedShown = (await page.textContent('[data-testid="receipt-expected"]')).trim();
   const pub = await (await fetch(`${BASE}/open311/v2/requests/${number}.json`)).json();
   eq(expectedShown, shanghai(pub[0].expected_datetime), 'expected time shown in Asia/Shanghai');
+  check(/\/media\/[0-9a-f-]{36}$/.test(pub[0].media_url || ''), `media_url is the uploaded photo: ${pub[0].media_url}`);
   await shot(page, 'public-receipt');
 
   // Track it by number.
@@ -246,6 +262,7 @@ async function citizenReports() {
   await page.waitForSelector('[data-testid="track-status"]');
   eq((await page.textContent('[data-testid="track-status"]')).trim(), '办理中', 'public status open');
   check((await page.textContent('[data-testid="track-result"]')).includes('暴露垃圾'), 'track shows the category');
+  await page.waitForFunction(() => document.querySelector('[data-testid="track-photo"] img')?.naturalWidth > 0);
   await shot(page, 'public-track');
 
   // An unknown number: the API's 404 is said next to the number field.
@@ -361,11 +378,24 @@ async function closedLoop() {
   await rb.locator('.field-error:not([hidden])').first().waitFor();
   eq(await unlabeled(hdl), [], 'controls without a label in the report-back form');
   await rb.locator('textarea[name="note"]').fill('已清运，现场已冲洗');
-  await rb.locator('input[name="attachments"]').fill('photo-after-1, photo-after-2');
+  // After photos: a real file, uploaded when the form is sent.
+  await rb.locator('input[type="file"]').setInputFiles([PHOTO('after.png'), PHOTO('after2.jpg')]);
+  await rb.locator('[data-testid$="-previews"] img').nth(1).waitFor();
   await rb.locator('button[data-confirm="report_back"]').click();
   await hdl.waitForFunction(() => document.querySelector('[data-testid="status"]')?.textContent.includes('处置反馈'));
   eq(await caseButtons(hdl), [], 'no more actions for the handler');
+  // Before (the citizen's) and after (the handler's) photos on the case page, loaded.
+  await hdl.waitForFunction(
+    () =>
+      document.querySelectorAll('[data-testid="photos-after"] img').length === 2 &&
+      [...document.querySelectorAll('[data-testid="photos-before"] img, [data-testid="photos-after"] img')].every(
+        (i) => i.complete && i.naturalWidth > 0,
+      ),
+  );
+  eq(await hdl.locator('[data-testid="photos-before"] img').count(), 1, 'one before photo');
+  eq(await hdl.locator('[data-testid="timeline"] li[data-kind="report_back"] img').count(), 2, 'after photos on the timeline');
   await shot(hdl, 'staff-case-handler');
+  await shot(hdl, 'staff-case-photos');
 
   // The inspector passes the check from the case page.
   await ins.reload();
@@ -391,7 +421,7 @@ async function closedLoop() {
   const times = await sup.$$eval('[data-testid="timeline"] li time', (ts) => ts.map((t) => t.textContent));
   eq(times, detail.events.map((e) => shanghai(e.at)), 'event times in Asia/Shanghai');
   const text = await sup.textContent('[data-testid="timeline"]');
-  for (const want of ['处置人员', '监督员', '值班长', '已清运，现场已冲洗', 'photo-after-1', '区城管局环卫中心']) {
+  for (const want of ['处置人员', '监督员', '值班长', '已清运，现场已冲洗', '区城管局环卫中心', '拍摄位置 34.75030, 113.66150']) {
     check(text.includes(want), `timeline shows ${want}`);
   }
   await shot(sup, 'staff-case-closed');

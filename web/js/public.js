@@ -19,6 +19,7 @@ import {
   safeLink,
 } from './common.js';
 import { createMap, inDistrict } from './map.js';
+import { uploadPhoto } from './photos.js';
 
 const API_KEY = 'demo-key';
 /** The old town around 德化街: where most reports come from, inside the district. */
@@ -303,7 +304,17 @@ async function submitReport(e) {
   button.disabled = true;
   button.textContent = t('report.submitting');
   try {
-    const answer = await open311('requests.json', { form: collect(form), idempotencyKey: state.idempotencyKey });
+    const data = collect(form);
+    const photo = $('photo').files[0];
+    if (photo) {
+      // The photo goes first (checked by its content on the server); the report then
+      // carries its public URL (a copy without EXIF/GPS) as Open311 media_url.
+      button.textContent = t('report.uploading');
+      const up = await uploadPhoto(photo, { pub: true });
+      data.media_url = `${window.location.origin}${up.public_url}`;
+      button.textContent = t('report.submitting');
+    }
+    const answer = await open311('requests.json', { form: data, idempotencyKey: state.idempotencyKey });
     const r = Array.isArray(answer) ? answer[0] : answer;
     state.idempotencyKey = randomKey();
     showReceipt(r);
@@ -330,6 +341,7 @@ function showReceipt(r) {
 function resetReport() {
   const form = $('report-form');
   form.reset();
+  fill($('photo-preview'));
   clearErrors(form);
   fill($('attributes'));
   $('category-picked').textContent = '';
@@ -362,6 +374,37 @@ async function lookUp(number) {
   }
 }
 
+/** Our own photo URLs (/media/{id}) show as the picture; other links as links. */
+function mediaView(url) {
+  let own = null;
+  try {
+    const u = new URL(url);
+    if (u.origin === window.location.origin && /^\/media\/[0-9a-f-]{36}$/.test(u.pathname)) own = u.pathname;
+  } catch {
+    own = null;
+  }
+  if (!own) return safeLink(url);
+  return h(
+    'div',
+    { class: 'photo-strip', 'data-testid': 'track-photo' },
+    h('figure', {}, h('a', { href: own, target: '_blank', rel: 'noopener noreferrer' }, h('img', { src: own, alt: t('track.media'), loading: 'lazy' }))),
+  );
+}
+
+/** Previews the chosen photo. */
+function previewPhoto() {
+  const f = $('photo').files[0];
+  const box = $('photo-preview');
+  if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+  state.previewUrl = null;
+  if (!f) {
+    fill(box);
+    return;
+  }
+  state.previewUrl = URL.createObjectURL(f);
+  fill(box, h('figure', {}, h('img', { src: state.previewUrl, alt: f.name }), h('figcaption', {}, f.name)));
+}
+
 function renderTracked(r) {
   const out = $('track-result');
   const closed = r.status === 'closed';
@@ -387,7 +430,7 @@ function renderTracked(r) {
       row('track.description', r.description),
       row(
         'track.media',
-        r.media_url ? safeLink(r.media_url) : null,
+        r.media_url ? mediaView(r.media_url) : null,
       ),
     ),
   );
@@ -532,6 +575,7 @@ function start() {
     }, $('nearby-count')),
   );
   $('report-form').addEventListener('submit', submitReport);
+  $('photo').addEventListener('change', previewPhoto);
   clearOnInput($('report-form'));
   clearOnInput($('track-form'));
   $('receipt-track').addEventListener('click', () => trackFromList(state.receipt.service_request_id));

@@ -21,6 +21,7 @@ import {
   safeLink,
 } from './common.js';
 import { createMap, LIGHT_COLOURS } from './map.js';
+import { photoPicker, uploadPhoto, photoStrip, beforeAfter } from './photos.js';
 
 /* global echarts */
 
@@ -710,12 +711,14 @@ function actionForm(action, c, { onDone, onCancel }) {
       h('textarea', { name: 'note', rows: 2, maxlength: 2000 }),
     ),
   );
-  if (needs.includes('attachments')) {
-    const box = fieldBox('attachments', id('att'), t('act.attachments'), h('input', { type: 'text', name: 'attachments', autocomplete: 'off', spellcheck: 'false' }));
-    box.insertBefore(h('p', { class: 'hint', id: `${id('att')}-hint` }, t('act.attachments_hint')), box.querySelector('input'));
-    box.querySelector('input').setAttribute('aria-describedby', `${id('att')}-hint`);
-    form.append(box);
-  }
+  // Photos: required for report-back (after photos), optional with any other action.
+  const photos = photoPicker({
+    id: id('att'),
+    field: 'attachments',
+    label: needs.includes('attachments') ? t('act.photos_required') : t('act.photos'),
+    hint: t('act.photos_hint'),
+  });
+  form.append(photos);
   const submit = h(
     'button',
     { type: 'submit', class: DANGEROUS.has(action) ? 'danger' : 'primary', dataset: { confirm: action } },
@@ -745,9 +748,13 @@ function actionForm(action, c, { onDone, onCancel }) {
     if (needs.includes('reason') && val('reason')) body.reason = val('reason');
     if (needs.includes('unit_id') && val('unit_id')) body.unit_id = val('unit_id');
     if (needs.includes('extension') && val('extension_amount')) body.extension = `${val('extension_amount')}${val('extension_unit')}`;
-    if (needs.includes('attachments')) body.attachments = val('attachments').split(/[\s,，、;；]+/).filter(Boolean);
     submit.disabled = true;
     try {
+      const files = photos.files();
+      if (files.length) {
+        body.attachments = [];
+        for (const f of files) body.attachments.push((await uploadPhoto(f)).id);
+      }
       const updated = await api(`/api/v1/cases/${encodeURIComponent(c.id)}/actions`, { method: 'POST', body });
       await onDone(updated);
     } catch (err) {
@@ -832,7 +839,7 @@ async function renderCase(id, { message } = {}) {
     kv(
       'case.media',
       c.media?.length
-        ? c.media.map((m) => [safeLink(m), h('br')])
+        ? photoStrip(c.photos, { showGps: true }) || c.media.map((m) => [safeLink(m), h('br')])
         : null,
     ),
   );
@@ -887,6 +894,9 @@ async function renderCase(id, { message } = {}) {
           formBox,
         ),
         h('section', { class: 'card-box', 'aria-labelledby': 'details-heading' }, h('h3', { id: 'details-heading' }, t('case.details')), details),
+        beforeAfter(c.events)
+          ? h('section', { class: 'card-box', 'aria-labelledby': 'photos-heading' }, h('h3', { id: 'photos-heading' }, t('photo.heading')), beforeAfter(c.events))
+          : null,
         h(
           'section',
           { class: 'card-box', 'aria-labelledby': 'timeline-heading' },
@@ -916,7 +926,7 @@ function timeline(events) {
         e.reason ? [t('ev.reason'), e.reason] : null,
         e.unit_id ? [t('ev.unit'), unitName(e.unit_id)] : null,
         e.extension ? [t('ev.extension'), e.extension] : null,
-        e.attachments?.length ? [t('ev.attachments'), e.attachments.join('、')] : null,
+        e.attachments?.length && !e.photos?.length ? [t('ev.attachments'), e.attachments.join('、')] : null,
         e.public_note ? [t('ev.public_note'), e.public_note] : null,
       ].filter(Boolean);
       return h(
@@ -932,6 +942,7 @@ function timeline(events) {
           stateName(e.to_state),
         ),
         lines.map(([k, v]) => h('p', { class: 'ev-body' }, h('strong', {}, `${k}${colon()}`), v)),
+        photoStrip(e.photos, { showGps: true }),
       );
     }),
   );

@@ -65,6 +65,7 @@ const ASSETS: &[Asset] = &[
     web!("js/map.js"),
     web!("js/public.js"),
     web!("js/staff.js"),
+    web!("js/photos.js"),
     web!("vendor/VERSIONS.md"),
     web!("vendor/leaflet/leaflet.js"),
     web!("vendor/leaflet/leaflet.css"),

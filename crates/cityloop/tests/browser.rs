@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cityloop_service::media::samples;
 use common::{Server, TestDb};
 
 /// The whole browser run may take this long before it is killed.
@@ -60,11 +61,27 @@ async fn the_web_ui_works_in_a_browser() {
 
     let db = TestDb::sqlite().await;
     let server = Server::spawn("demo", &db.url);
+    // Real photo files for the pickers: a phone-like JPEG with EXIF GPS, a PNG, another
+    // JPEG, and a text file named .jpg that the server must refuse.
+    let photos = tempfile::tempdir().expect("photo folder");
+    let files: [(&str, Vec<u8>); 4] = [
+        (
+            "before.jpg",
+            samples::jpeg(480, 360, Some((34.7503, 113.6615))),
+        ),
+        ("after.png", samples::png(480, 360, None)),
+        ("after2.jpg", samples::jpeg(360, 480, None)),
+        ("not-a-photo.jpg", "这不是照片".repeat(40).into_bytes()),
+    ];
+    for (name, bytes) in files {
+        std::fs::write(photos.path().join(name), bytes).expect("write a photo");
+    }
     let mut child = Command::new("node")
         .arg(root.join("e2e/run.mjs"))
         .arg(&server.base)
         .current_dir(&root)
         .env("CITYLOOP_CHROMIUM", &chromium)
+        .env("CITYLOOP_E2E_PHOTOS", photos.path())
         .stdin(Stdio::null())
         .spawn()
         .expect("start node e2e/run.mjs");
