@@ -48,7 +48,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// An attachment as the staff API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AttachmentDto {
     pub id: String,
     pub sha256: String,
@@ -67,7 +67,7 @@ pub struct AttachmentDto {
     pub public_url: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GpsDto {
     pub lat: f64,
     pub lon: f64,
@@ -100,7 +100,7 @@ fn public_path(a: &Attachment) -> String {
 }
 
 /// A citizen's upload, as the public page needs it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PublicMediaDto {
     pub id: String,
     pub mime: String,
@@ -113,7 +113,7 @@ pub struct PublicMediaDto {
 }
 
 /// A photo on the case timeline: an uploaded attachment, or an external `media_url`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PhotoDto {
     /// What the event or report carried (an attachment id or a URL).
     pub reference: String,
@@ -315,7 +315,16 @@ async fn read_upload(req: Request, limit: usize) -> Result<(Vec<u8>, Option<Stri
     Ok((bytes.to_vec(), (!ctype.is_empty()).then_some(ctype)))
 }
 
-async fn upload_staff(
+#[utoipa::path(post, path = "/api/v1/attachments", tag = "attachments", security(("bearer" = [])),
+    request_body(content = String, content_type = "multipart/form-data",
+        description = "The photo as the multipart field `file`, or the image bytes as the body with their Content-Type (image/jpeg, image/png, image/webp). At most 10 MiB; judged by content."),
+    responses((status = 201, description = "A new attachment", body = AttachmentDto),
+              (status = 200, description = "The same content was uploaded before: that attachment", body = AttachmentDto),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 413, description = "Over 10 MiB (field `file`)", body = crate::error::ErrorBody),
+              (status = 415, description = "A JSON or form body", body = crate::error::ErrorBody),
+              (status = 422, description = "Not a whole JPEG, PNG or WebP, or the declared image type differs (field `file`)", body = crate::error::ErrorBody)))]
+pub(crate) async fn upload_staff(
     State(st): State<AppState>,
     staff: Staff,
     req: Request,
@@ -348,7 +357,16 @@ fn origin(headers: &HeaderMap) -> Option<String> {
     ok.then(|| format!("{}://{host}", if https { "https" } else { "http" }))
 }
 
-async fn upload_public(
+#[utoipa::path(post, path = "/api/v1/public/media", tag = "attachments",
+    request_body(content = String, content_type = "multipart/form-data",
+        description = "A citizen's photo, as for POST /api/v1/attachments; at most 5 MiB. Pass the answered media_url to Open311."),
+    responses((status = 201, description = "A new attachment", body = PublicMediaDto),
+              (status = 200, description = "The same content was uploaded before", body = PublicMediaDto),
+              (status = 413, body = crate::error::ErrorBody),
+              (status = 415, body = crate::error::ErrorBody),
+              (status = 422, body = crate::error::ErrorBody),
+              (status = 429, description = "More than 30 uploads in 10 minutes from this address; see Retry-After", body = crate::error::ErrorBody)))]
+pub(crate) async fn upload_public(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     req: Request,
@@ -401,7 +419,12 @@ fn image_response(a: &Attachment, bytes: Vec<u8>, cache: &'static str) -> Respon
     resp
 }
 
-async fn original(
+#[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "attachments", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Attachment id")),
+    responses((status = 200, description = "The original bytes, EXIF included", content_type = "image/*", body = String),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn original(
     State(st): State<AppState>,
     _staff: Staff,
     Path(id): Path<String>,
@@ -411,7 +434,11 @@ async fn original(
     Ok(image_response(&a, bytes, "private, max-age=3600"))
 }
 
-async fn public_copy(
+#[utoipa::path(get, path = "/media/{id}", tag = "attachments",
+    params(("id" = String, Path, description = "Attachment id")),
+    responses((status = 200, description = "The copy without EXIF/XMP/text metadata (public to whoever has the id)", content_type = "image/*", body = String),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn public_copy(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {

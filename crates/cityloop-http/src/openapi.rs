@@ -34,6 +34,10 @@ use crate::routes;
         routes::create_case,
         routes::get_case,
         routes::act,
+        crate::attachments::upload_staff,
+        crate::attachments::original,
+        crate::attachments::upload_public,
+        crate::attachments::public_copy,
         document,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
@@ -43,6 +47,7 @@ use crate::routes;
         (name = "cases", description = "Intake, listing, detail with timeline, workflow actions"),
         (name = "territory", description = "Routing a point to its owners"),
         (name = "reference", description = "Categories and units"),
+        (name = "attachments", description = "Photo upload (checked by content) and download"),
         (name = "system", description = "Health and this document"),
     )
 )]
