@@ -631,10 +631,16 @@ async fn an_attachment_is_stored_once_per_content_hash(db: &TestDb) {
         .await
         .unwrap();
     found.sort_by(|a, b| a.sha256.cmp(&b.sha256));
-    assert_eq!(found, vec![first, other]);
+    assert_eq!(found, vec![first.clone(), other]);
     assert!(db.store.attachments(&[]).await.unwrap().is_empty());
     let counts = db.store.counts().await.unwrap();
     assert!(counts.contains(&("attachments".into(), 2)));
+    // `cityloop copy` carries the rows with the reference data.
+    let snap = db.store.export_reference().await.unwrap();
+    assert_eq!(snap.attachments.len(), 2);
+    let target = TestDb::sqlite().await;
+    target.store.import_reference(&snap).await.unwrap();
+    assert_eq!(target.store.get_attachment(first.id).await.unwrap(), first);
 }
 store_test!(
     attachments_dedup,
