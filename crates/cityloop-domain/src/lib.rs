@@ -14,6 +14,7 @@
 //! - [`escalation`]: which deadline escalations are due for a case.
 //! - [`workflow`]: the case state machine (states, actions, who may do what, required fields).
 //! - [`case`]: the case aggregate: a current view that is a fold over its events.
+//! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
 
 pub mod assign;
 pub mod calendar;
@@ -22,4 +23,5 @@ pub mod escalation;
 pub mod ids;
 pub mod limits;
 pub mod model;
+pub mod webhook;
 pub mod workflow;

@@ -13,6 +13,7 @@ pub mod open311;
 pub mod openapi;
 mod routes;
 pub mod web;
+pub mod webhooks;
 
 use std::future::Future;
 use std::time::Duration;

@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases/{id}/actions", post(act))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::open311::routes())
+        .merge(crate::webhooks::routes())
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -17,6 +17,7 @@ pub mod media;
 pub mod open311;
 pub mod reference;
 pub mod territory;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -331,6 +331,7 @@ macro_rules! sql_store {
                 let mut tx = self.writer.begin().await?;
                 insert_case(&mut tx, case, deadline).await?;
                 insert_event(&mut tx, event).await?;
+                enqueue_case_event(&mut tx, case, event).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -366,6 +367,7 @@ macro_rules! sql_store {
                     )));
                 }
                 insert_event(&mut tx, event).await?;
+                enqueue_case_event(&mut tx, case, event).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -727,6 +729,7 @@ macro_rules! sql_store {
                 if done.rows_affected() == 0 {
                     return Ok(false);
                 }
+                enqueue_escalation(&mut tx, case_id, clock_key, level, now).await?;
                 for n in notifications {
                     sqlx::query(
                         "INSERT INTO notifications (id, person_id, case_id, kind, message, created_at, read_at)
@@ -865,6 +868,7 @@ macro_rules! sql_store {
                 }
                 insert_case(&mut tx, case, deadline).await?;
                 insert_event(&mut tx, event).await?;
+                enqueue_case_event(&mut tx, case, event).await?;
                 if let Some((scope, key)) = idempotency {
                     let claimed = sqlx::query(
                         "INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)",

@@ -12,12 +12,15 @@
 //! - a case transition is one transaction: the event row is inserted and the case view
 //!   updated together, guarded by the optimistic `version` check;
 //! - `case_events` is append-only (database triggers refuse UPDATE and DELETE);
-//! - every time is stored in UTC.
+//! - every time is stored in UTC;
+//! - webhook deliveries are queued in the transaction of the event that triggers them
+//!   ([`webhooks`]).
 
 mod common;
 pub mod postgres;
 pub mod sqlite;
 pub mod testing;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -28,6 +31,9 @@ use serde::{Deserialize, Serialize};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use webhooks::{
+    AttemptOutcome, DueDelivery, WebhookAttempt, WebhookDelivery, WebhookStore, WebhookSubscription,
+};
 
 /// Largest page any list returns.
 pub const MAX_PAGE: u32 = 500;
@@ -215,7 +221,7 @@ pub struct Attachment {
 
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: WebhookStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Row counts per table and a checksum per case event chain are built on this.

@@ -46,3 +46,4 @@ impl PgStore {
 }
 
 crate::common::sql_store!(PgStore, Postgres, Backend::Postgres);
+crate::webhooks::sql_webhooks!(PgStore, Postgres);

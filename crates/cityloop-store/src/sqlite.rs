@@ -65,3 +65,4 @@ fn open_error(path: &Path, e: sqlx::Error) -> crate::StoreError {
 }
 
 crate::common::sql_store!(SqliteStore, Sqlite, Backend::Sqlite);
+crate::webhooks::sql_webhooks!(SqliteStore, Sqlite);

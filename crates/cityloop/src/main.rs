@@ -12,6 +12,7 @@ use cityloop_domain::model::Role;
 use cityloop_http::AppState;
 use cityloop_service::auth::NewUser;
 use cityloop_service::demo::{load_demo, DEMO_API_KEY, DEMO_PASSWORD};
+use cityloop_service::webhooks::{DeliveryPass, WebhookConfig, WebhookSender};
 use cityloop_service::Services;
 use cityloop_store::Store;
 use clap::{Args, Parser, Subcommand};
@@ -98,6 +99,8 @@ struct ServeArgs {
     /// (`./attachments` for PostgreSQL).
     #[arg(long, env = "CITYLOOP_MEDIA_DIR")]
     media_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
 }
 
 impl ServeArgs {
@@ -105,6 +108,45 @@ impl ServeArgs {
         self.media_dir
             .clone()
             .unwrap_or_else(|| cityloop_service::attachments::default_dir(&self.db.db))
+    }
+}
+
+/// Outgoing webhook delivery (docs/API-DESIGN.md, "Webhooks").
+#[derive(Args)]
+struct WebhookArgs {
+    /// Waits between retries of a failed delivery (ms, s, m, h); after the last, a dead letter.
+    #[arg(
+        long,
+        default_value = "1m,5m,30m,2h,12h",
+        env = "CITYLOOP_WEBHOOK_BACKOFF"
+    )]
+    webhook_backoff: String,
+    /// Time limit of one delivery attempt.
+    #[arg(long, default_value = "10s", env = "CITYLOOP_WEBHOOK_TIMEOUT")]
+    webhook_timeout: String,
+    /// How often the delivery worker looks for due deliveries.
+    #[arg(long, default_value = "1s", env = "CITYLOOP_WEBHOOK_POLL")]
+    webhook_poll: String,
+}
+
+impl WebhookArgs {
+    fn sender(&self) -> Result<(WebhookSender, std::time::Duration)> {
+        use cityloop_domain::webhook::{parse_backoff, parse_duration};
+        let backoff = parse_backoff(&self.webhook_backoff)
+            .map_err(|e| anyhow::anyhow!("--webhook-backoff: {e}"))?;
+        let timeout = parse_duration(&self.webhook_timeout)
+            .map_err(|e| anyhow::anyhow!("--webhook-timeout: {e}"))?;
+        let poll = parse_duration(&self.webhook_poll)
+            .map_err(|e| anyhow::anyhow!("--webhook-poll: {e}"))?;
+        if timeout.is_zero() || poll.is_zero() {
+            anyhow::bail!("--webhook-timeout and --webhook-poll must be above zero");
+        }
+        let sender = WebhookSender::new(WebhookConfig {
+            backoff,
+            timeout,
+            ..WebhookConfig::default()
+        })?;
+        Ok((sender, poll))
     }
 }
 
@@ -249,7 +291,7 @@ async fn run(cli: Cli) -> Result<()> {
                     off.num_minutes() as f64 / 60.0
                 );
             }
-            serve(listener, svc).await
+            serve(listener, svc, &args.webhooks).await
         }
         Cmd::Serve(args) => {
             let store = open(&args.db.db, false).await?;
@@ -262,7 +304,7 @@ async fn run(cli: Cli) -> Result<()> {
                 svc.district.name,
                 listener.local_addr()?
             );
-            serve(listener, svc).await
+            serve(listener, svc, &args.webhooks).await
         }
         Cmd::Migrate(db) => {
             let store = open(&db.db, true).await?;
@@ -528,9 +570,11 @@ fn print_demo_banner(listener: &TcpListener, db: &str, loaded: bool) -> Result<(
     Ok(())
 }
 
-async fn serve(listener: TcpListener, svc: Services) -> Result<()> {
+async fn serve(listener: TcpListener, svc: Services, hooks: &WebhookArgs) -> Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
+    let (sender, poll) = hooks.sender()?;
     tokio::spawn(scheduler(svc.clone()));
+    tokio::spawn(webhook_worker(svc.clone(), sender, poll));
     cityloop_http::serve(listener, AppState { svc }, shutdown_signal())
         .await
         .context("server failed")
@@ -552,6 +596,27 @@ async fn scheduler(svc: Services) {
             Ok(0) => {}
             Ok(n) => tracing::info!(escalations = n, "scheduler pass"),
             Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),
+        }
+    }
+}
+
+/// The webhook delivery worker: every `poll` it sends the due deliveries of the outbox.
+/// A delivery interrupted by a crash is retried after its lease expires (at least once;
+/// receivers dedupe on `X-Cityloop-Delivery`).
+async fn webhook_worker(svc: Services, sender: WebhookSender, poll: std::time::Duration) {
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match svc.deliver_webhooks(&sender).await {
+            Ok(p) if p == DeliveryPass::default() => {}
+            Ok(p) => tracing::info!(
+                delivered = p.delivered,
+                retried = p.retried,
+                dead = p.dead,
+                "webhook pass"
+            ),
+            Err(e) => tracing::warn!(error = %e, "webhook pass failed; retrying next tick"),
         }
     }
 }
