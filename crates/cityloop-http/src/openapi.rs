@@ -38,6 +38,13 @@ use crate::routes;
         crate::attachments::original,
         crate::attachments::upload_public,
         crate::attachments::public_copy,
+        crate::webhooks::list,
+        crate::webhooks::create,
+        crate::webhooks::read,
+        crate::webhooks::update,
+        crate::webhooks::remove,
+        crate::webhooks::deliveries,
+        crate::webhooks::redeliver,
         document,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
@@ -49,6 +56,7 @@ use crate::routes;
         (name = "reference", description = "Categories and units"),
         (name = "attachments", description = "Photo upload (checked by content) and download"),
         (name = "system", description = "Health and this document"),
+        (name = "webhooks", description = "Signed outgoing webhooks (admin): subscriptions, delivery log, dead letters"),
     )
 )]
 pub struct ApiDoc;

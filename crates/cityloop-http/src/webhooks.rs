@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Staff};
 use crate::AppState;
 
@@ -36,7 +36,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `POST` and `PATCH` body. On `PATCH` every field is optional.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
     pub url: Option<String>,
@@ -59,7 +59,7 @@ impl From<WebhookRequest> for WebhookInput {
 }
 
 /// A subscription as the API shows it (never its secret).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookDto {
     pub id: Uuid,
     pub url: String,
@@ -85,19 +85,21 @@ impl From<WebhookSubscription> for WebhookDto {
 }
 
 /// One delivery with its attempts; `status` is `pending`, `delivered` or `dead`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryDto {
     pub id: Uuid,
     pub event_id: String,
     pub event_type: String,
     pub case_id: Option<String>,
     pub status: String,
+    #[schema(value_type = Vec<AttemptDto>)]
     pub attempts: Vec<WebhookAttempt>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The signed body, as sent.
+    #[schema(value_type = Object)]
     pub payload: Value,
 }
 
@@ -121,23 +123,56 @@ impl From<DeliveryRecord> for DeliveryDto {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
+    /// `pending`, `delivered` or `dead`.
     pub status: Option<String>,
+    /// 1 to 200 (default 50).
     pub limit: Option<u32>,
+}
+
+/// One delivery attempt (schema of [`WebhookAttempt`]).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttemptDto {
+    pub delivery_id: Uuid,
+    /// 1, 2, … over the delivery's life.
+    pub attempt: i64,
+    pub at: DateTime<Utc>,
+    /// The receiver's status code, when it answered.
+    pub status_code: Option<i64>,
+    /// Why it failed: connection refused, timeout, a non-2xx status.
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// The answer to a redelivery.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RedeliveryDto {
+    pub id: Uuid,
+    pub status: String,
+    pub next_attempt_at: DateTime<Utc>,
 }
 
 fn webhook_id(s: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(s).map_err(|_| ApiError::not_found(format!("webhook {s:?} not found")))
 }
 
-async fn list(State(st): State<AppState>, staff: Staff) -> Result<Json<Vec<WebhookDto>>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/admin/webhooks", security(("bearer" = [])), tag = "webhooks",
+    responses((status = 200, body = Vec<WebhookDto>), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn list(
+    State(st): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<WebhookDto>>, ApiError> {
     let subs = st.svc.list_webhooks(&staff.actor).await?;
     Ok(Json(subs.into_iter().map(WebhookDto::from).collect()))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v1/admin/webhooks", security(("bearer" = [])), tag = "webhooks", request_body = WebhookRequest,
+    responses((status = 201, body = WebhookDto), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody),
+              (status = 422, description = "A field is missing or invalid (url, secret, event_types, description), named in `field`", body = ErrorBody)))]
+pub(crate) async fn create(
     State(st): State<AppState>,
     staff: Staff,
     ApiJson(req): ApiJson<WebhookRequest>,
@@ -146,7 +181,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(sub.into())))
 }
 
-async fn read(
+#[utoipa::path(get, path = "/api/v1/admin/webhooks/{id}", security(("bearer" = [])), tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    responses((status = 200, body = WebhookDto), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn read(
     State(st): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
@@ -155,7 +193,11 @@ async fn read(
     Ok(Json(sub.into()))
 }
 
-async fn update(
+#[utoipa::path(patch, path = "/api/v1/admin/webhooks/{id}", security(("bearer" = [])), tag = "webhooks", request_body = WebhookRequest,
+    params(("id" = String, Path, description = "Subscription id")),
+    responses((status = 200, body = WebhookDto), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, description = "A field is invalid, named in `field`", body = ErrorBody)))]
+pub(crate) async fn update(
     State(st): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
@@ -168,7 +210,10 @@ async fn update(
     Ok(Json(sub.into()))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/v1/admin/webhooks/{id}", security(("bearer" = [])), tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    responses((status = 204, description = "Deleted; pending deliveries are not sent, history is kept"), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn remove(
     State(st): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
@@ -179,7 +224,11 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn deliveries(
+#[utoipa::path(get, path = "/api/v1/admin/webhooks/{id}/deliveries", security(("bearer" = [])), tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id"), DeliveriesQuery),
+    responses((status = 200, description = "Deliveries, newest first, with every attempt; `status=dead` lists the dead letters", body = Vec<DeliveryDto>),
+              (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, description = "Bad `status` or `limit`", body = ErrorBody)))]
+pub(crate) async fn deliveries(
     State(st): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
@@ -196,11 +245,15 @@ async fn deliveries(
     Ok(Json(records.into_iter().map(DeliveryDto::from).collect()))
 }
 
-async fn redeliver(
+#[utoipa::path(post, path = "/api/v1/admin/webhooks/{id}/deliveries/{delivery}/redeliver", security(("bearer" = [])), tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id"), ("delivery" = String, Path, description = "Delivery id")),
+    responses((status = 202, description = "Queued again with the same delivery id and a fresh retry schedule", body = RedeliveryDto),
+              (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Not a dead letter", body = ErrorBody)))]
+pub(crate) async fn redeliver(
     State(st): State<AppState>,
     staff: Staff,
     Path((id, delivery)): Path<(String, String)>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RedeliveryDto>), ApiError> {
     let delivery = Uuid::parse_str(&delivery)
         .map_err(|_| ApiError::not_found(format!("delivery {delivery:?} not found")))?;
     let d = st
@@ -209,10 +262,10 @@ async fn redeliver(
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({
-            "id": d.id,
-            "status": d.status,
-            "next_attempt_at": d.next_attempt_at,
-        })),
+        Json(RedeliveryDto {
+            id: d.id,
+            status: d.status,
+            next_attempt_at: d.next_attempt_at,
+        }),
     ))
 }
