@@ -446,3 +446,42 @@ async fn a_red_escalation_sends_exactly_one_webhook_across_a_restart() {
         assert_eq!(body["case"]["id"], case.id.to_string());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_or_losing_transition_queues_no_webhook() {
+    for db in TestDb::all().await {
+        eprintln!("backend {:?}", db.store.backend());
+        let w = World::new(&db).await;
+        let (_rx, addr) = Receiver::start(0).await;
+        let sub = w.subscribe(addr, &["case.state_changed"]).await;
+        let case = w.report(Source::Inspector).await;
+        let operator = staff(Role::Operator);
+        let accept = || {
+            w.svc.act(
+                &operator,
+                case.id,
+                Action::Accept,
+                Command::default(),
+                Some(1),
+            )
+        };
+        let (a, b, c, d) = tokio::join!(accept(), accept(), accept(), accept());
+        let wins = [&a, &b, &c, &d].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(wins, 1, "{a:?} {b:?} {c:?} {d:?}");
+        let e = w
+            .svc
+            .act(
+                &staff(Role::Inspector),
+                case.id,
+                Action::Register,
+                Command::default(),
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ServiceError::Forbidden(_)), "{e}");
+        let queued = w.svc.store.webhook_deliveries(sub, None, 50).await.unwrap();
+        assert_eq!(queued.len(), 1, "one committed transition, one delivery");
+        assert_eq!(queued[0].event_id, format!("case:{}:2", case.id));
+    }
+}
