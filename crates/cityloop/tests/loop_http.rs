@@ -74,6 +74,8 @@ struct Cast {
     road_chief: Who,
     hw: String,
     zf: String,
+    /// An uploaded photo for the reports back.
+    photo: String,
 }
 
 impl Cast {
@@ -91,14 +93,16 @@ impl Cast {
                 .unwrap()
                 .to_owned()
         };
+        let handler_hw = login(s, "handler-hw").await;
         Cast {
+            photo: s.upload_photo(&handler_hw.token).await,
             hw: unit("hw"),
             zf: unit("zf"),
             admin: login(s, "admin").await,
             dispatcher: login(s, "dispatcher").await,
             inspector: login(s, "inspector").await,
             supervisor: login(s, "supervisor").await,
-            handler_hw: login(s, "handler-hw").await,
+            handler_hw,
             handler_zf: login(s, "handler-zf").await,
             road_chief: login(s, "roadchief-district").await,
             operator,
@@ -197,7 +201,7 @@ fn body(action: &str, c: &Cast, unit: Option<&str>) -> Value {
             json!({"action": action, "extension": "1工作日", "reason": "需调运车辆"})
         }
         "report_back" => {
-            json!({"action": action, "note": "已清运", "attachments": ["sha256:after1"]})
+            json!({"action": action, "note": "已清运", "attachments": [c.photo]})
         }
         "confirm" => json!({"action": action, "note": "现场属实"}),
         _ => json!({"action": action}),
@@ -371,7 +375,7 @@ async fn the_full_loop(s: &Server, c: &Cast, source: &str, reporter: Option<&Who
     assert_eq!(events[n - 9]["reason"], "测试原因");
     assert_eq!(events[n - 8]["unit_id"], c.hw.as_str());
     assert!(!events[n - 7]["extension"].is_null());
-    assert_eq!(events[n - 5]["attachments"], json!(["sha256:after1"]));
+    assert_eq!(events[n - 5]["attachments"], json!([c.photo]));
 }
 
 async fn every_source_runs_the_full_loop_with_the_whole_timeline(s: &Server) {
