@@ -887,6 +887,56 @@ macro_rules! sql_store {
                 Ok(None)
             }
 
+            async fn admin_apply(&self, ops: &[crate::AdminOp], audit: &crate::AuditEntry) -> Result<()> {
+                admin_apply_tx(&self.writer, ops, audit).await
+            }
+
+            async fn audit_log(
+                &self,
+                filter: &crate::AuditFilter,
+                after: Option<&crate::AuditCursor>,
+                limit: u32,
+            ) -> Result<Vec<crate::AuditEntry>> {
+                audit_log_query(&self.reader, filter, after, limit).await
+            }
+
+            async fn person(&self, id: PersonId) -> Result<Person> {
+                let row = sqlx::query("SELECT body FROM people WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("person {id}")))?;
+                decode_person(&row)
+            }
+
+            async fn open_cases_of_unit(&self, unit: UnitId) -> Result<i64> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM cases WHERE unit_id = $1 AND state NOT IN ('closed', 'voided')",
+                )
+                .bind(unit.to_string())
+                .fetch_one(&self.reader)
+                .await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn list_api_keys(&self) -> Result<Vec<crate::ApiKeyRow>> {
+                let rows = sqlx::query(
+                    "SELECT key_hash, name, created_at, revoked_at FROM api_keys ORDER BY created_at DESC, key_hash",
+                )
+                .fetch_all(&self.reader)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::ApiKeyRow {
+                            key_hash: r.try_get("key_hash")?,
+                            name: r.try_get("name")?,
+                            created_at: r.try_get("created_at")?,
+                            revoked_at: r.try_get("revoked_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn count_cases(&self) -> Result<i64> {
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM cases")
                     .fetch_one(&self.reader)
@@ -894,6 +944,8 @@ macro_rules! sql_store {
                 Ok(row.try_get("n")?)
             }
         }
+
+        crate::admin::admin_sql!($db);
 
         /// The case an idempotency key created, if it was used.
         async fn idempotent_case<'e, E>(ex: E, scope: &str, key: &str) -> Result<Option<CaseId>>
