@@ -682,7 +682,7 @@ function actionForm(action, c, { onDone, onCancel }) {
       { name: 'unit_id' },
       h('option', { value: '' }, t('act.unit_pick')),
       ['department', 'street'].map((kind) =>
-        h('optgroup', { label: t(`unitkind.${kind}`) }, ctx.units.filter((u) => u.kind === kind).map(opt)),
+        h('optgroup', { label: t(`unitkind.${kind}`) }, ctx.units.filter((u) => u.kind === kind && u.active !== false).map(opt)),
       ),
     );
     form.append(fieldBox('unit_id', id('unit'), t('act.unit'), sel));

@@ -232,10 +232,13 @@ impl Services {
         self.check_attachment_refs("attachments", &event.attachments)
             .await?;
         if let Some(unit) = event.unit_id {
-            self.store
-                .get_unit(unit)
-                .await
-                .map_err(|_| ServiceError::invalid("unit_id", format!("no unit with id {unit}")))?;
+            let u =
+                self.store.get_unit(unit).await.map_err(|_| {
+                    ServiceError::invalid("unit_id", format!("no unit with id {unit}"))
+                })?;
+            if !u.active {
+                return Err(ServiceError::invalid("unit_id", "the unit is deactivated"));
+            }
         }
         if let Some(cat) = &event.category {
             if !self.cached().categories.contains_key(cat) {

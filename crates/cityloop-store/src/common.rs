@@ -589,6 +589,14 @@ macro_rules! sql_store {
                 for r in sqlx::query(&format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments ORDER BY uploaded_at, id")).fetch_all(&self.reader).await? {
                     snap.attachments.push(decode_attachment(&r)?);
                 }
+                let mut after: Option<crate::AuditCursor> = None;
+                loop {
+                    let page = audit_log_query(&self.reader, &crate::AuditFilter::default(), after.as_ref(), MAX_PAGE).await?;
+                    let Some(last) = page.last() else { break };
+                    after = Some(crate::AuditCursor { at: last.at, id: last.id });
+                    snap.audit.extend(page);
+                }
+                snap.audit.reverse();
                 Ok(snap)
             }
 
@@ -634,6 +642,13 @@ macro_rules! sql_store {
                     sqlx::query("INSERT INTO road_chief_assignments (id, segment_id, level, person_id, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6)")
                         .bind(uuid::Uuid::now_v7().to_string()).bind(&a.segment_id).bind(&a.level)
                         .bind(a.person_id.to_string()).bind(a.valid_from).bind(a.valid_to)
+                        .execute(&mut *tx).await?;
+                }
+                for e in &snap.audit {
+                    sqlx::query("INSERT INTO admin_audit (id, at, actor_id, entity, entity_id, action, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                        .bind(e.id.to_string()).bind(e.at).bind(e.actor_id.map(|p| p.to_string()))
+                        .bind(&e.entity).bind(&e.entity_id).bind(&e.action)
+                        .bind(e.before.as_ref().map(|v| v.to_string())).bind(e.after.as_ref().map(|v| v.to_string()))
                         .execute(&mut *tx).await?;
                 }
                 for (scope, last) in &snap.sequences {
@@ -698,7 +713,7 @@ macro_rules! sql_store {
 
             async fn counts(&self) -> Result<Vec<(String, i64)>> {
                 let mut out = Vec::new();
-                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency", "escalations", "notifications", "road_chief_assignments", "attachments"] {
+                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency", "escalations", "notifications", "road_chief_assignments", "attachments", "admin_audit"] {
                     let r = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {t}")).fetch_one(&self.reader).await?;
                     out.push((t.to_owned(), r.try_get("n")?));
                 }

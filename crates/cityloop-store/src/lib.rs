@@ -144,6 +144,9 @@ pub struct ReferenceSnapshot {
     pub road_chiefs: Vec<RoadChiefAssignment>,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// The admin audit log, oldest first.
+    #[serde(default)]
+    pub audit: Vec<AuditEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
