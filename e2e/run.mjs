@@ -698,6 +698,18 @@ async function adminChangesLimitAndRoadChief() {
   for (const v of ['admin_units', 'admin_people', 'admin_roadchiefs', 'admin_limits']) {
     check(await page.locator(`#nav-list a[data-view="${v}"]`).count(), `admin menu has ${v}`);
   }
+  // Units and people: the lists render; an empty new unit is refused next to its code.
+  await page.click('#nav-list a[data-view="admin_units"]');
+  await page.waitForSelector('[data-testid="unit-table"] tbody tr');
+  const unitForm = page.locator('[data-testid="unit-form"]');
+  await unitForm.locator('button[type="submit"]').click();
+  await unitForm.locator('[data-field="code"] .field-error:not([hidden])').waitFor();
+  await shot(page, 'admin-units');
+  await page.click('#nav-list a[data-view="admin_people"]');
+  await page.waitForSelector('[data-testid="people-table"] tbody tr');
+  eq(await unlabeled(page), [], 'every control of the people page has a label');
+  await shot(page, 'admin-people');
+
   await page.click('#nav-list a[data-view="admin_limits"]');
   const form = page.locator('[data-testid="limit-form"]');
   await form.waitFor();

@@ -253,7 +253,7 @@ async function renderRoadChiefs(root, rerender, message, params) {
       const s = e.target.elements.segment.value.trim();
       location.hash = `#/admin_roadchiefs${s ? `?segment=${encodeURIComponent(s)}` : ''}`;
     } },
-    field({ name: 'segment', id: uid('filter'), label: t('admin.f.segment'), control: input('segment', { value: segment }) }),
+    field({ name: 'segment', id: uid('filter'), label: t('admin.rc.filter'), control: input('segment', { value: segment }) }),
     h('button', { type: 'submit' }, t('filter.apply')),
   );
   const table = (rows, testid) =>
@@ -328,7 +328,7 @@ async function renderLimits(root, rerender, message) {
         const s = await api('/api/v1/admin/time-limits', {
           method: 'POST',
           body: {
-            category: r.category ? r.category.code : null,
+            category: r.category ? { standard: r.category.standard, kind: r.category.kind, code: r.category.code } : null,
             grade: r.grade,
             priority: r.priority,
             stage: r.stage,
