@@ -28,7 +28,7 @@ use cityloop_store::{AuditCursor, AuditEntry, AuditFilter};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::dto::CategoryRef;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Staff};
 use crate::AppState;
 
@@ -140,14 +140,19 @@ where
 
 // ---- roles ----
 
-async fn roles(State(st): State<AppState>, Admin(me): Admin) -> ApiResult<Vec<RoleView>> {
+#[utoipa::path(get, path = "/api/v1/admin/roles", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<RoleView>), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn roles(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+) -> ApiResult<Vec<RoleView>> {
     Ok(Json(st.svc.admin_roles(&me)?))
 }
 
 // ---- units ----
 
 /// A unit as admins see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminUnitDto {
     pub id: UnitId,
     pub code: String,
@@ -171,7 +176,7 @@ impl From<&Unit> for AdminUnitDto {
 }
 
 /// `POST /api/v1/admin/units`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnitBody {
     pub code: String,
@@ -181,7 +186,7 @@ pub struct UnitBody {
 }
 
 /// `PATCH /api/v1/admin/units/{id}`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnitPatchBody {
     pub code: Option<String>,
@@ -191,12 +196,19 @@ pub struct UnitPatchBody {
     pub active: Option<bool>,
 }
 
-async fn list_units(State(st): State<AppState>, Admin(me): Admin) -> ApiResult<Vec<AdminUnitDto>> {
+#[utoipa::path(get, path = "/api/v1/admin/units", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<AdminUnitDto>), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn list_units(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+) -> ApiResult<Vec<AdminUnitDto>> {
     let units = st.svc.admin_units(&me).await?;
     Ok(Json(units.iter().map(AdminUnitDto::from).collect()))
 }
 
-async fn get_unit(
+#[utoipa::path(get, path = "/api/v1/admin/units/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "Unit id")),
+    responses((status = 200, body = AdminUnitDto), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn get_unit(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(id): Path<String>,
@@ -205,7 +217,9 @@ async fn get_unit(
     Ok(Json(AdminUnitDto::from(&u)))
 }
 
-async fn create_unit(
+#[utoipa::path(post, path = "/api/v1/admin/units", tag = "admin", security(("bearer" = [])), request_body = UnitBody,
+    responses((status = 201, body = AdminUnitDto), (status = 409, description = "Conflicts with existing data", body = ErrorBody), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn create_unit(
     State(st): State<AppState>,
     Admin(me): Admin,
     ApiJson(b): ApiJson<UnitBody>,
@@ -220,7 +234,9 @@ async fn create_unit(
     Ok((StatusCode::CREATED, Json(AdminUnitDto::from(&u))))
 }
 
-async fn update_unit(
+#[utoipa::path(patch, path = "/api/v1/admin/units/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "Unit id")), request_body = UnitPatchBody,
+    responses((status = 200, body = AdminUnitDto), (status = 404, body = ErrorBody), (status = 409, description = "Conflicts with existing data", body = ErrorBody), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn update_unit(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(id): Path<String>,
@@ -243,7 +259,9 @@ async fn update_unit(
 }
 
 /// Units are deactivated, never deleted (their cases keep pointing at them).
-async fn deactivate_unit(
+#[utoipa::path(delete, path = "/api/v1/admin/units/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "Unit id")),
+    responses((status = 200, description = "Deactivated (units are never deleted)", body = AdminUnitDto), (status = 404, body = ErrorBody), (status = 409, description = "Conflicts with existing data", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn deactivate_unit(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(id): Path<String>,
@@ -262,7 +280,7 @@ async fn deactivate_unit(
 // ---- people ----
 
 /// A person as admins see it (never a password hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminPersonDto {
     pub id: PersonId,
     pub username: String,
@@ -288,7 +306,7 @@ impl From<&Person> for AdminPersonDto {
 }
 
 /// `POST /api/v1/admin/people`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonBody {
     pub username: String,
@@ -300,7 +318,7 @@ pub struct PersonBody {
 }
 
 /// `PATCH /api/v1/admin/people/{id}`; `"unit_id": null` removes the unit.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonPatchBody {
     pub display_name: Option<String>,
@@ -311,13 +329,15 @@ pub struct PersonPatchBody {
 }
 
 /// `POST /api/v1/admin/people/{id}/password`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     pub password: String,
 }
 
-async fn list_people(
+#[utoipa::path(get, path = "/api/v1/admin/people", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<AdminPersonDto>), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn list_people(
     State(st): State<AppState>,
     Admin(me): Admin,
 ) -> ApiResult<Vec<AdminPersonDto>> {
@@ -325,7 +345,9 @@ async fn list_people(
     Ok(Json(people.iter().map(AdminPersonDto::from).collect()))
 }
 
-async fn get_person(
+#[utoipa::path(get, path = "/api/v1/admin/people/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "Person id")),
+    responses((status = 200, body = AdminPersonDto), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn get_person(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(id): Path<String>,
@@ -334,7 +356,9 @@ async fn get_person(
     Ok(Json(AdminPersonDto::from(&p)))
 }
 
-async fn create_person(
+#[utoipa::path(post, path = "/api/v1/admin/people", tag = "admin", security(("bearer" = [])), request_body = PersonBody,
+    responses((status = 201, body = AdminPersonDto), (status = 409, description = "Conflicts with existing data", body = ErrorBody), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn create_person(
     State(st): State<AppState>,
     Admin(me): Admin,
     ApiJson(b): ApiJson<PersonBody>,
@@ -355,7 +379,9 @@ async fn create_person(
     Ok((StatusCode::CREATED, Json(AdminPersonDto::from(&p))))
 }
 
-async fn update_person(
+#[utoipa::path(patch, path = "/api/v1/admin/people/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "Person id")), request_body = PersonPatchBody,
+    responses((status = 200, body = AdminPersonDto), (status = 404, body = ErrorBody), (status = 409, description = "Conflicts with existing data", body = ErrorBody), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn update_person(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(id): Path<String>,
@@ -382,7 +408,9 @@ async fn update_person(
 }
 
 /// People are deactivated, never deleted (their events keep pointing at them).
-async fn deactivate_person(
+#[utoipa::path(delete, path = "/api/v1/admin/people/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "Person id")),
+    responses((status = 200, description = "Deactivated (people are never deleted)", body = AdminPersonDto), (status = 404, body = ErrorBody), (status = 409, description = "Conflicts with existing data", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn deactivate_person(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(id): Path<String>,
@@ -398,7 +426,9 @@ async fn deactivate_person(
     Ok(Json(AdminPersonDto::from(&p)))
 }
 
-async fn reset_password(
+#[utoipa::path(post, path = "/api/v1/admin/people/{id}/password", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "Person id")), request_body = PasswordBody,
+    responses((status = 204, description = "Password set; the person's sessions end"), (status = 404, body = ErrorBody), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn reset_password(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(id): Path<String>,
@@ -419,7 +449,7 @@ pub struct SegmentQuery {
 }
 
 /// `POST /api/v1/admin/road-chiefs`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoadChiefBody {
     pub segment_id: String,
@@ -427,7 +457,9 @@ pub struct RoadChiefBody {
     pub person_id: String,
 }
 
-async fn list_road_chiefs(
+#[utoipa::path(get, path = "/api/v1/admin/road-chiefs", tag = "admin", security(("bearer" = [])), params(("segment" = Option<String>, Query, description = "One segment only")),
+    responses((status = 200, body = Vec<RoadChiefView>), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn list_road_chiefs(
     State(st): State<AppState>,
     Admin(me): Admin,
     ApiQuery(q): ApiQuery<SegmentQuery>,
@@ -439,7 +471,9 @@ async fn list_road_chiefs(
     ))
 }
 
-async fn road_chief_history(
+#[utoipa::path(get, path = "/api/v1/admin/road-chiefs/{segment}/history", tag = "admin", security(("bearer" = [])), params(("segment" = String, Path, description = "Road segment id")),
+    responses((status = 200, description = "Every assignment, oldest first", body = Vec<RoadChiefView>), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn road_chief_history(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(segment): Path<String>,
@@ -447,7 +481,9 @@ async fn road_chief_history(
     Ok(Json(st.svc.admin_road_chief_history(&me, &segment).await?))
 }
 
-async fn assign_road_chief(
+#[utoipa::path(post, path = "/api/v1/admin/road-chiefs", tag = "admin", security(("bearer" = [])), request_body = RoadChiefBody,
+    responses((status = 200, body = RoadChiefView), (status = 409, description = "Conflicts with existing data", body = ErrorBody), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn assign_road_chief(
     State(st): State<AppState>,
     Admin(me): Admin,
     ApiJson(b): ApiJson<RoadChiefBody>,
@@ -466,7 +502,9 @@ async fn assign_road_chief(
     ))
 }
 
-async fn end_road_chief(
+#[utoipa::path(delete, path = "/api/v1/admin/road-chiefs/{segment}/{level}", tag = "admin", security(("bearer" = [])), params(("segment" = String, Path), ("level" = String, Path, description = "district, first or second")),
+    responses((status = 204, description = "Assignment closed"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn end_road_chief(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path((segment, level)): Path<(String, String)>,
@@ -481,7 +519,7 @@ async fn end_road_chief(
 // ---- time limits ----
 
 /// A category as admin lists show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminCategoryDto {
     pub standard: String,
     pub kind: String,
@@ -499,7 +537,7 @@ fn category_dto(st: &AppState, c: &CategoryCode) -> AdminCategoryDto {
 }
 
 /// One rule of the time-limit table.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LimitDto {
     /// `category|grade|priority|stage`, `*` for a wildcard: the rule's id.
     pub key: String,
@@ -527,7 +565,7 @@ fn limit_dto(st: &AppState, r: &LimitRule) -> LimitDto {
 }
 
 /// `POST /api/v1/admin/time-limits`: adds a rule or changes the one with the same key.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitBody {
     #[serde(default)]
@@ -552,12 +590,19 @@ fn opt_enum<T: std::str::FromStr<Err = UnknownValue>>(
     }
 }
 
-async fn list_limits(State(st): State<AppState>, Admin(me): Admin) -> ApiResult<Vec<LimitDto>> {
+#[utoipa::path(get, path = "/api/v1/admin/time-limits", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<LimitDto>), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn list_limits(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+) -> ApiResult<Vec<LimitDto>> {
     let rules = st.svc.admin_limits(&me)?;
     Ok(Json(rules.iter().map(|r| limit_dto(&st, r)).collect()))
 }
 
-async fn put_limit(
+#[utoipa::path(post, path = "/api/v1/admin/time-limits", tag = "admin", security(("bearer" = [])), request_body = LimitBody,
+    responses((status = 200, description = "Added, or replaced the rule with the same key", body = LimitDto), (status = 409, description = "Conflicts with existing data", body = ErrorBody), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn put_limit(
     State(st): State<AppState>,
     Admin(me): Admin,
     ApiJson(b): ApiJson<LimitBody>,
@@ -585,7 +630,9 @@ async fn put_limit(
     Ok(Json(limit_dto(&st, &r)))
 }
 
-async fn delete_limit(
+#[utoipa::path(delete, path = "/api/v1/admin/time-limits/{key}", tag = "admin", security(("bearer" = [])), params(("key" = String, Path, description = "category|grade|priority|stage")),
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 409, description = "Conflicts with existing data", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn delete_limit(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(key): Path<String>,
@@ -597,7 +644,7 @@ async fn delete_limit(
 // ---- assignment rules ----
 
 /// One routing override: cases of `category` in `street_code` go to `unit`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AssignRuleDto {
     /// `category|street` (`*` for the whole district): the rule's id.
     pub key: String,
@@ -625,7 +672,7 @@ fn assign_dto(st: &AppState, r: &AssignRule) -> AssignRuleDto {
 
 /// `POST /api/v1/admin/assign-rules`: adds a rule or changes the one for the same
 /// (category, street).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRuleBody {
     pub category: CategoryRef,
@@ -634,7 +681,9 @@ pub struct AssignRuleBody {
     pub unit_id: String,
 }
 
-async fn list_assign_rules(
+#[utoipa::path(get, path = "/api/v1/admin/assign-rules", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<AssignRuleDto>), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn list_assign_rules(
     State(st): State<AppState>,
     Admin(me): Admin,
 ) -> ApiResult<Vec<AssignRuleDto>> {
@@ -642,7 +691,9 @@ async fn list_assign_rules(
     Ok(Json(rules.iter().map(|r| assign_dto(&st, r)).collect()))
 }
 
-async fn put_assign_rule(
+#[utoipa::path(post, path = "/api/v1/admin/assign-rules", tag = "admin", security(("bearer" = [])), request_body = AssignRuleBody,
+    responses((status = 200, body = AssignRuleDto), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn put_assign_rule(
     State(st): State<AppState>,
     Admin(me): Admin,
     ApiJson(b): ApiJson<AssignRuleBody>,
@@ -665,7 +716,9 @@ async fn put_assign_rule(
     Ok(Json(assign_dto(&st, &r)))
 }
 
-async fn delete_assign_rule(
+#[utoipa::path(delete, path = "/api/v1/admin/assign-rules/{key}", tag = "admin", security(("bearer" = [])), params(("key" = String, Path, description = "category|street")),
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn delete_assign_rule(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(key): Path<String>,
@@ -676,11 +729,18 @@ async fn delete_assign_rule(
 
 // ---- calendar ----
 
-async fn get_calendar(State(st): State<AppState>, Admin(me): Admin) -> ApiResult<CalendarSpec> {
+#[utoipa::path(get, path = "/api/v1/admin/calendar", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "The working calendar document", body = Object), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn get_calendar(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+) -> ApiResult<CalendarSpec> {
     Ok(Json(st.svc.admin_calendar(&me)?))
 }
 
-async fn put_calendar(
+#[utoipa::path(put, path = "/api/v1/admin/calendar", tag = "admin", security(("bearer" = [])), request_body = Object,
+    responses((status = 200, description = "The new working calendar", body = Object), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn put_calendar(
     State(st): State<AppState>,
     Admin(me): Admin,
     ApiJson(spec): ApiJson<CalendarSpec>,
@@ -691,25 +751,32 @@ async fn put_calendar(
 // ---- API keys ----
 
 /// `POST /api/v1/admin/api-keys`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyBody {
     pub name: String,
 }
 
 /// A new key: `key` is shown this once and never again.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NewApiKeyDto {
     pub key: String,
     #[serde(flatten)]
     pub view: ApiKeyView,
 }
 
-async fn list_api_keys(State(st): State<AppState>, Admin(me): Admin) -> ApiResult<Vec<ApiKeyView>> {
+#[utoipa::path(get, path = "/api/v1/admin/api-keys", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ApiKeyView>), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn list_api_keys(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+) -> ApiResult<Vec<ApiKeyView>> {
     Ok(Json(st.svc.admin_api_keys(&me).await?))
 }
 
-async fn create_api_key(
+#[utoipa::path(post, path = "/api/v1/admin/api-keys", tag = "admin", security(("bearer" = [])), request_body = ApiKeyBody,
+    responses((status = 201, description = "The key is shown in this answer only", body = NewApiKeyDto), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn create_api_key(
     State(st): State<AppState>,
     Admin(me): Admin,
     ApiJson(b): ApiJson<ApiKeyBody>,
@@ -718,7 +785,9 @@ async fn create_api_key(
     Ok((StatusCode::CREATED, Json(NewApiKeyDto { key, view })))
 }
 
-async fn revoke_api_key(
+#[utoipa::path(delete, path = "/api/v1/admin/api-keys/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "Key id (its SHA-256 hash)")),
+    responses((status = 204, description = "Revoked"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn revoke_api_key(
     State(st): State<AppState>,
     Admin(me): Admin,
     Path(id): Path<String>,
@@ -729,7 +798,8 @@ async fn revoke_api_key(
 
 // ---- audit ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub entity: Option<String>,
@@ -740,7 +810,7 @@ pub struct AuditQuery {
 }
 
 /// A page of the audit log, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -767,7 +837,9 @@ fn parse_audit_cursor(s: &str) -> Result<AuditCursor, ApiError> {
     })
 }
 
-async fn audit(
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("bearer" = [])), params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, description = "Bad query parameter, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn audit(
     State(st): State<AppState>,
     Admin(me): Admin,
     ApiQuery(q): ApiQuery<AuditQuery>,

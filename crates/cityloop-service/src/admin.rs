@@ -68,7 +68,7 @@ pub struct PersonPatch {
 }
 
 /// A current or past road-chief assignment with the person's name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoadChiefView {
     pub segment_id: String,
     pub level: String,
@@ -80,7 +80,7 @@ pub struct RoadChiefView {
 }
 
 /// An API key as admins see it: never the key itself, only its hash as id.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiKeyView {
     pub id: String,
     pub name: String,
@@ -100,7 +100,7 @@ impl From<ApiKeyRow> for ApiKeyView {
 }
 
 /// A role with what it is for (roles are fixed by the workflow rule table).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoleView {
     pub role: &'static str,
     pub name_zh: &'static str,

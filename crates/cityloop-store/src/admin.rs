@@ -59,7 +59,7 @@ pub enum AdminOp {
 }
 
 /// One row of the admin audit log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: uuid::Uuid,
     pub at: DateTime<Utc>,
@@ -70,7 +70,9 @@ pub struct AuditEntry {
     pub entity_id: String,
     /// `create`, `update`, `deactivate`, `assign`, `revoke`, …
     pub action: String,
+    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
 }
 
