@@ -692,6 +692,82 @@ async function overdueBoardLights() {
   await shot(page, 'staff-overdue-lights');
 }
 
+/** Admin pages: a time limit and a road chief changed by clicking, errors next to fields. */
+async function adminChangesLimitAndRoadChief() {
+  const page = await staffLogin('admin');
+  for (const v of ['admin_units', 'admin_people', 'admin_roadchiefs', 'admin_limits']) {
+    check(await page.locator(`#nav-list a[data-view="${v}"]`).count(), `admin menu has ${v}`);
+  }
+  // Units and people: the lists render; an empty new unit is refused next to its code.
+  await page.click('#nav-list a[data-view="admin_units"]');
+  await page.waitForSelector('[data-testid="unit-table"] tbody tr');
+  const unitForm = page.locator('[data-testid="unit-form"]');
+  await unitForm.locator('button[type="submit"]').click();
+  await unitForm.locator('[data-field="code"] .field-error:not([hidden])').waitFor();
+  await shot(page, 'admin-units');
+  await page.click('#nav-list a[data-view="admin_people"]');
+  await page.waitForSelector('[data-testid="people-table"] tbody tr');
+  eq(await unlabeled(page), [], 'every control of the people page has a label');
+  await shot(page, 'admin-people');
+
+  await page.click('#nav-list a[data-view="admin_limits"]');
+  const form = page.locator('[data-testid="limit-form"]');
+  await form.waitFor();
+  await form.locator('input[name="category"]').fill('06010');
+  await form.locator('select[name="stage"]').selectOption('accept');
+  await form.locator('input[name="limit"]').fill('soon');
+  await form.locator('button[type="submit"]').click();
+  const limitError = form.locator('[data-field="limit"] .field-error:not([hidden])');
+  await limitError.waitFor();
+  check((await limitError.textContent()).includes('soon'), 'the limit error names the bad value');
+  eq(await form.locator('input[name="limit"]').getAttribute('aria-invalid'), 'true', 'the limit field is marked invalid');
+  eq(await unlabeled(page), [], 'every admin control has a label');
+  await shot(page, 'admin-limit-error');
+  await form.locator('input[name="limit"]').fill('3自然日');
+  await form.locator('input[name="source"]').fill('e2e：区城管委通知');
+  await form.locator('button[type="submit"]').click();
+  await page.waitForSelector('[data-testid="admin-done"]');
+  const saved = page.locator('tr[data-key="06010|*|*|accept"] input[name="limit"]');
+  eq(await saved.inputValue(), '3自然日', 'the new rule is listed');
+  await shot(page, 'admin-limits');
+  // The next case's accept deadline follows the new limit: three natural days.
+  const insp = await apiLogin('inspector');
+  const r = await fetch(`${BASE}/api/v1/cases`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${insp}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ source: 'inspector', category: '06010', description: '时限测试', lat: DEHUA.latitude, lon: DEHUA.longitude }),
+  });
+  const c = await r.json();
+  eq((Date.parse(c.deadline) - Date.parse(c.created_at)) / 3600e3, 72, 'deadline after the limit change');
+
+  // Road chiefs: an unknown segment is refused next to the field; a real one is assigned.
+  const admin = await apiLogin('admin');
+  const current = (await apiGet(admin, '/api/v1/admin/road-chiefs')).body.filter((a) => a.level === 'second');
+  const people = (await apiGet(admin, '/api/v1/admin/people')).body;
+  const target = current[0];
+  const next = people.find((p) => p.role === 'road_chief' && p.active && p.id !== target.person_id && p.username.startsWith('roadchief2'));
+  await page.click('#nav-list a[data-view="admin_roadchiefs"]');
+  const rc = page.locator('[data-testid="roadchief-form"]');
+  await rc.waitFor();
+  await rc.locator('input[name="segment_id"]').fill('NO-SUCH-SEGMENT');
+  await rc.locator('select[name="level"]').selectOption('second');
+  await rc.locator('select[name="person_id"]').selectOption(next.id);
+  await rc.locator('button[type="submit"]').click();
+  await rc.locator('[data-field="segment_id"] .field-error:not([hidden])').waitFor();
+  await shot(page, 'admin-roadchief-error');
+  await rc.locator('input[name="segment_id"]').fill(target.segment_id);
+  await rc.locator('button[type="submit"]').click();
+  await page.waitForSelector('[data-testid="admin-done"]');
+  await page.waitForSelector('[data-testid="roadchief-history"]');
+  const hist = await page.locator('[data-testid="roadchief-history"] tbody tr').allTextContents();
+  const seconds = hist.filter((t) => t.includes('二级路长'));
+  eq(seconds.length, 2, 'the history keeps the old and the new second-level chief');
+  check(seconds[1].includes(next.display_name), 'the new chief is current');
+  await shot(page, 'admin-roadchiefs');
+  const route = await apiGet(admin, '/api/v1/admin/road-chiefs?segment=' + encodeURIComponent(target.segment_id));
+  eq(route.body.find((a) => a.level === 'second').person_id, next.id, 'the assignment is stored');
+}
+
 const SCENARIOS = [
   ['a citizen reports a problem on the map and finds it by number', citizenReports],
   ['a citizen reports with the device location and sees open cases nearby', citizenUsesDeviceLocation],
@@ -702,6 +778,7 @@ const SCENARIOS = [
   ['the overdue board shows lights and the chart', overdueBoardLights],
   ['lists page on the server', listsPageOnTheServer],
   ['Chinese by default, English remembered; labels, keyboard, focus', languageAndAccessibility],
+  ['an admin changes a time limit and assigns a road chief; errors show next to the field', adminChangesLimitAndRoadChief],
 ];
 
 let passed = 0;

@@ -22,6 +22,7 @@ import {
 } from './common.js';
 import { createMap, LIGHT_COLOURS } from './map.js';
 import { photoPicker, uploadPhoto, photoStrip, beforeAfter } from './photos.js';
+import { ADMIN_VIEWS, renderAdmin } from './admin.js';
 
 /* global echarts */
 
@@ -243,7 +244,8 @@ function renderWho() {
 // ---- navigation -------------------------------------------------------------------------
 
 function viewsFor(role) {
-  return Object.keys(VIEWS).filter((v) => VIEWS[v].roles.includes(role));
+  const views = Object.keys(VIEWS).filter((v) => VIEWS[v].roles.includes(role));
+  return role === 'admin' ? views.concat(ADMIN_VIEWS) : views;
 }
 
 function renderNav() {
@@ -282,6 +284,8 @@ function route() {
   }
   if (view === 'case' && arg) {
     ctx.render = () => renderCase(arg);
+  } else if (ADMIN_VIEWS.includes(view) && ctx.user.role === 'admin') {
+    ctx.render = () => renderAdmin(view, $('view'), params);
   } else if (VIEWS[view] && VIEWS[view].roles.includes(ctx.user.role)) {
     ctx.lastList = location.hash;
     ctx.render = () => renderList(view, params);
@@ -678,7 +682,7 @@ function actionForm(action, c, { onDone, onCancel }) {
       { name: 'unit_id' },
       h('option', { value: '' }, t('act.unit_pick')),
       ['department', 'street'].map((kind) =>
-        h('optgroup', { label: t(`unitkind.${kind}`) }, ctx.units.filter((u) => u.kind === kind).map(opt)),
+        h('optgroup', { label: t(`unitkind.${kind}`) }, ctx.units.filter((u) => u.kind === kind && u.active !== false).map(opt)),
       ),
     );
     form.append(fieldBox('unit_id', id('unit'), t('act.unit'), sel));

@@ -40,13 +40,17 @@ pub fn assign_unit(
     rules: &[AssignRule],
     default_unit: UnitId,
 ) -> (UnitId, AssignReason) {
+    // A rule naming a deactivated (or unknown) unit no longer applies.
+    let live = |r: &&AssignRule| units.iter().any(|u| u.id == r.unit_id && u.active);
     let specific = rules
         .iter()
+        .filter(live)
         .filter(|r| &r.category == category)
         .find(|r| r.street_code.as_deref() == street_code && street_code.is_some())
         .or_else(|| {
             rules
                 .iter()
+                .filter(live)
                 .find(|r| &r.category == category && r.street_code.is_none())
         });
     if let Some(r) = specific {
@@ -55,7 +59,7 @@ pub fn assign_unit(
     let street_unit = street_code.and_then(|code| {
         units
             .iter()
-            .find(|u| u.kind == UnitKind::Street && u.type_key == code)
+            .find(|u| u.kind == UnitKind::Street && u.active && u.type_key == code)
     });
     let first = default_unit_type
         .split('/')
@@ -72,7 +76,7 @@ pub fn assign_unit(
     if !territorial {
         let mut depts: Vec<&Unit> = units
             .iter()
-            .filter(|u| u.kind == UnitKind::Department)
+            .filter(|u| u.kind == UnitKind::Department && u.active)
             .collect();
         depts.sort_by(|a, b| a.code.cmp(&b.code));
         let hit = depts
@@ -105,6 +109,7 @@ mod tests {
             name: code.into(),
             kind,
             type_key: key.into(),
+            active: true,
         }
     }
 
@@ -166,6 +171,27 @@ mod tests {
             def,
         );
         assert_eq!((u, why), (units[3].id, AssignReason::Territory));
+    }
+
+    #[test]
+    fn a_deactivated_unit_is_never_picked_and_its_rules_stop_applying() {
+        let (mut units, def) = setup();
+        let rules = vec![AssignRule {
+            category: code("06010"),
+            street_code: None,
+            unit_id: units[1].id,
+        }];
+        units[1].active = false;
+        units[0].active = false;
+        let got = assign_unit(
+            &code("06010"),
+            "城管局环卫",
+            Some("410103010"),
+            &units,
+            &rules,
+            def,
+        );
+        assert_eq!(got, (units[3].id, AssignReason::Territory));
     }
 
     #[test]

@@ -209,6 +209,14 @@ pub struct Unit {
     /// For a street office, its 9-digit street code; for a department, its type key
     /// (e.g. `城管局环卫`) matched against a category's `default_unit_type`.
     pub type_key: String,
+    /// False once an admin deactivated it: it keeps its history but routing no longer
+    /// picks it for new cases.
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 string_enum!(

@@ -204,6 +204,8 @@ pub struct UnitDto {
     pub name: String,
     pub kind: String,
     pub type_key: String,
+    /// False for a deactivated unit (kept for history; not offered for dispatch).
+    pub active: bool,
 }
 
 impl From<&Unit> for UnitDto {
@@ -214,6 +216,7 @@ impl From<&Unit> for UnitDto {
             name: u.name.clone(),
             kind: u.kind.as_str().into(),
             type_key: u.type_key.clone(),
+            active: u.active,
         }
     }
 }

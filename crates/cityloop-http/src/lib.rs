@@ -5,6 +5,7 @@
 //! every error leaves through [`error::ApiError`], the one place that maps errors to
 //! status codes and the JSON envelope documented in docs/API-DESIGN.md.
 
+pub mod admin;
 pub mod attachments;
 pub mod dto;
 pub mod error;

@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases/{id}", get(get_case))
         .route("/api/v1/cases/{id}/actions", post(act))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
+        .merge(crate::admin::routes())
         .merge(crate::open311::routes())
         .merge(crate::webhooks::routes())
         .merge(crate::web::routes())
@@ -461,16 +462,10 @@ pub(crate) async fn list_cases(
         })
         .flatten();
     let now = st.svc.now();
+    let calendar = st.svc.calendar();
     let items = cases
         .iter()
-        .map(|c| {
-            CaseDto::new(
-                c,
-                c.deadline(&st.svc.calendar),
-                c.light(&st.svc.calendar, now),
-                &names,
-            )
-        })
+        .map(|c| CaseDto::new(c, c.deadline(&calendar), c.light(&calendar, now), &names))
         .collect();
     Ok(Json(CaseList { items, next_cursor }))
 }

@@ -66,6 +66,7 @@ const ASSETS: &[Asset] = &[
     web!("js/public.js"),
     web!("js/staff.js"),
     web!("js/photos.js"),
+    web!("js/admin.js"),
     web!("vendor/VERSIONS.md"),
     web!("vendor/leaflet/leaflet.js"),
     web!("vendor/leaflet/leaflet.css"),

@@ -210,7 +210,7 @@ impl Services {
     }
 }
 
-fn validate_new_user(u: &NewUser) -> Result<(), ServiceError> {
+pub(crate) fn validate_new_user(u: &NewUser) -> Result<(), ServiceError> {
     let name_ok = !u.username.is_empty()
         && u.username.chars().count() <= MAX_USERNAME_CHARS
         && u.username

@@ -75,7 +75,7 @@ impl Services {
     ) -> Result<Case, ServiceError> {
         let (mut case, mut event) = self.prepare_report(actor, input).await?;
         self.check_attachment_refs("media", &case.media).await?;
-        let deadline = case.deadline(&self.calendar);
+        let deadline = case.deadline(&self.calendar());
         let prefix = self.number_prefix(&case);
         self.store
             .create_numbered_case(&prefix, &mut case, deadline, &mut event, None)
@@ -88,7 +88,7 @@ impl Services {
     pub(crate) fn number_prefix(&self, case: &Case) -> String {
         let local_date = case
             .created_at
-            .with_timezone(&self.calendar.tz())
+            .with_timezone(&self.calendar().tz())
             .date_naive();
         CaseNumber::prefix(&self.district.code, local_date)
     }
@@ -121,7 +121,7 @@ impl Services {
             )
             .await?;
         let now = self.now();
-        let local_date = now.with_timezone(&self.calendar.tz()).date_naive();
+        let local_date = now.with_timezone(&self.calendar().tz()).date_naive();
         let new = NewCase {
             source: input.source,
             priority: input.priority,
@@ -143,7 +143,7 @@ impl Services {
             CaseNumber::new(&self.district.code, local_date, 0),
             new,
             actor,
-            self.ctx(now),
+            Self::ctx(&cache, now),
         )
         .map_err(|e| ServiceError::invalid(e.field, e.problem))
     }
@@ -196,11 +196,12 @@ impl Services {
         }
     }
 
-    fn ctx(&self, now: DateTime<Utc>) -> Ctx<'_> {
+    /// The decision context on one snapshot of the calendar and limits.
+    fn ctx(live: &crate::reference::Cache, now: DateTime<Utc>) -> Ctx<'_> {
         Ctx {
             now,
-            calendar: &self.calendar,
-            limits: &self.limits,
+            calendar: &live.calendar,
+            limits: &live.limits,
         }
     }
 
@@ -226,14 +227,18 @@ impl Services {
             }
         }
         let now = self.now();
-        let event = case.decide(action, &cmd, actor, self.ctx(now))?;
+        let live = self.cached();
+        let event = case.decide(action, &cmd, actor, Self::ctx(&live, now))?;
         self.check_attachment_refs("attachments", &event.attachments)
             .await?;
         if let Some(unit) = event.unit_id {
-            self.store
-                .get_unit(unit)
-                .await
-                .map_err(|_| ServiceError::invalid("unit_id", format!("no unit with id {unit}")))?;
+            let u =
+                self.store.get_unit(unit).await.map_err(|_| {
+                    ServiceError::invalid("unit_id", format!("no unit with id {unit}"))
+                })?;
+            if !u.active {
+                return Err(ServiceError::invalid("unit_id", "the unit is deactivated"));
+            }
         }
         if let Some(cat) = &event.category {
             if !self.cached().categories.contains_key(cat) {
@@ -247,7 +252,7 @@ impl Services {
         next.apply(&event)
             .map_err(|e| ServiceError::Internal(anyhow::anyhow!("fold failed: {e}")))?;
         self.store
-            .append_event(&next, next.deadline(&self.calendar), &event)
+            .append_event(&next, next.deadline(&live.calendar), &event)
             .await?;
         tracing::info!(case.id = %next.id, case.number = %next.number, action = %action, state = %next.state, "case transition");
         Ok(next)
@@ -277,8 +282,8 @@ impl Services {
     pub fn detail(&self, actor: &Actor, case: Case, events: Vec<Event>) -> CaseDetail {
         let now = self.now();
         CaseDetail {
-            deadline: case.deadline(&self.calendar),
-            light: case.light(&self.calendar, now),
+            deadline: case.deadline(&self.calendar()),
+            light: case.light(&self.calendar(), now),
             allowed_actions: match actor.staff_role() {
                 Some(role) if role != Role::Handler || case.unit_id == actor.unit_id => {
                     allowed_actions(case.state, role)

@@ -64,6 +64,7 @@ pub async fn load_demo(
         name: "区数字化城市管理监督指挥中心".into(),
         kind: UnitKind::Command,
         type_key: "指挥中心".into(),
+        active: true,
     }];
     for (code, name, key) in DEMO_DEPARTMENTS {
         units.push(Unit {
@@ -72,6 +73,7 @@ pub async fn load_demo(
             name: (*name).into(),
             kind: UnitKind::Department,
             type_key: (*key).into(),
+            active: true,
         });
     }
     // One street-office unit per street of the territory (official names and codes).
@@ -86,6 +88,7 @@ pub async fn load_demo(
             name: format!("{}办事处", street.name).replace("镇办事处", "镇人民政府"),
             kind: UnitKind::Street,
             type_key: street.code.clone(),
+            active: true,
         });
     }
     for u in &units {
@@ -212,11 +215,11 @@ impl Services {
         district: District,
     ) -> Result<Self, ServiceError> {
         Ok(Self {
-            reference: Default::default(),
+            reference: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(
+                crate::reference::Cache::defaults()?,
+            ))),
             store,
             district: std::sync::Arc::new(district),
-            calendar: std::sync::Arc::new(WorkCalendar::china_2026()),
-            limits: std::sync::Arc::new(crate::reference::default_limits()?),
             auth: Default::default(),
             territory: None,
             media: std::sync::Arc::new(crate::attachments::Media::new(

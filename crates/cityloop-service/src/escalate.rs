@@ -49,7 +49,7 @@ impl Services {
             });
             for case in &cases {
                 let Some(key) = clock_key(case) else { continue };
-                for level in due(case, &self.calendar, now) {
+                for level in due(case, &self.calendar(), now) {
                     let notes = self
                         .recipients(case, level, &people)
                         .await?

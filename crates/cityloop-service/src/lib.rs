@@ -5,6 +5,7 @@
 //! A service call loads what it needs, asks the pure domain to decide, and writes the
 //! outcome through the [`Store`] trait in one transaction. It never sees HTTP types.
 
+pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod bench;
@@ -57,10 +58,9 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub struct Services {
     pub store: Arc<dyn Store>,
     pub district: Arc<District>,
-    pub calendar: Arc<WorkCalendar>,
-    pub limits: Arc<LimitTable>,
     pub auth: Arc<auth::AuthState>,
-    /// Categories, units and assignment rules, cached; reloaded after admin changes.
+    /// Categories, units, assignment rules, the working calendar and the limit table,
+    /// cached; reloaded after admin changes (see [`Services::calendar`]).
     pub reference: Arc<std::sync::RwLock<Arc<reference::Cache>>>,
     /// The district's territory, when one is loaded (point → street, grid, segment).
     pub territory: Option<Arc<territory::GeoLocator>>,
@@ -80,34 +80,12 @@ impl Services {
                     "the database has no district profile; run `cityloop demo` or load a district first".into(),
                 )
             })?;
-        let calendar = match reference::get_setting::<cityloop_domain::calendar::CalendarSpec>(
-            &*store,
-            keys::CALENDAR,
-        )
-        .await?
-        {
-            Some(spec) => WorkCalendar::from_spec(&spec)
-                .map_err(|e| ServiceError::NotConfigured(format!("stored calendar: {e}")))?,
-            None => WorkCalendar::china_2026(),
-        };
-        let limits = match reference::get_setting::<Vec<cityloop_domain::limits::LimitRule>>(
-            &*store,
-            keys::LIMITS,
-        )
-        .await?
-        {
-            Some(rules) => LimitTable::new(rules)
-                .map_err(|e| ServiceError::NotConfigured(format!("stored limit table: {e}")))?,
-            None => reference::default_limits()?,
-        };
         let cache = reference::Cache::load(&*store).await?;
         let territory = territory::load(&*store).await?;
         Ok(Self {
             reference: Arc::new(std::sync::RwLock::new(Arc::new(cache))),
             store,
             district: Arc::new(district),
-            calendar: Arc::new(calendar),
-            limits: Arc::new(limits),
             auth: Arc::new(auth::AuthState::default()),
             territory,
             media: Arc::new(attachments::Media::new(
@@ -141,6 +119,16 @@ impl Services {
         let cache = Arc::new(reference::Cache::load(&*self.store).await?);
         *self.reference.write().unwrap_or_else(|p| p.into_inner()) = cache;
         Ok(())
+    }
+
+    /// The district's working calendar as it is now (admins may change it at run time).
+    pub fn calendar(&self) -> Arc<WorkCalendar> {
+        self.cached().calendar.clone()
+    }
+
+    /// The time-limit table as it is now (admins may change it at run time).
+    pub fn limits(&self) -> Arc<LimitTable> {
+        self.cached().limits.clone()
     }
 
     /// The current instant, truncated to microseconds (what both stores keep).

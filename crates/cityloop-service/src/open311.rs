@@ -261,6 +261,15 @@ pub fn is_id_shaped(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A fresh random API key and its SHA-256 hash (what the store keeps).
+pub fn new_api_key() -> (String, String) {
+    let mut raw = [0u8; 24];
+    OsRng.fill_bytes(&mut raw);
+    let key = format!("c311_{}", hex(&raw));
+    let hash = key_hash(&key);
+    (key, hash)
+}
+
 fn key_hash(key: &str) -> String {
     hex(&Sha256::digest(key.as_bytes()))
 }
@@ -508,9 +517,7 @@ impl Services {
     /// Issues a new API key for a client application and returns it in plain text, the
     /// only time it is ever shown; the store keeps its SHA-256 hash.
     pub async fn add_api_key(&self, name: &str) -> Result<String, ServiceError> {
-        let mut raw = [0u8; 24];
-        OsRng.fill_bytes(&mut raw);
-        let key = format!("c311_{}", hex(&raw));
+        let (key, _) = new_api_key();
         self.register_api_key(name, &key).await?;
         Ok(key)
     }
@@ -595,13 +602,13 @@ impl Services {
     /// An instant in the district's zone, whole seconds.
     pub fn local_time(&self, t: DateTime<Utc>) -> DateTime<FixedOffset> {
         t.trunc_subsecs(0)
-            .with_timezone(&self.calendar.tz())
+            .with_timezone(&self.calendar().tz())
             .fixed_offset()
     }
 
     /// Midnight of a local date in the district's zone.
     pub fn local_midnight(&self, d: NaiveDate) -> Option<DateTime<Utc>> {
-        self.calendar
+        self.calendar()
             .tz()
             .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
             .earliest()
@@ -816,7 +823,7 @@ impl Services {
             note.push_str(&line);
         }
         event.note = Some(note);
-        let deadline = case.deadline(&self.calendar);
+        let deadline = case.deadline(&self.calendar());
         let prefix = self.number_prefix(&case);
         let scope = format!("{SCOPE_PREFIX}{client}");
         let idem = key.as_deref().map(|k| (scope.as_str(), k));
@@ -887,14 +894,12 @@ impl Services {
         }
         order.extend([Stage::Register, Stage::Dispatch, Stage::Handle]);
         let pos = order.iter().position(|s| *s == current)?;
-        let mut t = case.deadline(&self.calendar)?;
+        let live = self.cached();
+        let (calendar, limits) = (&live.calendar, &live.limits);
+        let mut t = case.deadline(calendar)?;
         for &stage in &order[pos + 1..] {
-            let rule = self
-                .limits
-                .lookup(&case.category, case.area_grade, case.priority, stage);
-            t = self
-                .calendar
-                .add(rule.limit.mode(), t, rule.limit.duration(&self.calendar));
+            let rule = limits.lookup(&case.category, case.area_grade, case.priority, stage);
+            t = calendar.add(rule.limit.mode(), t, rule.limit.duration(calendar));
         }
         // A limit table with absurd limits saturates; such a date is no estimate.
         (t.year() < 10_000).then_some(t)

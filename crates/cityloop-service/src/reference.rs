@@ -1,7 +1,9 @@
 //! Reference data: the category table and the default time-limit table shipped in
 //! `data/` (embedded at build time), and typed access to settings documents.
 
-use cityloop_domain::calendar::TimeLimit;
+use std::sync::Arc;
+
+use cityloop_domain::calendar::{CalendarSpec, TimeLimit, WorkCalendar};
 use cityloop_domain::limits::{LimitRule, LimitTable, Stage};
 use cityloop_domain::model::{
     AreaGrade, Category, CategoryCode, CategoryKind, CodeStandard, Priority,
@@ -9,7 +11,7 @@ use cityloop_domain::model::{
 use cityloop_store::Store;
 use serde::de::DeserializeOwned;
 
-use crate::ServiceError;
+use crate::{keys, ServiceError};
 
 /// The shipped category table (see data/NOTICE.md for its origin).
 pub const CATEGORIES_CSV: &str = include_str!("../../../data/categories.csv");
@@ -17,19 +19,44 @@ pub const CATEGORIES_CSV: &str = include_str!("../../../data/categories.csv");
 pub const DEMO_LIMITS_CSV: &str = include_str!("../../../data/demo/time_limits.csv");
 
 /// Reference data every intake needs, cached in memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Cache {
     pub categories: std::collections::HashMap<CategoryCode, Category>,
     pub units: Vec<cityloop_domain::model::Unit>,
     pub assign_rules: Vec<cityloop_domain::assign::AssignRule>,
+    pub calendar: Arc<WorkCalendar>,
+    pub limits: Arc<LimitTable>,
 }
 
 /// Settings key of the admin's assignment rules (category × street → unit).
 pub const ASSIGN_RULES: &str = "assign_rules";
 
 impl Cache {
-    pub async fn load(store: &dyn Store) -> Result<Self, ServiceError> {
+    /// Nothing loaded yet: the shipped calendar and limit table, no units.
+    pub fn defaults() -> Result<Self, ServiceError> {
         Ok(Self {
+            categories: Default::default(),
+            units: Vec::new(),
+            assign_rules: Vec::new(),
+            calendar: Arc::new(WorkCalendar::china_2026()),
+            limits: Arc::new(default_limits()?),
+        })
+    }
+
+    pub async fn load(store: &dyn Store) -> Result<Self, ServiceError> {
+        let calendar = match get_setting::<CalendarSpec>(store, keys::CALENDAR).await? {
+            Some(spec) => WorkCalendar::from_spec(&spec)
+                .map_err(|e| ServiceError::NotConfigured(format!("stored calendar: {e}")))?,
+            None => WorkCalendar::china_2026(),
+        };
+        let limits = match get_setting::<Vec<LimitRule>>(store, keys::LIMITS).await? {
+            Some(rules) => LimitTable::new(rules)
+                .map_err(|e| ServiceError::NotConfigured(format!("stored limit table: {e}")))?,
+            None => default_limits()?,
+        };
+        Ok(Self {
+            calendar: Arc::new(calendar),
+            limits: Arc::new(limits),
             categories: store
                 .list_categories()
                 .await?

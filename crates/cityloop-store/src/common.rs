@@ -591,6 +591,14 @@ macro_rules! sql_store {
                 for r in sqlx::query(&format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments ORDER BY uploaded_at, id")).fetch_all(&self.reader).await? {
                     snap.attachments.push(decode_attachment(&r)?);
                 }
+                let mut after: Option<crate::AuditCursor> = None;
+                loop {
+                    let page = audit_log_query(&self.reader, &crate::AuditFilter::default(), after.as_ref(), MAX_PAGE).await?;
+                    let Some(last) = page.last() else { break };
+                    after = Some(crate::AuditCursor { at: last.at, id: last.id });
+                    snap.audit.extend(page);
+                }
+                snap.audit.reverse();
                 Ok(snap)
             }
 
@@ -636,6 +644,13 @@ macro_rules! sql_store {
                     sqlx::query("INSERT INTO road_chief_assignments (id, segment_id, level, person_id, valid_from, valid_to) VALUES ($1, $2, $3, $4, $5, $6)")
                         .bind(uuid::Uuid::now_v7().to_string()).bind(&a.segment_id).bind(&a.level)
                         .bind(a.person_id.to_string()).bind(a.valid_from).bind(a.valid_to)
+                        .execute(&mut *tx).await?;
+                }
+                for e in &snap.audit {
+                    sqlx::query("INSERT INTO admin_audit (id, at, actor_id, entity, entity_id, action, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                        .bind(e.id.to_string()).bind(e.at).bind(e.actor_id.map(|p| p.to_string()))
+                        .bind(&e.entity).bind(&e.entity_id).bind(&e.action)
+                        .bind(e.before.as_ref().map(|v| v.to_string())).bind(e.after.as_ref().map(|v| v.to_string()))
                         .execute(&mut *tx).await?;
                 }
                 for (scope, last) in &snap.sequences {
@@ -700,7 +715,7 @@ macro_rules! sql_store {
 
             async fn counts(&self) -> Result<Vec<(String, i64)>> {
                 let mut out = Vec::new();
-                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency", "escalations", "notifications", "road_chief_assignments", "attachments"] {
+                for t in ["settings", "categories", "units", "people", "territory_layers", "api_keys", "case_seq", "cases", "case_events", "idempotency", "escalations", "notifications", "road_chief_assignments", "attachments", "admin_audit"] {
                     let r = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {t}")).fetch_one(&self.reader).await?;
                     out.push((t.to_owned(), r.try_get("n")?));
                 }
@@ -891,6 +906,56 @@ macro_rules! sql_store {
                 Ok(None)
             }
 
+            async fn admin_apply(&self, ops: &[crate::AdminOp], audit: &crate::AuditEntry) -> Result<()> {
+                admin_apply_tx(&self.writer, ops, audit).await
+            }
+
+            async fn audit_log(
+                &self,
+                filter: &crate::AuditFilter,
+                after: Option<&crate::AuditCursor>,
+                limit: u32,
+            ) -> Result<Vec<crate::AuditEntry>> {
+                audit_log_query(&self.reader, filter, after, limit).await
+            }
+
+            async fn person(&self, id: PersonId) -> Result<Person> {
+                let row = sqlx::query("SELECT body FROM people WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("person {id}")))?;
+                decode_person(&row)
+            }
+
+            async fn open_cases_of_unit(&self, unit: UnitId) -> Result<i64> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM cases WHERE unit_id = $1 AND state NOT IN ('closed', 'voided')",
+                )
+                .bind(unit.to_string())
+                .fetch_one(&self.reader)
+                .await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn list_api_keys(&self) -> Result<Vec<crate::ApiKeyRow>> {
+                let rows = sqlx::query(
+                    "SELECT key_hash, name, created_at, revoked_at FROM api_keys ORDER BY created_at DESC, key_hash",
+                )
+                .fetch_all(&self.reader)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(crate::ApiKeyRow {
+                            key_hash: r.try_get("key_hash")?,
+                            name: r.try_get("name")?,
+                            created_at: r.try_get("created_at")?,
+                            revoked_at: r.try_get("revoked_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn count_cases(&self) -> Result<i64> {
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM cases")
                     .fetch_one(&self.reader)
@@ -898,6 +963,8 @@ macro_rules! sql_store {
                 Ok(row.try_get("n")?)
             }
         }
+
+        crate::admin::admin_sql!($db);
 
         /// The case an idempotency key created, if it was used.
         async fn idempotent_case<'e, E>(ex: E, scope: &str, key: &str) -> Result<Option<CaseId>>

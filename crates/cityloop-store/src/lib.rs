@@ -16,6 +16,7 @@
 //! - webhook deliveries are queued in the transaction of the event that triggers them
 //!   ([`webhooks`]).
 
+pub mod admin;
 mod common;
 pub mod postgres;
 pub mod sqlite;
@@ -29,6 +30,7 @@ use cityloop_domain::ids::{CaseId, PersonId, UnitId};
 use cityloop_domain::model::{Category, Person, Unit};
 use serde::{Deserialize, Serialize};
 
+pub use admin::{AdminOp, AuditCursor, AuditEntry, AuditFilter};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use webhooks::{
@@ -148,6 +150,9 @@ pub struct ReferenceSnapshot {
     pub road_chiefs: Vec<RoadChiefAssignment>,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// The admin audit log, oldest first.
+    #[serde(default)]
+    pub audit: Vec<AuditEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -337,6 +342,22 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
     async fn get_attachment(&self, id: uuid::Uuid) -> Result<Attachment>;
     /// Those of `ids` that exist, in no particular order.
     async fn attachments(&self, ids: &[uuid::Uuid]) -> Result<Vec<Attachment>>;
+
+    // ---- admin (see `admin`) ----
+    /// Applies an admin change and appends its audit row, in ONE transaction.
+    async fn admin_apply(&self, ops: &[AdminOp], audit: &AuditEntry) -> Result<()>;
+    /// The audit log, newest first, after `after`.
+    async fn audit_log(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&AuditCursor>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+    async fn person(&self, id: PersonId) -> Result<Person>;
+    /// How many cases handled by `unit` are not closed or voided.
+    async fn open_cases_of_unit(&self, unit: UnitId) -> Result<i64>;
+    /// Every API key, live and revoked, newest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>>;
 
     // ---- bulk copy between stores (`cityloop copy`) ----
     async fn export_reference(&self) -> Result<ReferenceSnapshot>;

@@ -406,6 +406,7 @@ async fn reference_data_people_and_sessions(db: &TestDb) {
         name: "区城管局环卫中心".into(),
         kind: UnitKind::Department,
         type_key: "城管局环卫".into(),
+        active: true,
     };
     db.store.upsert_unit(&unit).await.unwrap();
     assert_eq!(db.store.get_unit(unit.id).await.unwrap(), unit);

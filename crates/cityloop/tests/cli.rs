@@ -151,6 +151,16 @@ async fn copy_moves_a_pilot_to_another_store_and_verifies_counts_and_checksums()
                 .await;
             assert_eq!(st, 200);
         }
+        // One admin change, so the audit log has a row to carry over.
+        let admin = server.login("admin").await;
+        let (st, _) = server
+            .post(
+                &admin,
+                "/api/v1/admin/api-keys",
+                serde_json::json!({"name": "试点应用"}),
+            )
+            .await;
+        assert_eq!(st, 201);
     }
     // Into PostgreSQL when available, else into another SQLite file.
     let pg = common::TestDb::postgres().await;
@@ -175,6 +185,9 @@ async fn copy_moves_a_pilot_to_another_store_and_verifies_counts_and_checksums()
     let sup = server.login("supervisor").await;
     let (_, list) = server.get(&sup, "/api/v1/cases").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 5);
+    let admin = server.login("admin").await;
+    let (_, audit) = server.get(&admin, "/api/v1/admin/audit").await;
+    assert_eq!(audit["items"][0]["entity"], "api_key", "{audit}");
     // A second copy into the now non-empty target is refused.
     let again = Command::new(BIN)
         .args(["copy", "--from", &src, "--to", &target])
