@@ -17,7 +17,8 @@ use cityloop_domain::model::{Actor, ActorRole, Role};
 use cityloop_domain::webhook::{self as wh, InvalidSubscription};
 use cityloop_store::webhooks::status;
 use cityloop_store::{
-    AttemptOutcome, DueDelivery, WebhookAttempt, WebhookDelivery, WebhookSubscription,
+    AdminOp, AttemptOutcome, AuditEntry, DueDelivery, WebhookAttempt, WebhookDelivery,
+    WebhookSubscription,
 };
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -181,6 +182,37 @@ fn require_admin(actor: &Actor) -> Result<(), ServiceError> {
 }
 
 impl Services {
+    /// The audit row of a subscription change; the secret is never written to the log.
+    fn webhook_audit(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        action: &str,
+        before: Option<&WebhookSubscription>,
+        after: Option<&WebhookSubscription>,
+    ) -> AuditEntry {
+        let redacted = |s: &WebhookSubscription| {
+            let mut v = serde_json::to_value(s).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert(
+                    "secret".into(),
+                    serde_json::Value::String("(hidden)".into()),
+                );
+            }
+            v
+        };
+        AuditEntry {
+            id: Uuid::now_v7(),
+            at: self.now(),
+            actor_id: actor.person_id,
+            entity: "webhook".into(),
+            entity_id: id.to_string(),
+            action: action.into(),
+            before: before.map(redacted),
+            after: after.map(redacted),
+        }
+    }
+
     /// Creates a subscription (url, secret and event_types required; active by default).
     pub async fn create_webhook(
         &self,
@@ -218,8 +250,11 @@ impl Services {
             created_at: now,
             updated_at: now,
         };
-        self.store.create_webhook(&sub).await?;
-        tracing::info!(audit = true, actor = ?actor.person_id, webhook.id = %sub.id, url = %sub.url, "webhook created");
+        let audit = self.webhook_audit(actor, sub.id, "create", None, Some(&sub));
+        self.store
+            .admin_apply(&[AdminOp::CreateWebhook(sub.clone())], &audit)
+            .await?;
+        tracing::info!(actor = ?actor.person_id, webhook.id = %sub.id, url = %sub.url, "webhook created");
         Ok(sub)
     }
 
@@ -232,6 +267,7 @@ impl Services {
     ) -> Result<WebhookSubscription, ServiceError> {
         require_admin(actor)?;
         let mut sub = self.store.get_webhook(id).await?;
+        let before = sub.clone();
         if let Some(url) = input.url {
             sub.url = check_url(&url)?;
         }
@@ -254,15 +290,22 @@ impl Services {
             sub.active = a;
         }
         sub.updated_at = self.now();
-        self.store.update_webhook(&sub).await?;
-        tracing::info!(audit = true, actor = ?actor.person_id, webhook.id = %sub.id, "webhook updated");
+        let audit = self.webhook_audit(actor, sub.id, "update", Some(&before), Some(&sub));
+        self.store
+            .admin_apply(&[AdminOp::UpdateWebhook(sub.clone())], &audit)
+            .await?;
+        tracing::info!(actor = ?actor.person_id, webhook.id = %sub.id, "webhook updated");
         Ok(sub)
     }
 
     pub async fn delete_webhook(&self, actor: &Actor, id: Uuid) -> Result<(), ServiceError> {
         require_admin(actor)?;
-        self.store.delete_webhook(id, self.now()).await?;
-        tracing::info!(audit = true, actor = ?actor.person_id, webhook.id = %id, "webhook deleted");
+        let before = self.store.get_webhook(id).await?;
+        let audit = self.webhook_audit(actor, id, "delete", Some(&before), None);
+        self.store
+            .admin_apply(&[AdminOp::DeleteWebhook(id)], &audit)
+            .await?;
+        tracing::info!(actor = ?actor.person_id, webhook.id = %id, "webhook deleted");
         Ok(())
     }
 

@@ -56,6 +56,14 @@ pub enum AdminOp {
     RevokeApiKey {
         key_hash: String,
     },
+    /// Inserts a webhook subscription.
+    CreateWebhook(crate::webhooks::WebhookSubscription),
+    /// Replaces a live subscription's fields (not found when it does not exist or was
+    /// deleted).
+    UpdateWebhook(crate::webhooks::WebhookSubscription),
+    /// Deletes a subscription: it stops receiving events and its pending deliveries are
+    /// never sent; its delivery history stays.
+    DeleteWebhook(uuid::Uuid),
 }
 
 /// One row of the admin audit log.
@@ -231,6 +239,56 @@ macro_rules! admin_sql {
                             .bind(now)
                             .execute(&mut *tx)
                             .await?;
+                    }
+                    AdminOp::CreateWebhook(sub) => {
+                        sqlx::query(
+                            "INSERT INTO webhook_subscriptions (id, url, secret, event_types, active,
+                               description, created_at, updated_at, deleted_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+                        )
+                        .bind(sub.id.to_string())
+                        .bind(&sub.url)
+                        .bind(&sub.secret)
+                        .bind(serde_json::to_string(&sub.event_types)?)
+                        .bind(sub.active)
+                        .bind(&sub.description)
+                        .bind(sub.created_at)
+                        .bind(sub.updated_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    AdminOp::UpdateWebhook(sub) => {
+                        let done = sqlx::query(
+                            "UPDATE webhook_subscriptions SET url = $1, secret = $2, event_types = $3,
+                               active = $4, description = $5, updated_at = $6
+                             WHERE id = $7 AND deleted_at IS NULL",
+                        )
+                        .bind(&sub.url)
+                        .bind(&sub.secret)
+                        .bind(serde_json::to_string(&sub.event_types)?)
+                        .bind(sub.active)
+                        .bind(&sub.description)
+                        .bind(sub.updated_at)
+                        .bind(sub.id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                        if done.rows_affected() == 0 {
+                            return Err(StoreError::NotFound(format!("webhook {}", sub.id)));
+                        }
+                    }
+                    AdminOp::DeleteWebhook(id) => {
+                        let done = sqlx::query(
+                            "UPDATE webhook_subscriptions SET active = $1, deleted_at = $2, updated_at = $2
+                             WHERE id = $3 AND deleted_at IS NULL",
+                        )
+                        .bind(false)
+                        .bind(now)
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                        if done.rows_affected() == 0 {
+                            return Err(StoreError::NotFound(format!("webhook {id}")));
+                        }
                     }
                     AdminOp::RevokeApiKey { key_hash } => {
                         let done = sqlx::query(

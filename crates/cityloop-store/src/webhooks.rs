@@ -98,13 +98,8 @@ pub enum AttemptOutcome {
 /// Webhook storage. Every `Store` is one.
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
-    async fn create_webhook(&self, sub: &WebhookSubscription) -> Result<()>;
-    /// Replaces a live subscription's fields ([`StoreError::NotFound`](crate::StoreError)
-    /// when it does not exist or was deleted).
-    async fn update_webhook(&self, sub: &WebhookSubscription) -> Result<()>;
-    /// Deletes a subscription: it stops receiving events and its pending deliveries are
-    /// never sent; its delivery history stays.
-    async fn delete_webhook(&self, id: Uuid, now: DateTime<Utc>) -> Result<()>;
+    // Creating, changing and deleting a subscription are admin changes with an audit row:
+    // `AdminOp::{CreateWebhook, UpdateWebhook, DeleteWebhook}` through `Store::admin_apply`.
     async fn get_webhook(&self, id: Uuid) -> Result<WebhookSubscription>;
     async fn list_webhooks(&self) -> Result<Vec<WebhookSubscription>>;
     /// Claims up to `limit` pending deliveries due at `now` (of live, active
@@ -295,62 +290,6 @@ macro_rules! sql_webhooks {
 
             #[async_trait]
             impl WebhookStore for $store {
-                async fn create_webhook(&self, sub: &WebhookSubscription) -> Result<()> {
-                    sqlx::query(
-                        "INSERT INTO webhook_subscriptions (id, url, secret, event_types, active,
-                           description, created_at, updated_at, deleted_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
-                    )
-                    .bind(sub.id.to_string())
-                    .bind(&sub.url)
-                    .bind(&sub.secret)
-                    .bind(serde_json::to_string(&sub.event_types)?)
-                    .bind(sub.active)
-                    .bind(&sub.description)
-                    .bind(sub.created_at)
-                    .bind(sub.updated_at)
-                    .execute(&self.writer)
-                    .await?;
-                    Ok(())
-                }
-
-                async fn update_webhook(&self, sub: &WebhookSubscription) -> Result<()> {
-                    let done = sqlx::query(
-                        "UPDATE webhook_subscriptions SET url = $1, secret = $2, event_types = $3,
-                           active = $4, description = $5, updated_at = $6
-                         WHERE id = $7 AND deleted_at IS NULL",
-                    )
-                    .bind(&sub.url)
-                    .bind(&sub.secret)
-                    .bind(serde_json::to_string(&sub.event_types)?)
-                    .bind(sub.active)
-                    .bind(&sub.description)
-                    .bind(sub.updated_at)
-                    .bind(sub.id.to_string())
-                    .execute(&self.writer)
-                    .await?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound(format!("webhook {}", sub.id)));
-                    }
-                    Ok(())
-                }
-
-                async fn delete_webhook(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
-                    let done = sqlx::query(
-                        "UPDATE webhook_subscriptions SET active = $1, deleted_at = $2, updated_at = $2
-                         WHERE id = $3 AND deleted_at IS NULL",
-                    )
-                    .bind(false)
-                    .bind(now)
-                    .bind(id.to_string())
-                    .execute(&self.writer)
-                    .await?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound(format!("webhook {id}")));
-                    }
-                    Ok(())
-                }
-
                 async fn get_webhook(&self, id: Uuid) -> Result<WebhookSubscription> {
                     let row = sqlx::query(
                         "SELECT * FROM webhook_subscriptions WHERE id = $1 AND deleted_at IS NULL",

@@ -170,6 +170,25 @@ async fn the_admin_api_validates_names_the_field_and_never_shows_the_secret() {
             let (st, _) = send(&s, m, &admin, &p, None).await;
             assert_eq!(st, 404, "{m} {p}");
         }
+        // Each change is in the admin audit log, with the actor and without the secret.
+        let (st, page) = s
+            .get(&admin, "/api/v1/admin/audit?entity=webhook&limit=50")
+            .await;
+        assert_eq!(st, 200, "{page}");
+        assert!(!page.to_string().contains(SECRET), "secret in the audit log");
+        let mut actions: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["action"].as_str().unwrap())
+            .collect();
+        actions.sort_unstable();
+        assert_eq!(actions, ["create", "delete", "update"], "{page}");
+        assert!(page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["actor_id"].is_string()));
     }
 }
 
