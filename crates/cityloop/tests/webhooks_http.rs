@@ -175,7 +175,10 @@ async fn the_admin_api_validates_names_the_field_and_never_shows_the_secret() {
             .get(&admin, "/api/v1/admin/audit?entity=webhook&limit=50")
             .await;
         assert_eq!(st, 200, "{page}");
-        assert!(!page.to_string().contains(SECRET), "secret in the audit log");
+        assert!(
+            !page.to_string().contains(SECRET),
+            "secret in the audit log"
+        );
         let mut actions: Vec<&str> = page["items"]
             .as_array()
             .unwrap()
