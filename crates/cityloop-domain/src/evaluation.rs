@@ -446,6 +446,49 @@ pub fn counters_of(events: &[Event], cal: &WorkCalendar) -> Vec<Counter> {
     CaseFacts::from_events(events, cal).counters()
 }
 
+/// A road chief's patrol (路长巡查): when, and which segments were checked in on or which
+/// GPS points were recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Patrol {
+    pub id: uuid::Uuid,
+    pub person_id: crate::ids::PersonId,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    /// Segment ids checked in on.
+    pub segments: Vec<String>,
+    /// GPS track points `[lon, lat]` in WGS84.
+    pub points: Vec<[f64; 2]>,
+    pub note: Option<String>,
+}
+
+/// Patrol compliance over the local days `from..=to`: the range is cut into windows of
+/// the level's frequency (1 day for 二级, 7 for 一级, 15 for 总路长, standard §7) counted
+/// from `from`; a window is met when a patrol started in it. `done` counts met windows.
+pub fn patrol_figures(
+    every_days: u32,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    patrol_days: &[chrono::NaiveDate],
+) -> PatrolFigures {
+    let every = i64::from(every_days.max(1));
+    let days = (to - from).num_days() + 1;
+    if days <= 0 {
+        return PatrolFigures::default();
+    }
+    let required = (days + every - 1) / every;
+    let mut met = std::collections::BTreeSet::new();
+    for d in patrol_days {
+        let off = (*d - from).num_days();
+        if (0..days).contains(&off) {
+            met.insert(off / every);
+        }
+    }
+    PatrolFigures {
+        required,
+        done: met.len() as i64,
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Indicators, scores, grades, ranks.
 
