@@ -89,7 +89,7 @@ fn new_case(i: usize) -> NewCase {
             street_code: Some(format!("S{}", i % 2)),
             community_code: Some(format!("C{}", i % 3)),
             grid_code: Some(format!("G{i}")),
-            segment_id: (i % 2 == 0).then(|| format!("SEG{}", i % 4)),
+            segment_id: i.is_multiple_of(2).then(|| format!("SEG{}", i % 4)),
             ..Routing::default()
         },
         reporter: Contact::default(),
