@@ -14,6 +14,7 @@ pub mod copy;
 pub mod demo;
 pub mod error;
 pub mod escalate;
+pub mod evaluation;
 pub mod media;
 pub mod open311;
 pub mod reference;
@@ -82,6 +83,7 @@ impl Services {
             })?;
         let cache = reference::Cache::load(&*store).await?;
         let territory = territory::load(&*store).await?;
+        store.set_eval_calendar(Arc::new(calendar.clone()));
         Ok(Self {
             reference: Arc::new(std::sync::RwLock::new(Arc::new(cache))),
             store,
