@@ -37,6 +37,7 @@ fn bad_param(field: &str, message: impl Into<String>) -> ApiError {
 
 /// Query of `GET /api/v1/rankings` and `GET /api/v1/rankings/cases`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RankingQuery {
     /// street, community, grid, department, road_chief, segment, inspector, operator,
     /// supervisor or dispatcher.
