@@ -18,6 +18,7 @@
 
 pub mod admin;
 mod common;
+pub mod evalbench;
 pub mod postgres;
 pub mod sqlite;
 pub mod testing;
