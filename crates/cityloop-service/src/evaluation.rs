@@ -33,6 +33,25 @@ pub const MAX_PATROL_SEGMENTS: usize = 200;
 pub const MAX_PATROL_POINTS: usize = 5000;
 pub const MAX_PATROL_HOURS: i64 = 24;
 
+/// Settings key recording that the evaluation buckets were built for this database.
+pub const BUILT: &str = "evaluation_buckets_built";
+
+/// Builds the evaluation buckets from history once, for a database that had cases before
+/// the buckets existed (migration 0007); afterwards every event keeps them current.
+pub async fn ensure_buckets(store: &dyn cityloop_store::Store) -> Result<(), ServiceError> {
+    if store.get_setting(BUILT).await?.is_some() {
+        return Ok(());
+    }
+    if store.count_cases().await? > 0 {
+        let n = store.eval_rebuild().await?;
+        tracing::info!(cases = n, "evaluation buckets built from history");
+    }
+    store
+        .put_setting(BUILT, &serde_json::Value::Bool(true))
+        .await?;
+    Ok(())
+}
+
 /// A local-day period, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Period {

@@ -84,6 +84,7 @@ impl Services {
         let cache = reference::Cache::load(&*store).await?;
         let territory = territory::load(&*store).await?;
         store.set_eval_calendar(Arc::new(calendar.clone()));
+        evaluation::ensure_buckets(&*store).await?;
         Ok(Self {
             reference: Arc::new(std::sync::RwLock::new(Arc::new(cache))),
             store,
