@@ -185,7 +185,7 @@ pub(crate) async fn rankings(
     let today = st
         .svc
         .now()
-        .with_timezone(&st.svc.calendar.tz())
+        .with_timezone(&st.svc.calendar().tz())
         .date_naive();
     let period = parse_period(&q, today)?;
     let format = q.format.as_deref().unwrap_or("json");
@@ -416,7 +416,7 @@ pub(crate) async fn ranking_cases(
     let today = st
         .svc
         .now()
-        .with_timezone(&st.svc.calendar.tz())
+        .with_timezone(&st.svc.calendar().tz())
         .date_naive();
     let period = parse_period(&q, today)?;
     let id =

@@ -357,7 +357,7 @@ impl Services {
         &self,
         period: Period,
     ) -> Result<HashMap<String, Vec<NaiveDate>>, ServiceError> {
-        let tz = self.calendar.tz();
+        let tz = self.calendar().tz();
         let start = |d: NaiveDate| {
             tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
                 .earliest()

@@ -83,7 +83,7 @@ impl Services {
             })?;
         let cache = reference::Cache::load(&*store).await?;
         let territory = territory::load(&*store).await?;
-        store.set_eval_calendar(Arc::new(calendar.clone()));
+        store.set_eval_calendar(cache.calendar.clone());
         evaluation::ensure_buckets(&*store).await?;
         Ok(Self {
             reference: Arc::new(std::sync::RwLock::new(Arc::new(cache))),
@@ -120,6 +120,7 @@ impl Services {
     /// Reloads the cached reference data from the store (after an admin change).
     pub async fn reload_reference(&self) -> Result<(), ServiceError> {
         let cache = Arc::new(reference::Cache::load(&*self.store).await?);
+        self.store.set_eval_calendar(cache.calendar.clone());
         *self.reference.write().unwrap_or_else(|p| p.into_inner()) = cache;
         Ok(())
     }

@@ -113,7 +113,6 @@ async fn history(s: &Server) -> History {
     let hw = unit(s, &dispatcher, "hw").await;
     let zf_handler = s.login("handler-zf").await;
     let hw_handler = s.login("handler-hw").await;
-    let back = json!({"action": "report_back", "note": "已清理", "attachments": ["sha256:a"]});
 
     let first = report(s, &operator, "hotline_12345").await;
     let c = first.as_str();
@@ -141,6 +140,8 @@ async fn history(s: &Server) -> History {
         json!({"action": "dispatch", "unit_id": hw.0}),
     )
     .await;
+    let photo = s.upload_photo(&hw_handler).await;
+    let back = json!({"action": "report_back", "note": "已清理", "attachments": [photo]});
     act(s, &hw_handler, c, back.clone()).await;
     act(
         s,
