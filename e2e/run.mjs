@@ -768,6 +768,19 @@ async function adminChangesLimitAndRoadChief() {
   eq(route.body.find((a) => a.level === 'second').person_id, next.id, 'the assignment is stored');
 }
 
+async function rankingsAndDrillDown() {
+  // Earlier scenarios left handled cases this month; the league table shows them.
+  const page = await staffLogin('supervisor');
+  await page.goto(`${BASE}/staff#/rankings?object=department`);
+  await page.waitForSelector('[data-testid="rank-table"] table tbody tr');
+  const text = await page.textContent('[data-testid="rank-table"]');
+  check(text.includes('按期处置率') && text.includes('综合得分'), 'department indicators and score shown');
+  await page.locator('[data-testid="rank-table"] tbody td button.link').first().click();
+  await page.waitForSelector('[data-testid="rank-drill"] h3');
+  await page.waitForSelector('#rank-trend svg');
+  await shot(page, 'staff-rankings');
+}
+
 const SCENARIOS = [
   ['a citizen reports a problem on the map and finds it by number', citizenReports],
   ['a citizen reports with the device location and sees open cases nearby', citizenUsesDeviceLocation],
@@ -777,6 +790,7 @@ const SCENARIOS = [
   ['road chief view and server-side filters', roadChiefAndFilters],
   ['the overdue board shows lights and the chart', overdueBoardLights],
   ['lists page on the server', listsPageOnTheServer],
+  ['rankings: league table, drill-down and trend', rankingsAndDrillDown],
   ['Chinese by default, English remembered; labels, keyboard, focus', languageAndAccessibility],
   ['an admin changes a time limit and assigns a road chief; errors show next to the field', adminChangesLimitAndRoadChief],
 ];

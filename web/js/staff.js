@@ -23,6 +23,7 @@ import {
 import { createMap, LIGHT_COLOURS } from './map.js';
 import { photoPicker, uploadPhoto, photoStrip, beforeAfter } from './photos.js';
 import { ADMIN_VIEWS, renderAdmin } from './admin.js';
+import { renderRankings } from './rankings.js';
 
 /* global echarts */
 
@@ -97,6 +98,9 @@ const ROW_ACTIONS = {
 };
 
 /** The work lists. `states`: fixed server filter; `filters`: which filter controls show. */
+/** Who sees the rankings page (综合评价). */
+const RANKING_ROLES = ['admin', 'supervisor', 'dispatcher', 'operator', 'road_chief'];
+
 const VIEWS = {
   intake: {
     roles: ['operator', 'supervisor'],
@@ -252,9 +256,9 @@ function renderNav() {
   const list = $('nav-list');
   fill(
     list,
-    viewsFor(ctx.user.role).map((v) =>
-      h('li', {}, h('a', { href: `#/${v}`, dataset: { view: v } }, t(`nav.${v}`))),
-    ),
+    viewsFor(ctx.user.role)
+      .concat(RANKING_ROLES.includes(ctx.user.role) ? ['rankings'] : [])
+      .map((v) => h('li', {}, h('a', { href: `#/${v}`, dataset: { view: v } }, t(`nav.${v}`)))),
   );
   markNav();
 }
@@ -286,6 +290,8 @@ function route() {
     ctx.render = () => renderCase(arg);
   } else if (ADMIN_VIEWS.includes(view) && ctx.user.role === 'admin') {
     ctx.render = () => renderAdmin(view, $('view'), params);
+  } else if (view === 'rankings' && RANKING_ROLES.includes(ctx.user.role)) {
+    ctx.render = () => renderRankings($('view'), params, ctx);
   } else if (VIEWS[view] && VIEWS[view].roles.includes(ctx.user.role)) {
     ctx.lastList = location.hash;
     ctx.render = () => renderList(view, params);

@@ -12,6 +12,7 @@
 //! - [`limits`]: the time-limit table keyed by (category, area grade, urgency).
 //! - [`assign`]: which unit handles a case (territory leads, departments by category type).
 //! - [`escalation`]: which deadline escalations are due for a case.
+//! - [`evaluation`]: per-case evaluation facts, additive counters, indicators, scores, ranks.
 //! - [`workflow`]: the case state machine (states, actions, who may do what, required fields).
 //! - [`case`]: the case aggregate: a current view that is a fold over its events.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
@@ -20,6 +21,7 @@ pub mod assign;
 pub mod calendar;
 pub mod case;
 pub mod escalation;
+pub mod evaluation;
 pub mod ids;
 pub mod limits;
 pub mod model;

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod open311;
 pub mod openapi;
+pub mod rankings;
 mod routes;
 pub mod web;
 pub mod webhooks;

@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::admin::routes())
         .merge(crate::open311::routes())
         .merge(crate::webhooks::routes())
+        .merge(crate::rankings::routes())
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -67,6 +67,7 @@ const ASSETS: &[Asset] = &[
     web!("js/staff.js"),
     web!("js/photos.js"),
     web!("js/admin.js"),
+    web!("js/rankings.js"),
     web!("vendor/VERSIONS.md"),
     web!("vendor/leaflet/leaflet.js"),
     web!("vendor/leaflet/leaflet.css"),

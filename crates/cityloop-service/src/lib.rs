@@ -14,6 +14,7 @@ pub mod copy;
 pub mod demo;
 pub mod error;
 pub mod escalate;
+pub mod evaluation;
 pub mod media;
 pub mod open311;
 pub mod reference;
@@ -82,6 +83,8 @@ impl Services {
             })?;
         let cache = reference::Cache::load(&*store).await?;
         let territory = territory::load(&*store).await?;
+        store.set_eval_calendar(cache.calendar.clone());
+        evaluation::ensure_buckets(&*store).await?;
         Ok(Self {
             reference: Arc::new(std::sync::RwLock::new(Arc::new(cache))),
             store,
@@ -117,6 +120,7 @@ impl Services {
     /// Reloads the cached reference data from the store (after an admin change).
     pub async fn reload_reference(&self) -> Result<(), ServiceError> {
         let cache = Arc::new(reference::Cache::load(&*self.store).await?);
+        self.store.set_eval_calendar(cache.calendar.clone());
         *self.reference.write().unwrap_or_else(|p| p.into_inner()) = cache;
         Ok(())
     }

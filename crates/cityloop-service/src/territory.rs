@@ -28,7 +28,36 @@ pub struct GeoLocator {
     router: Router,
     segment_ids: Vec<String>,
     street_names: HashMap<String, String>,
+    /// (kind, id, name) of every street, community, grid and segment, for rankings.
+    objects: Vec<(&'static str, String, String)>,
     schematic: bool,
+}
+
+fn territory_objects(t: &Territory) -> Vec<(&'static str, String, String)> {
+    let mut v = Vec::new();
+    v.extend(
+        t.streets()
+            .iter()
+            .map(|s| ("street", s.code.clone(), s.name.clone())),
+    );
+    v.extend(
+        t.communities()
+            .iter()
+            .map(|c| ("community", c.code.clone(), c.name.clone())),
+    );
+    v.extend(
+        t.grids()
+            .iter()
+            .map(|g| ("grid", g.code.clone(), g.code.clone())),
+    );
+    v.extend(t.segments().iter().map(|s| {
+        (
+            "segment",
+            s.id.clone(),
+            format!("{} ({})", s.road_name, s.id),
+        )
+    }));
+    v
 }
 
 impl GeoLocator {
@@ -44,8 +73,18 @@ impl GeoLocator {
                 .iter()
                 .map(|s| (s.code.clone(), s.name.clone()))
                 .collect(),
+            objects: territory_objects(t),
             schematic,
         }
+    }
+
+    /// Every (id, name) of one kind: `street`, `community`, `grid` or `segment`.
+    pub fn objects(&self, kind: &str) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let kind = kind.to_owned();
+        self.objects
+            .iter()
+            .filter(move |(k, _, _)| *k == kind)
+            .map(|(_, id, name)| (id.as_str(), name.as_str()))
     }
 
     /// The full routing answer (for the route API).

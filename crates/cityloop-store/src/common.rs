@@ -7,11 +7,42 @@
 //! both backends. A statement that cannot be written portably gets a method on the
 //! backend struct (see `sqlite.rs` / `postgres.rs`) and is called from here.
 
+/// The district calendar shared by a store's evaluation hook (`Store::set_eval_calendar`).
+#[derive(Clone, Debug)]
+pub(crate) struct EvalCalendar(
+    std::sync::Arc<std::sync::RwLock<std::sync::Arc<cityloop_domain::calendar::WorkCalendar>>>,
+);
+
+impl Default for EvalCalendar {
+    fn default() -> Self {
+        EvalCalendar(std::sync::Arc::new(std::sync::RwLock::new(
+            std::sync::Arc::new(cityloop_domain::calendar::WorkCalendar::china_2026()),
+        )))
+    }
+}
+
+impl EvalCalendar {
+    pub(crate) fn get(&self) -> std::sync::Arc<cityloop_domain::calendar::WorkCalendar> {
+        match self.0.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub(crate) fn set(&self, cal: std::sync::Arc<cityloop_domain::calendar::WorkCalendar>) {
+        match self.0.write() {
+            Ok(mut g) => *g = cal,
+            Err(poisoned) => *poisoned.into_inner() = cal,
+        }
+    }
+}
+
 macro_rules! sql_store {
     ($store:ty, $db:ty, $backend:expr) => {
         use async_trait::async_trait;
         use chrono::{DateTime, Utc};
         use cityloop_domain::case::{Case, Event};
+        use cityloop_domain::evaluation::ObjectKind;
         use cityloop_domain::ids::{CaseId, PersonId, UnitId};
         use cityloop_domain::model::{Category, Person, Unit};
         use sqlx::{QueryBuilder, Row};
@@ -332,6 +363,7 @@ macro_rules! sql_store {
                 insert_case(&mut tx, case, deadline).await?;
                 insert_event(&mut tx, event).await?;
                 enqueue_case_event(&mut tx, case, event).await?;
+                eval_refresh(&mut tx, &self.eval_calendar.get(), case.id).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -368,6 +400,7 @@ macro_rules! sql_store {
                 }
                 insert_event(&mut tx, event).await?;
                 enqueue_case_event(&mut tx, case, event).await?;
+                eval_refresh(&mut tx, &self.eval_calendar.get(), case.id).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -681,11 +714,13 @@ macro_rules! sql_store {
 
             async fn import_cases(&self, batch: &[crate::CaseRecord]) -> Result<()> {
                 let mut tx = self.writer.begin().await?;
+                let cal = self.eval_calendar.get();
                 for rec in batch {
                     insert_case(&mut tx, &rec.case, rec.deadline).await?;
                     for ev in &rec.events {
                         insert_event(&mut tx, ev).await?;
                     }
+                    eval_refresh(&mut tx, &cal, rec.case.id).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -884,6 +919,7 @@ macro_rules! sql_store {
                 insert_case(&mut tx, case, deadline).await?;
                 insert_event(&mut tx, event).await?;
                 enqueue_case_event(&mut tx, case, event).await?;
+                eval_refresh(&mut tx, &self.eval_calendar.get(), case.id).await?;
                 if let Some((scope, key)) = idempotency {
                     let claimed = sqlx::query(
                         "INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)",
@@ -962,6 +998,216 @@ macro_rules! sql_store {
                     .await?;
                 Ok(row.try_get("n")?)
             }
+
+            fn set_eval_calendar(&self, cal: std::sync::Arc<cityloop_domain::calendar::WorkCalendar>) {
+                self.eval_calendar.set(cal);
+            }
+
+            async fn eval_sums(&self, kind: ObjectKind, from_day: i32, to_day: i32) -> Result<Vec<(String, String, i64)>> {
+                let rows = sqlx::query(
+                    "SELECT object_id, metric, CAST(SUM(value) AS BIGINT) AS v FROM eval_buckets
+                     WHERE object_kind = $1 AND day >= $2 AND day <= $3
+                     GROUP BY object_id, metric",
+                )
+                .bind(kind.as_str())
+                .bind(from_day)
+                .bind(to_day)
+                .fetch_all(&self.reader)
+                .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("object_id")?, r.try_get("metric")?, r.try_get("v")?)))
+                    .collect()
+            }
+
+            async fn eval_cases(
+                &self,
+                kind: ObjectKind,
+                object_ids: &[String],
+                metric: &str,
+                from_day: i32,
+                to_day: i32,
+                limit: u32,
+            ) -> Result<Vec<(CaseId, i32, i64)>> {
+                if object_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT case_id, day, value FROM eval_case_counters WHERE object_kind = ",
+                );
+                q.push_bind(kind.as_str());
+                q.push(" AND metric = ").push_bind(metric);
+                q.push(" AND day >= ").push_bind(from_day);
+                q.push(" AND day <= ").push_bind(to_day);
+                q.push(" AND object_id IN (");
+                let mut sep = q.separated(", ");
+                for id in object_ids {
+                    sep.push_bind(id.clone());
+                }
+                q.push(") ORDER BY day DESC, case_id LIMIT ");
+                q.push_bind(i64::from(limit.clamp(1, MAX_PAGE)));
+                let rows = q.build().fetch_all(&self.reader).await?;
+                rows.iter()
+                    .map(|r| {
+                        let id: String = r.try_get("case_id")?;
+                        let id = CaseId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        Ok((id, r.try_get("day")?, r.try_get("value")?))
+                    })
+                    .collect()
+            }
+
+            async fn eval_buckets(&self) -> Result<Vec<cityloop_domain::evaluation::Counter>> {
+                let rows = sqlx::query(
+                    "SELECT object_kind, day, object_id, metric, value FROM eval_buckets WHERE value <> 0
+                     ORDER BY object_kind, day, object_id, metric",
+                )
+                .fetch_all(&self.reader)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(cityloop_domain::evaluation::Counter {
+                            key: decode_counter_key(r)?,
+                            value: r.try_get("value")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn eval_rebuild(&self) -> Result<u64> {
+                let cal = self.eval_calendar.get();
+                let mut tx = self.writer.begin().await?;
+                sqlx::query("DELETE FROM eval_buckets").execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM eval_case_counters").execute(&mut *tx).await?;
+                let ids = sqlx::query("SELECT id FROM cases ORDER BY id").fetch_all(&mut *tx).await?;
+                let mut n = 0u64;
+                for r in &ids {
+                    let id: String = r.try_get("id")?;
+                    let id = CaseId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    eval_refresh(&mut tx, &cal, id).await?;
+                    n += 1;
+                }
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn add_patrol(&self, p: &cityloop_domain::evaluation::Patrol) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO patrols (id, person_id, started_at, ended_at, body) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(p.id.to_string())
+                .bind(p.person_id.to_string())
+                .bind(p.started_at)
+                .bind(p.ended_at)
+                .bind(serde_json::to_string(p)?)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn patrols(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<cityloop_domain::evaluation::Patrol>> {
+                let rows = sqlx::query(
+                    "SELECT body FROM patrols WHERE started_at >= $1 AND started_at < $2 ORDER BY started_at, id",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.reader)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let b: String = r.try_get("body")?;
+                        Ok(serde_json::from_str(&b)?)
+                    })
+                    .collect()
+            }
+        }
+
+        fn decode_counter_key(r: &<$db as sqlx::Database>::Row) -> Result<cityloop_domain::evaluation::CounterKey> {
+            let kind: String = r.try_get("object_kind")?;
+            Ok(cityloop_domain::evaluation::CounterKey {
+                day: r.try_get("day")?,
+                kind: kind.parse::<ObjectKind>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                object_id: r.try_get("object_id")?,
+                metric: r.try_get("metric")?,
+            })
+        }
+
+        /// Re-derives one case's evaluation counters from its whole history (inside the
+        /// transaction that just wrote an event) and applies the difference to the day
+        /// buckets, so buckets always equal the sum over cases of their counters.
+        async fn eval_refresh(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            cal: &cityloop_domain::calendar::WorkCalendar,
+            case_id: CaseId,
+        ) -> Result<()> {
+            use cityloop_domain::evaluation::{counters_of, sum_counters};
+            let id = case_id.to_string();
+            let rows = sqlx::query("SELECT body FROM case_events WHERE case_id = $1 ORDER BY seq")
+                .bind(&id)
+                .fetch_all(&mut **tx)
+                .await?;
+            let events = rows
+                .iter()
+                .map(|r| {
+                    let b: String = r.try_get("body")?;
+                    Ok(serde_json::from_str::<Event>(&b)?)
+                })
+                .collect::<Result<Vec<Event>>>()?;
+            let new = sum_counters(&counters_of(&events, cal));
+            let old_rows = sqlx::query(
+                "SELECT object_kind, object_id, metric, day, value FROM eval_case_counters WHERE case_id = $1",
+            )
+            .bind(&id)
+            .fetch_all(&mut **tx)
+            .await?;
+            let mut delta = new.clone();
+            for r in &old_rows {
+                let v: i64 = r.try_get("value")?;
+                *delta.entry(decode_counter_key(r)?).or_insert(0) -= v;
+            }
+            delta.retain(|_, v| *v != 0);
+            for (k, v) in &delta {
+                sqlx::query(
+                    "INSERT INTO eval_buckets (object_kind, day, object_id, metric, value) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (object_kind, day, object_id, metric) DO UPDATE SET value = eval_buckets.value + excluded.value",
+                )
+                .bind(k.kind.as_str())
+                .bind(k.day)
+                .bind(&k.object_id)
+                .bind(&k.metric)
+                .bind(*v)
+                .execute(&mut **tx)
+                .await?;
+                match new.get(k) {
+                    Some(n) => {
+                        sqlx::query(
+                            "INSERT INTO eval_case_counters (case_id, object_kind, object_id, metric, day, value)
+                             VALUES ($1, $2, $3, $4, $5, $6)
+                             ON CONFLICT (case_id, object_kind, object_id, metric, day) DO UPDATE SET value = excluded.value",
+                        )
+                        .bind(&id)
+                        .bind(k.kind.as_str())
+                        .bind(&k.object_id)
+                        .bind(&k.metric)
+                        .bind(k.day)
+                        .bind(*n)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query(
+                            "DELETE FROM eval_case_counters WHERE case_id = $1 AND object_kind = $2
+                               AND object_id = $3 AND metric = $4 AND day = $5",
+                        )
+                        .bind(&id)
+                        .bind(k.kind.as_str())
+                        .bind(&k.object_id)
+                        .bind(&k.metric)
+                        .bind(k.day)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                }
+            }
+            Ok(())
         }
 
         crate::admin::admin_sql!($db);

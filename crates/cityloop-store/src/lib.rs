@@ -18,6 +18,7 @@
 
 pub mod admin;
 mod common;
+pub mod evalbench;
 pub mod postgres;
 pub mod sqlite;
 pub mod testing;
@@ -25,7 +26,9 @@ pub mod webhooks;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use cityloop_domain::calendar::WorkCalendar;
 use cityloop_domain::case::{Case, Event};
+use cityloop_domain::evaluation::{Counter, ObjectKind, Patrol};
 use cityloop_domain::ids::{CaseId, PersonId, UnitId};
 use cityloop_domain::model::{Category, Person, Unit};
 use serde::{Deserialize, Serialize};
@@ -373,6 +376,39 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
     async fn import_case_links(&self, snap: &ReferenceSnapshot) -> Result<()>;
     /// Row counts of the main tables, for verifying a copy.
     async fn counts(&self) -> Result<Vec<(String, i64)>>;
+
+    // ---- evaluation (综合评价): day buckets kept with every event ----
+    /// The district calendar the evaluation counters are derived with (the default is the
+    /// embedded 2026 calendar). Set once at start-up by the services.
+    fn set_eval_calendar(&self, cal: std::sync::Arc<WorkCalendar>);
+    /// Sums of the day buckets of one object kind over local days `from..=to`
+    /// (`yyyymmdd`), as (object id, metric, sum).
+    async fn eval_sums(
+        &self,
+        kind: ObjectKind,
+        from_day: i32,
+        to_day: i32,
+    ) -> Result<Vec<(String, String, i64)>>;
+    /// The cases behind one figure: cases whose counter `metric` of one of `object_ids`
+    /// falls in `from..=to`, as (case, day, value), newest day first, at most `limit`.
+    async fn eval_cases(
+        &self,
+        kind: ObjectKind,
+        object_ids: &[String],
+        metric: &str,
+        from_day: i32,
+        to_day: i32,
+        limit: u32,
+    ) -> Result<Vec<(CaseId, i32, i64)>>;
+    /// Every non-zero bucket (for checks against a recompute).
+    async fn eval_buckets(&self) -> Result<Vec<Counter>>;
+    /// Recomputes every bucket from the event history (after the migration that added
+    /// them, or after a calendar change). Returns the number of cases folded.
+    async fn eval_rebuild(&self) -> Result<u64>;
+    /// Records a road chief's patrol.
+    async fn add_patrol(&self, patrol: &Patrol) -> Result<()>;
+    /// Patrols that started in `from..to`.
+    async fn patrols(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Patrol>>;
 }
 
 /// The sequence scope for case numbers of one district and local day.

@@ -16,6 +16,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 pub struct PgStore {
     pub(crate) writer: PgPool,
     pub(crate) reader: PgPool,
+    /// The calendar evaluation counters are derived with (see `Store::set_eval_calendar`).
+    pub(crate) eval_calendar: crate::common::EvalCalendar,
 }
 
 impl PgStore {
@@ -36,6 +38,7 @@ impl PgStore {
         Ok(Self {
             writer: pool.clone(),
             reader: pool,
+            eval_calendar: crate::common::EvalCalendar::default(),
         })
     }
 

@@ -19,6 +19,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
+    /// The calendar evaluation counters are derived with (see `Store::set_eval_calendar`).
+    pub(crate) eval_calendar: crate::common::EvalCalendar,
 }
 
 impl SqliteStore {
@@ -56,7 +58,11 @@ impl SqliteStore {
             .connect_with(opts.read_only(true))
             .await
             .map_err(|e| open_error(path, e))?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            eval_calendar: crate::common::EvalCalendar::default(),
+        })
     }
 }
 

@@ -223,6 +223,15 @@ enum BenchCmd {
         #[arg(long, default_value = "1,8", value_delimiter = ',')]
         clients: Vec<usize>,
     },
+    /// A month's rankings over a generated history (SQLite), beside the naive GROUP BY.
+    Rankings {
+        /// SQLite file to generate into; default: a fresh file in a temporary folder.
+        #[arg(long)]
+        db: Option<std::path::PathBuf>,
+        /// Cases in the generated history (spread over twelve months).
+        #[arg(long, default_value_t = 10_000_000)]
+        cases: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -396,6 +405,9 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             cmd: BenchCmd::Intake { db, ops, clients },
         } => bench_intake(db, ops, clients).await,
+        Cmd::Bench {
+            cmd: BenchCmd::Rankings { db, cases },
+        } => bench_rankings::run(db, cases).await,
         Cmd::Apikey {
             cmd: ApikeyCmd::Add { db, name },
         } => {
@@ -448,6 +460,8 @@ async fn run(cli: Cli) -> Result<()> {
         }
     }
 }
+
+mod bench_rankings;
 
 async fn bench_intake(db: Option<String>, ops: usize, clients: Vec<usize>) -> Result<()> {
     let tmp = tempfile::tempdir()?;

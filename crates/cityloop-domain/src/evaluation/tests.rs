@@ -1,0 +1,555 @@
+//! Hand-computed expectations on a small fixed history (four cases, two months).
+//!
+//! Calendar: the embedded 2026 calendar (08:30–12:00, 13:30–17:30 Beijing time; National
+//! Day 10-01..10-07; 10-10 a make-up working day). Limits: every stage 1 working hour,
+//! handling 4 working hours.
+//!
+//! Case A (street S1/C1/G1, segment SEG1, inspector report by I1)
+//!   09-30 16:00 report; 16:30 accept O1 (0.5h, on time); 17:00 register SUP (on time);
+//!   17:20 dispatch D1 → U1 (on time); handling clock 4h from 17:20.
+//!   10-08 13:40 report back: 10 min on 09-30 + 3.5h + 10 min on 10-08 = 3h50m ≤ 4h, on
+//!   time across the holiday (13 800 s). 14:00 check_fail I2 (rework 1; fresh clock).
+//!   15:00 suspend (1h used); 10-09 15:00 resume (7.5h paused); 17:30 report back:
+//!   11h gross − 7.5h paused = 3.5h, on time (12 600 s). 10-10 (make-up day) 09:00
+//!   check_pass I2 (30 min); 09:30 close SUP (on time). Closed on time.
+//! Case B (street S1/C1/G2, segment SEG1, public report)
+//!   11-02 09:00 report; 09:30 accept O1 → to_verify; 11:00 confirm I1 (1.5h, late);
+//!   11:10 register SUP; 11:20 dispatch D1 → U2; 11:40 return by U2 (charged to D1);
+//!   13:40 dispatch D2 → U1 (30 working min, on time); 14:00 request 1 working day;
+//!   14:10 approved (allowed 11.5h); 11-03 16:00 report back: 9h50m, on time (35 400 s);
+//!   16:30 check_fail I2; 11-04 15:00 report back: 6h > 4h, late (21 600 s);
+//!   15:30 check_fail I2; 16:30 report back 1h (3 600 s); 17:00 check_pass I1;
+//!   11-05 09:00 close SUP: exactly 1h, on time. Closed, not on time; rework 2.
+//! Case C (street S2/C2/G3, segment SEG2, road-chief report)
+//!   11-02 10:00 report; 12:30 accept O2 (2h, late); 13:40 register SUP; 14:00 dispatch
+//!   D2 → U1; 14:30 suspend. Still 挂账: not in any region's 立案数.
+//! Case D (street S2/C2/G3, no segment, inspector report by I1)
+//!   11-03 09:00 report; 09:10 accept O1; 09:20 register SUP; 09:30 roll back D1;
+//!   09:40 void O1. Registered then voided.
+
+use chrono::{NaiveDate, TimeZone};
+
+use super::*;
+use crate::calendar::{LimitUnit, TimeLimit};
+use crate::case::{Case, Contact, Ctx, Location, NewCase, Routing};
+use crate::ids::{CaseId, CaseNumber, PersonId, UnitId};
+use crate::limits::{LimitRule, LimitTable, Stage};
+use crate::model::{Actor, ActorRole, AreaGrade, CategoryCode, Priority, Role};
+use crate::workflow::Command;
+
+fn limits() -> LimitTable {
+    let hours = |amount| TimeLimit {
+        amount,
+        unit: LimitUnit::WorkingHours,
+    };
+    let rules = Stage::ALL
+        .iter()
+        .map(|&stage| LimitRule {
+            category: None,
+            grade: None,
+            priority: None,
+            stage,
+            limit: hours(if stage == Stage::Handle { 4 } else { 1 }),
+            source: "test".into(),
+        })
+        .collect();
+    LimitTable::new(rules).unwrap()
+}
+
+struct People {
+    i1: Actor,
+    i2: Actor,
+    o1: Actor,
+    o2: Actor,
+    sup: Actor,
+    d1: Actor,
+    d2: Actor,
+    rc: Actor,
+    u1: UnitId,
+    u2: UnitId,
+}
+
+fn staff(role: Role, unit: Option<UnitId>) -> Actor {
+    Actor {
+        person_id: Some(PersonId::new_v7()),
+        role: ActorRole::Staff(role),
+        unit_id: unit,
+    }
+}
+
+impl People {
+    fn new() -> Self {
+        People {
+            i1: staff(Role::Inspector, None),
+            i2: staff(Role::Inspector, None),
+            o1: staff(Role::Operator, None),
+            o2: staff(Role::Operator, None),
+            sup: staff(Role::Supervisor, None),
+            d1: staff(Role::Dispatcher, None),
+            d2: staff(Role::Dispatcher, None),
+            rc: staff(Role::RoadChief, None),
+            u1: UnitId::new_v7(),
+            u2: UnitId::new_v7(),
+        }
+    }
+    fn handler(&self, u: UnitId) -> Actor {
+        Actor {
+            person_id: Some(PersonId::new_v7()),
+            role: ActorRole::Staff(Role::Handler),
+            unit_id: Some(u),
+        }
+    }
+}
+
+fn id(a: &Actor) -> String {
+    a.person_id.unwrap().to_string()
+}
+
+/// Beijing local time "MM-DD HH:MM" in 2026.
+fn bj(s: &str) -> DateTime<Utc> {
+    let t = chrono::NaiveDateTime::parse_from_str(&format!("2026-{s}"), "%Y-%m-%d %H:%M").unwrap();
+    chrono_tz::Asia::Shanghai
+        .from_local_datetime(&t)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+struct Run {
+    case: Case,
+    events: Vec<Event>,
+    cal: WorkCalendar,
+    limits: LimitTable,
+}
+
+fn routing(street: &str, community: &str, grid: &str, segment: Option<&str>) -> Routing {
+    Routing {
+        street_code: Some(street.into()),
+        community_code: Some(community.into()),
+        grid_code: Some(grid.into()),
+        segment_id: segment.map(Into::into),
+        ..Routing::default()
+    }
+}
+
+impl Run {
+    fn report(at: &str, source: Source, by: &Actor, routing: Routing) -> Run {
+        let cal = WorkCalendar::china_2026();
+        let limits = limits();
+        let new = NewCase {
+            source,
+            priority: Priority::Normal,
+            category: CategoryCode::parse_service_code("06010").unwrap(),
+            area_grade: AreaGrade::A,
+            description: "暴露垃圾".into(),
+            location: Location {
+                lon: 113.64,
+                lat: 34.75,
+                address: None,
+            },
+            routing,
+            reporter: Contact::default(),
+            media: vec![],
+            external_ref: None,
+        };
+        let ctx = Ctx {
+            now: bj(at),
+            calendar: &cal,
+            limits: &limits,
+        };
+        let (case, ev) =
+            Case::report(CaseId::new_v7(), CaseNumber("t".into()), new, by, ctx).unwrap();
+        Run {
+            case,
+            events: vec![ev],
+            cal,
+            limits,
+        }
+    }
+
+    fn act(&mut self, at: &str, action: Action, by: &Actor, cmd: Command) -> &mut Self {
+        let ctx = Ctx {
+            now: bj(at),
+            calendar: &self.cal,
+            limits: &self.limits,
+        };
+        let ev = self.case.decide(action, &cmd, by, ctx).unwrap();
+        self.case.apply(&ev).unwrap();
+        self.events.push(ev);
+        self
+    }
+
+    fn go(&mut self, at: &str, action: Action, by: &Actor) -> &mut Self {
+        let cmd = Command {
+            reason: Some("原因".into()),
+            note: Some("说明".into()),
+            attachments: vec!["sha256:x".into()],
+            ..Command::default()
+        };
+        self.act(at, action, by, cmd)
+    }
+
+    fn dispatch(&mut self, at: &str, by: &Actor, unit: UnitId) -> &mut Self {
+        let cmd = Command {
+            unit_id: Some(unit),
+            ..Command::default()
+        };
+        self.act(at, Action::Dispatch, by, cmd)
+    }
+
+    fn facts(&self) -> CaseFacts {
+        CaseFacts::from_events(&self.events, &self.cal)
+    }
+}
+
+fn case_a(p: &People) -> Run {
+    let h1 = p.handler(p.u1);
+    let mut r = Run::report(
+        "09-30 16:00",
+        Source::Inspector,
+        &p.i1,
+        routing("S1", "C1", "G1", Some("SEG1")),
+    );
+    r.go("09-30 16:30", Action::Accept, &p.o1)
+        .go("09-30 17:00", Action::Register, &p.sup)
+        .dispatch("09-30 17:20", &p.d1, p.u1)
+        .go("10-08 13:40", Action::ReportBack, &h1)
+        .go("10-08 14:00", Action::CheckFail, &p.i2)
+        .go("10-08 15:00", Action::Suspend, &p.sup)
+        .go("10-09 15:00", Action::Resume, &p.sup)
+        .go("10-09 17:30", Action::ReportBack, &h1)
+        .go("10-10 09:00", Action::CheckPass, &p.i2)
+        .go("10-10 09:30", Action::Close, &p.sup);
+    r
+}
+
+fn case_b(p: &People) -> Run {
+    let h1 = p.handler(p.u1);
+    let h2 = p.handler(p.u2);
+    let mut r = Run::report(
+        "11-02 09:00",
+        Source::Public,
+        &Actor::public(),
+        routing("S1", "C1", "G2", Some("SEG1")),
+    );
+    r.go("11-02 09:30", Action::Accept, &p.o1)
+        .go("11-02 11:00", Action::Confirm, &p.i1)
+        .go("11-02 11:10", Action::Register, &p.sup)
+        .dispatch("11-02 11:20", &p.d1, p.u2)
+        .go("11-02 11:40", Action::Return, &h2)
+        .dispatch("11-02 13:40", &p.d2, p.u1);
+    let ext = Command {
+        reason: Some("需协调".into()),
+        extension: Some(TimeLimit {
+            amount: 1,
+            unit: LimitUnit::WorkingDays,
+        }),
+        ..Command::default()
+    };
+    r.act("11-02 14:00", Action::RequestExtension, &h1, ext)
+        .go("11-02 14:10", Action::ApproveExtension, &p.sup)
+        .go("11-03 16:00", Action::ReportBack, &h1)
+        .go("11-03 16:30", Action::CheckFail, &p.i2)
+        .go("11-04 15:00", Action::ReportBack, &h1)
+        .go("11-04 15:30", Action::CheckFail, &p.i2)
+        .go("11-04 16:30", Action::ReportBack, &h1)
+        .go("11-04 17:00", Action::CheckPass, &p.i1)
+        .go("11-05 09:00", Action::Close, &p.sup);
+    r
+}
+
+fn case_c(p: &People) -> Run {
+    let mut r = Run::report(
+        "11-02 10:00",
+        Source::RoadChief,
+        &p.rc,
+        routing("S2", "C2", "G3", Some("SEG2")),
+    );
+    r.go("11-02 12:30", Action::Accept, &p.o2)
+        .go("11-02 13:40", Action::Register, &p.sup)
+        .dispatch("11-02 14:00", &p.d2, p.u1)
+        .go("11-02 14:30", Action::Suspend, &p.sup);
+    r
+}
+
+fn case_d(p: &People) -> Run {
+    let mut r = Run::report(
+        "11-03 09:00",
+        Source::Inspector,
+        &p.i1,
+        routing("S2", "C2", "G3", None),
+    );
+    r.go("11-03 09:10", Action::Accept, &p.o1)
+        .go("11-03 09:20", Action::Register, &p.sup)
+        .go("11-03 09:30", Action::RollBack, &p.d1)
+        .go("11-03 09:40", Action::Void, &p.o1);
+    r
+}
+
+/// Totals per (kind, object) over all days.
+fn totals(runs: &[&Run]) -> BTreeMap<(ObjectKind, String), Totals> {
+    let mut m: BTreeMap<(ObjectKind, String), Totals> = BTreeMap::new();
+    for r in runs {
+        for c in r.facts().counters() {
+            *m.entry((c.key.kind, c.key.object_id.clone()))
+                .or_default()
+                .entry(c.key.metric.clone())
+                .or_insert(0) += c.value;
+        }
+    }
+    m
+}
+
+fn value(ev: &Evaluation, key: &str) -> Option<f64> {
+    ev.indicators.iter().find(|i| i.key == key).unwrap().value
+}
+
+fn close(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-6)
+}
+
+struct Fixture {
+    p: People,
+    t: BTreeMap<(ObjectKind, String), Totals>,
+    cfg: EvaluationConfig,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let p = People::new();
+        let (a, b, c, d) = (case_a(&p), case_b(&p), case_c(&p), case_d(&p));
+        let t = totals(&[&a, &b, &c, &d]);
+        Fixture {
+            p,
+            t,
+            cfg: EvaluationConfig::default(),
+        }
+    }
+    fn eval(&self, object: RankObject, id: &str) -> (Evaluation, Option<f64>) {
+        let t = self
+            .t
+            .get(&(object.counter_kind(), id.to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        let patrols = (object == RankObject::RoadChief).then_some(PatrolFigures {
+            required: 30,
+            done: 15,
+        });
+        let ev = indicators(object, &t, patrols, &self.cfg);
+        let score = composite(object, &ev, &self.cfg);
+        (ev, score)
+    }
+}
+
+#[test]
+fn on_time_counts_working_time_across_holidays_and_excludes_suspensions() {
+    let p = People::new();
+    let a = case_a(&p).facts();
+    let u1 = &a.departments[&p.u1.to_string()];
+    assert_eq!(u1.rounds, 2);
+    assert!(
+        u1.all_on_time,
+        "3h50m across National Day, then 3.5h net of 7.5h suspended"
+    );
+    assert_eq!(u1.handle_secs, 13_800 + 12_600);
+    assert!(a.closed && a.closed_on_time);
+    assert_eq!(a.registered_day, Some(20_260_930));
+    assert!(
+        a.checks.iter().all(|c| c.on_time),
+        "10-10 is a make-up working day"
+    );
+    let b = case_b(&p).facts();
+    assert_eq!(
+        b.departments[&p.u1.to_string()].handle_secs,
+        35_400 + 21_600 + 3_600
+    );
+    assert!(
+        b.closed && !b.closed_on_time,
+        "the second round took 6h of 4h"
+    );
+    assert!(
+        b.closes[0].on_time,
+        "closing exactly at the deadline is on time"
+    );
+    assert!(!b.verifies[0].on_time, "1.5h to confirm against 1h");
+}
+
+#[test]
+fn rework_counts_once_per_failed_check_and_returns_are_charged_to_the_dispatcher() {
+    let p = People::new();
+    let b = case_b(&p).facts();
+    assert_eq!(b.rework, 2);
+    assert_eq!(b.departments[&p.u1.to_string()].rework, 2);
+    let u2 = &b.departments[&p.u2.to_string()];
+    assert_eq!((u2.dispatched, u2.returned, u2.holds), (1, 1, false));
+    let returned: Vec<_> = b
+        .dispatches
+        .iter()
+        .map(|d| (d.person.clone(), d.returned))
+        .collect();
+    assert_eq!(
+        returned,
+        vec![(Some(id(&p.d1)), true), (Some(id(&p.d2)), false)]
+    );
+}
+
+#[test]
+fn region_indicators_and_scores_match_hand_computation() {
+    let f = Fixture::new();
+    let (s1, score) = f.eval(RankObject::Street, "S1");
+    assert!(close(value(&s1, "registered"), 2.0));
+    assert!(close(value(&s1, "public_rate"), 50.0));
+    assert!(close(value(&s1, "closure_rate"), 100.0));
+    assert!(close(value(&s1, "on_time_closure_rate"), 50.0));
+    // (50×10 + 0×20 + 100×30 + 50×40) / 100
+    assert!(close(score, 55.0));
+    assert_eq!(f.cfg.grade(55.0), Grade::D);
+    // S2: C is 挂账 (excluded), D registered then voided: 1 registered, nothing to close.
+    let (s2, score) = f.eval(RankObject::Street, "S2");
+    assert!(close(value(&s2, "registered"), 1.0));
+    assert_eq!(value(&s2, "closure_rate"), None);
+    // (100×10 + 0×20) / 30
+    assert!(close(score, 100.0 / 3.0));
+    assert_eq!(f.cfg.grade(100.0 / 3.0), Grade::E);
+    let (g2, _) = f.eval(RankObject::Grid, "G2");
+    assert!(close(value(&g2, "registered"), 1.0));
+    let (c1, _) = f.eval(RankObject::Community, "C1");
+    assert!(close(value(&c1, "closed_on_time"), 1.0));
+}
+
+#[test]
+fn department_indicators_and_score_match_hand_computation() {
+    let f = Fixture::new();
+    let (u1, score) = f.eval(RankObject::Department, &f.p.u1.to_string());
+    assert!(close(value(&u1, "to_handle"), 3.0));
+    assert!(close(value(&u1, "handled"), 2.0));
+    assert!(close(value(&u1, "handled_on_time"), 1.0));
+    assert!(close(value(&u1, "overdue"), 1.0));
+    assert!(close(value(&u1, "rework"), 3.0));
+    assert!(close(value(&u1, "handling_rate"), 200.0 / 3.0));
+    assert!(close(value(&u1, "on_time_handling_rate"), 100.0 / 3.0));
+    assert!(close(value(&u1, "rework_rate"), 150.0));
+    assert!(close(value(&u1, "mean_hours"), 87_000.0 / 7_200.0));
+    // Bins 8 h (A: 7.33 h) and 17 h (B: 16.83 h); nearest rank ceil(0.9×2) = 2.
+    assert!(close(value(&u1, "p90_hours"), 17.0));
+    // (66.67×30 + 33.33×50 + 0×20) / 100
+    assert!(close(score, 110.0 / 3.0));
+    let (u2, score) = f.eval(RankObject::Department, &f.p.u2.to_string());
+    assert!(close(value(&u2, "returned"), 1.0));
+    assert!(close(value(&u2, "to_handle"), 0.0));
+    assert_eq!(score, None);
+}
+
+#[test]
+fn staff_indicators_and_scores_match_hand_computation() {
+    let f = Fixture::new();
+    let p = &f.p;
+    let (d1, s_d1) = f.eval(RankObject::Dispatcher, &id(&p.d1));
+    assert!(close(value(&d1, "dispatched"), 2.0));
+    assert!(close(value(&d1, "returned"), 1.0));
+    assert!(close(value(&d1, "accurate_dispatch_rate"), 50.0));
+    assert!(close(s_d1, 60.0));
+    let (d2, s_d2) = f.eval(RankObject::Dispatcher, &id(&p.d2));
+    assert!(close(value(&d2, "accurate_dispatch_rate"), 100.0));
+    assert!(close(value(&d2, "on_time_dispatch_rate"), 100.0));
+    assert!(close(s_d2, 80.0));
+    assert_eq!(rank(&[s_d1, s_d2, None]), vec![Some(2), Some(1), None]);
+
+    let (i1, s) = f.eval(RankObject::Inspector, &id(&p.i1));
+    assert!(close(value(&i1, "reported"), 2.0));
+    assert!(close(value(&i1, "valid_rate"), 50.0));
+    assert!(close(value(&i1, "on_time_verify_rate"), 0.0));
+    assert!(close(value(&i1, "on_time_check_rate"), 100.0));
+    // (50×40 + 0×20 + 100×20) / 80: 漏报率 has no data and its weight is dropped.
+    assert!(close(s, 50.0));
+    let (i2, s) = f.eval(RankObject::Inspector, &id(&p.i2));
+    assert!(close(value(&i2, "checked"), 4.0));
+    assert!(close(s, 100.0));
+
+    let (o1, s) = f.eval(RankObject::Operator, &id(&p.o1));
+    assert!(close(value(&o1, "accepted"), 3.0));
+    assert!(close(value(&o1, "verify_sent_on_time_rate"), 100.0));
+    assert!(close(s, 4000.0 / 65.0));
+    let (o2, s) = f.eval(RankObject::Operator, &id(&p.o2));
+    assert!(close(value(&o2, "on_time_accept_rate"), 0.0));
+    assert!(close(s, 0.0));
+
+    let (sup, s) = f.eval(RankObject::Supervisor, &id(&p.sup));
+    assert!(close(value(&sup, "registered"), 4.0));
+    assert!(close(value(&sup, "accurate_register_rate"), 75.0));
+    assert!(close(value(&sup, "on_time_register_rate"), 100.0));
+    assert!(close(value(&sup, "on_time_close_rate"), 100.0));
+    assert!(close(s, 90.0));
+    assert_eq!(f.cfg.grade(90.0), Grade::A);
+}
+
+#[test]
+fn segment_and_road_chief_scorecards_match_hand_computation() {
+    let f = Fixture::new();
+    let (seg, s) = f.eval(RankObject::Segment, "SEG1");
+    assert!(close(value(&seg, "registered"), 2.0));
+    assert!(close(value(&seg, "missed"), 2.0));
+    assert!(close(value(&seg, "public_complaints"), 1.0));
+    assert!(close(value(&seg, "rework"), 3.0));
+    assert!(close(s, 55.0));
+    let (rc, s) = f.eval(RankObject::RoadChief, "SEG1");
+    assert!(close(value(&rc, "patrol_rate"), 50.0));
+    assert!(close(value(&rc, "missed_rate"), 100.0));
+    // (50×30 + 100×20 + 50×30 + 0×20) / 100
+    assert!(close(s, 50.0));
+}
+
+#[test]
+fn suspending_drops_a_case_from_the_region_count_and_resuming_restores_it() {
+    let p = People::new();
+    let mut c = case_c(&p);
+    let suspended = c.facts().counters();
+    c.go("11-03 09:00", Action::Resume, &p.sup);
+    let resumed = c.facts().counters();
+    let d = diff(&suspended, &resumed);
+    let reg: Vec<_> = d
+        .iter()
+        .filter(|x| x.key.metric == metric::REGISTERED)
+        .map(|x| (x.key.kind, x.key.day, x.value))
+        .collect();
+    assert_eq!(reg.len(), 4, "street, community, grid, segment");
+    assert!(reg.iter().all(|(_, day, v)| *day == 20_261_102 && *v == 1));
+}
+
+#[test]
+fn the_sum_of_per_event_diffs_equals_the_counters_of_the_whole_history() {
+    let p = People::new();
+    let b = case_b(&p);
+    let mut acc: Vec<Counter> = Vec::new();
+    let mut prev: Vec<Counter> = Vec::new();
+    for n in 1..=b.events.len() {
+        let now = CaseFacts::from_events(&b.events[..n], &b.cal).counters();
+        acc.extend(diff(&prev, &now));
+        prev = now;
+    }
+    assert_eq!(sum_counters(&acc), sum_counters(&b.facts().counters()));
+}
+
+#[test]
+fn grades_bands_and_ranks_follow_the_standard() {
+    let cfg = EvaluationConfig::default();
+    assert_eq!(cfg.grade(89.99), Grade::B);
+    assert_eq!(cfg.grade(75.0), Grade::B);
+    assert_eq!(cfg.grade(60.0), Grade::C);
+    assert_eq!(cfg.grade(39.9), Grade::E);
+    assert_eq!(cfg.accept_bands.score(2001), 100.0);
+    assert_eq!(cfg.accept_bands.score(1201), 90.0);
+    assert_eq!(cfg.accept_bands.score(100), 0.0);
+    assert_eq!(
+        rank(&[Some(50.0), Some(70.0), Some(50.0), None, Some(10.0)]),
+        vec![Some(2), Some(1), Some(2), None, Some(4)]
+    );
+    let mut bad = cfg.clone();
+    bad.grades = [60.0, 75.0, 40.0, 10.0];
+    assert_eq!(bad.validate().unwrap_err().field, "grades");
+    assert!(cfg.validate().is_ok());
+    assert_eq!(
+        day_key(&WorkCalendar::china_2026(), bj("11-02 00:30")),
+        20_261_102
+    );
+    let _ = NaiveDate::from_ymd_opt(2026, 1, 1);
+}

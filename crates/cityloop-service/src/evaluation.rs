@@ -1,0 +1,639 @@
+//! Rankings (综合评价): league tables per object and period from the store's day buckets,
+//! with the previous period for change, drill-down to the cases behind a figure, and
+//! road-chief patrols.
+//!
+//! The figures are computed by the pure domain (`cityloop_domain::evaluation`); this
+//! module picks the objects (territory, units, people, road-chief assignments), names
+//! them, sums buckets for the period and the one before, and ranks.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use cityloop_domain::evaluation::{
+    composite, indicators, metric, patrol_figures, rank, EvaluationConfig, Grade, Indicator,
+    ObjectKind, Patrol, PatrolFigures, RankObject, Totals, WEIGHTS_PROVENANCE,
+};
+use cityloop_domain::ids::{CaseId, PersonId};
+use cityloop_domain::model::{RoadChiefLevel, Role, UnitKind};
+use cityloop_store::{CaseFilter, Page};
+use serde::Serialize;
+
+use crate::{ServiceError, Services};
+
+/// Settings key of the district's evaluation configuration (weights, bands, grades).
+pub const SETTING: &str = "evaluation";
+/// Longest period a ranking may cover.
+pub const MAX_PERIOD_DAYS: i64 = 3 * 366;
+/// How many rows of each end of a table make the red and the black list (红黑榜).
+pub const HONOUR_ROWS: usize = 3;
+/// Largest drill-down answer.
+pub const MAX_DRILL_ROWS: u32 = 500;
+/// Limits on a patrol record.
+pub const MAX_PATROL_SEGMENTS: usize = 200;
+pub const MAX_PATROL_POINTS: usize = 5000;
+pub const MAX_PATROL_HOURS: i64 = 24;
+
+/// Settings key recording that the evaluation buckets were built for this database.
+pub const BUILT: &str = "evaluation_buckets_built";
+
+/// Builds the evaluation buckets from history once, for a database that had cases before
+/// the buckets existed (migration 0007); afterwards every event keeps them current.
+pub async fn ensure_buckets(store: &dyn cityloop_store::Store) -> Result<(), ServiceError> {
+    if store.get_setting(BUILT).await?.is_some() {
+        return Ok(());
+    }
+    if store.count_cases().await? > 0 {
+        let n = store.eval_rebuild().await?;
+        tracing::info!(cases = n, "evaluation buckets built from history");
+    }
+    store
+        .put_setting(BUILT, &serde_json::Value::Bool(true))
+        .await?;
+    Ok(())
+}
+
+/// A local-day period, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Period {
+    pub fn new(from: NaiveDate, to: NaiveDate) -> Result<Self, ServiceError> {
+        if to < from {
+            return Err(ServiceError::invalid("to", "must not be before from"));
+        }
+        if (to - from).num_days() >= MAX_PERIOD_DAYS {
+            return Err(ServiceError::invalid(
+                "to",
+                format!("a period is at most {MAX_PERIOD_DAYS} days"),
+            ));
+        }
+        Ok(Period { from, to })
+    }
+
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+
+    /// The period of the same length just before this one.
+    pub fn previous(&self) -> Period {
+        let len = Duration::days(self.days());
+        Period {
+            from: self.from - len,
+            to: self.to - len,
+        }
+    }
+
+    fn keys(&self) -> (i32, i32) {
+        (key(self.from), key(self.to))
+    }
+}
+
+fn key(d: NaiveDate) -> i32 {
+    d.year() * 10_000 + d.month() as i32 * 100 + d.day() as i32
+}
+
+/// One line of a league table.
+#[derive(Debug, Clone, Serialize)]
+pub struct RankingRow {
+    pub rank: Option<u32>,
+    pub id: String,
+    pub name: String,
+    pub score: Option<f64>,
+    pub grade: Option<Grade>,
+    pub indicators: Vec<Indicator>,
+    pub previous_rank: Option<u32>,
+    pub previous_score: Option<f64>,
+    /// Score now minus score in the previous period.
+    pub score_change: Option<f64>,
+    /// Places gained since the previous period (positive = moved up).
+    pub rank_change: Option<i64>,
+    /// `red` for the top of the table, `black` for the bottom (红黑榜), else None.
+    pub honour: Option<&'static str>,
+}
+
+/// A league table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ranking {
+    pub object: RankObject,
+    pub object_zh: &'static str,
+    pub period: Period,
+    pub previous: Period,
+    /// e.g. `二七区街道综合评价排名（2026-11-01 至 2026-11-30）`.
+    pub title_zh: String,
+    pub weights: BTreeMap<String, f64>,
+    /// Whether the standard's text confirms the default weights ([V]) or they are ours ([U]).
+    pub weights_verified: bool,
+    pub rows: Vec<RankingRow>,
+}
+
+/// One case behind a figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillCase {
+    pub id: CaseId,
+    pub number: String,
+    pub state: String,
+    pub source: String,
+    pub category: String,
+    pub street_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The local day the figure is dated at (`yyyymmdd`).
+    pub day: i32,
+    /// What the case contributes to the figure.
+    pub value: i64,
+}
+
+/// A patrol as a road chief records it.
+#[derive(Debug, Clone)]
+pub struct PatrolInput {
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub segments: Vec<String>,
+    pub points: Vec<[f64; 2]>,
+    pub note: Option<String>,
+}
+
+/// The counter behind an indicator, for drill-down.
+pub fn drill_metric(object: RankObject, indicator: &str) -> Option<&'static str> {
+    use metric::*;
+    let m = match object {
+        RankObject::Street
+        | RankObject::Community
+        | RankObject::Grid
+        | RankObject::Segment
+        | RankObject::RoadChief => match indicator {
+            "registered" | "missed" | "missed_rate" => REGISTERED,
+            "public" | "public_rate" | "public_complaints" => PUBLIC,
+            "to_close" => TO_CLOSE,
+            "closed" | "closure_rate" => CLOSED,
+            "closed_on_time" | "on_time_closure_rate" => CLOSED_ON_TIME,
+            "rework" => REWORK,
+            "self_found" => SELF_FOUND,
+            _ => return None,
+        },
+        RankObject::Department => match indicator {
+            "to_handle" => TO_HANDLE,
+            "handled" | "handling_rate" | "mean_hours" | "p90_hours" => HANDLED,
+            "handled_on_time" | "on_time_handling_rate" => HANDLED_ON_TIME,
+            "overdue" => OVERDUE,
+            "rework" | "rework_rate" => REWORK,
+            "returned" => RETURNED,
+            _ => return None,
+        },
+        RankObject::Inspector => match indicator {
+            "reported" => INSP_REPORTED,
+            "valid" | "valid_rate" => INSP_VALID,
+            "verified" => INSP_VERIFIED,
+            "on_time_verify_rate" => INSP_VERIFIED_ON_TIME,
+            "checked" => INSP_CHECKED,
+            "on_time_check_rate" => INSP_CHECKED_ON_TIME,
+            _ => return None,
+        },
+        RankObject::Operator => match indicator {
+            "accepted" => OP_ACCEPTED,
+            "on_time_accept_rate" => OP_ACCEPTED_ON_TIME,
+            "verify_sent" => OP_VERIFY_SENT,
+            "verify_sent_on_time_rate" => OP_VERIFY_SENT_ON_TIME,
+            _ => return None,
+        },
+        RankObject::Supervisor => match indicator {
+            "registered" => SUP_REGISTERED,
+            "on_time_register_rate" => SUP_REGISTERED_ON_TIME,
+            "accurate_register_rate" => SUP_REGISTERED_VOIDED,
+            "closed" => SUP_CLOSED,
+            "on_time_close_rate" => SUP_CLOSED_ON_TIME,
+            _ => return None,
+        },
+        RankObject::Dispatcher => match indicator {
+            "dispatched" => DISP_DISPATCHED,
+            "returned" | "accurate_dispatch_rate" => DISP_RETURNED,
+            "on_time_dispatch_rate" => DISP_ON_TIME,
+            _ => return None,
+        },
+    };
+    Some(m)
+}
+
+/// An object to rank: its id, name, and the counter objects whose sums it takes.
+struct Subject {
+    id: String,
+    name: String,
+    sources: Vec<String>,
+    patrol_every_days: Option<u32>,
+}
+
+impl Services {
+    /// The district's evaluation configuration (defaults from the standard).
+    pub async fn evaluation_config(&self) -> Result<EvaluationConfig, ServiceError> {
+        let cfg = crate::reference::get_setting::<EvaluationConfig>(&*self.store, SETTING)
+            .await?
+            .unwrap_or_default();
+        cfg.validate()
+            .map_err(|e| ServiceError::NotConfigured(format!("evaluation setting: {e}")))?;
+        Ok(cfg)
+    }
+
+    /// The objects a ranking lists.
+    async fn subjects(&self, object: RankObject) -> Result<Vec<Subject>, ServiceError> {
+        let plain = |id: &str, name: &str| Subject {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            sources: vec![id.to_owned()],
+            patrol_every_days: None,
+        };
+        let mut out: Vec<Subject> = Vec::new();
+        match object {
+            RankObject::Street | RankObject::Community | RankObject::Grid | RankObject::Segment => {
+                if let Some(t) = &self.territory {
+                    out.extend(t.objects(object.as_str()).map(|(id, n)| plain(id, n)));
+                }
+                if object == RankObject::Street && out.is_empty() {
+                    for u in self.store.list_units().await? {
+                        if u.kind == UnitKind::Street {
+                            out.push(plain(&u.type_key, &u.name));
+                        }
+                    }
+                }
+            }
+            RankObject::Department => {
+                for u in self.store.list_units().await? {
+                    out.push(plain(&u.id.to_string(), &u.name));
+                }
+            }
+            RankObject::RoadChief => {
+                let people: HashMap<PersonId, String> = self
+                    .store
+                    .list_people()
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.id, p.display_name))
+                    .collect();
+                let mut chiefs: BTreeMap<PersonId, (Vec<String>, u32)> = BTreeMap::new();
+                for a in self.store.road_chiefs(None).await? {
+                    let every = a
+                        .level
+                        .parse::<RoadChiefLevel>()
+                        .map_or(1, |l| l.patrol_every_days());
+                    let e = chiefs.entry(a.person_id).or_insert((Vec::new(), every));
+                    e.0.push(a.segment_id);
+                    e.1 = e.1.min(every);
+                }
+                for (pid, (segments, every)) in chiefs {
+                    out.push(Subject {
+                        id: pid.to_string(),
+                        name: people.get(&pid).cloned().unwrap_or_else(|| pid.to_string()),
+                        sources: segments,
+                        patrol_every_days: Some(every),
+                    });
+                }
+            }
+            RankObject::Inspector
+            | RankObject::Operator
+            | RankObject::Supervisor
+            | RankObject::Dispatcher => {
+                let role = match object {
+                    RankObject::Inspector => Role::Inspector,
+                    RankObject::Operator => Role::Operator,
+                    RankObject::Supervisor => Role::Supervisor,
+                    _ => Role::Dispatcher,
+                };
+                for p in self.store.list_people().await? {
+                    if p.role == role {
+                        out.push(plain(&p.id.to_string(), &p.display_name));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Scores of every subject for one period.
+    async fn score_period(
+        &self,
+        object: RankObject,
+        subjects: &[Subject],
+        period: Period,
+        cfg: &EvaluationConfig,
+    ) -> Result<Vec<(Vec<Indicator>, Option<f64>)>, ServiceError> {
+        let (from, to) = period.keys();
+        let mut by_object: HashMap<String, Totals> = HashMap::new();
+        for (id, m, v) in self
+            .store
+            .eval_sums(object.counter_kind(), from, to)
+            .await?
+        {
+            *by_object.entry(id).or_default().entry(m).or_insert(0) += v;
+        }
+        let patrols = if object == RankObject::RoadChief {
+            self.patrol_days(period).await?
+        } else {
+            HashMap::new()
+        };
+        let mut out = Vec::with_capacity(subjects.len());
+        for s in subjects {
+            let mut t = Totals::new();
+            for src in &s.sources {
+                if let Some(o) = by_object.get(src) {
+                    for (m, v) in o {
+                        *t.entry(m.clone()).or_insert(0) += v;
+                    }
+                }
+            }
+            let figures: Option<PatrolFigures> = s.patrol_every_days.map(|every| {
+                let days = patrols.get(&s.id).map(Vec::as_slice).unwrap_or(&[]);
+                patrol_figures(every, period.from, period.to, days)
+            });
+            let ev = indicators(object, &t, figures, cfg);
+            let score = composite(object, &ev, cfg);
+            out.push((ev.indicators, score));
+        }
+        Ok(out)
+    }
+
+    /// Local days with a patrol, per road chief, in the period.
+    async fn patrol_days(
+        &self,
+        period: Period,
+    ) -> Result<HashMap<String, Vec<NaiveDate>>, ServiceError> {
+        let tz = self.calendar().tz();
+        let start = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let (Some(from), Some(to)) = (start(period.from), start(period.to + Duration::days(1)))
+        else {
+            return Ok(HashMap::new());
+        };
+        let mut out: HashMap<String, Vec<NaiveDate>> = HashMap::new();
+        for p in self.store.patrols(from, to).await? {
+            out.entry(p.person_id.to_string())
+                .or_default()
+                .push(p.started_at.with_timezone(&tz).date_naive());
+        }
+        Ok(out)
+    }
+
+    /// The league table of `object` for `period`, with change from the previous period.
+    pub async fn ranking(
+        &self,
+        object: RankObject,
+        period: Period,
+    ) -> Result<Ranking, ServiceError> {
+        let cfg = self.evaluation_config().await?;
+        let mut subjects = self.subjects(object).await?;
+        // Objects with figures but unknown to the reference data still appear.
+        if !matches!(object, RankObject::RoadChief) && object.counter_kind() != ObjectKind::Person {
+            let known: BTreeSet<String> = subjects.iter().map(|s| s.id.clone()).collect();
+            let (from, to) = period.keys();
+            let mut extra = BTreeSet::new();
+            for (id, _, _) in self
+                .store
+                .eval_sums(object.counter_kind(), from, to)
+                .await?
+            {
+                if !known.contains(&id) {
+                    extra.insert(id);
+                }
+            }
+            subjects.extend(extra.into_iter().map(|id| Subject {
+                name: id.clone(),
+                sources: vec![id.clone()],
+                id,
+                patrol_every_days: None,
+            }));
+        }
+        let now = self.score_period(object, &subjects, period, &cfg).await?;
+        let before = self
+            .score_period(object, &subjects, period.previous(), &cfg)
+            .await?;
+        let ranks = rank(&now.iter().map(|(_, s)| *s).collect::<Vec<_>>());
+        let prev_ranks = rank(&before.iter().map(|(_, s)| *s).collect::<Vec<_>>());
+        let mut rows: Vec<RankingRow> = subjects
+            .into_iter()
+            .zip(now)
+            .zip(before)
+            .zip(ranks.into_iter().zip(prev_ranks))
+            .map(|(((s, (inds, score)), (_, prev)), (r, pr))| RankingRow {
+                rank: r,
+                id: s.id,
+                name: s.name,
+                score: score.map(round2),
+                grade: score.map(|v| cfg.grade(v)),
+                indicators: inds
+                    .into_iter()
+                    .map(|mut i| {
+                        i.value = i.value.map(round2);
+                        i
+                    })
+                    .collect(),
+                previous_rank: pr,
+                previous_score: prev.map(round2),
+                score_change: score.zip(prev).map(|(a, b)| round2(a - b)),
+                rank_change: r.zip(pr).map(|(a, b)| i64::from(b) - i64::from(a)),
+                honour: None,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            (a.rank.is_none(), a.rank, &a.name).cmp(&(b.rank.is_none(), b.rank, &b.name))
+        });
+        let ranked = rows.iter().filter(|r| r.rank.is_some()).count();
+        if ranked >= 2 * HONOUR_ROWS {
+            for (i, r) in rows.iter_mut().take(ranked).enumerate() {
+                if i < HONOUR_ROWS {
+                    r.honour = Some("red");
+                } else if i >= ranked - HONOUR_ROWS {
+                    r.honour = Some("black");
+                }
+            }
+        }
+        let weights = cfg
+            .weights
+            .get(object.as_str())
+            .cloned()
+            .unwrap_or_default();
+        let weights_verified = WEIGHTS_PROVENANCE
+            .iter()
+            .any(|(o, v)| *o == object.as_str() && *v == "V")
+            && cfg == EvaluationConfig::default();
+        Ok(Ranking {
+            object,
+            object_zh: object.zh(),
+            previous: period.previous(),
+            title_zh: format!(
+                "{}{}综合评价排名（{} 至 {}）",
+                self.district.name,
+                object.zh(),
+                period.from,
+                period.to
+            ),
+            period,
+            weights,
+            weights_verified,
+            rows,
+        })
+    }
+
+    /// The cases behind one figure of one object.
+    pub async fn ranking_cases(
+        &self,
+        object: RankObject,
+        id: &str,
+        indicator: &str,
+        period: Period,
+    ) -> Result<Vec<DrillCase>, ServiceError> {
+        let metric = drill_metric(object, indicator).ok_or_else(|| {
+            ServiceError::invalid(
+                "indicator",
+                format!("{object} has no case-backed indicator {indicator:?}"),
+            )
+        })?;
+        let subjects = self.subjects(object).await?;
+        let sources = subjects
+            .into_iter()
+            .find(|s| s.id == id)
+            .map(|s| s.sources)
+            .unwrap_or_else(|| vec![id.to_owned()]);
+        let (from, to) = period.keys();
+        let hits = self
+            .store
+            .eval_cases(
+                object.counter_kind(),
+                &sources,
+                metric,
+                from,
+                to,
+                MAX_DRILL_ROWS,
+            )
+            .await?;
+        let filter = CaseFilter {
+            ids: hits.iter().map(|(c, _, _)| *c).collect(),
+            ..CaseFilter::default()
+        };
+        if filter.ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cases: HashMap<CaseId, cityloop_domain::case::Case> = self
+            .store
+            .list_cases(
+                &filter,
+                &Page {
+                    after: None,
+                    limit: MAX_DRILL_ROWS,
+                },
+            )
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        Ok(hits
+            .into_iter()
+            .filter_map(|(cid, day, value)| {
+                let c = cases.get(&cid)?;
+                Some(DrillCase {
+                    id: cid,
+                    number: c.number.as_str().to_owned(),
+                    state: c.state.as_str().to_owned(),
+                    source: c.source.as_str().to_owned(),
+                    category: c.category.code.clone(),
+                    street_code: c.routing.street_code.clone(),
+                    created_at: c.created_at,
+                    day,
+                    value,
+                })
+            })
+            .collect())
+    }
+
+    /// Records a road chief's patrol (the caller must be a road chief).
+    pub async fn record_patrol(
+        &self,
+        person: &cityloop_domain::model::Person,
+        input: PatrolInput,
+    ) -> Result<Patrol, ServiceError> {
+        if person.role != Role::RoadChief {
+            return Err(ServiceError::Forbidden(
+                "only road chiefs (路长) record patrols".into(),
+            ));
+        }
+        if input.ended_at < input.started_at {
+            return Err(ServiceError::invalid("ended_at", "is before started_at"));
+        }
+        if input.ended_at - input.started_at > Duration::hours(MAX_PATROL_HOURS) {
+            return Err(ServiceError::invalid(
+                "ended_at",
+                format!("a patrol lasts at most {MAX_PATROL_HOURS} hours"),
+            ));
+        }
+        if input.ended_at > self.now() + Duration::minutes(5) {
+            return Err(ServiceError::invalid("ended_at", "is in the future"));
+        }
+        if input.segments.is_empty() && input.points.is_empty() {
+            return Err(ServiceError::invalid(
+                "segments",
+                "give the segments checked in on, or GPS points",
+            ));
+        }
+        if input.segments.len() > MAX_PATROL_SEGMENTS {
+            return Err(ServiceError::invalid(
+                "segments",
+                format!("at most {MAX_PATROL_SEGMENTS}"),
+            ));
+        }
+        if input.points.len() > MAX_PATROL_POINTS {
+            return Err(ServiceError::invalid(
+                "points",
+                format!("at most {MAX_PATROL_POINTS}"),
+            ));
+        }
+        for (i, [lon, lat]) in input.points.iter().enumerate() {
+            if !(lon.is_finite() && lat.is_finite() && lon.abs() <= 180.0 && lat.abs() <= 90.0) {
+                return Err(ServiceError::invalid(
+                    format!("points[{i}]"),
+                    "must be [lon, lat] in WGS84",
+                ));
+            }
+        }
+        if let Some(t) = &self.territory {
+            let known: BTreeSet<&str> = t.segment_ids().iter().map(String::as_str).collect();
+            if let Some((i, s)) = input
+                .segments
+                .iter()
+                .enumerate()
+                .find(|(_, s)| !known.contains(s.as_str()))
+            {
+                return Err(ServiceError::invalid(
+                    format!("segments[{i}]"),
+                    format!("unknown segment {s:?}"),
+                ));
+            }
+        }
+        if input
+            .note
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > 2000)
+        {
+            return Err(ServiceError::invalid(
+                "note",
+                "is longer than 2000 characters",
+            ));
+        }
+        let patrol = Patrol {
+            id: uuid::Uuid::now_v7(),
+            person_id: person.id,
+            started_at: input.started_at,
+            ended_at: input.ended_at,
+            segments: input.segments,
+            points: input.points,
+            note: input.note,
+        };
+        self.store.add_patrol(&patrol).await?;
+        Ok(patrol)
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}

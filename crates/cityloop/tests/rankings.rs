@@ -1,0 +1,461 @@
+//! Rankings over HTTP against the real binary on every store: figures equal hand-computed
+//! ones for a small history driven through the workflow API, the CSV and Excel exports
+//! open and hold the same numbers as the JSON, drill-down lists the cases behind a
+//! figure, bad parameters are 400s naming the field, and patrols count for road chiefs.
+//!
+//! Every step happens within seconds, so every stage is on time whatever the hour (no
+//! working time, or a few seconds of it, elapses against limits of an hour or more).
+
+mod common;
+
+use std::io::Cursor;
+
+use calamine::{Data, Reader};
+use common::{Server, TestDb};
+use serde_json::{json, Value};
+
+macro_rules! http_test {
+    ($name:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for db in TestDb::all().await {
+                eprintln!("backend {:?}", db.store.backend());
+                let server = Server::spawn("demo", &db.url);
+                $body(&server).await;
+            }
+        }
+    };
+}
+
+async fn report(s: &Server, token: &str, source: &str) -> String {
+    let (st, case) = s
+        .post(
+            token,
+            "/api/v1/cases",
+            json!({
+                "source": source,
+                "category": "06010",
+                "description": "德化街步行街东侧人行道暴露垃圾",
+                "lat": 34.7503, "lon": 113.6615,
+            }),
+        )
+        .await;
+    assert_eq!(st, 201, "{case}");
+    case["id"].as_str().unwrap().to_owned()
+}
+
+async fn act(s: &Server, token: &str, id: &str, body: Value) {
+    let (st, v) = s
+        .post(token, &format!("/api/v1/cases/{id}/actions"), body)
+        .await;
+    assert_eq!(st, 200, "{v}");
+}
+
+async fn unit(s: &Server, token: &str, code: &str) -> (String, String) {
+    let (_, units) = s.get(token, "/api/v1/units").await;
+    let u = units
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["code"] == code)
+        .unwrap_or_else(|| panic!("unit {code}"))
+        .clone();
+    (
+        u["id"].as_str().unwrap().to_owned(),
+        u["name"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Yesterday..tomorrow in Beijing time, so a test near midnight still sees its events.
+fn period() -> String {
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    format!(
+        "from={}&to={}",
+        today - chrono::Duration::days(1),
+        today + chrono::Duration::days(1)
+    )
+}
+
+fn ind(row: &Value, key: &str) -> Value {
+    row["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == key)
+        .unwrap_or_else(|| panic!("indicator {key} in {row}"))["value"]
+        .clone()
+}
+
+fn row(table: &Value, pred: impl Fn(&Value) -> bool) -> &Value {
+    table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| pred(r))
+        .unwrap_or_else(|| panic!("no such row in {table}"))
+}
+
+struct History {
+    zf: (String, String),
+    hw: (String, String),
+    first: String,
+}
+
+/// Case 1 (hotline): accept, confirm, register, dispatch 执法 → returned, dispatch 环卫,
+/// report back, check fails (rework 1), report back, check passes, close.
+/// Case 2 (inspector's own report): accept, register, dispatch 环卫; still handling.
+async fn history(s: &Server) -> History {
+    let operator = s.login("operator").await;
+    let inspector = s.login("inspector").await;
+    let dispatcher = s.login("dispatcher").await;
+    let supervisor = s.login("supervisor").await;
+    let zf = unit(s, &dispatcher, "zf").await;
+    let hw = unit(s, &dispatcher, "hw").await;
+    let zf_handler = s.login("handler-zf").await;
+    let hw_handler = s.login("handler-hw").await;
+
+    let first = report(s, &operator, "hotline_12345").await;
+    let c = first.as_str();
+    act(s, &operator, c, json!({"action": "accept"})).await;
+    act(s, &inspector, c, json!({"action": "confirm"})).await;
+    act(s, &supervisor, c, json!({"action": "register"})).await;
+    act(
+        s,
+        &dispatcher,
+        c,
+        json!({"action": "dispatch", "unit_id": zf.0}),
+    )
+    .await;
+    act(
+        s,
+        &zf_handler,
+        c,
+        json!({"action": "return", "reason": "非本单位职责"}),
+    )
+    .await;
+    act(
+        s,
+        &dispatcher,
+        c,
+        json!({"action": "dispatch", "unit_id": hw.0}),
+    )
+    .await;
+    let photo = s.upload_photo(&hw_handler).await;
+    let back = json!({"action": "report_back", "note": "已清理", "attachments": [photo]});
+    act(s, &hw_handler, c, back.clone()).await;
+    act(
+        s,
+        &inspector,
+        c,
+        json!({"action": "check_fail", "reason": "仍有残留"}),
+    )
+    .await;
+    act(s, &hw_handler, c, back).await;
+    act(s, &inspector, c, json!({"action": "check_pass"})).await;
+    act(s, &supervisor, c, json!({"action": "close"})).await;
+
+    let second = report(s, &inspector, "inspector").await;
+    let c = second.as_str();
+    act(s, &operator, c, json!({"action": "accept"})).await;
+    act(s, &supervisor, c, json!({"action": "register"})).await;
+    act(
+        s,
+        &dispatcher,
+        c,
+        json!({"action": "dispatch", "unit_id": hw.0}),
+    )
+    .await;
+    History { zf, hw, first }
+}
+
+async fn rankings_equal_hand_computed_figures(s: &Server) {
+    let h = history(s).await;
+    let t = s.login("supervisor").await;
+    let p = period();
+    let get = |object: &str| {
+        let path = format!("/api/v1/rankings?object={object}&{p}");
+        let t = t.clone();
+        async move {
+            let (st, v) = s.get(&t, &path).await;
+            assert_eq!(st, 200, "{v}");
+            v
+        }
+    };
+
+    // Street: 2 registered, 1 public, 1 of 2 closed, on time.
+    // (50×10 + 0×20 + 50×30 + 50×40) / 100 = 40 → D
+    let streets = get("street").await;
+    let street = row(&streets, |r| ind(r, "registered") == json!(2.0));
+    assert_eq!(ind(street, "public_rate"), json!(50.0));
+    assert_eq!(ind(street, "closure_rate"), json!(50.0));
+    assert_eq!(ind(street, "on_time_closure_rate"), json!(50.0));
+    assert_eq!(street["score"], json!(40.0));
+    assert_eq!(street["grade"], "D");
+    assert_eq!(street["rank"], 1);
+    assert!(streets["title_zh"]
+        .as_str()
+        .unwrap()
+        .contains("街道综合评价排名"));
+
+    // 环卫: 2 to handle, 1 handled on time, 1 rework. (50×30 + 50×50 + 0×20)/100 = 40
+    let depts = get("department").await;
+    let hw = row(&depts, |r| r["id"] == h.hw.0.as_str());
+    assert_eq!(ind(hw, "to_handle"), json!(2.0));
+    assert_eq!(ind(hw, "handled"), json!(1.0));
+    assert_eq!(ind(hw, "handled_on_time"), json!(1.0));
+    assert_eq!(ind(hw, "rework"), json!(1.0));
+    assert_eq!(ind(hw, "handling_rate"), json!(50.0));
+    assert_eq!(ind(hw, "on_time_handling_rate"), json!(50.0));
+    assert_eq!(ind(hw, "rework_rate"), json!(100.0));
+    assert!(ind(hw, "mean_hours").as_f64().unwrap() < 0.1);
+    assert_eq!(hw["score"], json!(40.0));
+    assert_eq!(hw["rank"], 1);
+    // 执法 returned its only case: nothing to handle, no score, no rank.
+    let zf = row(&depts, |r| r["id"] == h.zf.0.as_str());
+    assert_eq!(ind(zf, "returned"), json!(1.0));
+    assert_eq!(zf["score"], Value::Null);
+    assert_eq!(zf["rank"], Value::Null);
+
+    // The return is charged to the dispatcher: 3 dispatches, 1 returned.
+    // (0×20 + 100×40 + 66.67×40) / 100 = 66.67 → C
+    let disp = get("dispatcher").await;
+    let d = &disp["rows"][0];
+    assert_eq!(ind(d, "dispatched"), json!(3.0));
+    assert_eq!(ind(d, "returned"), json!(1.0));
+    assert_eq!(ind(d, "accurate_dispatch_rate"), json!(66.67));
+    assert_eq!(d["score"], json!(66.67));
+    assert_eq!(d["grade"], "C");
+
+    // Inspector: 1 report (valid), 1 verification, 2 checks, all on time → 100, A.
+    let insp = get("inspector").await;
+    let i = &insp["rows"][0];
+    assert_eq!(ind(i, "reported"), json!(1.0));
+    assert_eq!(ind(i, "checked"), json!(2.0));
+    assert_eq!(i["score"], json!(100.0));
+    assert_eq!(i["grade"], "A");
+    // Operator: 2 accepted (band 0), 1 verification sent on time: 4000/65 = 61.54.
+    let op = get("operator").await;
+    assert_eq!(op["rows"][0]["score"], json!(61.54));
+    // Supervisor: 2 registered on time, none voided, 1 closed on time → 100.
+    let sup = get("supervisor").await;
+    assert_eq!(ind(&sup["rows"][0], "registered"), json!(2.0));
+    assert_eq!(sup["rows"][0]["score"], json!(100.0));
+
+    // Drill-down: the rework figure of 环卫 is case 1, once.
+    let (st, drill) = s
+        .get(
+            &t,
+            &format!(
+                "/api/v1/rankings/cases?object=department&id={}&indicator=rework&{p}",
+                h.hw.0
+            ),
+        )
+        .await;
+    assert_eq!(st, 200, "{drill}");
+    let cases = drill["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0]["id"], h.first.as_str());
+    assert_eq!(cases[0]["value"], 1);
+    let (_, drill) = s
+        .get(
+            &t,
+            &format!(
+                "/api/v1/rankings/cases?object=street&id={}&indicator=registered&{p}",
+                street["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(drill["cases"].as_array().unwrap().len(), 2);
+
+    exports_hold_the_same_numbers_as_the_json(s, &t, &p, &depts, &h.hw.1).await;
+}
+
+async fn exports_hold_the_same_numbers_as_the_json(
+    s: &Server,
+    token: &str,
+    p: &str,
+    json_table: &Value,
+    hw_name: &str,
+) {
+    let fetch = |format: &str| {
+        let url = s.url(&format!(
+            "/api/v1/rankings?object=department&{p}&format={format}"
+        ));
+        async move {
+            let r = s.http.get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+            let cd = r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(cd.starts_with("attachment"), "{cd}");
+            (ct, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let hw_json = row(json_table, |r| r["name"] == hw_name);
+    let expected: Vec<Option<f64>> = hw_json["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["value"].as_f64())
+        .collect();
+
+    // CSV: title, date, header, rows.
+    let (ct, body) = fetch("csv").await;
+    assert!(ct.starts_with("text/csv"));
+    let text = String::from_utf8(body).unwrap();
+    let text = text.trim_start_matches('\u{feff}');
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let recs: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert!(recs[0][0].contains("专业部门综合评价排名"));
+    assert!(recs[1][0].starts_with("制表日期："));
+    assert_eq!(&recs[2][0], "排名");
+    let line = recs
+        .iter()
+        .find(|r| r.get(1) == Some(hw_name))
+        .unwrap_or_else(|| panic!("{hw_name} not in {recs:?}"));
+    assert_eq!(line[2].parse::<f64>().ok(), hw_json["score"].as_f64());
+    assert_eq!(&line[3], "D");
+    for (k, want) in expected.iter().enumerate() {
+        assert_eq!(
+            line[4 + k].parse::<f64>().ok(),
+            *want,
+            "csv column {}",
+            4 + k
+        );
+    }
+
+    // Excel: parse the workbook back.
+    let (ct, body) = fetch("xlsx").await;
+    assert!(ct.contains("spreadsheetml"));
+    let mut wb: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(body)).unwrap();
+    let names = wb.sheet_names();
+    assert_eq!(names, vec!["专业部门".to_string()]);
+    let range = wb.worksheet_range_at(0).unwrap().unwrap();
+    let text = |r: u32, c: u32| match range.get_value((r, c)) {
+        Some(Data::String(s)) => s.clone(),
+        other => format!("{other:?}"),
+    };
+    assert!(text(0, 0).contains("专业部门综合评价排名"));
+    assert!(text(1, 0).starts_with("制表日期："));
+    assert_eq!(text(3, 0), "排名");
+    let r = (4..range.height() as u32)
+        .find(|r| text(*r, 1) == hw_name)
+        .expect("环卫 row in the workbook");
+    let num = |c: u32| match range.get_value((r, c)) {
+        Some(Data::Float(f)) => Some(*f),
+        Some(Data::Int(i)) => Some(*i as f64),
+        _ => None,
+    };
+    assert_eq!(num(2), hw_json["score"].as_f64());
+    for (k, want) in expected.iter().enumerate() {
+        assert_eq!(num(4 + k as u32), *want, "xlsx column {}", 4 + k);
+    }
+}
+
+async fn bad_parameters_are_400s_naming_the_field(s: &Server) {
+    let t = s.login("supervisor").await;
+    for (query, field) in [
+        ("/api/v1/rankings", "object"),
+        ("/api/v1/rankings?object=planet", "object"),
+        ("/api/v1/rankings?object=street&from=2026-13-01", "from"),
+        (
+            "/api/v1/rankings?object=street&from=2026-11-10&to=2026-11-01",
+            "to",
+        ),
+        ("/api/v1/rankings?object=street&format=pdf", "format"),
+        (
+            "/api/v1/rankings/cases?object=street&indicator=registered",
+            "id",
+        ),
+        (
+            "/api/v1/rankings/cases?object=street&id=x&indicator=bogus",
+            "indicator",
+        ),
+    ] {
+        let (st, v) = s.get(&t, query).await;
+        assert_eq!(st, 400, "{query}: {v}");
+        assert_eq!(v["error"]["field"], field, "{query}: {v}");
+    }
+    let (st, _) = s
+        .http
+        .get(s.url("/api/v1/rankings?object=street"))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(st, 401);
+}
+
+async fn a_patrol_counts_toward_the_road_chiefs_compliance(s: &Server) {
+    let (_, units) = s.get(&s.login("operator").await, "/api/v1/units").await;
+    let street = units
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["kind"] == "street")
+        .unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let chief = s.login(&format!("roadchief2-{street}")).await;
+    let now = chrono::Utc::now();
+    let body = json!({
+        "started_at": (now - chrono::Duration::minutes(30)).to_rfc3339(),
+        "ended_at": now.to_rfc3339(),
+        "points": [[113.6615, 34.7503], [113.662, 34.7505]],
+        "note": "日常巡查"
+    });
+    let (st, v) = s.post(&chief, "/api/v1/patrols", body.clone()).await;
+    assert_eq!(st, 201, "{v}");
+    // Only road chiefs record patrols; a patrol needs a place.
+    let (st, _) = s
+        .post(&s.login("inspector").await, "/api/v1/patrols", body)
+        .await;
+    assert_eq!(st, 403);
+    let (st, v) = s
+        .post(
+            &chief,
+            "/api/v1/patrols",
+            json!({"started_at": now.to_rfc3339(), "ended_at": now.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(st, 422);
+    assert_eq!(v["error"]["field"], "segments");
+
+    let t = s.login("supervisor").await;
+    let (st, table) = s
+        .get(
+            &t,
+            &format!("/api/v1/rankings?object=road_chief&{}", period()),
+        )
+        .await;
+    assert_eq!(st, 200, "{table}");
+    let done: Vec<&Value> = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| ind(r, "patrols_done") == json!(1.0))
+        .collect();
+    assert_eq!(done.len(), 1, "one road chief patrolled");
+    // 二级路长: daily over three days.
+    assert_eq!(ind(done[0], "patrols_required"), json!(3.0));
+    assert_eq!(ind(done[0], "patrol_rate"), json!(33.33));
+}
+
+http_test!(
+    rankings_equal_hand_computed_figures_and_exports_match_on_every_store,
+    rankings_equal_hand_computed_figures
+);
+http_test!(
+    bad_ranking_parameters_are_400s_naming_the_field,
+    bad_parameters_are_400s_naming_the_field
+);
+http_test!(
+    patrols_count_toward_road_chief_compliance,
+    a_patrol_counts_toward_the_road_chiefs_compliance
+);
