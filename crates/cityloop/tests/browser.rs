@@ -76,12 +76,77 @@ async fn the_web_ui_works_in_a_browser() {
     for (name, bytes) in files {
         std::fs::write(photos.path().join(name), bytes).expect("write a photo");
     }
+    // The overdue board on a server whose clock runs ahead: cases reported at real time,
+    // then the server restarted three days later (`--clock-offset`), so they are late.
+    let late_db = TestDb::sqlite().await;
+    {
+        let early = Server::spawn("demo", &late_db.url);
+        let (ins, op, dis) = (
+            early.login("inspector").await,
+            early.login("operator").await,
+            early.login("dispatcher").await,
+        );
+        let spots = [
+            ("06001", "二七广场附近私搭棚子", 34.7540, 113.6560),
+            ("07001", "电线杆上贴满小广告", 34.7480, 113.6480),
+            ("09001", "人行道有流动摊贩占道", 34.7400, 113.6550),
+            ("03001", "公厕洗手池损坏", 34.7300, 113.6300),
+        ];
+        for (i, (category, description, lat, lon)) in spots.into_iter().enumerate() {
+            let (st, c) = early
+                .post(
+                    &ins,
+                    "/api/v1/cases",
+                    serde_json::json!({"source": "inspector", "category": category,
+                        "description": description, "lat": lat, "lon": lon}),
+                )
+                .await;
+            assert_eq!(st, 201, "{c}");
+            let act = |tok: &str, c: &serde_json::Value, body: serde_json::Value| {
+                let mut body = body;
+                body["version"] = c["version"].clone();
+                let path = format!("/api/v1/cases/{}/actions", c["id"].as_str().unwrap_or(""));
+                let tok = tok.to_owned();
+                let early = &early;
+                async move {
+                    let (st, c) = early.post(&tok, &path, body).await;
+                    assert_eq!(st, 200, "{c}");
+                    c
+                }
+            };
+            if i == 0 {
+                continue; // left waiting for acceptance
+            }
+            let c = act(&op, &c, serde_json::json!({"action": "accept"})).await;
+            if i == 1 {
+                continue; // to register
+            }
+            let c = act(&op, &c, serde_json::json!({"action": "register"})).await;
+            if i == 2 {
+                continue; // to dispatch
+            }
+            let unit = c["suggested_unit"]["id"].clone();
+            act(
+                &dis,
+                &c,
+                serde_json::json!({"action": "dispatch", "unit_id": unit}),
+            )
+            .await;
+        }
+    }
+    let late = Server::spawn_env(
+        "demo",
+        &late_db.url,
+        &[("CITYLOOP_DEMO_CLOCK_OFFSET", "3d")],
+    );
+
     let mut child = Command::new("node")
         .arg(root.join("e2e/run.mjs"))
         .arg(&server.base)
         .current_dir(&root)
         .env("CITYLOOP_CHROMIUM", &chromium)
         .env("CITYLOOP_E2E_PHOTOS", photos.path())
+        .env("CITYLOOP_E2E_LATE_BASE", &late.base)
         .stdin(Stdio::null())
         .spawn()
         .expect("start node e2e/run.mjs");
@@ -98,6 +163,7 @@ async fn the_web_ui_works_in_a_browser() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     drop(server);
+    drop(late);
     assert!(
         status.success(),
         "browser tests failed ({status}); screenshots in test-artifacts/screenshots/"
