@@ -111,7 +111,7 @@ pub struct ErrorBody {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Machine-readable: `invalid_field`, `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `rate_limited`, `payload_too_large`, `internal`, ...
+    /// `conflict`, `rate_limited`, `body_too_large`, `internal`, ...
     pub code: String,
     /// A sentence for people; starts with the field name when `field` is set.
     pub message: String,

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     routes::routes()
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(shape_refused_bodies))
         // Photo uploads have their own, larger limits.
         .merge(attachments::routes())
         .with_state(state)
@@ -52,6 +53,33 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Gives a body refused by its declared length (the plain-text 413 of the limit layer) the
+/// shape of the API it was sent to: the Open311 `errors` document under `/open311`, the
+/// staff API's error envelope elsewhere.
+async fn shape_refused_bodies(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (uri, headers) = (req.uri().clone(), req.headers().clone());
+    let resp = next.run(req).await;
+    let plain = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if resp.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE || !plain {
+        return resp;
+    }
+    if uri.path().starts_with("/open311") {
+        open311::too_large_response(&uri, &headers)
+    } else {
+        axum::response::IntoResponse::into_response(error::ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+        ))
+    }
 }
 
 /// Serves the router on `listener` until `shutdown` resolves.

@@ -718,6 +718,16 @@ async fn every_error_has_the_standards_shape_and_status(s: &Server) {
     let body = dechunk(body);
     let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{status_and_body}"));
     assert_eq!(v[0]["code"], json!(413));
+    // Refused by its declared length alone: the same Open311 shape, in the path's format.
+    let form = "application/x-www-form-urlencoded";
+    let (st, body) = s.post_declared_length(&format!("{V2}/requests.json"), form, 2 << 20);
+    assert_eq!(st, 413, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+    assert_eq!(v[0]["code"], json!(413));
+    let (st, body) = s.post_declared_length(&format!("{V2}/requests.xml"), form, 2 << 20);
+    assert_eq!(st, 413, "{body}");
+    let doc = roxmltree::Document::parse(&body).unwrap_or_else(|_| panic!("{body}"));
+    assert_eq!(doc.root_element().tag_name().name(), "errors", "{body}");
 }
 
 /// POSTs `n` bytes with chunked transfer encoding over a raw socket; returns the reply.

@@ -185,6 +185,22 @@ impl Call {
     }
 }
 
+/// The standard's 413 for a body refused before it reached [`dispatch`] (its declared
+/// length is over the limit): an `errors` document in the path's format and language.
+pub(crate) fn too_large_response(
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> Response {
+    let query = Params::parse(uri.query().unwrap_or("").as_bytes());
+    let lang = params::lang(&query, headers);
+    let fmt = if uri.path().to_ascii_lowercase().ends_with(".xml") {
+        Format::Xml
+    } else {
+        Format::Json
+    };
+    too_large(lang).render(fmt)
+}
+
 async fn dispatch(State(st): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let rest = parts

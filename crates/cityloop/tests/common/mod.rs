@@ -94,6 +94,53 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Sends only the head of a POST that declares a `len`-byte body (none is sent) over a
+    /// raw socket; returns the status and the (unchunked) body of the reply. A server that
+    /// judges the declared length answers at once.
+    pub fn post_declared_length(
+        &self,
+        path: &str,
+        content_type: &str,
+        len: usize,
+    ) -> (u16, String) {
+        use std::io::{Read, Write};
+        let addr = self.base.trim_start_matches("http://");
+        let mut tcp = std::net::TcpStream::connect(addr).expect("connect");
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        );
+        tcp.write_all(head.as_bytes()).expect("write head");
+        let mut reply = Vec::new();
+        let _ = tcp.read_to_end(&mut reply);
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        let status = reply
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            let mut out = String::new();
+            let mut rest = body;
+            while let Some((size, after)) = rest.split_once("\r\n") {
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                if n == 0 || after.len() < n {
+                    break;
+                }
+                out.push_str(&after[..n]);
+                rest = after[n..].trim_start_matches("\r\n");
+            }
+            out
+        } else {
+            body.to_owned()
+        };
+        (status, body)
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
         let r = self
             .http
