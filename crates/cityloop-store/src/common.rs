@@ -1004,14 +1004,26 @@ macro_rules! sql_store {
             }
 
             async fn eval_sums(&self, kind: ObjectKind, from_day: i32, to_day: i32) -> Result<Vec<(String, String, i64)>> {
+                // Whole months from the month totals, the days before and after from the day
+                // buckets (`crate::month_split`).
+                let (head_to, months, tail_from) = crate::month_split(from_day, to_day);
                 let rows = sqlx::query(
-                    "SELECT object_id, metric, CAST(SUM(value) AS BIGINT) AS v FROM eval_buckets
-                     WHERE object_kind = $1 AND day >= $2 AND day <= $3
+                    "SELECT object_id, metric, CAST(SUM(v) AS BIGINT) AS v FROM (
+                       SELECT object_id, metric, value AS v FROM eval_buckets
+                       WHERE object_kind = $1 AND ((day >= $2 AND day <= $3) OR (day >= $4 AND day <= $5))
+                       UNION ALL
+                       SELECT object_id, metric, value AS v FROM eval_buckets_month
+                       WHERE object_kind = $1 AND month >= $6 AND month <= $7
+                     ) AS parts
                      GROUP BY object_id, metric",
                 )
                 .bind(kind.as_str())
                 .bind(from_day)
+                .bind(head_to)
+                .bind(tail_from)
                 .bind(to_day)
+                .bind(months.0)
+                .bind(months.1)
                 .fetch_all(&self.reader)
                 .await?;
                 rows.iter()
@@ -1076,6 +1088,7 @@ macro_rules! sql_store {
                 let cal = self.eval_calendar.get();
                 let mut tx = self.writer.begin().await?;
                 sqlx::query("DELETE FROM eval_buckets").execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM eval_buckets_month").execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM eval_case_counters").execute(&mut *tx).await?;
                 let ids = sqlx::query("SELECT id FROM cases ORDER BY id").fetch_all(&mut *tx).await?;
                 let mut n = 0u64;
@@ -1171,6 +1184,17 @@ macro_rules! sql_store {
                 )
                 .bind(k.kind.as_str())
                 .bind(k.day)
+                .bind(&k.object_id)
+                .bind(&k.metric)
+                .bind(*v)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO eval_buckets_month (object_kind, month, object_id, metric, value) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (object_kind, month, object_id, metric) DO UPDATE SET value = eval_buckets_month.value + excluded.value",
+                )
+                .bind(k.kind.as_str())
+                .bind(k.day / 100)
                 .bind(&k.object_id)
                 .bind(&k.metric)
                 .bind(*v)

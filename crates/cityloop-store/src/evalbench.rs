@@ -191,6 +191,17 @@ impl SqliteStore {
             start = end + 1;
             progress(start);
         }
+        // The month totals, as the store keeps them beside the day buckets.
+        sqlx::query("DELETE FROM eval_buckets_month")
+            .execute(&self.writer)
+            .await?;
+        sqlx::query(
+            "INSERT INTO eval_buckets_month (object_kind, month, object_id, metric, value)
+             SELECT object_kind, day / 100, object_id, metric, SUM(value) FROM eval_buckets
+             GROUP BY object_kind, day / 100, object_id, metric",
+        )
+        .execute(&self.writer)
+        .await?;
         sqlx::query("ANALYZE").execute(&self.writer).await?;
         Ok(())
     }

@@ -411,6 +411,45 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
     async fn patrols(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Patrol>>;
 }
 
+/// Splits local days `from..=to` (`yyyymmdd`) for the evaluation sums into the days
+/// before the first whole month (`from..=head_to`), the whole months (`yyyymm` range,
+/// empty when first > last) and the days after the last whole month (`tail_from..=to`).
+/// With no whole month inside, every day is in the head and the tail is empty.
+pub fn month_split(from: i32, to: i32) -> (i32, (i32, i32), i32) {
+    use chrono::{Datelike, NaiveDate};
+    let date =
+        |d: i32| NaiveDate::from_ymd_opt(d / 10_000, (d / 100 % 100) as u32, (d % 100) as u32);
+    let key = |d: NaiveDate| d.year() * 10_000 + d.month() as i32 * 100 + d.day() as i32;
+    let everything_by_day = (to, (1, 0), to + 1);
+    let (Some(f), Some(t)) = (date(from), date(to)) else {
+        return everything_by_day;
+    };
+    // The first day of the first month that starts on or after `from`.
+    let first = if f.day() == 1 {
+        Some(f)
+    } else {
+        f.with_day(1)
+            .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+    };
+    // The last day of the last month that ends on or before `to`.
+    let next = t.succ_opt();
+    let last = match next {
+        Some(n) if n.day() == 1 => Some(t),
+        _ => t.with_day(1).and_then(|d| d.pred_opt()),
+    };
+    match (first, last) {
+        (Some(a), Some(b)) if a <= b => (
+            key(a) - 1,
+            (
+                a.year() * 100 + a.month() as i32,
+                b.year() * 100 + b.month() as i32,
+            ),
+            key(b) + 1,
+        ),
+        _ => everything_by_day,
+    }
+}
+
 /// The sequence scope for case numbers of one district and local day.
 pub fn case_seq_scope(district_code: &str, local_date: NaiveDate) -> String {
     format!("case:{}-{}", district_code, local_date.format("%Y%m%d"))
@@ -430,5 +469,52 @@ pub async fn open(url: &str, create: bool) -> Result<std::sync::Arc<dyn Store>> 
         Ok(std::sync::Arc::new(
             SqliteStore::open(std::path::Path::new(path), create).await?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod month_split_tests {
+    use super::month_split;
+
+    #[test]
+    fn a_calendar_month_is_one_whole_month_and_no_days() {
+        let (head_to, months, tail_from) = month_split(20_261_101, 20_261_130);
+        assert_eq!(months, (202_611, 202_611));
+        assert!(head_to < 20_261_101, "no head days");
+        assert!(tail_from > 20_261_130, "no tail days");
+    }
+
+    #[test]
+    fn partial_months_at_both_ends_are_read_by_day() {
+        // 15 Oct .. 10 Jan: Oct 15-31 by day, Nov and Dec whole, Jan 1-10 by day.
+        let (head_to, months, tail_from) = month_split(20_261_015, 20_270_110);
+        assert_eq!(months, (202_611, 202_612));
+        assert!((20_261_031..20_261_101).contains(&head_to));
+        assert!((20_261_231..20_270_101).contains(&(tail_from - 1)));
+        assert!(tail_from <= 20_270_101);
+    }
+
+    #[test]
+    fn a_range_inside_one_month_is_all_days() {
+        let (head_to, months, tail_from) = month_split(20_261_103, 20_261_120);
+        assert!(months.0 > months.1, "no whole month");
+        assert_eq!(head_to, 20_261_120);
+        assert!(tail_from > 20_261_120);
+    }
+
+    #[test]
+    fn the_end_of_february_and_of_the_year_close_their_months() {
+        assert_eq!(month_split(20_280_201, 20_280_229).1, (202_802, 202_802));
+        assert_eq!(month_split(20_261_201, 20_261_231).1, (202_612, 202_612));
+        assert!(
+            month_split(20_270_201, 20_270_227).1 .0 > month_split(20_270_201, 20_270_227).1 .1
+        );
+    }
+
+    #[test]
+    fn malformed_days_fall_back_to_days() {
+        let (head_to, months, _) = month_split(20_261_100, 20_261_199);
+        assert!(months.0 > months.1);
+        assert_eq!(head_to, 20_261_199);
     }
 }

@@ -202,10 +202,59 @@ proptest! {
                 let expected = recompute(&db.store, &ids).await;
                 let got = stored(&db.store).await;
                 assert_eq!(got, expected, "backend {:?}", db.store.backend());
+                sums_match_the_day_buckets(&db.store, &expected).await;
                 assert_eq!(db.store.eval_rebuild().await.unwrap(), 4);
                 assert_eq!(stored(&db.store).await, expected, "rebuild, backend {:?}", db.store.backend());
             }
         });
+    }
+}
+
+/// `eval_sums` (whole months from the month totals, other days from the day buckets)
+/// equals summing the recomputed day counters, for ranges of whole and partial months.
+async fn sums_match_the_day_buckets(store: &Arc<dyn Store>, expected: &BTreeMap<CounterKey, i64>) {
+    let days: Vec<i32> = expected.keys().map(|k| k.day).collect();
+    let (Some(&lo), Some(&hi)) = (days.iter().min(), days.iter().max()) else {
+        return;
+    };
+    let month_start = |d: i32| d / 100 * 100 + 1;
+    let month_end = |d: i32| {
+        let first = chrono::NaiveDate::from_ymd_opt(d / 10_000, (d / 100 % 100) as u32, 1).unwrap();
+        let next = first.checked_add_months(chrono::Months::new(1)).unwrap();
+        let last = next.pred_opt().unwrap();
+        d / 100 * 100 + chrono::Datelike::day(&last) as i32
+    };
+    let ranges = [
+        (lo, hi),
+        (month_start(lo), month_end(hi)),
+        (month_start(lo), hi),
+        (lo + 1, hi),
+        (month_start(hi), month_end(hi)),
+        (month_start(lo), month_end(lo)),
+    ];
+    for kind in ObjectKind::ALL {
+        for (from, to) in ranges {
+            let mut want: BTreeMap<(String, String), i64> = BTreeMap::new();
+            for (k, v) in expected {
+                if k.kind == *kind && k.day >= from && k.day <= to {
+                    *want
+                        .entry((k.object_id.clone(), k.metric.clone()))
+                        .or_default() += v;
+                }
+            }
+            want.retain(|_, v| *v != 0);
+            let mut got: BTreeMap<(String, String), i64> = BTreeMap::new();
+            for (id, m, v) in store.eval_sums(*kind, from, to).await.unwrap() {
+                *got.entry((id, m)).or_default() += v;
+            }
+            got.retain(|_, v| *v != 0);
+            assert_eq!(
+                got,
+                want,
+                "{kind:?} {from}..={to}, backend {:?}",
+                store.backend()
+            );
+        }
     }
 }
 
