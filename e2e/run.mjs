@@ -752,6 +752,8 @@ async function rankingsAndDrillDown() {
   await page.waitForSelector('[data-testid="rank-drill"] h3');
   await page.waitForSelector('#rank-trend svg');
   await shot(page, 'staff-rankings');
+  // The score of a lone month is a visible point, not an invisible one-point line.
+  await page.waitForSelector('#rank-trend svg path[fill="#0b5cad"]');
   await page.waitForTimeout(300);
   await page.locator('#rank-trend').screenshot({ path: path.join(SHOTS, 'staff-rankings-trend.png') });
 

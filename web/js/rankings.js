@@ -131,8 +131,11 @@ export async function renderRankings(view, params, ctx) {
       xAxis: { type: 'category', data: months },
       yAxis: { type: 'value', min: 0, max: 100 },
       // A month without a score is a gap; a lone score still shows as a labelled point.
-      series: [{ type: 'line', data: scores, connectNulls: false, showSymbol: true,
-        symbol: 'circle', symbolSize: 8, label: { show: true, position: 'top' } }],
+      // clip: false keeps a point on the 100 line whole.
+      series: [{ type: 'line', data: scores, connectNulls: false, showSymbol: true, clip: false,
+        symbol: 'circle', symbolSize: 9, itemStyle: { color: '#0b5cad' }, lineStyle: { color: '#0b5cad' },
+        label: { show: true, position: 'top' } }],
+      animation: false,
       tooltip: { trigger: 'axis' },
     });
   };
