@@ -752,6 +752,30 @@ async function rankingsAndDrillDown() {
   await page.waitForSelector('[data-testid="rank-drill"] h3');
   await page.waitForSelector('#rank-trend svg');
   await shot(page, 'staff-rankings');
+  // The score of a lone month is a visible point, not an invisible one-point line.
+  await page.waitForSelector('#rank-trend svg path[fill="#0b5cad"]');
+  await page.waitForTimeout(300);
+  await page.locator('#rank-trend').screenshot({ path: path.join(SHOTS, 'staff-rankings-trend.png') });
+
+  // The heat map colours the grids with registered cases this month, with their count,
+  // under the schematic label; a click on a cell lists the cases behind it.
+  const heat = page.locator('[data-testid="rank-heat"]');
+  const cell = heat.locator('path.heat-cell[data-cases]').first();
+  await cell.waitFor();
+  const n = Number(await cell.getAttribute('data-cases'));
+  check(n >= 1, 'a coloured grid cell has a case count');
+  const fill = await cell.getAttribute('fill');
+  check(fill && fill !== 'none' && fill.startsWith('#'), `the cell is coloured (${fill})`);
+  check((await heat.locator('.heat-label').first().textContent()).includes(`${n} 件`), 'the cell shows its count');
+  check((await heat.locator('[data-testid="schematic"]').textContent()).includes('示意'), 'the heat map is labelled schematic');
+  check((await page.textContent('[data-testid="rank-heat-legend"]')).includes('每格立案数'), 'the heat map has a legend');
+  const code = await cell.getAttribute('data-code');
+  await cell.click({ force: true });
+  const drill = page.locator('[data-testid="rank-drill"]');
+  await drill.locator(`h3:has-text("${code}")`).waitFor();
+  eq(await drill.locator('li a[href^="#/case/"]').count(), n, 'the grid drill-down lists its cases');
+  await heat.scrollIntoViewIfNeeded();
+  await shot(page, 'staff-rankings-heatmap');
 }
 
 const SCENARIOS = [
@@ -763,7 +787,7 @@ const SCENARIOS = [
   ['road chief view and server-side filters', roadChiefAndFilters],
   ['the overdue board shows lights and the chart', overdueBoardLights],
   ['lists page on the server', listsPageOnTheServer],
-  ['rankings: league table, drill-down and trend', rankingsAndDrillDown],
+  ['rankings: league table, drill-down, trend and grid heat map', rankingsAndDrillDown],
   ['Chinese by default, English remembered; labels, keyboard, focus', languageAndAccessibility],
   ['an admin changes a time limit and assigns a road chief; errors show next to the field', adminChangesLimitAndRoadChief],
 ];

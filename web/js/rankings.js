@@ -1,10 +1,22 @@
 // The rankings page (综合评价) of the staff console: a league table per object and month
 // with change from the previous month and the red/black list, exports, a score trend
-// chart, and drill-down from any figure to the cases behind it.
+// chart, a heat map of registered cases by unit grid (单元网格), and drill-down from any
+// figure or grid cell to the cases behind it.
 
 /* global echarts */
 import { t } from './i18n.js';
 import { api, h, fill, describe, session } from './common.js';
+import { createMap } from './map.js';
+
+/* global L */
+
+/** Heat colours, light to dark, for 1..max cases in a grid. */
+const HEAT = ['#fdd49e', '#fdae6b', '#f16913', '#d94801', '#8c2d04'];
+
+function heatColour(n, max) {
+  const k = Math.min(HEAT.length - 1, Math.max(0, Math.ceil((n / Math.max(max, 1)) * HEAT.length) - 1));
+  return HEAT[k];
+}
 
 export const OBJECTS = [
   'street', 'community', 'department', 'road_chief', 'segment',
@@ -65,6 +77,8 @@ export async function renderRankings(view, params, ctx) {
   const table = h('div', { class: 'rank-table', 'data-testid': 'rank-table' });
   const chart = h('div', { id: 'rank-trend', class: 'rank-trend', style: 'height:260px' });
   const drill = h('div', { id: 'rank-drill', 'data-testid': 'rank-drill' });
+  const heatEl = h('div', { id: 'rank-heat', class: 'map', 'data-testid': 'rank-heat' });
+  const heatLegend = h('div', { class: 'heat-legend', 'data-testid': 'rank-heat-legend' });
   const exportBtn = (format) => h('button', { type: 'button',
     onclick: () => download(object, range, format).catch((e) => fill(status, String(e))) },
   t(`rank.export_${format}`));
@@ -72,7 +86,9 @@ export async function renderRankings(view, params, ctx) {
     h('section', { class: 'panel' },
       h('h2', {}, t('nav.rankings')),
       h('div', { class: 'filters' }, select, picker, exportBtn('csv'), exportBtn('xlsx')),
-      status, table, chart, drill));
+      status, table, chart,
+      h('h3', {}, t('rank.heat')), heatEl, heatLegend,
+      drill));
   let data;
   try {
     data = await api(`/api/v1/rankings?${new URLSearchParams({ object, ...range })}`);
@@ -114,7 +130,12 @@ export async function renderRankings(view, params, ctx) {
       title: { text: `${row.name} · ${t('rank.trend')}`, textStyle: { fontSize: 14 } },
       xAxis: { type: 'category', data: months },
       yAxis: { type: 'value', min: 0, max: 100 },
-      series: [{ type: 'line', data: scores, connectNulls: false }],
+      // A month without a score is a gap; a lone score still shows as a labelled point.
+      // clip: false keeps a point on the 100 line whole.
+      series: [{ type: 'line', data: scores, connectNulls: false, showSymbol: true, clip: false,
+        symbol: 'circle', symbolSize: 9, itemStyle: { color: '#0b5cad' }, lineStyle: { color: '#0b5cad' },
+        label: { show: true, position: 'top' } }],
+      animation: false,
       tooltip: { trigger: 'axis' },
     });
   };
@@ -138,4 +159,68 @@ export async function renderRankings(view, params, ctx) {
   });
   fill(table, h('table', {}, h('thead', {}, head), h('tbody', {}, body)));
   if (data.rows.length) trend(data.rows[0]);
+  heatMap(heatEl, heatLegend, drill, range);
+}
+
+/** The cases behind one grid cell, listed in `drill`. */
+async function gridDrill(drill, code, n, range) {
+  fill(drill, t('rank.loading'));
+  try {
+    const q = new URLSearchParams({ object: 'grid', id: code, indicator: 'registered', ...range });
+    const d = await api(`/api/v1/rankings/cases?${q}`);
+    fill(drill,
+      h('h3', {}, `${t('rank.heat_grid')} ${code} · ${t('rank.heat_cases', { n })}`),
+      h('ul', {}, d.cases.map((c) => h('li', {},
+        h('a', { href: `#/case/${c.id}` }, c.number), ` ${c.day} ${c.state}`))));
+  } catch (e) {
+    fill(drill, describe(e));
+  }
+}
+
+/** Grid cells coloured by the cases registered in them in `range`; a click drills down. */
+async function heatMap(el, legend, drill, range) {
+  if (typeof L === 'undefined') return;
+  let heat;
+  try {
+    heat = await api(`/api/v1/rankings/grid-heat?${new URLSearchParams(range)}`);
+  } catch (e) {
+    fill(legend, describe(e));
+    return;
+  }
+  const m = createMap(el, { label: t('rank.heat') });
+  const { map } = m;
+  await m.ready;
+  const few = heat.features.length <= 40;
+  const layer = L.geoJSON(heat, {
+    style: (f) => ({
+      className: 'heat-cell',
+      color: '#5a2a00',
+      weight: 1,
+      fillColor: heatColour(f.properties.cases, heat.max),
+      fillOpacity: 0.85,
+    }),
+    onEachFeature: (f, cell) => {
+      const n = f.properties.cases;
+      cell.bindTooltip(`${f.properties.code} · ${t('rank.heat_cases', { n })}`, few
+        ? { permanent: true, direction: 'top', className: 'heat-label' } : {});
+      cell.on('click', () => gridDrill(drill, f.properties.code, n, range));
+      cell.on('add', () => {
+        const path = cell.getElement && cell.getElement();
+        if (path) {
+          path.dataset.code = f.properties.code;
+          path.dataset.cases = String(n);
+        }
+      });
+    },
+  }).addTo(map);
+  if (heat.features.length) map.fitBounds(layer.getBounds(), { padding: [24, 24], maxZoom: 16 });
+  const steps = HEAT.map((c, k) => {
+    const lo = Math.floor((k * heat.max) / HEAT.length) + 1;
+    const hi = Math.floor(((k + 1) * heat.max) / HEAT.length);
+    return hi >= lo ? [c, lo === hi ? `${lo}` : `${lo}–${hi}`] : null;
+  }).filter(Boolean);
+  fill(legend,
+    h('span', {}, `${t('rank.heat_legend')}: `),
+    heat.max ? steps.map(([c, label]) => h('span', { class: 'heat-step' },
+      h('i', { style: `background:${c}` }), label)) : t('rank.heat_none'));
 }

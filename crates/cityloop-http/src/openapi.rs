@@ -47,6 +47,7 @@ use crate::routes;
         crate::webhooks::redeliver,
         crate::rankings::rankings,
         crate::rankings::ranking_cases,
+        crate::rankings::grid_heat,
         crate::rankings::record_patrol,
         document,
         crate::admin::roles,

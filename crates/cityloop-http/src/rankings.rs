@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/rankings", get(rankings))
         .route("/api/v1/rankings/cases", get(ranking_cases))
+        .route("/api/v1/rankings/grid-heat", get(grid_heat))
         .route("/api/v1/patrols", post(record_patrol))
 }
 
@@ -444,6 +445,87 @@ pub(crate) async fn ranking_cases(
         from: period.from,
         to: period.to,
         cases: cases.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Cases registered per unit grid in a period, with the grids' geometry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GridHeatDto {
+    /// Always `FeatureCollection`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The largest count of any grid (0 when no case was registered).
+    pub max: i64,
+    /// GeoJSON features (WGS84) of the grids with at least one case, each with the
+    /// properties `code`, `cases` (registered in the period) and `schematic`.
+    #[schema(value_type = Vec<Object>)]
+    pub features: Vec<serde_json::Value>,
+}
+
+/// `GET /api/v1/rankings/grid-heat`: the heat map of cases by unit grid (单元网格). Grids
+/// without a case in the period are left out, so the answer stays small.
+#[utoipa::path(get, path = "/api/v1/rankings/grid-heat", tag = "evaluation", security(("bearer" = [])),
+    params(RankingQuery),
+    responses((status = 200, description = "Grids with cases as a GeoJSON FeatureCollection", body = GridHeatDto),
+              (status = 400, description = "A bad query parameter, named in `field`", body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
+pub(crate) async fn grid_heat(
+    State(st): State<AppState>,
+    _staff: Staff,
+    ApiQuery(q): ApiQuery<RankingQuery>,
+) -> Result<Json<GridHeatDto>, ApiError> {
+    let today = st
+        .svc
+        .now()
+        .with_timezone(&st.svc.calendar().tz())
+        .date_naive();
+    let period = parse_period(&q, today)?;
+    let ranking = st.svc.ranking(RankObject::Grid, period).await?;
+    let counts: std::collections::HashMap<String, i64> = ranking
+        .rows
+        .into_iter()
+        .filter_map(|row| {
+            let n = row
+                .indicators
+                .iter()
+                .find(|i| i.key == "registered")
+                .and_then(|i| i.value)?;
+            // Counts are whole numbers carried as f64 by the league table.
+            (n >= 1.0).then(|| (row.id, n.round() as i64))
+        })
+        .collect();
+    let mut features = Vec::new();
+    if !counts.is_empty() {
+        let layer = st.svc.store.get_layer("grids").await;
+        if let Some(text) = layer.map_err(cityloop_service::ServiceError::from)? {
+            let mut layer: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| ApiError::from(cityloop_service::ServiceError::Internal(e.into())))?;
+            if let Some(all) = layer.get_mut("features").and_then(|f| f.as_array_mut()) {
+                for mut f in all.drain(..) {
+                    let code = f["properties"]["code"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let Some(&n) = counts.get(&code) else {
+                        continue;
+                    };
+                    let schematic = f["properties"]["schematic"].as_bool().unwrap_or(false);
+                    f["properties"] = serde_json::json!({
+                        "code": code, "cases": n, "schematic": schematic,
+                    });
+                    features.push(f);
+                }
+            }
+        }
+    }
+    Ok(Json(GridHeatDto {
+        kind: "FeatureCollection".to_owned(),
+        from: period.from,
+        to: period.to,
+        max: counts.values().copied().max().unwrap_or(0),
+        features,
     }))
 }
 

@@ -459,3 +459,58 @@ http_test!(
     patrols_count_toward_road_chief_compliance,
     a_patrol_counts_toward_the_road_chiefs_compliance
 );
+
+/// The grid heat map counts the two registered cases in their grid, gives its geometry,
+/// leaves case-free grids out, and the grid's drill-down lists the same cases.
+async fn grid_heat_counts_registered_cases_per_grid(s: &Server) {
+    let h = history(s).await;
+    let t = s.login("supervisor").await;
+    let p = period();
+    let (st, heat) = s.get(&t, &format!("/api/v1/rankings/grid-heat?{p}")).await;
+    assert_eq!(st, 200, "{heat}");
+    assert_eq!(heat["type"], "FeatureCollection");
+    let features = heat["features"].as_array().unwrap();
+    assert_eq!(features.len(), 1, "only the grid with cases: {heat}");
+    let f = &features[0];
+    assert_eq!(f["properties"]["cases"], 2);
+    assert_eq!(heat["max"], 2);
+    assert!(f["geometry"]["type"].as_str().unwrap().ends_with("Polygon"));
+    let code = f["properties"]["code"].as_str().unwrap();
+    assert_eq!(code.len(), 15, "{code}");
+    let (st, drill) = s
+        .get(
+            &t,
+            &format!("/api/v1/rankings/cases?object=grid&id={code}&indicator=registered&{p}"),
+        )
+        .await;
+    assert_eq!(st, 200, "{drill}");
+    let ids: Vec<&str> = drill["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{drill}");
+    assert!(ids.contains(&h.first.as_str()), "{drill}");
+
+    // A month long past has no cases: no features, max 0.
+    let (st, empty) = s
+        .get(
+            &t,
+            "/api/v1/rankings/grid-heat?from=2020-01-01&to=2020-01-31",
+        )
+        .await;
+    assert_eq!(st, 200, "{empty}");
+    assert_eq!(empty["features"], json!([]));
+    assert_eq!(empty["max"], 0);
+    let (st, bad) = s
+        .get(&t, "/api/v1/rankings/grid-heat?from=2026-02-30")
+        .await;
+    assert_eq!(st, 400, "{bad}");
+    assert_eq!(bad["error"]["field"], "from");
+}
+
+http_test!(
+    grid_heat_map_counts_registered_cases_per_grid_on_every_store,
+    grid_heat_counts_registered_cases_per_grid
+);
