@@ -482,49 +482,23 @@ pub(crate) async fn grid_heat(
         .with_timezone(&st.svc.calendar().tz())
         .date_naive();
     let period = parse_period(&q, today)?;
-    let ranking = st.svc.ranking(RankObject::Grid, period).await?;
-    let counts: std::collections::HashMap<String, i64> = ranking
-        .rows
+    let heat = st.svc.grid_heat(period).await?;
+    let features = heat
+        .cells
         .into_iter()
-        .filter_map(|row| {
-            let n = row
-                .indicators
-                .iter()
-                .find(|i| i.key == "registered")
-                .and_then(|i| i.value)?;
-            // Counts are whole numbers carried as f64 by the league table.
-            (n >= 1.0).then(|| (row.id, n.round() as i64))
+        .map(|(g, n)| {
+            serde_json::json!({
+                "type": "Feature",
+                "geometry": g.geometry,
+                "properties": {"code": g.code, "cases": n, "schematic": g.schematic},
+            })
         })
         .collect();
-    let mut features = Vec::new();
-    if !counts.is_empty() {
-        let layer = st.svc.store.get_layer("grids").await;
-        if let Some(text) = layer.map_err(cityloop_service::ServiceError::from)? {
-            let mut layer: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| ApiError::from(cityloop_service::ServiceError::Internal(e.into())))?;
-            if let Some(all) = layer.get_mut("features").and_then(|f| f.as_array_mut()) {
-                for mut f in all.drain(..) {
-                    let code = f["properties"]["code"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let Some(&n) = counts.get(&code) else {
-                        continue;
-                    };
-                    let schematic = f["properties"]["schematic"].as_bool().unwrap_or(false);
-                    f["properties"] = serde_json::json!({
-                        "code": code, "cases": n, "schematic": schematic,
-                    });
-                    features.push(f);
-                }
-            }
-        }
-    }
     Ok(Json(GridHeatDto {
         kind: "FeatureCollection".to_owned(),
         from: period.from,
         to: period.to,
-        max: counts.values().copied().max().unwrap_or(0),
+        max: heat.max,
         features,
     }))
 }

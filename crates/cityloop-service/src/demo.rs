@@ -225,6 +225,7 @@ impl Services {
             media: std::sync::Arc::new(crate::attachments::Media::new(
                 crate::attachments::DEFAULT_DIR_NAME.into(),
             )),
+            grid_shapes: Default::default(),
             clock: std::sync::Arc::new(chrono::Utc::now),
         })
     }

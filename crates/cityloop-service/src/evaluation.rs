@@ -7,6 +7,7 @@
 //! them, sums buckets for the period and the one before, and ranks.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use cityloop_domain::evaluation::{
@@ -50,6 +51,23 @@ pub async fn ensure_buckets(store: &dyn cityloop_store::Store) -> Result<(), Ser
         .put_setting(BUILT, &serde_json::Value::Bool(true))
         .await?;
     Ok(())
+}
+
+/// One unit grid's shape for the heat map.
+#[derive(Debug, Clone)]
+pub struct GridShape {
+    pub code: String,
+    pub schematic: bool,
+    /// GeoJSON geometry (WGS84).
+    pub geometry: serde_json::Value,
+}
+
+/// Registered cases per unit grid in a period (grids with at least one).
+#[derive(Debug, Clone)]
+pub struct GridHeat {
+    pub cells: Vec<(GridShape, i64)>,
+    /// The largest count (0 when there is none).
+    pub max: i64,
 }
 
 /// A local-day period, both ends included.
@@ -374,6 +392,63 @@ impl Services {
                 .push(p.started_at.with_timezone(&tz).date_naive());
         }
         Ok(out)
+    }
+
+    /// The stored unit-grid layer as shapes, parsed on first use and kept (the territory
+    /// only changes through `cityloop territory import`, which the server is restarted for).
+    async fn grid_shapes(&self) -> Result<Arc<Vec<GridShape>>, ServiceError> {
+        let shapes = self
+            .grid_shapes
+            .get_or_try_init(|| async {
+                let Some(text) = self.store.get_layer("grids").await? else {
+                    return Ok::<_, ServiceError>(Arc::new(Vec::new()));
+                };
+                let layer: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                    ServiceError::Internal(anyhow::anyhow!("stored grid layer: {e}"))
+                })?;
+                let features = layer["features"].as_array().cloned().unwrap_or_default();
+                Ok(Arc::new(
+                    features
+                        .into_iter()
+                        .filter_map(|f| {
+                            let code = f["properties"]["code"].as_str()?.to_owned();
+                            Some(GridShape {
+                                schematic: f["properties"]["schematic"].as_bool().unwrap_or(false),
+                                geometry: f.get("geometry")?.clone(),
+                                code,
+                            })
+                        })
+                        .collect(),
+                ))
+            })
+            .await?;
+        Ok(shapes.clone())
+    }
+
+    /// Cases registered in each unit grid (单元网格) in `period`, with the grids' shapes;
+    /// grids without a case are left out.
+    pub async fn grid_heat(&self, period: Period) -> Result<GridHeat, ServiceError> {
+        let (from, to) = period.keys();
+        let mut counts: HashMap<String, i64> = HashMap::new();
+        for (id, m, v) in self.store.eval_sums(ObjectKind::Grid, from, to).await? {
+            if m == cityloop_domain::evaluation::metric::REGISTERED {
+                *counts.entry(id).or_default() += v;
+            }
+        }
+        counts.retain(|_, n| *n > 0);
+        let shapes = if counts.is_empty() {
+            Arc::new(Vec::new())
+        } else {
+            self.grid_shapes().await?
+        };
+        let cells: Vec<(GridShape, i64)> = shapes
+            .iter()
+            .filter_map(|g| counts.get(&g.code).map(|n| (g.clone(), *n)))
+            .collect();
+        Ok(GridHeat {
+            max: cells.iter().map(|(_, n)| *n).max().unwrap_or(0),
+            cells,
+        })
     }
 
     /// The league table of `object` for `period`, with change from the previous period.

@@ -67,6 +67,8 @@ pub struct Services {
     pub territory: Option<Arc<territory::GeoLocator>>,
     /// Where photo files are kept (see [`attachments`]); `./attachments` unless set.
     pub media: Arc<attachments::Media>,
+    /// The unit grids' shapes for the heat map, parsed once from the stored layer.
+    grid_shapes: Arc<tokio::sync::OnceCell<Arc<Vec<evaluation::GridShape>>>>,
     clock: Clock,
 }
 
@@ -94,6 +96,7 @@ impl Services {
             media: Arc::new(attachments::Media::new(
                 attachments::DEFAULT_DIR_NAME.into(),
             )),
+            grid_shapes: Arc::default(),
             clock: Arc::new(|| Utc::now().trunc_subsecs(6)),
         })
     }
