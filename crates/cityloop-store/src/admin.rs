@@ -103,6 +103,38 @@ pub struct AuditCursor {
 /// inside `sql_store!`, which delegates the trait methods to these functions.
 macro_rules! admin_sql {
     ($db:ty) => {
+        /// Makes `person` the current road chief of (segment, level) from `now`, closing
+        /// the previous assignment at the same instant (history is kept).
+        async fn assign_road_chief_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            segment_id: &str,
+            level: &str,
+            person: PersonId,
+            now: DateTime<Utc>,
+        ) -> Result<()> {
+            sqlx::query(
+                "UPDATE road_chief_assignments SET valid_to = $1
+                 WHERE segment_id = $2 AND level = $3 AND valid_to IS NULL",
+            )
+            .bind(now)
+            .bind(segment_id)
+            .bind(level)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO road_chief_assignments (id, segment_id, level, person_id, valid_from, valid_to)
+                 VALUES ($1, $2, $3, $4, $5, NULL)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(segment_id)
+            .bind(level)
+            .bind(person.to_string())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
         async fn admin_apply_tx(
             pool: &sqlx::Pool<$db>,
             ops: &[crate::admin::AdminOp],
@@ -195,26 +227,7 @@ macro_rules! admin_sql {
                         .await?;
                     }
                     AdminOp::AssignRoadChief { segment_id, level, person } => {
-                        sqlx::query(
-                            "UPDATE road_chief_assignments SET valid_to = $1
-                             WHERE segment_id = $2 AND level = $3 AND valid_to IS NULL",
-                        )
-                        .bind(now)
-                        .bind(segment_id)
-                        .bind(level)
-                        .execute(&mut *tx)
-                        .await?;
-                        sqlx::query(
-                            "INSERT INTO road_chief_assignments (id, segment_id, level, person_id, valid_from, valid_to)
-                             VALUES ($1, $2, $3, $4, $5, NULL)",
-                        )
-                        .bind(uuid::Uuid::now_v7().to_string())
-                        .bind(segment_id)
-                        .bind(level)
-                        .bind(person.to_string())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                        assign_road_chief_in(&mut tx, segment_id, level, *person, now).await?;
                     }
                     AdminOp::EndRoadChief { segment_id, level } => {
                         let done = sqlx::query(

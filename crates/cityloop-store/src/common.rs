@@ -834,26 +834,7 @@ macro_rules! sql_store {
             ) -> Result<()> {
                 let mut tx = self.writer.begin().await?;
                 for (segment, level, person) in assignments {
-                    sqlx::query(
-                        "UPDATE road_chief_assignments SET valid_to = $1
-                         WHERE segment_id = $2 AND level = $3 AND valid_to IS NULL",
-                    )
-                    .bind(now)
-                    .bind(segment)
-                    .bind(level)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO road_chief_assignments (id, segment_id, level, person_id, valid_from, valid_to)
-                         VALUES ($1, $2, $3, $4, $5, NULL)",
-                    )
-                    .bind(uuid::Uuid::now_v7().to_string())
-                    .bind(segment)
-                    .bind(level)
-                    .bind(person.to_string())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    assign_road_chief_in(&mut tx, segment, level, *person, now).await?;
                 }
                 tx.commit().await?;
                 Ok(())
