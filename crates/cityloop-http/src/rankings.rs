@@ -64,6 +64,14 @@ fn parse_object(q: &RankingQuery) -> Result<RankObject, ApiError> {
         .map_err(|e| bad_param("object", e.to_string()))
 }
 
+/// Today in the district's time zone (the default period is relative to it).
+fn local_today(st: &AppState) -> NaiveDate {
+    st.svc
+        .now()
+        .with_timezone(&st.svc.calendar().tz())
+        .date_naive()
+}
+
 fn parse_period(q: &RankingQuery, today: NaiveDate) -> Result<Period, ApiError> {
     let day = |field: &str, v: &Option<String>, default: NaiveDate| match v.as_deref() {
         None | Some("") => Ok(default),
@@ -183,11 +191,7 @@ pub(crate) async fn rankings(
     ApiQuery(q): ApiQuery<RankingQuery>,
 ) -> Result<Response, ApiError> {
     let object = parse_object(&q)?;
-    let today = st
-        .svc
-        .now()
-        .with_timezone(&st.svc.calendar().tz())
-        .date_naive();
+    let today = local_today(&st);
     let period = parse_period(&q, today)?;
     let format = q.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "csv" | "xlsx") {
@@ -414,12 +418,7 @@ pub(crate) async fn ranking_cases(
     ApiQuery(q): ApiQuery<RankingQuery>,
 ) -> Result<Json<DrillDto>, ApiError> {
     let object = parse_object(&q)?;
-    let today = st
-        .svc
-        .now()
-        .with_timezone(&st.svc.calendar().tz())
-        .date_naive();
-    let period = parse_period(&q, today)?;
+    let period = parse_period(&q, local_today(&st))?;
     let id =
         q.id.clone()
             .filter(|s| !s.is_empty())
@@ -476,12 +475,7 @@ pub(crate) async fn grid_heat(
     _staff: Staff,
     ApiQuery(q): ApiQuery<RankingQuery>,
 ) -> Result<Json<GridHeatDto>, ApiError> {
-    let today = st
-        .svc
-        .now()
-        .with_timezone(&st.svc.calendar().tz())
-        .date_naive();
-    let period = parse_period(&q, today)?;
+    let period = parse_period(&q, local_today(&st))?;
     let heat = st.svc.grid_heat(period).await?;
     let features = heat
         .cells
