@@ -254,7 +254,8 @@ async function citizenReports() {
   const number = (await page.textContent('[data-testid="receipt-number"]')).trim();
   check(/^410103-\d{8}-\d{4}$/.test(number), `case number ${number}`);
   const notice = await page.textContent('[data-testid="receipt-notice"]');
-  check(notice.includes(number) && notice.includes('环卫'), `service_notice names the unit: ${notice}`);
+  // The receipt says what has happened: submitted, not yet screened, no unit promised.
+  check(notice.includes(number) && notice.includes('等待受理') && !notice.includes('已受理'), `receipt is honest: ${notice}`);
   const expectedShown = (await page.textContent('[data-testid="receipt-expected"]')).trim();
   const pub = await (await fetch(`${BASE}/open311/v2/requests/${number}.json`)).json();
   eq(expectedShown, shanghai(pub[0].expected_datetime), 'expected time shown in Asia/Shanghai');

@@ -72,6 +72,8 @@ const ACTION_FIELDS = {
   report_back: ['note', 'attachments'],
 };
 const DANGEROUS = new Set(['void', 'return', 'roll_back', 'check_fail', 'refuse_extension', 'suspend']);
+/** What a citizen may be told when a case is not taken up (the reason itself stays internal). */
+const PUBLIC_REASONS = ['duplicate', 'not_found_on_site', 'not_urban_management', 'outside_district', 'insufficient_information', 'other'];
 
 /**
  * Quick actions offered in the intake queue and on the dispatch board, by state and
@@ -713,6 +715,16 @@ function actionForm(action, c, { onDone, onCancel }) {
   if (needs.includes('reason')) {
     form.append(fieldBox('reason', id('reason'), t('act.reason'), h('textarea', { name: 'reason', rows: 2, maxlength: 500 })));
   }
+  if (action === 'void') {
+    form.append(
+      fieldBox(
+        'public_reason',
+        id('public-reason'),
+        t('act.public_reason'),
+        h('select', { name: 'public_reason' }, PUBLIC_REASONS.map((r) => h('option', { value: r }, t(`preason.${r}`)))),
+      ),
+    );
+  }
   form.append(
     fieldBox(
       'note',
@@ -721,6 +733,14 @@ function actionForm(action, c, { onDone, onCancel }) {
       h('textarea', { name: 'note', rows: 2, maxlength: 2000 }),
     ),
   );
+  const reply = fieldBox(
+    'public_reply',
+    id('public-reply'),
+    t('act.public_reply'),
+    h('textarea', { name: 'public_reply', rows: 2, maxlength: 500, 'aria-describedby': id('public-reply-hint') }),
+  );
+  reply.insertBefore(h('p', { class: 'hint', id: id('public-reply-hint') }, t('act.public_reply_hint')), reply.lastChild);
+  form.append(reply);
   // Photos: required for report-back (after photos), optional with any other action.
   const photos = photoPicker({
     id: id('att'),
@@ -756,6 +776,8 @@ function actionForm(action, c, { onDone, onCancel }) {
     const val = (name) => form.elements[name]?.value?.trim() || '';
     if (val('note')) body.note = val('note');
     if (needs.includes('reason') && val('reason')) body.reason = val('reason');
+    if (val('public_reply')) body.public_reply = val('public_reply');
+    if (action === 'void' && val('public_reason')) body.public_reason = val('public_reason');
     if (needs.includes('unit_id') && val('unit_id')) body.unit_id = val('unit_id');
     if (needs.includes('extension') && val('extension_amount')) body.extension = `${val('extension_amount')}${val('extension_unit')}`;
     submit.disabled = true;
@@ -866,7 +888,7 @@ async function renderCase(id, { message } = {}) {
   const notes = [
     c.pending_extension ? t('case.pending_extension', { x: c.pending_extension }) : null,
     c.void_reason ? t('case.void_reason', { x: c.void_reason }) : null,
-    c.public_note ? t('case.public_note', { x: c.public_note }) : null,
+    c.public_reason ? t('case.public_reason', { x: t(`preason.${c.public_reason}`) }) : null,
     t('case.counts', { r: c.return_count, w: c.rework_count, e: c.extension_count }),
   ].filter(Boolean);
 
@@ -937,7 +959,8 @@ function timeline(events) {
         e.unit_id ? [t('ev.unit'), unitName(e.unit_id)] : null,
         e.extension ? [t('ev.extension'), e.extension] : null,
         e.attachments?.length && !e.photos?.length ? [t('ev.attachments'), e.attachments.join('、')] : null,
-        e.public_note ? [t('ev.public_note'), e.public_note] : null,
+        e.public_reason ? [t('ev.public_reason'), t(`preason.${e.public_reason}`)] : null,
+        e.public_reply ? [t('ev.public_reply'), e.public_reply] : null,
       ].filter(Boolean);
       return h(
         'li',

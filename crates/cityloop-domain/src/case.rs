@@ -14,6 +14,7 @@ use crate::calendar::{Light, StageClock, TimeLimit, WorkCalendar};
 use crate::ids::{CaseId, CaseNumber, UnitId};
 use crate::limits::{LimitTable, Stage};
 use crate::model::{Actor, AreaGrade, CategoryCode, Priority, Source};
+use crate::public::{PublicReason, PublicReply};
 use crate::workflow::{check_with_source, Action, CaseState, Command, TransitionError};
 
 /// Limits on a report's free text.
@@ -162,8 +163,17 @@ pub struct Event {
     pub category: Option<CategoryCode>,
     /// The stage clock after this event (None once the case is terminal).
     pub clock_after: Option<StageClock>,
-    /// The note citizens may see about this step, if any.
+    /// Written by versions before public and internal text were separated: it mixed
+    /// staff notes into what citizens saw. Kept in history as written, never shown to the
+    /// public and never written again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_note: Option<String>,
+    /// The reply staff wrote for the citizen with this step (答复市民), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_reply: Option<String>,
+    /// On a void: the reason category the citizen is told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_reason: Option<PublicReason>,
     /// The report itself, on the creating event only.
     pub report: Option<Box<ReportData>>,
 }
@@ -211,8 +221,14 @@ pub struct Case {
     pub rollback_count: i64,
     pub extension_count: i64,
     pub pending_extension: Option<TimeLimit>,
+    /// The operator's own reason for a void (internal).
     pub void_reason: Option<String>,
-    pub public_note: Option<String>,
+    /// The reason category the citizen is told for a void.
+    #[serde(default)]
+    pub public_reason: Option<PublicReason>,
+    /// The replies written for the citizen (答复市民), oldest first.
+    #[serde(default)]
+    pub public_replies: Vec<PublicReply>,
     pub handled_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
 }
@@ -266,7 +282,9 @@ impl Case {
             attachments: new.media.clone(),
             category: None,
             clock_after: Some(clock),
-            public_note: Some("已收到您的反映".into()),
+            public_note: None,
+            public_reply: None,
+            public_reason: None,
             report: Some(Box::new(ReportData { number, case: new })),
         };
         let case = Case::from_events(std::slice::from_ref(&event)).map_err(|e| ReportError {
@@ -324,16 +342,14 @@ impl Case {
             }
             (_, Some(_)) => self.clock.clone(),
         };
-        let public_note = match action {
-            Action::Void => cmd.reason.clone(),
-            Action::ReportBack => cmd.note.clone(),
-            Action::Close => Some(
-                cmd.note
-                    .clone()
-                    .unwrap_or_else(|| "问题已处理，案件已结案".into()),
-            ),
-            Action::Register => Some("已立案，等待派遣".into()),
-            Action::Dispatch => Some("已派遣至处置单位".into()),
+        let public_reply = cmd
+            .public_reply
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        let public_reason = match action {
+            Action::Void => Some(cmd.public_reason.unwrap_or(PublicReason::Other)),
             _ => None,
         };
         Ok(Event {
@@ -359,7 +375,9 @@ impl Case {
             attachments: cmd.attachments.clone(),
             category,
             clock_after,
-            public_note,
+            public_note: None,
+            public_reply,
+            public_reason,
             report: None,
         })
     }
@@ -399,7 +417,10 @@ impl Case {
                 self.pending_extension = None;
             }
             Action::RefuseExtension => self.pending_extension = None,
-            Action::Void => self.void_reason = ev.reason.clone(),
+            Action::Void => {
+                self.void_reason = ev.reason.clone();
+                self.public_reason = ev.public_reason;
+            }
             Action::ReportBack => self.handled_at = Some(ev.at),
             Action::Close => self.closed_at = Some(ev.at),
             _ => {}
@@ -407,8 +428,11 @@ impl Case {
         if let Some(c) = &ev.category {
             self.category = c.clone();
         }
-        if ev.public_note.is_some() {
-            self.public_note = ev.public_note.clone();
+        if let Some(text) = &ev.public_reply {
+            self.public_replies.push(PublicReply {
+                at: ev.at,
+                text: text.clone(),
+            });
         }
         self.state = ev.to_state;
         self.clock = ev.clock_after.clone();
@@ -450,7 +474,8 @@ impl Case {
             extension_count: 0,
             pending_extension: None,
             void_reason: None,
-            public_note: first.public_note.clone(),
+            public_reason: None,
+            public_replies: Vec::new(),
             handled_at: None,
             closed_at: None,
         };
@@ -765,28 +790,65 @@ mod tests {
     }
 
     #[test]
-    fn a_void_keeps_its_reason_as_the_public_note() {
+    fn a_void_keeps_its_reason_internal_and_tells_the_public_a_category() {
         let mut r = Run::new(Source::Public);
         r.act(
             Action::Void,
             &staff(Role::Operator, None),
-            reason("重复上报"),
+            Command {
+                public_reason: Some(PublicReason::Duplicate),
+                ..reason("重复上报，内部备注")
+            },
         )
         .unwrap();
         assert_eq!(r.case.state, CaseState::Voided);
-        assert_eq!(r.case.void_reason.as_deref(), Some("重复上报"));
-        assert_eq!(r.case.public_note.as_deref(), Some("重复上报"));
-        let err = r.case.decide(
-            Action::Accept,
-            &Command::default(),
-            &staff(Role::Operator, None),
-            Ctx {
-                now: r.now,
-                calendar: &r.cal,
-                limits: &r.limits,
+        assert_eq!(r.case.void_reason.as_deref(), Some("重复上报，内部备注"));
+        assert_eq!(r.case.public_reason, Some(PublicReason::Duplicate));
+        assert!(r.case.public_replies.is_empty());
+    }
+
+    #[test]
+    fn only_the_explicit_public_reply_reaches_the_public_replies() {
+        let mut r = Run::new(Source::Inspector);
+        let op = staff(Role::Operator, None);
+        r.act(Action::Accept, &op, Command::default()).unwrap();
+        r.act(
+            Action::Register,
+            &op,
+            Command {
+                note: Some("内部：请优先".into()),
+                public_reply: Some("  您反映的问题已立案  ".into()),
+                ..Command::default()
             },
-        );
-        assert!(matches!(err, Err(TransitionError::WrongState { .. })));
+        )
+        .unwrap();
+        assert_eq!(r.case.public_replies.len(), 1);
+        assert_eq!(r.case.public_replies[0].text, "您反映的问题已立案");
+        assert_eq!(r.case.public_replies[0].at, r.now);
+        // A blank reply is no reply; a public reason outside a void is refused.
+        let err = r
+            .act(
+                Action::RollBack,
+                &staff(Role::Dispatcher, None),
+                Command {
+                    public_reason: Some(PublicReason::Other),
+                    ..reason("类别错误")
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("public_reason"), "{err}");
+    }
+
+    #[test]
+    fn a_legacy_public_note_in_history_is_never_folded_into_the_view() {
+        let mut r = Run::new(Source::Public);
+        let op = staff(Role::Operator, None);
+        r.act(Action::Accept, &op, Command::default()).unwrap();
+        let mut events = r.events.clone();
+        events[1].public_note = Some("举报人多次恶意举报，内部备注".into());
+        let folded = Case::from_events(&events).unwrap();
+        let json = serde_json::to_string(&folded).unwrap();
+        assert!(!json.contains("恶意举报"), "{json}");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`escalation`]: which deadline escalations are due for a case.
 //! - [`evaluation`]: per-case evaluation facts, additive counters, indicators, scores, ranks.
 //! - [`workflow`]: the case state machine (states, actions, who may do what, required fields).
+//! - [`public`]: what citizens are told (state wording, public replies), apart from internal notes.
 //! - [`case`]: the case aggregate: a current view that is a fold over its events.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
 
@@ -25,5 +26,6 @@ pub mod evaluation;
 pub mod ids;
 pub mod limits;
 pub mod model;
+pub mod public;
 pub mod webhook;
 pub mod workflow;

@@ -298,6 +298,11 @@ pub struct Command {
     pub attachments: Vec<String>,
     /// On `register`: reclassify the case before registering it.
     pub category: Option<CategoryCode>,
+    /// A reply written for the citizen (答复市民). The only text of an action the public
+    /// ever sees; `note` and `reason` stay internal.
+    pub public_reply: Option<String>,
+    /// On `void`: the reason category the citizen is told (the `reason` stays internal).
+    pub public_reason: Option<crate::public::PublicReason>,
 }
 
 /// Why an action was refused. Each variant maps to one HTTP status at the edge:
@@ -399,6 +404,17 @@ fn check_fields(action: Action, requires: &[Field], cmd: &Command) -> Result<(),
     }
     check_len("note", cmd.note.as_deref(), MAX_NOTE_CHARS)?;
     check_len("reason", cmd.reason.as_deref(), MAX_REASON_CHARS)?;
+    check_len(
+        "public_reply",
+        cmd.public_reply.as_deref(),
+        crate::public::MAX_PUBLIC_REPLY_CHARS,
+    )?;
+    if cmd.public_reason.is_some() && action != Action::Void {
+        return Err(TransitionError::InvalidField {
+            field: "public_reason",
+            problem: "only a void takes a public reason".into(),
+        });
+    }
     if cmd.attachments.len() > MAX_ATTACHMENTS {
         return Err(TransitionError::InvalidField {
             field: "attachments",
@@ -470,6 +486,8 @@ mod tests {
             }),
             attachments: vec!["sha256:abc".into()],
             category: None,
+            public_reply: Some("已安排处理".into()),
+            public_reason: None,
         }
     }
 

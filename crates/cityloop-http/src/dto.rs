@@ -8,6 +8,7 @@ use cityloop_domain::calendar::{Light, TimeLimit};
 use cityloop_domain::case::{Case, Event, Routing};
 use cityloop_domain::ids::UnitId;
 use cityloop_domain::model::{Category, CategoryCode, CategoryKind, CodeStandard, Unit};
+use cityloop_domain::public::PublicReason;
 use cityloop_domain::workflow::Action;
 use cityloop_service::cases::CaseDetail;
 use serde::{Deserialize, Serialize};
@@ -146,6 +147,15 @@ pub struct ActionRequest {
     pub attachments: Vec<String>,
     #[serde(default)]
     pub category: Option<CategoryRef>,
+    /// A reply for the citizen (答复市民), shown on the public page and in Open311.
+    /// `note` and `reason` are internal and never published.
+    #[serde(default)]
+    pub public_reply: Option<String>,
+    /// On `void`: what the citizen is told (`duplicate`, `not_found_on_site`,
+    /// `not_urban_management`, `outside_district`, `insufficient_information`, `other`;
+    /// default `other`).
+    #[serde(default)]
+    pub public_reason: Option<String>,
     /// The case version the client saw; a mismatch is a 409.
     #[serde(default)]
     pub version: Option<i64>,
@@ -251,7 +261,10 @@ pub struct EventDto {
     pub attachments: Vec<String>,
     /// The attachments resolved to photos with URLs (filled on case detail).
     pub photos: Vec<crate::attachments::PhotoDto>,
-    pub public_note: Option<String>,
+    /// The reply written for the citizen with this step (答复市民); the only public text.
+    pub public_reply: Option<String>,
+    /// On a void: the reason category the citizen is told.
+    pub public_reason: Option<PublicReason>,
 }
 
 impl From<&Event> for EventDto {
@@ -274,7 +287,8 @@ impl From<&Event> for EventDto {
             extension: e.extension.map(|x| x.to_string()),
             attachments: e.attachments.clone(),
             photos: Vec::new(),
-            public_note: e.public_note.clone(),
+            public_reply: e.public_reply.clone(),
+            public_reason: e.public_reason,
         }
     }
 }
@@ -305,8 +319,12 @@ pub struct CaseDto {
     pub return_count: i64,
     pub extension_count: i64,
     pub pending_extension: Option<String>,
+    /// The operator's reason for a void (internal).
     pub void_reason: Option<String>,
-    pub public_note: Option<String>,
+    /// The reason category the citizen is told for a void.
+    pub public_reason: Option<PublicReason>,
+    /// The replies written for the citizen (答复市民), oldest first.
+    pub public_replies: Vec<PublicReplyDto>,
     pub media: Vec<String>,
     /// The report's media resolved to photos (case detail only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -319,6 +337,13 @@ pub struct CaseDto {
     pub events: Option<Vec<EventDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<Vec<Action>>,
+}
+
+/// A reply written for the citizen.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicReplyDto {
+    pub at: DateTime<Utc>,
+    pub text: String,
 }
 
 /// Contact details: staff may see them to call back; the public API never shows them.
@@ -378,7 +403,15 @@ impl CaseDto {
             extension_count: case.extension_count,
             pending_extension: case.pending_extension.map(|x| x.to_string()),
             void_reason: case.void_reason.clone(),
-            public_note: case.public_note.clone(),
+            public_reason: case.public_reason,
+            public_replies: case
+                .public_replies
+                .iter()
+                .map(|r| PublicReplyDto {
+                    at: r.at,
+                    text: r.text.clone(),
+                })
+                .collect(),
             media: case.media.clone(),
             photos: None,
             reporter: ReporterDto {

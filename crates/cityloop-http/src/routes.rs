@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use cityloop_domain::case::Contact;
 use cityloop_domain::ids::{CaseId, UnitId};
 use cityloop_domain::model::{AreaGrade, Priority, Source, UnknownValue};
+use cityloop_domain::public::PublicReason;
 use cityloop_domain::workflow::{Action, Command};
 use cityloop_service::cases::ReportInput;
 use cityloop_store::{CaseFilter, Cursor, Page};
@@ -367,6 +368,12 @@ pub(crate) async fn act(
             .category
             .as_ref()
             .map(|c| c.parse("category"))
+            .transpose()?,
+        public_reply: req.public_reply.clone(),
+        public_reason: req
+            .public_reason
+            .as_deref()
+            .map(|r| parse_enum::<PublicReason>("public_reason", r))
             .transpose()?,
     };
     st.svc

@@ -13,6 +13,10 @@
 //! - a token (`tokens/{token}`) is the case's internal id, so a client holding one from
 //!   the staff API can resolve it to the public number;
 //! - `open`/`closed` come from the workflow state (`closed` and `voided` are closed);
+//! - `status_notes` is the fixed citizen wording of the state
+//!   (`cityloop_domain::public::wording`) plus the latest reply staff wrote for the
+//!   citizen (答复市民); staff notes and reasons never appear; `agency_responsible` names
+//!   the unit only once the case is dispatched to it;
 //! - cases from the 12345 hotline, petitions (信访) and leaders' assignments (领导交办)
 //!   carry citizens' narratives or internal directives and are not published;
 //! - a report located only by `address_string` is stored at the point (0, 0), which
@@ -30,6 +34,7 @@ use cityloop_domain::limits::Stage;
 use cityloop_domain::model::{
     Actor, Category, CategoryCode, CategoryKind, CodeStandard, Priority, Source,
 };
+use cityloop_domain::public::{self, PublicLang, WordingFacts};
 use cityloop_domain::workflow::CaseState;
 use cityloop_store::{CaseFilter, Cursor, Page, StoreError};
 use rand_core::{OsRng, RngCore};
@@ -840,39 +845,22 @@ impl Services {
         } else {
             tracing::info!(case.id = %case.id, case.number = %case.number, client = %client, "open311 report");
         }
-        let units = self.unit_names().await?;
         let expected = self.expected_handled_by(&case);
-        let agency = agency(&case, &units);
         let when = expected.map(|t| self.local_time(t));
-        let service_notice = match lang {
-            Lang::Zh => {
-                let mut s = format!("已受理，编号 {}。", case.number);
-                if let Some(a) = &agency {
-                    s.push_str(&format!("将由{a}处置"));
-                    match when {
-                        Some(t) => s.push_str(&format!(
-                            "，预计 {} 前处理完毕（按工作时间估算）。",
-                            t.format("%Y年%m月%d日 %H:%M")
-                        )),
-                        None => s.push('。'),
-                    }
-                }
-                s
-            }
-            Lang::En => {
-                let mut s = format!("Received as {}.", case.number);
-                if let Some(a) = &agency {
-                    s.push_str(&format!(" {a} will handle it"));
-                    match when {
-                        Some(t) => s.push_str(&format!(
-                            "; expected by {} (estimated on working time).",
-                            t.format("%Y-%m-%d %H:%M")
-                        )),
-                        None => s.push('.'),
-                    }
-                }
-                s
-            }
+        // The receipt says what has happened: the report is in, nobody has screened it yet.
+        let service_notice = match (lang, when) {
+            (Lang::Zh, Some(t)) => format!(
+                "已提交，编号 {}，等待受理。受理后将安排处置单位，预计 {} 前处理完毕（按工作时间估算）。",
+                case.number,
+                t.format("%Y年%m月%d日 %H:%M")
+            ),
+            (Lang::Zh, None) => format!("已提交，编号 {}，等待受理。", case.number),
+            (Lang::En, Some(t)) => format!(
+                "Submitted as {}, waiting to be screened. Once accepted it goes to a handling unit; expected to be handled by {} (estimated on working time).",
+                case.number,
+                t.format("%Y-%m-%d %H:%M")
+            ),
+            (Lang::En, None) => format!("Submitted as {}, waiting to be screened.", case.number),
         };
         Ok(Receipt {
             service_request_id: case.number.0.clone(),
@@ -931,27 +919,37 @@ impl Services {
                 Lang::En => c.name_en.clone(),
             })
             .unwrap_or_else(|| case.category.code.clone());
-        let state_name = match lang {
-            Lang::Zh => case.state.zh(),
-            Lang::En => case.state.as_str(),
-        };
-        let status_notes = match (&case.public_note, case.state.is_terminal()) {
-            (Some(n), true) => Some(n.clone()),
-            (Some(n), false) => Some(format!("{state_name}{}{n}", lang.pick("：", ": "))),
-            (None, _) => case
-                .void_reason
-                .clone()
-                .or_else(|| Some(state_name.to_owned())),
-        };
-        let agency = agency(case, units);
+        // Only a dispatched case names its unit: before dispatch the routed unit is a
+        // suggestion an operator may still change.
+        let agency = case.unit_id.and_then(|u| units.get(&u).cloned());
         let expected = self.expected_handled_by(case).map(|t| self.local_time(t));
-        let service_notice = match (status, &agency, expected) {
-            (PublicStatus::Open, Some(a), Some(t)) => Some(match lang {
-                Lang::Zh => format!(
-                    "由{a}处置，预计 {} 前处理完毕",
-                    t.format("%Y年%m月%d日 %H:%M")
-                ),
-                Lang::En => format!("{a} handles it; expected by {}", t.format("%Y-%m-%d %H:%M")),
+        let expected_text = expected.map(|t| match lang {
+            Lang::Zh => t.format("%Y年%m月%d日 %H:%M").to_string(),
+            Lang::En => t.format("%Y-%m-%d %H:%M").to_string(),
+        });
+        let public_lang = match lang {
+            Lang::Zh => PublicLang::Zh,
+            Lang::En => PublicLang::En,
+        };
+        let facts = WordingFacts {
+            unit: agency.as_deref(),
+            expected: expected_text.as_deref(),
+            reason: case.public_reason,
+        };
+        let mut status_notes = public::wording(case.state, facts, public_lang);
+        if let Some(reply) = case.public_replies.last() {
+            status_notes.push_str(lang.pick("。答复：", ". Reply: "));
+            status_notes.push_str(&reply.text);
+        }
+        let status_notes = Some(status_notes);
+        let service_notice = match (&agency, &expected_text, case.state) {
+            (
+                Some(a),
+                Some(t),
+                CaseState::Handling | CaseState::ExtensionPending | CaseState::Suspended,
+            ) => Some(match lang {
+                Lang::Zh => format!("由{a}处置，预计 {t} 前处理完毕"),
+                Lang::En => format!("{a} handles it; expected by {t}"),
             }),
             _ => None,
         };
@@ -1170,12 +1168,6 @@ fn is_service_kind(code: &CategoryCode) -> bool {
 }
 
 /// The unit handling the case, or the one routing suggested before dispatch.
-fn agency(case: &Case, units: &HashMap<UnitId, String>) -> Option<String> {
-    case.unit_id
-        .or(case.routing.unit_id)
-        .and_then(|u| units.get(&u).cloned())
-}
-
 fn unknown_service(code: &str, lang: Lang) -> ServiceError {
     let code: String = code.chars().take(32).collect();
     ServiceError::NotFound(match lang {

@@ -647,3 +647,50 @@ store_test!(
     attachments_dedup,
     an_attachment_is_stored_once_per_content_hash
 );
+
+/// Migration 0017 (issue 16): a case view written before public and internal text were
+/// separated loses its `public_note` (which mixed internal notes and void reasons into the
+/// public view), and the case's events keep what they recorded.
+async fn the_public_text_migration_strips_the_legacy_view_note_and_keeps_history(db: &TestDb) {
+    let fx = Fixture::new();
+    let case = create(&db.store, &fx, 1, t0()).await;
+    let planted = match &db.raw {
+        cityloop_store::testing::Raw::Sqlite(_) => format!(
+            "UPDATE cases SET view = json_set(view, '$.public_note', '举报人多次恶意举报，内部备注') WHERE id = '{}'",
+            case.id
+        ),
+        cityloop_store::testing::Raw::Postgres(_) => format!(
+            "UPDATE cases SET view = jsonb_set(view::jsonb, '{{public_note}}', '\"举报人多次恶意举报，内部备注\"')::text WHERE id = '{}'",
+            case.id
+        ),
+    };
+    assert_eq!(db.raw.execute(&planted).await.unwrap(), 1);
+    let dir = match &db.raw {
+        cityloop_store::testing::Raw::Sqlite(_) => "sqlite",
+        cityloop_store::testing::Raw::Postgres(_) => "postgres",
+    };
+    let migration = std::fs::read_to_string(format!(
+        "{}/migrations/{dir}/0017_public_text.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let statement: String = migration
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        db.raw.execute(&statement).await.unwrap(),
+        1,
+        "one view fixed"
+    );
+    // Run again: nothing is left to fix.
+    assert_eq!(db.raw.execute(&statement).await.unwrap(), 0);
+    let stored = db.store.get_case(case.id).await.unwrap();
+    assert_eq!(stored, case, "the view is otherwise unchanged");
+    assert_eq!(db.store.events(case.id).await.unwrap().len(), 1);
+}
+store_test!(
+    public_text_migration,
+    the_public_text_migration_strips_the_legacy_view_note_and_keeps_history
+);

@@ -151,6 +151,7 @@ async fn run(store: &Arc<dyn Store>, steps: &[(usize, usize, usize, i64)]) -> Ve
             }),
             attachments: vec!["sha256:x".into()],
             category: None,
+            ..Command::default()
         };
         let ctx = Ctx {
             now,

@@ -368,9 +368,11 @@ async fn a_report_is_created_and_read_back_in_both_formats(s: &Server) {
         let id = created_id(&r, fmt);
         let notice = reply[0]["service_notice"].as_str().unwrap();
         assert!(notice.contains(&id), "{notice}");
+        // Honest: submitted and waiting to be screened; no unit promised yet.
+        assert!(notice.contains("等待受理"), "what happened: {notice}");
         assert!(
-            notice.contains("区城管局市政管理所"),
-            "who handles it: {notice}"
+            !notice.contains("区城管局市政管理所"),
+            "no unit before dispatch: {notice}"
         );
         assert!(notice.contains("预计"), "by when: {notice}");
         assert_local_time(reply[0]["expected_datetime"].as_str().unwrap());
@@ -391,10 +393,9 @@ async fn a_report_is_created_and_read_back_in_both_formats(s: &Server) {
             assert_eq!(g["lat"], json!(34.7238));
             assert_eq!(g["long"], json!(113.6395));
             assert_eq!(g["media_url"], "https://img.example.cn/p/9f2c.jpg");
-            assert_eq!(g["agency_responsible"], "区城管局市政管理所");
-            assert!(g["status_notes"]
-                .as_str()
-                .is_some_and(|n| n.contains("待受理")));
+            // Not dispatched yet: the routed unit is only a suggestion, not published.
+            assert!(g["agency_responsible"].is_null(), "{g}");
+            assert_eq!(g["status_notes"], "已提交，等待受理");
             for t in [
                 "requested_datetime",
                 "updated_datetime",
@@ -453,7 +454,7 @@ async fn a_report_is_created_and_read_back_in_both_formats(s: &Server) {
     assert!(en[0]["service_notice"]
         .as_str()
         .unwrap()
-        .starts_with("Received as 410103-"));
+        .starts_with("Submitted as 410103-"));
 
     // multipart/form-data is a form too (uploaded files are read past).
     let part = reqwest::multipart::Part::bytes(b"\xff\xd8photo".to_vec()).file_name("p.jpg");
@@ -881,7 +882,7 @@ async fn queries_filter_page_and_follow_the_workflow(s: &Server) {
         .post(
             &op,
             &format!("/api/v1/cases/{c_uuid}/actions"),
-            json!({"action": "void", "reason": "重复上报，已并入其他案件"}),
+            json!({"action": "void", "reason": "重复上报，已并入其他案件", "public_reason": "duplicate"}),
         )
         .await;
     assert_eq!(st, 200, "{body}");
@@ -907,7 +908,10 @@ async fn queries_filter_page_and_follow_the_workflow(s: &Server) {
         let closed = q("status=closed".into()).await;
         assert_eq!(ids(&closed), [c.as_str()]);
         assert_eq!(closed[0]["status"], "closed");
-        assert_eq!(closed[0]["status_notes"], "重复上报，已并入其他案件");
+        assert_eq!(
+            closed[0]["status_notes"], "不予受理：重复反映，已并入其他案件处理",
+            "the public reason category, not the operator's words"
+        );
         assert_local_time(closed[0]["updated_datetime"].as_str().unwrap());
         assert!(closed[0]["expected_datetime"].is_null());
         assert_eq!(ids(&q("status=open".into()).await), [b.clone(), a.clone()]);
