@@ -73,7 +73,7 @@ const ACTION_FIELDS = {
 };
 const DANGEROUS = new Set(['void', 'return', 'roll_back', 'check_fail', 'refuse_extension', 'suspend']);
 /** What a citizen may be told when a case is not taken up (the reason itself stays internal). */
-const PUBLIC_REASONS = ['duplicate', 'not_found_on_site', 'not_urban_management', 'outside_district', 'insufficient_information', 'other'];
+const PUBLIC_REASONS = ['other', 'duplicate', 'not_found_on_site', 'not_urban_management', 'outside_district', 'insufficient_information'];
 
 /**
  * Quick actions offered in the intake queue and on the dispatch board, by state and
