@@ -9,7 +9,10 @@
 //! - `GET /media/{id}`: the public copy (EXIF/XMP/text removed) of any attachment, for
 //!   whoever has its random id.
 //!
-//! These routes carry their own body limits; the rest of the API keeps 1 MiB.
+//! These routes carry their own body limits; the rest of the API keeps 1 MiB. Content
+//! that would cost too much to decode (pixels, decode memory, colour profile, metadata)
+//! is a 422 naming `file`; when every decode slot is taken and the queue is full or its
+//! wait runs out, the answer is 503 `busy` with `Retry-After`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -323,7 +326,8 @@ async fn read_upload(req: Request, limit: usize) -> Result<(Vec<u8>, Option<Stri
               (status = 401, body = crate::error::ErrorBody),
               (status = 413, description = "Over 10 MiB (field `file`)", body = crate::error::ErrorBody),
               (status = 415, description = "A JSON or form body", body = crate::error::ErrorBody),
-              (status = 422, description = "Not a whole JPEG, PNG or WebP, or the declared image type differs (field `file`)", body = crate::error::ErrorBody)))]
+              (status = 422, description = "Not a whole JPEG, PNG or WebP, the declared image type differs, or over a content limit: pixels, decode memory, colour profile, metadata (field `file`)", body = crate::error::ErrorBody),
+              (status = 503, description = "Every photo-decode slot is busy (`busy`); see Retry-After", body = crate::error::ErrorBody)))]
 pub(crate) async fn upload_staff(
     State(st): State<AppState>,
     staff: Staff,
@@ -364,8 +368,9 @@ fn origin(headers: &HeaderMap) -> Option<String> {
               (status = 200, description = "The same content was uploaded before", body = PublicMediaDto),
               (status = 413, body = crate::error::ErrorBody),
               (status = 415, body = crate::error::ErrorBody),
-              (status = 422, body = crate::error::ErrorBody),
-              (status = 429, description = "More than 30 uploads in 10 minutes from this address; see Retry-After", body = crate::error::ErrorBody)))]
+              (status = 422, description = "Not a whole JPEG, PNG or WebP, or over a content limit (field `file`)", body = crate::error::ErrorBody),
+              (status = 429, description = "More than 30 uploads in 10 minutes from this address; see Retry-After", body = crate::error::ErrorBody),
+              (status = 503, description = "Every photo-decode slot is busy (`busy`); see Retry-After", body = crate::error::ErrorBody)))]
 pub(crate) async fn upload_public(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,

@@ -68,6 +68,14 @@ impl From<ServiceError> for ApiError {
                     format!("too many attempts; try again in {retry_after_s} s"),
                 )
             },
+            ServiceError::Busy { retry_after_s } => Self {
+                retry_after_s: Some(retry_after_s),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    format!("the server is busy; try again in {retry_after_s} s"),
+                )
+            },
             ServiceError::NotConfigured(m) => {
                 tracing::error!(error = %m, "installation not configured");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", m)
@@ -111,7 +119,7 @@ pub struct ErrorBody {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Machine-readable: `invalid_field`, `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `rate_limited`, `body_too_large`, `internal`, ...
+    /// `conflict`, `rate_limited`, `body_too_large`, `busy`, `internal`, ...
     pub code: String,
     /// A sentence for people; starts with the field name when `field` is set.
     pub message: String,

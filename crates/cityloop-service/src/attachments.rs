@@ -1,7 +1,13 @@
 //! Photo attachments: upload, read back, and the check that ties actions to uploads.
 //!
 //! An upload is judged by its content ([`crate::media`]): JPEG, PNG or WebP, decoded in
-//! full. Two files are written, named by the SHA-256 of the original, in the media folder
+//! full. Decoding is the one step whose cost the file controls, so it is bounded three
+//! ways ([`MediaConfig`]): the container is scanned first (dimensions, pixels, estimated
+//! decode memory, colour profile and metadata sizes; a refusal costs no decode and no
+//! slot); at most `max_decodes` decodes run at once, on the blocking pool, each within
+//! `max_decode_bytes`; an upload waits for a slot in a queue of at most `max_queue`, for
+//! at most `queue_wait`, and is otherwise answered "busy" (503 with Retry-After).
+//! Two files are written, named by the SHA-256 of the original, in the media folder
 //! (beside the SQLite file by default, `./attachments` for PostgreSQL):
 //! `<dir>/<sha[0..2]>/<sha>.<ext>` (the original, staff only) and
 //! `<dir>/<sha[0..2]>/<sha>.public.<ext>` (EXIF/XMP/text removed). The metadata row,
@@ -15,12 +21,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use cityloop_domain::model::{Actor, ActorRole};
 use cityloop_store::Attachment;
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::auth::hex;
@@ -39,18 +47,109 @@ pub const DEFAULT_DIR_NAME: &str = "attachments";
 /// Client addresses remembered by the public rate limit at most (memory bound).
 const MAX_TRACKED_CLIENTS: usize = 10_000;
 
-/// Where the files are and who uploaded publicly lately.
+/// How photos are judged and how many are decoded at once (docs/API-DESIGN.md, "Limits";
+/// `cityloop serve --media-*` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// What the content is judged against (pixels, decode memory, profile, metadata).
+    pub limits: media::Limits,
+    /// Decodes running at once; with `limits.max_decode_bytes` each, this bounds the
+    /// memory all photo decoding can take.
+    pub max_decodes: usize,
+    /// Uploads waiting for a decode slot at most; one more is answered busy at once.
+    pub max_queue: usize,
+    /// How long an upload waits for a slot before it is answered busy.
+    pub queue_wait: std::time::Duration,
+}
+
+/// Two decodes at a time (at most 2 × 512 MiB), 16 waiting for at most 10 s.
+pub const DEFAULT_MEDIA_CONFIG: MediaConfig = MediaConfig {
+    limits: media::DEFAULT_LIMITS,
+    max_decodes: 2,
+    max_queue: 16,
+    queue_wait: std::time::Duration::from_secs(10),
+};
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        DEFAULT_MEDIA_CONFIG
+    }
+}
+
+/// Where the files are, who uploaded publicly lately, and the decode slots.
 #[derive(Debug)]
 pub struct Media {
     pub dir: PathBuf,
+    pub config: MediaConfig,
     public_uploads: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+    decodes: Arc<Semaphore>,
+    waiting: AtomicUsize,
+}
+
+/// A place in the decode queue, given back when dropped.
+struct QueueSeat<'a>(&'a AtomicUsize);
+
+impl<'a> QueueSeat<'a> {
+    fn take(waiting: &'a AtomicUsize, max: usize) -> Option<Self> {
+        waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| {
+                (w < max).then_some(w + 1)
+            })
+            .ok()
+            .map(|_| QueueSeat(waiting))
+    }
+}
+
+impl Drop for QueueSeat<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Media {
     pub fn new(dir: PathBuf) -> Self {
+        Self::with_config(dir, DEFAULT_MEDIA_CONFIG)
+    }
+
+    pub fn with_config(dir: PathBuf, config: MediaConfig) -> Self {
         Self {
             dir,
+            config,
             public_uploads: Mutex::new(HashMap::new()),
+            decodes: Arc::new(Semaphore::new(config.max_decodes.max(1))),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// A decode slot: at once if one is free, else after waiting in the queue (if it has
+    /// room) for at most `queue_wait`; otherwise `Busy`. The slot is held until the
+    /// returned permit is dropped, which the decode's blocking task does when it ends
+    /// (so a client that hangs up does not free a slot its decode still uses).
+    pub async fn decode_slot(&self) -> Result<OwnedSemaphorePermit, ServiceError> {
+        if let Ok(p) = self.decodes.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        let busy = |why: &str| {
+            tracing::warn!(
+                max_decodes = self.config.max_decodes,
+                max_queue = self.config.max_queue,
+                "photo upload refused: {why}"
+            );
+            ServiceError::Busy {
+                retry_after_s: self.config.queue_wait.as_secs().clamp(1, 60),
+            }
+        };
+        let Some(_seat) = QueueSeat::take(&self.waiting, self.config.max_queue) else {
+            return Err(busy("the decode queue is full"));
+        };
+        match tokio::time::timeout(self.config.queue_wait, self.decodes.clone().acquire_owned())
+            .await
+        {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(ServiceError::Internal(anyhow::anyhow!(
+                "the decode slots were closed"
+            ))),
+            Err(_) => Err(busy("no decode slot within the queue wait")),
         }
     }
 
@@ -142,7 +241,13 @@ fn invalid_file(e: MediaError) -> ServiceError {
 impl Services {
     /// Replaces the media folder (the binary derives it from the database location).
     pub fn with_media_dir(mut self, dir: PathBuf) -> Self {
-        self.media = std::sync::Arc::new(Media::new(dir));
+        self.media = Arc::new(Media::with_config(dir, self.media.config));
+        self
+    }
+
+    /// Replaces the photo limits and decode slots (the binary takes them from its flags).
+    pub fn with_media_config(mut self, config: MediaConfig) -> Self {
+        self.media = Arc::new(Media::with_config(self.media.dir.clone(), config));
         self
     }
 
@@ -171,9 +276,20 @@ impl Services {
                 format!("is larger than {limit} bytes"),
             ));
         }
+        let limits = self.media.config.limits;
         let declared = declared_type.map(str::to_owned);
+        // The scan: a pass over the bytes, a few KiB of memory; needs no decode slot, so
+        // a hostile file is refused without waiting behind honest ones.
+        let (header, bytes) = tokio::task::spawn_blocking(move || {
+            (media::check(&bytes, declared.as_deref(), &limits), bytes)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("photo check failed: {e}")))?;
+        let header = header.map_err(invalid_file)?;
+        let slot = self.media.decode_slot().await?;
         let (info, public, sha) = tokio::task::spawn_blocking(move || {
-            let info = media::inspect(&bytes, declared.as_deref())?;
+            let _slot = slot;
+            let info = media::decode(&bytes, &header, &limits)?;
             let public = media::strip_metadata(info.format, &bytes, info.orientation)?;
             let sha = hex(&Sha256::digest(&bytes));
             Ok::<_, MediaError>((info, public, (sha, bytes)))
@@ -393,6 +509,59 @@ mod tests {
         m.admit_public("5.6.7.8", t).unwrap();
         let later = t + Duration::seconds(PUBLIC_UPLOAD_WINDOW_SECS);
         m.admit_public("1.2.3.4", later).unwrap();
+    }
+
+    fn slots(max_decodes: usize, max_queue: usize, wait_ms: u64) -> Media {
+        Media::with_config(
+            PathBuf::from("unused"),
+            MediaConfig {
+                max_decodes,
+                max_queue,
+                queue_wait: std::time::Duration::from_millis(wait_ms),
+                ..DEFAULT_MEDIA_CONFIG
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn with_every_slot_taken_and_no_queue_an_upload_is_busy_at_once() {
+        let m = slots(1, 0, 10_000);
+        let first = m.decode_slot().await.unwrap();
+        assert!(matches!(
+            m.decode_slot().await,
+            Err(ServiceError::Busy { retry_after_s: 10 })
+        ));
+        drop(first);
+        assert!(m.decode_slot().await.is_ok(), "a freed slot is taken again");
+    }
+
+    #[tokio::test]
+    async fn a_queued_upload_gets_the_slot_when_it_is_freed_or_busy_after_the_wait() {
+        let m = Arc::new(slots(1, 1, 60_000));
+        let first = m.decode_slot().await.unwrap();
+        let waiter = {
+            let m = m.clone();
+            tokio::spawn(async move { m.decode_slot().await.map(drop) })
+        };
+        while m.waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The queue (one seat) is full: the next is refused without waiting.
+        assert!(matches!(
+            m.decode_slot().await,
+            Err(ServiceError::Busy { .. })
+        ));
+        drop(first);
+        waiter.await.unwrap().unwrap();
+        assert_eq!(m.waiting.load(Ordering::SeqCst), 0, "the seat is given back");
+
+        let m = slots(1, 4, 0);
+        let _held = m.decode_slot().await.unwrap();
+        assert!(matches!(
+            m.decode_slot().await,
+            Err(ServiceError::Busy { retry_after_s: 1 })
+        ));
+        assert_eq!(m.waiting.load(Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub enum ServiceError {
     Conflict(String),
     #[error("too many attempts; try again in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
+    /// The server is at its limit for this kind of work (e.g. every photo-decode slot
+    /// is taken and the queue is full or the wait ran out); nothing was done, retry later.
+    #[error("the server is busy; try again in {retry_after_s} s")]
+    Busy { retry_after_s: u64 },
     /// The installation is not set up (no district, bad configuration).
     #[error("{0}")]
     NotConfigured(String),

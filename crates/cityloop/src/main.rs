@@ -100,7 +100,60 @@ struct ServeArgs {
     #[arg(long, env = "CITYLOOP_MEDIA_DIR")]
     media_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
+    media: MediaArgs,
+    #[command(flatten)]
     webhooks: WebhookArgs,
+}
+
+/// Photo decoding limits (docs/API-DESIGN.md, "Limits").
+#[derive(Args)]
+struct MediaArgs {
+    /// Largest photo width or height, in pixels.
+    #[arg(long, default_value_t = 12_000, env = "CITYLOOP_MEDIA_MAX_SIDE")]
+    media_max_side: u32,
+    /// Most pixels in a photo (width × height).
+    #[arg(long, default_value_t = 50_000_000, env = "CITYLOOP_MEDIA_MAX_PIXELS")]
+    media_max_pixels: u64,
+    /// Most memory one photo decode may need (bytes, or with KiB/MiB/GiB).
+    #[arg(long, default_value = "512MiB", env = "CITYLOOP_MEDIA_DECODE_MEMORY", value_parser = cityloop_service::media::parse_size)]
+    media_decode_memory: u64,
+    /// Largest colour profile (ICC) in a photo, decompressed.
+    #[arg(long, default_value = "1MiB", env = "CITYLOOP_MEDIA_MAX_ICC", value_parser = cityloop_service::media::parse_size)]
+    media_max_icc: u64,
+    /// Most metadata in a photo (EXIF, XMP, text chunks, JPEG APPn segments).
+    #[arg(long, default_value = "1MiB", env = "CITYLOOP_MEDIA_MAX_METADATA", value_parser = cityloop_service::media::parse_size)]
+    media_max_metadata: u64,
+    /// Photo decodes running at once.
+    #[arg(long, default_value_t = 2, env = "CITYLOOP_MEDIA_DECODES")]
+    media_decodes: usize,
+    /// Uploads waiting for a decode at most (more are answered 503).
+    #[arg(long, default_value_t = 16, env = "CITYLOOP_MEDIA_QUEUE")]
+    media_queue: usize,
+    /// How long an upload waits for a decode before it is answered 503 (ms, s, m).
+    #[arg(long, default_value = "10s", env = "CITYLOOP_MEDIA_QUEUE_WAIT")]
+    media_queue_wait: String,
+}
+
+impl MediaArgs {
+    fn config(&self) -> Result<cityloop_service::attachments::MediaConfig> {
+        let queue_wait = cityloop_domain::webhook::parse_duration(&self.media_queue_wait)
+            .map_err(|e| anyhow::anyhow!("--media-queue-wait: {e}"))?;
+        if self.media_decodes == 0 || self.media_max_side == 0 || self.media_max_pixels == 0 {
+            bail!("--media-decodes, --media-max-side and --media-max-pixels must be above zero");
+        }
+        Ok(cityloop_service::attachments::MediaConfig {
+            limits: cityloop_service::media::Limits {
+                max_side: self.media_max_side,
+                max_pixels: self.media_max_pixels,
+                max_decode_bytes: self.media_decode_memory,
+                max_icc_bytes: self.media_max_icc,
+                max_metadata_bytes: self.media_max_metadata,
+            },
+            max_decodes: self.media_decodes,
+            max_queue: self.media_queue,
+            queue_wait,
+        })
+    }
 }
 
 impl ServeArgs {
@@ -232,6 +285,13 @@ enum BenchCmd {
         #[arg(long, default_value_t = 10_000_000)]
         cases: i64,
     },
+    /// Decoding the largest accepted photo through our checks, beside the plain decode:
+    /// time and peak memory.
+    Media {
+        /// Runs per photo.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -281,13 +341,15 @@ async fn run(cli: Cli) -> Result<()> {
             serve: args,
             clock_offset,
         }) => {
+            let media = args.media.config()?;
             let store = open(&args.db.db, true).await?;
             let loaded = load_demo(&store)
                 .await
                 .context("loading the demo district")?;
             let mut svc = Services::load(store)
                 .await?
-                .with_media_dir(args.media_dir());
+                .with_media_dir(args.media_dir())
+                .with_media_config(media);
             if let Some(off) = clock_offset {
                 let base = svc.clock();
                 svc = svc.with_clock(std::sync::Arc::new(move || base() + off));
@@ -303,10 +365,12 @@ async fn run(cli: Cli) -> Result<()> {
             serve(listener, svc, &args.webhooks).await
         }
         Cmd::Serve(args) => {
+            let media = args.media.config()?;
             let store = open(&args.db.db, false).await?;
             let svc = Services::load(store)
                 .await?
-                .with_media_dir(args.media_dir());
+                .with_media_dir(args.media_dir())
+                .with_media_config(media);
             let listener = bind(args.addr).await?;
             println!(
                 "cityloop serving {} on http://{}",
@@ -408,6 +472,9 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             cmd: BenchCmd::Rankings { db, cases },
         } => bench_rankings::run(db, cases).await,
+        Cmd::Bench {
+            cmd: BenchCmd::Media { runs },
+        } => bench_media::run(runs),
         Cmd::Apikey {
             cmd: ApikeyCmd::Add { db, name },
         } => {
@@ -461,6 +528,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+mod bench_media;
 mod bench_rankings;
 
 async fn bench_intake(db: Option<String>, ops: usize, clients: Vec<usize>) -> Result<()> {

@@ -501,3 +501,232 @@ http_test!(
     public_upload_and_open311,
     a_citizen_uploads_a_photo_then_reports_it_through_open311
 );
+
+/// The server's peak resident memory so far (`VmHWM`), in KiB.
+fn peak_rss_kib(s: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"))
+}
+
+/// One upload, staff (multipart, with `token`) or public (raw body): status, the
+/// Retry-After header and the body.
+async fn send(
+    s: &Server,
+    token: Option<&str>,
+    bytes: Vec<u8>,
+    mime: &str,
+) -> (u16, Option<String>, Value) {
+    let req = match token {
+        Some(t) => {
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name("photo")
+                .mime_str(mime)
+                .unwrap();
+            s.http
+                .post(s.url("/api/v1/attachments"))
+                .bearer_auth(t)
+                .multipart(reqwest::multipart::Form::new().part("file", part))
+        }
+        None => s
+            .http
+            .post(s.url("/api/v1/public/media"))
+            .header("content-type", mime)
+            .body(bytes),
+    };
+    let r = req.send().await.unwrap();
+    let st = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (st, retry, r.json().await.unwrap_or(Value::Null))
+}
+
+fn refused_naming_file(got: &(u16, Option<String>, Value), status: u16, reason: &str) {
+    let (st, _, e) = got;
+    assert_eq!(*st, status, "{e}");
+    assert_eq!(e["error"]["field"], "file", "{e}");
+    let message = e["error"]["message"].as_str().unwrap_or("");
+    assert!(message.starts_with("file: "), "{e}");
+    assert!(message.contains(reason), "{reason:?} in {e}");
+}
+
+async fn hostile_photos_are_refused_from_their_headers_without_the_memory_a_decode_would_take(
+    s: &Server,
+) {
+    let t = s.login("inspector").await;
+    let before = peak_rss_kib(s);
+    // A lossless WebP of 12000×12000 pixels in a few dozen bytes: decoding it would take
+    // about 1 GB (an ARGB working buffer and the RGB output).
+    let bomb = samples::webp_flat(12_000, 12_000);
+    assert!(bomb.len() < 5 * 1024);
+    let pixels = "too large in pixels: 12000×12000";
+    refused_naming_file(&send(s, Some(&t), bomb.clone(), "image/webp").await, 422, pixels);
+    refused_naming_file(&send(s, None, bomb.clone(), "image/webp").await, 422, pixels);
+    // A PNG whose colour profile inflates to 64 MiB.
+    let iccp = samples::png_with_iccp(16, 16, 64 * 1024 * 1024);
+    let profile = "colour profile (ICC) larger than 1 MiB";
+    refused_naming_file(&send(s, Some(&t), iccp.clone(), "image/png").await, 422, profile);
+    // A JPEG with 17 APP1 segments of 64 KiB (over the 1 MiB of metadata).
+    let app = samples::jpeg_with_app(16, 16, 0xE1, 17, 65_533);
+    let metadata = "more than 1 MiB of metadata";
+    refused_naming_file(&send(s, None, app.clone(), "image/jpeg").await, 422, metadata);
+    // Frame headers that claim more than the limits over a tiny picture.
+    let huge_jpeg = samples::jpeg_claiming(65_000, 65_000);
+    refused_naming_file(&send(s, Some(&t), huge_jpeg.clone(), "image/jpeg").await, 422, "65000×65000");
+    let wide_png = samples::png_claiming(10_000, 5_001);
+    refused_naming_file(&send(s, Some(&t), wide_png.clone(), "image/png").await, 422, "50 megapixels");
+
+    // Eight at once, staff and public: every one refused, and the server's peak memory
+    // stays where it was (the bombs above would each need from 64 MiB to 1 GB).
+    let hostile = [
+        (bomb.clone(), "image/webp"),
+        (iccp.clone(), "image/png"),
+        (app.clone(), "image/jpeg"),
+        (huge_jpeg.clone(), "image/jpeg"),
+    ];
+    let all = hostile.iter().cycle().take(8).enumerate().map(|(i, (b, m))| {
+        let token = (i % 2 == 0).then_some(t.as_str());
+        send(s, token, b.clone(), m)
+    });
+    for got in futures_join_all(all).await {
+        assert_eq!(got.0, 422, "{}", got.2);
+        assert_eq!(got.2["error"]["field"], "file");
+    }
+    let grown_mib = (peak_rss_kib(s).saturating_sub(before)) / 1024;
+    assert!(
+        grown_mib < 48,
+        "peak RSS grew by {grown_mib} MiB while refusing hostile photos"
+    );
+    assert!(media_files(s).is_empty(), "nothing stored");
+    // An honest photo with a small profile and EXIF still goes through.
+    let (st, _, a) = send(s, Some(&t), samples::png_with_iccp(64, 48, 3144), "image/png").await;
+    assert_eq!(st, 201, "{a}");
+    let (st, _, a) = send(s, None, samples::jpeg(64, 48, Some(HERE)), "image/jpeg").await;
+    assert_eq!(st, 201, "{a}");
+}
+http_test!(
+    hostile_photos_refused_from_headers,
+    hostile_photos_are_refused_from_their_headers_without_the_memory_a_decode_would_take
+);
+
+/// Runs the futures concurrently on this task and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future>(fs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in fs {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match std::future::Future::poll(f.as_mut(), cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.unwrap()).collect()
+}
+
+macro_rules! http_test_env {
+    ($name:ident, $env:expr, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for db in TestDb::all().await {
+                eprintln!("backend {:?}", db.store.backend());
+                let server = Server::spawn_env("demo", &db.url, $env);
+                $body(&server).await;
+            }
+        }
+    };
+}
+
+async fn with_one_decode_slot_and_no_queue_parallel_uploads_get_503_busy_and_a_single_one_succeeds(
+    s: &Server,
+) {
+    let t = s.login("inspector").await;
+    // A valid 4000×4000 photo (a flat lossless WebP: 16 megapixels to decode, so each
+    // decode holds the one slot while the others arrive).
+    let photo = samples::webp_flat(4_000, 4_000);
+    for token in [Some(t.as_str()), None] {
+        let all = (0..8).map(|_| send(s, token, photo.clone(), "image/webp"));
+        let got = futures_join_all(all).await;
+        let ok = got.iter().filter(|g| g.0 == 201 || g.0 == 200).count();
+        let busy: Vec<_> = got.iter().filter(|g| g.0 == 503).collect();
+        assert!(ok >= 1, "{got:?}");
+        assert!(!busy.is_empty(), "one slot, no queue: some must be refused: {got:?}");
+        assert_eq!(ok + busy.len(), 8, "{got:?}");
+        for (_, retry, e) in busy {
+            assert_eq!(e["error"]["code"], "busy", "{e}");
+            let secs: u64 = retry.as_deref().unwrap_or("").parse().unwrap();
+            assert!(secs >= 1, "Retry-After {secs}");
+        }
+        // Alone, the same upload succeeds.
+        let (st, _, a) = send(s, token, photo.clone(), "image/webp").await;
+        assert_eq!(st, 200, "the same content again: {a}");
+    }
+    // The limits come from the server's configuration too (16 KiB of metadata here):
+    // a 60 KB APP1 segment is refused, a small one is not.
+    let app = samples::jpeg_with_app(16, 16, 0xE1, 1, 60_000);
+    refused_naming_file(
+        &send(s, Some(&t), app, "image/jpeg").await,
+        422,
+        "more than 16 KiB of metadata",
+    );
+    let (st, _, a) = send(s, Some(&t), samples::jpeg_with_app(16, 16, 0xE1, 1, 4_000), "image/jpeg").await;
+    assert_eq!(st, 201, "{a}");
+}
+http_test_env!(
+    decode_slots_busy_503,
+    &[
+        ("CITYLOOP_MEDIA_DECODES", "1"),
+        ("CITYLOOP_MEDIA_QUEUE", "0"),
+        ("CITYLOOP_MEDIA_MAX_METADATA", "16KiB"),
+    ],
+    with_one_decode_slot_and_no_queue_parallel_uploads_get_503_busy_and_a_single_one_succeeds
+);
+
+async fn eight_parallel_decompression_bombs_within_the_limits_are_decoded_one_at_a_time(
+    s: &Server,
+) {
+    let t = s.login("inspector").await;
+    let before = peak_rss_kib(s);
+    // 5000×5000 flat lossless WebPs: accepted (25 megapixels, about 200 MiB estimated),
+    // each needs about 175 MB to decode. Eight decoded at once would take 1.4 GB; with one
+    // decode slot (the others wait in the queue) the peak stays near one decode's.
+    let all = (0..8u32).map(|i| {
+        let token = (i % 2 == 0).then_some(t.as_str());
+        send(s, token, samples::webp_flat(5_000 - i, 5_000), "image/webp")
+    });
+    for got in futures_join_all(all).await {
+        assert_eq!(got.0, 201, "{}", got.2);
+    }
+    let grown_mib = (peak_rss_kib(s).saturating_sub(before)) / 1024;
+    assert!(
+        grown_mib < 400,
+        "peak RSS grew by {grown_mib} MiB for eight decodes of about 175 MB each"
+    );
+}
+http_test_env!(
+    parallel_bombs_bounded_memory,
+    &[
+        ("CITYLOOP_MEDIA_DECODES", "1"),
+        ("CITYLOOP_MEDIA_QUEUE", "16"),
+        ("CITYLOOP_MEDIA_QUEUE_WAIT", "2m"),
+    ],
+    eight_parallel_decompression_bombs_within_the_limits_are_decoded_one_at_a_time
+);

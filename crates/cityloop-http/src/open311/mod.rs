@@ -127,6 +127,16 @@ impl Failure {
                     ),
                 )
             },
+            ServiceError::Busy { retry_after_s } => Self {
+                retry_after_s: Some(retry_after_s),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "{} {retry_after_s} s",
+                        lang.pick("服务繁忙，请稍后再试：", "the server is busy; retry in")
+                    ),
+                )
+            },
             ServiceError::NotConfigured(m) => {
                 tracing::error!(error = %m, "installation not configured");
                 Self::new(
