@@ -553,7 +553,11 @@ mod tests {
         ));
         drop(first);
         waiter.await.unwrap().unwrap();
-        assert_eq!(m.waiting.load(Ordering::SeqCst), 0, "the seat is given back");
+        assert_eq!(
+            m.waiting.load(Ordering::SeqCst),
+            0,
+            "the seat is given back"
+        );
 
         let m = slots(1, 4, 0);
         let _held = m.decode_slot().await.unwrap();

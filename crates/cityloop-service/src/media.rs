@@ -81,11 +81,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// A byte count for people: `512 MiB`, `64 KiB`, `1000 bytes`.
 fn human(n: u64) -> String {
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
     } else if n >= MIB {
         format!("{:.1} MiB", n as f64 / MIB as f64)
-    } else if n >= 1024 && n % 1024 == 0 {
+    } else if n >= 1024 && n.is_multiple_of(1024) {
         format!("{} KiB", n / 1024)
     } else {
         format!("{n} bytes")
@@ -648,7 +648,10 @@ fn scan_webp(b: &[u8], budget: &mut Budget) -> Result<Scanned, MediaError> {
             b"EXIF" | b"XMP " => budget.metadata(len as u64)?,
             _ => bitstream_dims(&kind, data, &mut dims),
         }
-        i = i.saturating_add(8).saturating_add(len).saturating_add(len & 1);
+        i = i
+            .saturating_add(8)
+            .saturating_add(len)
+            .saturating_add(len & 1);
     }
     if !dims.found {
         return Err(bad(f, "no image data"));
@@ -1056,7 +1059,7 @@ pub mod samples {
         bits.put(0, 1); // no transform
         bits.put(0, 1); // no colour cache
         bits.put(0, 1); // no meta prefix codes
-        // Green, red, blue, alpha, distance: each a "simple" code of one symbol.
+                        // Green, red, blue, alpha, distance: each a "simple" code of one symbol.
         for symbol in [0x80u64, 0x40, 0x20, 0xFF, 0] {
             bits.put(1, 1); // simple code
             bits.put(0, 1); // one symbol
@@ -1382,12 +1385,21 @@ mod tests {
             Err(MediaError::TooManyPixels { width, height, .. }) => (width, height),
             other => panic!("{other:?}"),
         };
-        assert_eq!(refused(&samples::webp_flat(12_000, 12_000)), (12_000, 12_000));
+        assert_eq!(
+            refused(&samples::webp_flat(12_000, 12_000)),
+            (12_000, 12_000)
+        );
         assert_eq!(refused(&samples::webp_flat(12_001, 10)), (12_001, 10));
-        assert_eq!(refused(&samples::jpeg_claiming(60_000, 50_000)), (60_000, 50_000));
+        assert_eq!(
+            refused(&samples::jpeg_claiming(60_000, 50_000)),
+            (60_000, 50_000)
+        );
         assert_eq!(refused(&samples::png_claiming(100_000, 3)), (100_000, 3));
         // Under 12,000 per side but over 50 megapixels.
-        assert_eq!(refused(&samples::png_claiming(10_000, 5_001)), (10_000, 5_001));
+        assert_eq!(
+            refused(&samples::png_claiming(10_000, 5_001)),
+            (10_000, 5_001)
+        );
         let e = check(&samples::webp_flat(12_000, 12_000), None, &DEFAULT_LIMITS).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -1491,7 +1503,10 @@ mod tests {
             max_metadata_bytes: 100,
             ..DEFAULT_LIMITS
         };
-        for bytes in [samples::png(8, 8, Some(HERE)), samples::webp(8, 8, Some(HERE))] {
+        for bytes in [
+            samples::png(8, 8, Some(HERE)),
+            samples::webp(8, 8, Some(HERE)),
+        ] {
             assert!(matches!(
                 check(&bytes, None, &tiny),
                 Err(MediaError::MetadataTooLarge { .. })

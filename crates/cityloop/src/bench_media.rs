@@ -57,10 +57,7 @@ fn photos() -> Result<Vec<(&'static str, Vec<u8>)>> {
     let mut png = Vec::new();
     smooth.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)?;
     out.push(("PNG smooth RGB", png));
-    out.push((
-        "WebP lossless flat (bomb)",
-        samples::webp_flat(w, h),
-    ));
+    out.push(("WebP lossless flat (bomb)", samples::webp_flat(w, h)));
     for (name, bytes) in &out {
         if bytes.len() > MAX_STAFF_UPLOAD_BYTES {
             bail!("{name} is {} bytes, over the upload limit", bytes.len());

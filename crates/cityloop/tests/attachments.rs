@@ -566,21 +566,45 @@ async fn hostile_photos_are_refused_from_their_headers_without_the_memory_a_deco
     let bomb = samples::webp_flat(12_000, 12_000);
     assert!(bomb.len() < 5 * 1024);
     let pixels = "too large in pixels: 12000×12000";
-    refused_naming_file(&send(s, Some(&t), bomb.clone(), "image/webp").await, 422, pixels);
-    refused_naming_file(&send(s, None, bomb.clone(), "image/webp").await, 422, pixels);
+    refused_naming_file(
+        &send(s, Some(&t), bomb.clone(), "image/webp").await,
+        422,
+        pixels,
+    );
+    refused_naming_file(
+        &send(s, None, bomb.clone(), "image/webp").await,
+        422,
+        pixels,
+    );
     // A PNG whose colour profile inflates to 64 MiB.
     let iccp = samples::png_with_iccp(16, 16, 64 * 1024 * 1024);
     let profile = "colour profile (ICC) larger than 1 MiB";
-    refused_naming_file(&send(s, Some(&t), iccp.clone(), "image/png").await, 422, profile);
+    refused_naming_file(
+        &send(s, Some(&t), iccp.clone(), "image/png").await,
+        422,
+        profile,
+    );
     // A JPEG with 17 APP1 segments of 64 KiB (over the 1 MiB of metadata).
     let app = samples::jpeg_with_app(16, 16, 0xE1, 17, 65_533);
     let metadata = "more than 1 MiB of metadata";
-    refused_naming_file(&send(s, None, app.clone(), "image/jpeg").await, 422, metadata);
+    refused_naming_file(
+        &send(s, None, app.clone(), "image/jpeg").await,
+        422,
+        metadata,
+    );
     // Frame headers that claim more than the limits over a tiny picture.
     let huge_jpeg = samples::jpeg_claiming(65_000, 65_000);
-    refused_naming_file(&send(s, Some(&t), huge_jpeg.clone(), "image/jpeg").await, 422, "65000×65000");
+    refused_naming_file(
+        &send(s, Some(&t), huge_jpeg.clone(), "image/jpeg").await,
+        422,
+        "65000×65000",
+    );
     let wide_png = samples::png_claiming(10_000, 5_001);
-    refused_naming_file(&send(s, Some(&t), wide_png.clone(), "image/png").await, 422, "50 megapixels");
+    refused_naming_file(
+        &send(s, Some(&t), wide_png.clone(), "image/png").await,
+        422,
+        "50 megapixels",
+    );
 
     // Eight at once, staff and public: every one refused, and the server's peak memory
     // stays where it was (the bombs above would each need from 64 MiB to 1 GB).
@@ -590,22 +614,34 @@ async fn hostile_photos_are_refused_from_their_headers_without_the_memory_a_deco
         (app.clone(), "image/jpeg"),
         (huge_jpeg.clone(), "image/jpeg"),
     ];
-    let all = hostile.iter().cycle().take(8).enumerate().map(|(i, (b, m))| {
-        let token = (i % 2 == 0).then_some(t.as_str());
-        send(s, token, b.clone(), m)
-    });
+    let all = hostile
+        .iter()
+        .cycle()
+        .take(8)
+        .enumerate()
+        .map(|(i, (b, m))| {
+            let token = (i % 2 == 0).then_some(t.as_str());
+            send(s, token, b.clone(), m)
+        });
     for got in futures_join_all(all).await {
         assert_eq!(got.0, 422, "{}", got.2);
         assert_eq!(got.2["error"]["field"], "file");
     }
     let grown_mib = (peak_rss_kib(s).saturating_sub(before)) / 1024;
+    eprintln!("peak RSS grew by {grown_mib} MiB refusing hostile photos");
     assert!(
         grown_mib < 48,
         "peak RSS grew by {grown_mib} MiB while refusing hostile photos"
     );
     assert!(media_files(s).is_empty(), "nothing stored");
     // An honest photo with a small profile and EXIF still goes through.
-    let (st, _, a) = send(s, Some(&t), samples::png_with_iccp(64, 48, 3144), "image/png").await;
+    let (st, _, a) = send(
+        s,
+        Some(&t),
+        samples::png_with_iccp(64, 48, 3144),
+        "image/png",
+    )
+    .await;
     assert_eq!(st, 201, "{a}");
     let (st, _, a) = send(s, None, samples::jpeg(64, 48, Some(HERE)), "image/jpeg").await;
     assert_eq!(st, 201, "{a}");
@@ -616,7 +652,9 @@ http_test!(
 );
 
 /// Runs the futures concurrently on this task and collects their outputs in order.
-async fn futures_join_all<F: std::future::Future>(fs: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    fs: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set = Vec::new();
     for f in fs {
         set.push(Box::pin(f));
@@ -668,7 +706,10 @@ async fn with_one_decode_slot_and_no_queue_parallel_uploads_get_503_busy_and_a_s
         let ok = got.iter().filter(|g| g.0 == 201 || g.0 == 200).count();
         let busy: Vec<_> = got.iter().filter(|g| g.0 == 503).collect();
         assert!(ok >= 1, "{got:?}");
-        assert!(!busy.is_empty(), "one slot, no queue: some must be refused: {got:?}");
+        assert!(
+            !busy.is_empty(),
+            "one slot, no queue: some must be refused: {got:?}"
+        );
         assert_eq!(ok + busy.len(), 8, "{got:?}");
         for (_, retry, e) in busy {
             assert_eq!(e["error"]["code"], "busy", "{e}");
@@ -687,7 +728,13 @@ async fn with_one_decode_slot_and_no_queue_parallel_uploads_get_503_busy_and_a_s
         422,
         "more than 16 KiB of metadata",
     );
-    let (st, _, a) = send(s, Some(&t), samples::jpeg_with_app(16, 16, 0xE1, 1, 4_000), "image/jpeg").await;
+    let (st, _, a) = send(
+        s,
+        Some(&t),
+        samples::jpeg_with_app(16, 16, 0xE1, 1, 4_000),
+        "image/jpeg",
+    )
+    .await;
     assert_eq!(st, 201, "{a}");
 }
 http_test_env!(
@@ -716,6 +763,7 @@ async fn eight_parallel_decompression_bombs_within_the_limits_are_decoded_one_at
         assert_eq!(got.0, 201, "{}", got.2);
     }
     let grown_mib = (peak_rss_kib(s).saturating_sub(before)) / 1024;
+    eprintln!("peak RSS grew by {grown_mib} MiB for eight 25-megapixel decodes");
     assert!(
         grown_mib < 400,
         "peak RSS grew by {grown_mib} MiB for eight decodes of about 175 MB each"
