@@ -5,9 +5,13 @@
 //! (urban-management-standard.md §5, design.md §3). This module turns such limits into
 //! instants:
 //!
-//! - [`CalendarSpec`] is the editable data (daily working periods, weekend days, public
-//!   holidays and 调休 make-up working days, time zone). The default China 2026 calendar is
+//! - [`CalendarSpec`] is the editable data (daily working periods, weekend days, time zone,
+//!   one [`YearNotice`] per covered year with its public holidays and 调休 make-up working
+//!   days, and the district's own extra days). The default calendar, covering 2026, is
 //!   embedded from `data/calendar/cn-2026.json`.
+//! - [`coverage`]: which years the calendar covers, the notice document and its validation,
+//!   and the coverage report ([`Coverage`]) behind the 60-day warning. Years without a
+//!   notice run on weekends only, and [`StageClock::deadline_weekends_only`] says so.
 //! - [`WorkCalendar`] is a validated spec. It answers "is this a working instant?", adds
 //!   working time to an instant ([`WorkCalendar::add_working`]) and measures working time
 //!   between two instants ([`WorkCalendar::working_between`]).
@@ -33,6 +37,10 @@ use chrono::{
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use chrono_tz::Tz;
+
+pub mod coverage;
+
+pub use coverage::{Coverage, CoverageWarning, NoticeError, YearNotice};
 
 /// Whether a clock runs on working time or on natural clock time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -116,6 +124,53 @@ pub enum CalendarError {
     /// A time limit string could not be parsed.
     #[error("invalid time limit {0:?}, expected e.g. 4工作时, 2工作日, 24小时 or 3自然日")]
     BadTimeLimit(String),
+    /// A year's notice breaks a rule (see [`YearNotice::validate`]).
+    #[error("notice for {year}: {error}")]
+    Notice {
+        /// Its position in `years`.
+        index: usize,
+        /// The year it is for.
+        year: i32,
+        /// The broken rule.
+        error: NoticeError,
+    },
+    /// Two notices for the same year.
+    #[error("the notice for {year} is listed twice")]
+    DuplicateYear {
+        /// Position in `years` of the repetition.
+        index: usize,
+        /// The year.
+        year: i32,
+    },
+    /// More than [`coverage::MAX_CALENDAR_YEARS`] notices.
+    #[error("more than {} year notices", coverage::MAX_CALENDAR_YEARS)]
+    TooManyYears,
+}
+
+impl CalendarError {
+    /// The field of the calendar document the error is about (`periods`, `weekend`,
+    /// `years[1].holidays[2].end`, …), for a 422 that names it.
+    pub fn field(&self) -> String {
+        match self {
+            CalendarError::Json(_) => "calendar".into(),
+            CalendarError::UnknownTimezone(_) => "timezone".into(),
+            CalendarError::BadTimeOfDay(_)
+            | CalendarError::NoPeriods
+            | CalendarError::EmptyPeriod { .. }
+            | CalendarError::OverlappingPeriods { .. } => "periods".into(),
+            CalendarError::NoWorkingWeekday => "weekend".into(),
+            CalendarError::BadHolidayRange { .. } | CalendarError::HolidayRangeTooLong { .. } => {
+                "holidays".into()
+            }
+            CalendarError::ConflictingDay(_) => "makeup_workdays".into(),
+            CalendarError::BadTimeLimit(_) => "limit".into(),
+            CalendarError::Notice { index, error, .. } => {
+                format!("years[{index}].{}", error.field())
+            }
+            CalendarError::DuplicateYear { index, .. } => format!("years[{index}].year"),
+            CalendarError::TooManyYears => "years".into(),
+        }
+    }
 }
 
 /// A wall-clock time of day, `00:00` to `24:00` inclusive, stored as seconds since midnight.
@@ -136,12 +191,13 @@ pub struct Period {
 }
 
 /// A named run of public-holiday days off, both ends inclusive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HolidayRange {
     /// Chinese name, e.g. `国庆节`.
     pub name_zh: String,
-    /// English name, e.g. `National Day`.
+    /// English name, e.g. `National Day` (may be left empty).
+    #[serde(default)]
     pub name_en: String,
     /// First day off.
     pub start: NaiveDate,
@@ -164,12 +220,20 @@ pub struct CalendarSpec {
     pub periods_note: String,
     /// Days of the week that are normally off, e.g. `["Sat", "Sun"]`.
     pub weekend: Vec<Weekday>,
-    /// Public-holiday ranges (days off even when they fall on a weekday).
+    /// The district's own days off beyond the State Council notices (any year, e.g. a local
+    /// holiday); they do not make a year covered.
+    #[serde(default)]
     pub holidays: Vec<HolidayRange>,
-    /// 调休 make-up working days (working even when they fall on a weekend day).
+    /// The district's own make-up working days beyond the notices.
+    #[serde(default)]
     pub makeup_workdays: Vec<NaiveDate>,
-    /// The notice the holiday data was taken from.
+    /// Where the periods and the district's own days come from.
+    #[serde(default)]
     pub source: String,
+    /// The State Council notices loaded, one per year: exactly the years the calendar
+    /// covers. Other years run on weekends only.
+    #[serde(default)]
+    pub years: Vec<YearNotice>,
 }
 
 /// A validated working-time calendar.
@@ -189,6 +253,8 @@ pub struct WorkCalendar {
     makeup: HashSet<NaiveDate>,
     /// Holidays and make-up days together: outside them every week looks the same.
     special: BTreeSet<NaiveDate>,
+    /// The years with a loaded notice.
+    covered: BTreeSet<i32>,
     day_len: Duration,
     week_len: Duration,
 }
@@ -315,9 +381,14 @@ impl fmt::Display for Period {
 
 impl WorkCalendar {
     /// Validates a spec: known time zone, at least one period, no empty or overlapping
-    /// periods, at least one working weekday, sane holiday ranges, and no date that is both
-    /// a holiday and a make-up day. Touching periods are merged.
+    /// periods, at least one working weekday, every year notice valid
+    /// ([`YearNotice::validate`]) and at most one per year, sane ranges for the district's
+    /// own holidays, and no date that is both a holiday and a make-up day. Touching periods
+    /// are merged. A spec from before year notices existed is upgraded first
+    /// ([`CalendarSpec::upgrade_legacy`]).
     pub fn from_spec(spec: &CalendarSpec) -> Result<Self, CalendarError> {
+        let upgraded = spec.clone().upgrade_legacy();
+        let spec = &upgraded;
         let tz: Tz = spec
             .timezone
             .parse()
@@ -359,7 +430,32 @@ impl WorkCalendar {
             return Err(CalendarError::NoWorkingWeekday);
         }
 
+        if spec.years.len() > coverage::MAX_CALENDAR_YEARS {
+            return Err(CalendarError::TooManyYears);
+        }
+        let mut covered = BTreeSet::new();
+        for (index, notice) in spec.years.iter().enumerate() {
+            notice
+                .validate(&spec.weekend)
+                .map_err(|error| CalendarError::Notice {
+                    index,
+                    year: notice.year,
+                    error,
+                })?;
+            if !covered.insert(notice.year) {
+                return Err(CalendarError::DuplicateYear {
+                    index,
+                    year: notice.year,
+                });
+            }
+        }
+
         let mut holidays = HashSet::new();
+        for n in &spec.years {
+            for h in &n.holidays {
+                holidays.extend(h.start.iter_days().take_while(|d| *d <= h.end));
+            }
+        }
         for h in &spec.holidays {
             if h.end < h.start {
                 return Err(CalendarError::BadHolidayRange {
@@ -378,7 +474,13 @@ impl WorkCalendar {
             }
             holidays.extend(h.start.iter_days().take_while(|d| *d <= h.end));
         }
-        let makeup: HashSet<NaiveDate> = spec.makeup_workdays.iter().copied().collect();
+        let makeup: HashSet<NaiveDate> = spec
+            .years
+            .iter()
+            .flat_map(|n| n.makeup_workdays.iter())
+            .chain(&spec.makeup_workdays)
+            .copied()
+            .collect();
         let mut special: BTreeSet<NaiveDate> = holidays.iter().copied().collect();
         for d in &makeup {
             if holidays.contains(d) {
@@ -400,6 +502,7 @@ impl WorkCalendar {
             holidays,
             makeup,
             special,
+            covered,
             day_len,
             week_len,
         })
@@ -419,9 +522,37 @@ impl WorkCalendar {
         WorkCalendar::from_json(CHINA_2026_JSON).unwrap_or_else(|_| fallback_calendar())
     }
 
-    /// The spec this calendar was built from.
+    /// The spec this calendar was built from (upgraded, see [`CalendarSpec::upgrade_legacy`]).
     pub fn spec(&self) -> &CalendarSpec {
         &self.spec
+    }
+
+    /// The years with a loaded State Council notice, ascending.
+    pub fn covered_years(&self) -> impl Iterator<Item = i32> + '_ {
+        self.covered.iter().copied()
+    }
+
+    /// Whether `year` has a loaded notice (its holidays and make-up days are known).
+    pub fn covers(&self, year: i32) -> bool {
+        self.covered.contains(&year)
+    }
+
+    /// The coverage report as of local day `today`.
+    pub fn coverage(&self, today: NaiveDate) -> Coverage {
+        Coverage::of(self.covered_years(), today)
+    }
+
+    /// The coverage report as of instant `now` (its local day in the calendar's zone).
+    pub fn coverage_at(&self, now: DateTime<Utc>) -> Coverage {
+        self.coverage(self.local_date(now))
+    }
+
+    /// Whether any local day from `a`'s to `b`'s lies in a year without a notice, i.e.
+    /// working time between them was counted on weekends only.
+    pub fn weekends_only_between(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+        let (from, to) = (self.local_date(a.min(b)).year(), self.local_date(a.max(b)).year());
+        // Short-circuits at the first uncovered year, so at most MAX_CALENDAR_YEARS + 1 steps.
+        (from..=to).any(|y| !self.covers(y))
     }
 
     /// The calendar's time zone.
@@ -823,6 +954,46 @@ impl StageClock {
     pub fn is_overdue(&self, cal: &WorkCalendar, now: DateTime<Utc>) -> bool {
         self.light(cal, now) == Light::Red
     }
+
+    /// Whether the deadline was computed on weekends only because the working time from
+    /// the start to the deadline reaches into a year without a loaded notice (holidays and
+    /// 调休 days unknown). Always false on natural clock time. Derived from the current
+    /// calendar, so it clears once the year's notice is loaded.
+    pub fn deadline_weekends_only(&self, cal: &WorkCalendar) -> bool {
+        self.mode == TimeMode::Working && cal.weekends_only_between(self.started_at, self.deadline(cal))
+    }
+}
+
+impl CalendarSpec {
+    /// Upgrades a calendar stored before year notices existed: when `years` is empty and
+    /// the district's own days contain every holiday and make-up day of the embedded 2026
+    /// notice, those days move into that notice (so the calendar covers 2026, as it did).
+    /// Anything else is left as it is: such a calendar covers no year until a notice is
+    /// loaded. Idempotent.
+    pub fn upgrade_legacy(mut self) -> Self {
+        if !self.years.is_empty() {
+            return self;
+        }
+        let Some(notice) = serde_json::from_str::<CalendarSpec>(CHINA_2026_JSON)
+            .ok()
+            .and_then(|s| s.years.into_iter().next())
+        else {
+            return self;
+        };
+        let contains_all = notice.holidays.iter().all(|h| self.holidays.contains(h))
+            && notice
+                .makeup_workdays
+                .iter()
+                .all(|d| self.makeup_workdays.contains(d));
+        if !contains_all {
+            return self;
+        }
+        self.holidays.retain(|h| !notice.holidays.contains(h));
+        self.makeup_workdays
+            .retain(|d| !notice.makeup_workdays.contains(d));
+        self.years.push(notice);
+        self
+    }
 }
 
 /// The embedded calendar's periods with plain Saturday/Sunday weekends.
@@ -851,6 +1022,7 @@ fn fallback_calendar() -> WorkCalendar {
             holidays: Vec::new(),
             makeup_workdays: Vec::new(),
             source: String::new(),
+            years: Vec::new(),
         },
         tz: chrono_tz::Asia::Shanghai,
         periods,
@@ -858,6 +1030,7 @@ fn fallback_calendar() -> WorkCalendar {
         holidays: HashSet::new(),
         makeup: HashSet::new(),
         special: BTreeSet::new(),
+        covered: BTreeSet::new(),
         day_len: Duration::seconds(i64::from(day_secs)),
         week_len: Duration::seconds(i64::from(day_secs) * 5),
     }
@@ -960,14 +1133,19 @@ mod tests {
         let spec = parsed.spec();
         assert_eq!(spec.timezone, "Asia/Shanghai");
         assert_eq!(parsed.tz(), chrono_tz::Asia::Shanghai);
-        assert_eq!(spec.holidays.len(), 7);
-        assert_eq!(spec.makeup_workdays.len(), 6);
-        assert!(spec.source.contains("2026年部分节假日安排"));
+        assert_eq!(spec.years.len(), 1);
+        let notice = &spec.years[0];
+        assert_eq!(notice.year, 2026);
+        assert_eq!(notice.holidays.len(), 7);
+        assert_eq!(notice.makeup_workdays.len(), 6);
+        assert!(notice.source.contains("关于2026年部分节假日安排的通知"));
+        assert!(spec.holidays.is_empty() && spec.makeup_workdays.is_empty());
         assert!(spec.periods_note.contains("[U]"));
-        assert!(spec
+        assert!(notice
             .holidays
             .iter()
             .all(|h| !h.name_zh.is_empty() && !h.name_en.is_empty()));
+        assert_eq!(parsed.covered_years().collect::<Vec<_>>(), vec![2026]);
         assert_eq!(parsed.working_day_length(), minutes(7 * 60 + 30));
         assert_eq!(cal().spec(), spec);
     }
@@ -1378,14 +1556,20 @@ mod tests {
             WorkCalendar::from_spec(&spec),
             Err(CalendarError::ConflictingDay(d)) if d == date(2026, 10, 1)
         ));
+        let local_day = |end| HolidayRange {
+            name_zh: "区庆".into(),
+            name_en: "District day".into(),
+            start: date(2026, 12, 1),
+            end,
+        };
         let mut spec = cal().spec().clone();
-        spec.holidays[0].end = date(2025, 12, 1);
+        spec.holidays.push(local_day(date(2025, 12, 1)));
         assert!(matches!(
             WorkCalendar::from_spec(&spec),
             Err(CalendarError::BadHolidayRange { .. })
         ));
         let mut spec = cal().spec().clone();
-        spec.holidays[0].end = date(2030, 1, 1);
+        spec.holidays.push(local_day(date(2030, 1, 1)));
         assert!(matches!(
             WorkCalendar::from_spec(&spec),
             Err(CalendarError::HolidayRangeTooLong { .. })
@@ -1395,6 +1579,152 @@ mod tests {
             WorkCalendar::from_json(&bad_date),
             Err(CalendarError::Json(_))
         ));
+    }
+
+    /// TEST FIXTURE, not official data: the embedded 2026 notice shifted by 53 weeks
+    /// (371 days) so every day keeps its weekday and lands inside 2027. There is no 2027
+    /// notice in this repository; this only gives tests a well-formed second year.
+    fn fixture_2027() -> YearNotice {
+        let shift = |d: NaiveDate| d + Days::new(371);
+        let real = cal().spec().years[0].clone();
+        YearNotice {
+            year: 2027,
+            source: "TEST FIXTURE (not an official notice): the 2026 notice shifted 53 weeks into 2027".into(),
+            holidays: real
+                .holidays
+                .iter()
+                .map(|h| HolidayRange {
+                    start: shift(h.start),
+                    end: shift(h.end),
+                    ..h.clone()
+                })
+                .collect(),
+            makeup_workdays: real.makeup_workdays.iter().copied().map(shift).collect(),
+        }
+    }
+
+    fn cal_with_2027_fixture() -> WorkCalendar {
+        let mut spec = cal().spec().clone();
+        spec.years.push(fixture_2027());
+        WorkCalendar::from_spec(&spec).expect("the fixture is a valid notice")
+    }
+
+    #[test]
+    fn the_embedded_calendar_covers_2026_and_only_2026() {
+        let c = cal();
+        assert!(c.covers(2026));
+        assert!(!c.covers(2025));
+        assert!(!c.covers(2027));
+        let with = cal_with_2027_fixture();
+        assert_eq!(with.covered_years().collect::<Vec<_>>(), vec![2026, 2027]);
+    }
+
+    #[test]
+    fn a_deadline_crossing_into_an_uncovered_2027_runs_on_weekends_only_and_is_marked() {
+        let c = cal();
+        // Thursday 2026-12-31 16:00 + 5 working days (37.5 h): 1.5 h on Dec 31, then
+        // Fri Jan 1 (no 2027 notice: an ordinary Friday), Mon 4, Tue 5, Wed 6 and 6 h of
+        // Thursday Jan 7.
+        let clock = StageClock::start(
+            TimeMode::Working,
+            local(2026, 12, 31, 16, 0),
+            minutes(5 * 450),
+        );
+        assert_eq!(clock.deadline(&c), local(2027, 1, 7, 16, 0));
+        assert!(clock.deadline_weekends_only(&c));
+        assert!(c.weekends_only_between(local(2026, 12, 31, 16, 0), local(2027, 1, 7, 16, 0)));
+    }
+
+    #[test]
+    fn loading_the_2027_notice_recomputes_the_deadline_with_its_holidays_and_clears_the_mark() {
+        let c = cal_with_2027_fixture();
+        let clock = StageClock::start(
+            TimeMode::Working,
+            local(2026, 12, 31, 16, 0),
+            minutes(5 * 450),
+        );
+        // The fixture's 元旦 is Jan 7-9 and Sunday Jan 10 a make-up day: the 6 h left after
+        // Wednesday Jan 6 are worked on Sunday Jan 10.
+        assert!(!c.is_working_day(date(2027, 1, 7)));
+        assert!(c.is_working_day(date(2027, 1, 10)));
+        assert_eq!(clock.deadline(&c), local(2027, 1, 10, 16, 0));
+        assert!(!clock.deadline_weekends_only(&c));
+    }
+
+    #[test]
+    fn deadlines_inside_a_covered_year_and_natural_time_deadlines_are_not_marked() {
+        let c = cal();
+        let inside = StageClock::start(TimeMode::Working, local(2026, 12, 28, 9, 0), hours(8));
+        assert_eq!(inside.deadline(&c), local(2026, 12, 29, 9, 30));
+        assert!(!inside.deadline_weekends_only(&c));
+        let natural = StageClock::start(TimeMode::Clock, local(2026, 12, 31, 16, 0), hours(72));
+        assert!(!natural.deadline_weekends_only(&c));
+        // A clock that starts in an uncovered year is marked even if short.
+        let before = StageClock::start(TimeMode::Working, local(2025, 12, 30, 9, 0), hours(1));
+        assert!(before.deadline_weekends_only(&c));
+    }
+
+    #[test]
+    fn coverage_is_reported_for_the_local_day_in_the_calendar_zone() {
+        let c = cal();
+        // 2026-12-31T16:30Z is already 1 January 2027 in Shanghai.
+        let now = Utc.with_ymd_and_hms(2026, 12, 31, 16, 30, 0).single().expect("valid");
+        let cov = c.coverage_at(now);
+        assert_eq!(cov.today, date(2027, 1, 1));
+        assert_eq!(cov.warning, Some(CoverageWarning::Uncovered { year: 2027 }));
+        let cov = c.coverage_at(local(2026, 12, 1, 9, 0));
+        assert_eq!(cov.days_left, Some(30));
+        assert_eq!(cov.warning, Some(CoverageWarning::EndingSoon { next_year: 2027 }));
+        assert_eq!(cal_with_2027_fixture().coverage_at(local(2026, 12, 1, 9, 0)).warning, None);
+    }
+
+    #[test]
+    fn a_spec_with_a_bad_or_repeated_notice_is_rejected_naming_the_field() {
+        let mut spec = cal().spec().clone();
+        spec.years.push(fixture_2027());
+        spec.years[1].makeup_workdays.push(date(2027, 3, 3));
+        let e = WorkCalendar::from_spec(&spec).expect_err("a Wednesday make-up day");
+        assert!(matches!(e, CalendarError::Notice { index: 1, year: 2027, .. }), "{e}");
+        assert_eq!(e.field(), "years[1].makeup_workdays[6]");
+        let mut spec = cal().spec().clone();
+        spec.years.push(spec.years[0].clone());
+        let e = WorkCalendar::from_spec(&spec).expect_err("two notices for 2026");
+        assert_eq!(e.field(), "years[1].year");
+        // A district make-up day on a notice holiday conflicts.
+        let mut spec = cal().spec().clone();
+        spec.makeup_workdays.push(date(2026, 10, 3));
+        let e = WorkCalendar::from_spec(&spec).expect_err("conflict");
+        assert_eq!(e.field(), "makeup_workdays");
+    }
+
+    #[test]
+    fn a_calendar_stored_before_year_notices_is_upgraded_to_cover_2026() {
+        let current = cal().spec().clone();
+        let mut legacy = current.clone();
+        let notice = legacy.years.remove(0);
+        legacy.holidays = notice.holidays.clone();
+        legacy.holidays.push(HolidayRange {
+            name_zh: "区庆".into(),
+            name_en: "District day".into(),
+            start: date(2026, 12, 1),
+            end: date(2026, 12, 1),
+        });
+        legacy.makeup_workdays = notice.makeup_workdays.clone();
+        let mut json: serde_json::Value = serde_json::to_value(&legacy).expect("serializes");
+        json.as_object_mut().expect("object").remove("years");
+        let c = WorkCalendar::from_json(&json.to_string()).expect("a legacy document loads");
+        assert!(c.covers(2026));
+        assert_eq!(c.spec().years, vec![notice]);
+        assert_eq!(c.spec().holidays.len(), 1, "the district's own day stays its own");
+        assert!(!c.is_working_day(date(2026, 12, 1)));
+        assert!(!c.is_working_day(date(2026, 10, 1)));
+        assert_eq!(c.spec().clone().upgrade_legacy(), *c.spec(), "idempotent");
+        // A legacy calendar with other holiday data keeps it but covers no year.
+        let mut partial = legacy.clone();
+        partial.holidays.remove(0);
+        let c = WorkCalendar::from_spec(&partial).expect("loads");
+        assert_eq!(c.covered_years().count(), 0);
+        assert!(!c.is_working_day(date(2026, 10, 1)));
     }
 
     #[test]

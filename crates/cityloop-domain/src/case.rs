@@ -490,6 +490,14 @@ impl Case {
         self.clock.as_ref().map(|c| c.deadline(cal))
     }
 
+    /// Whether the deadline was computed on weekends only because it reaches into a year
+    /// the calendar has no holiday notice for (false without a running clock).
+    pub fn deadline_weekends_only(&self, cal: &WorkCalendar) -> bool {
+        self.clock
+            .as_ref()
+            .is_some_and(|c| c.deadline_weekends_only(cal))
+    }
+
     /// The deadline light now (None for closed and voided cases).
     pub fn light(&self, cal: &WorkCalendar, now: DateTime<Utc>) -> Option<Light> {
         self.clock.as_ref().map(|c| c.light(cal, now))
