@@ -1,14 +1,15 @@
-// The staff console's admin pages (admins only): units, people, road-chief assignments
-// and the time-limit table, on the admin API (`/api/v1/admin/...`). Every error the API
-// returns is shown next to the field it names (or above the form when it names none).
-// staff.js routes `#/admin_units`, `#/admin_people`, `#/admin_roadchiefs` and
-// `#/admin_limits` here.
+// The staff console's admin pages (admins only): units, people, road-chief assignments,
+// the time-limit table and the working calendar's year notices, on the admin API
+// (`/api/v1/admin/...`). Every error the API returns is shown next to the field it names
+// (or above the form when it names none). staff.js routes `#/admin_units`,
+// `#/admin_people`, `#/admin_roadchiefs`, `#/admin_limits` and `#/admin_calendar` here.
+// Every admin page opens with the calendar coverage warning while there is one.
 
 import { t } from './i18n.js';
 import { h, fill, timeEl, api, showError, clearErrors, clearOnInput, field, announce } from './common.js';
 
 /** The admin views, in menu order. */
-export const ADMIN_VIEWS = ['admin_units', 'admin_people', 'admin_roadchiefs', 'admin_limits'];
+export const ADMIN_VIEWS = ['admin_units', 'admin_people', 'admin_roadchiefs', 'admin_limits', 'admin_calendar'];
 
 const UNIT_KINDS = ['department', 'street', 'command'];
 const ROLES = ['admin', 'operator', 'dispatcher', 'inspector', 'supervisor', 'handler', 'road_chief'];
@@ -368,6 +369,88 @@ async function renderLimits(root, rerender, message) {
   );
 }
 
+// ---- working calendar --------------------------------------------------------------------
+
+/** The coverage warning (`coverage.warning` of the calendar API) in words, or null. */
+function coverageWarning(coverage) {
+  const w = coverage?.warning;
+  if (!w) return null;
+  const text =
+    w.code === 'ending_soon'
+      ? t('admin.cal.ending_soon', { end: coverage.coverage_end, days: coverage.days_left, year: w.next_year })
+      : t('admin.cal.uncovered', { year: w.year });
+  return h('p', { class: 'warning', role: 'status', dataset: { testid: 'calendar-coverage-warning' } }, text);
+}
+
+async function renderCalendar(root, rerender, message) {
+  const { coverage, years } = await api('/api/v1/admin/calendar/years');
+  const load = formOf(
+    t('admin.cal.load'),
+    [
+      field({
+        name: 'notice',
+        id: uid('notice'),
+        label: t('field.notice'),
+        hint: t('admin.cal.load_hint'),
+        control: h('textarea', { name: 'notice', rows: 12, spellcheck: 'false' }),
+      }),
+    ],
+    t('admin.cal.load_button'),
+    async (form) => {
+      let body;
+      try {
+        body = JSON.parse(form.elements.notice.value);
+      } catch (e) {
+        const box = form.querySelector('.form-error');
+        box.textContent = t('admin.cal.bad_json', { msg: e.message });
+        box.hidden = false;
+        return;
+      }
+      const r = await api('/api/v1/admin/calendar/years', { method: 'POST', body });
+      rerender(t(r.replaced ? 'admin.cal.replaced' : 'admin.cal.loaded', { year: r.year }));
+    },
+    'calendar-form',
+  );
+  const rows = years.map((n) =>
+    h(
+      'tr',
+      { dataset: { year: n.year } },
+      h('td', {}, String(n.year)),
+      h('td', { class: 'source' }, n.source),
+      h('td', {}, n.holidays.map((x) => `${x.name_zh} ${x.start}–${x.end}`).join('；')),
+      h('td', {}, n.makeup_workdays.join('、') || '—'),
+      h(
+        'td',
+        {},
+        rowAction(t('admin.cal.remove'), async () => {
+          await api(`/api/v1/admin/calendar/years/${n.year}`, { method: 'DELETE' });
+          rerender(t('admin.cal.removed', { year: n.year }));
+        }),
+      ),
+    ),
+  );
+  page(
+    root,
+    'nav.admin_calendar',
+    message ? done(message) : null,
+    h('p', { class: 'hint' }, t('admin.cal.intro')),
+    h(
+      'p',
+      { dataset: { testid: 'calendar-coverage' } },
+      coverage.years.length && coverage.coverage_end
+        ? t('admin.cal.covered', { years: coverage.years.join('、'), end: coverage.coverage_end, days: coverage.days_left })
+        : t('admin.cal.none'),
+    ),
+    h(
+      'table',
+      { class: 'cases admin-table', dataset: { testid: 'calendar-table' } },
+      h('thead', {}, h('tr', {}, ['admin.cal.year', 'admin.cal.source', 'admin.cal.holidays', 'admin.cal.makeup', 'admin.f.actions'].map((k) => h('th', { scope: 'col' }, t(k))))),
+      h('tbody', {}, rows),
+    ),
+    load,
+  );
+}
+
 // ---- entry -------------------------------------------------------------------------------
 
 const RENDER = {
@@ -375,7 +458,20 @@ const RENDER = {
   admin_people: renderPeople,
   admin_roadchiefs: renderRoadChiefs,
   admin_limits: renderLimits,
+  admin_calendar: renderCalendar,
 };
+
+/** Puts the calendar coverage warning, when there is one, at the top of an admin page. */
+async function showCoverageWarning(root) {
+  let warning = null;
+  try {
+    warning = coverageWarning((await api('/api/v1/admin/calendar/years')).coverage);
+  } catch {
+    return; // the page itself reports errors; the banner is an extra
+  }
+  const heading = root.querySelector('#admin-heading');
+  if (warning && heading) heading.after(warning);
+}
 
 /**
  * Renders an admin view into `root`. `message` (after a save) is shown on top; a save
@@ -394,6 +490,7 @@ export async function renderAdmin(view, root, params, message) {
   fill(root, h('p', { class: 'loading' }, t('app.loading')));
   try {
     await RENDER[view](root, rerender, message, params);
+    await showCoverageWarning(root);
   } catch (err) {
     const box = h('form', {}, h('p', { class: 'form-error', role: 'alert' }));
     fill(root, box);

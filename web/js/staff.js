@@ -859,7 +859,17 @@ async function renderCase(id, { message } = {}) {
     kv('case.unit', c.unit?.name),
     kv('case.suggested_unit', !c.unit && c.suggested_unit ? c.suggested_unit.name : null),
     kv('case.stage', c.stage ? t(`stage.${c.stage}`) : null),
-    kv('case.deadline', c.deadline ? [timeEl(c.deadline), ' ', lightEl(c.light)] : null),
+    kv(
+      'case.deadline',
+      c.deadline
+        ? [
+            timeEl(c.deadline),
+            ' ',
+            lightEl(c.light),
+            c.deadline_weekends_only ? h('span', { class: 'warning weekends-only', dataset: { testid: 'deadline-weekends-only' } }, t('case.deadline_weekends_only')) : null,
+          ]
+        : null,
+    ),
     kv('case.created', timeEl(c.created_at)),
     kv('case.updated', timeEl(c.updated_at)),
     kv('case.closed_at', c.closed_at ? timeEl(c.closed_at) : null),

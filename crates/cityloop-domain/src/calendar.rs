@@ -550,7 +550,10 @@ impl WorkCalendar {
     /// Whether any local day from `a`'s to `b`'s lies in a year without a notice, i.e.
     /// working time between them was counted on weekends only.
     pub fn weekends_only_between(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
-        let (from, to) = (self.local_date(a.min(b)).year(), self.local_date(a.max(b)).year());
+        let (from, to) = (
+            self.local_date(a.min(b)).year(),
+            self.local_date(a.max(b)).year(),
+        );
         // Short-circuits at the first uncovered year, so at most MAX_CALENDAR_YEARS + 1 steps.
         (from..=to).any(|y| !self.covers(y))
     }
@@ -960,7 +963,8 @@ impl StageClock {
     /// 调休 days unknown). Always false on natural clock time. Derived from the current
     /// calendar, so it clears once the year's notice is loaded.
     pub fn deadline_weekends_only(&self, cal: &WorkCalendar) -> bool {
-        self.mode == TimeMode::Working && cal.weekends_only_between(self.started_at, self.deadline(cal))
+        self.mode == TimeMode::Working
+            && cal.weekends_only_between(self.started_at, self.deadline(cal))
     }
 }
 
@@ -1589,7 +1593,9 @@ mod tests {
         let real = cal().spec().years[0].clone();
         YearNotice {
             year: 2027,
-            source: "TEST FIXTURE (not an official notice): the 2026 notice shifted 53 weeks into 2027".into(),
+            source:
+                "TEST FIXTURE (not an official notice): the 2026 notice shifted 53 weeks into 2027"
+                    .into(),
             holidays: real
                 .holidays
                 .iter()
@@ -1668,14 +1674,25 @@ mod tests {
     fn coverage_is_reported_for_the_local_day_in_the_calendar_zone() {
         let c = cal();
         // 2026-12-31T16:30Z is already 1 January 2027 in Shanghai.
-        let now = Utc.with_ymd_and_hms(2026, 12, 31, 16, 30, 0).single().expect("valid");
+        let now = Utc
+            .with_ymd_and_hms(2026, 12, 31, 16, 30, 0)
+            .single()
+            .expect("valid");
         let cov = c.coverage_at(now);
         assert_eq!(cov.today, date(2027, 1, 1));
         assert_eq!(cov.warning, Some(CoverageWarning::Uncovered { year: 2027 }));
         let cov = c.coverage_at(local(2026, 12, 1, 9, 0));
         assert_eq!(cov.days_left, Some(30));
-        assert_eq!(cov.warning, Some(CoverageWarning::EndingSoon { next_year: 2027 }));
-        assert_eq!(cal_with_2027_fixture().coverage_at(local(2026, 12, 1, 9, 0)).warning, None);
+        assert_eq!(
+            cov.warning,
+            Some(CoverageWarning::EndingSoon { next_year: 2027 })
+        );
+        assert_eq!(
+            cal_with_2027_fixture()
+                .coverage_at(local(2026, 12, 1, 9, 0))
+                .warning,
+            None
+        );
     }
 
     #[test]
@@ -1684,7 +1701,17 @@ mod tests {
         spec.years.push(fixture_2027());
         spec.years[1].makeup_workdays.push(date(2027, 3, 3));
         let e = WorkCalendar::from_spec(&spec).expect_err("a Wednesday make-up day");
-        assert!(matches!(e, CalendarError::Notice { index: 1, year: 2027, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                CalendarError::Notice {
+                    index: 1,
+                    year: 2027,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert_eq!(e.field(), "years[1].makeup_workdays[6]");
         let mut spec = cal().spec().clone();
         spec.years.push(spec.years[0].clone());
@@ -1715,7 +1742,11 @@ mod tests {
         let c = WorkCalendar::from_json(&json.to_string()).expect("a legacy document loads");
         assert!(c.covers(2026));
         assert_eq!(c.spec().years, vec![notice]);
-        assert_eq!(c.spec().holidays.len(), 1, "the district's own day stays its own");
+        assert_eq!(
+            c.spec().holidays.len(),
+            1,
+            "the district's own day stays its own"
+        );
         assert!(!c.is_working_day(date(2026, 12, 1)));
         assert!(!c.is_working_day(date(2026, 10, 1)));
         assert_eq!(c.spec().clone().upgrade_legacy(), *c.spec(), "idempotent");

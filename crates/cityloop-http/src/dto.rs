@@ -313,6 +313,10 @@ pub struct CaseDto {
     pub suggested_unit: Option<UnitRef>,
     pub stage: Option<String>,
     pub deadline: Option<DateTime<Utc>>,
+    /// True when `deadline` was computed on weekends only: it reaches into a year the
+    /// working calendar has no State Council holiday notice for (console:
+    /// 期限按周末推算（日历未覆盖该年）). Clears once that year's notice is loaded.
+    pub deadline_weekends_only: bool,
     pub light: Option<Light>,
     pub version: i64,
     pub rework_count: i64,
@@ -396,6 +400,7 @@ impl CaseDto {
             suggested_unit: unit_ref(case.routing.unit_id),
             stage: case.stage().map(|s| s.as_str().into()),
             deadline,
+            deadline_weekends_only: false,
             light,
             version: case.version,
             rework_count: case.rework_count,
@@ -427,8 +432,15 @@ impl CaseDto {
         }
     }
 
+    /// Sets [`CaseDto::deadline_weekends_only`].
+    pub fn weekends_only(mut self, yes: bool) -> Self {
+        self.deadline_weekends_only = yes;
+        self
+    }
+
     pub fn detail(d: &CaseDetail, names: &Names) -> Self {
-        let mut dto = Self::new(&d.case, d.deadline, d.light, names);
+        let mut dto =
+            Self::new(&d.case, d.deadline, d.light, names).weekends_only(d.deadline_weekends_only);
         dto.events = Some(d.events.iter().map(EventDto::from).collect());
         dto.allowed_actions = Some(d.allowed_actions.clone());
         dto

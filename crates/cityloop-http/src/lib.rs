@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod attachments;
+pub mod calendar;
 pub mod dto;
 pub mod error;
 pub mod extract;

@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases/{id}/actions", post(act))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::admin::routes())
+        .merge(crate::calendar::routes())
         .merge(crate::open311::routes())
         .merge(crate::webhooks::routes())
         .merge(crate::rankings::routes())
@@ -63,7 +64,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "system",
-    responses((status = 200, description = "Store reachable: status, backend, district code, version", body = Object),
+    responses((status = 200, description = "Store reachable: status, backend, district code, version, and `calendar`: the working calendar's coverage (`years`, `coverage_end`, `days_left`, `warning` from 60 days before coverage ends)", body = Object),
               (status = 503, description = "Store unreachable", body = ErrorBody)))]
 pub(crate) async fn healthz(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     st.svc
@@ -76,7 +77,19 @@ pub(crate) async fn healthz(State(st): State<AppState>) -> Result<impl IntoRespo
         "backend": st.svc.store.backend(),
         "district": st.svc.district.code,
         "version": env!("CARGO_PKG_VERSION"),
+        "calendar": calendar_health(&st.svc.calendar_coverage()),
     })))
+}
+
+/// The calendar part of `/healthz`: the coverage and, when due, the warning in words.
+fn calendar_health(c: &cityloop_domain::calendar::Coverage) -> serde_json::Value {
+    json!({
+        "years": c.years,
+        "coverage_end": c.coverage_end,
+        "days_left": c.days_left,
+        "warning": c.warning.map(|w| w.to_string()),
+        "warning_code": c.warning,
+    })
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
@@ -312,12 +325,10 @@ pub(crate) async fn create_case(
     let names = names(&st).await?;
     Ok((
         StatusCode::CREATED,
-        Json(CaseDto::new(
-            &detail.case,
-            detail.deadline,
-            detail.light,
-            &names,
-        )),
+        Json(
+            CaseDto::new(&detail.case, detail.deadline, detail.light, &names)
+                .weekends_only(detail.deadline_weekends_only),
+        ),
     ))
 }
 
@@ -473,7 +484,10 @@ pub(crate) async fn list_cases(
     let calendar = st.svc.calendar();
     let items = cases
         .iter()
-        .map(|c| CaseDto::new(c, c.deadline(&calendar), c.light(&calendar, now), &names))
+        .map(|c| {
+            CaseDto::new(c, c.deadline(&calendar), c.light(&calendar, now), &names)
+                .weekends_only(c.deadline_weekends_only(&calendar))
+        })
         .collect();
     Ok(Json(CaseList { items, next_cursor }))
 }

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use cityloop_domain::assign::AssignRule;
-use cityloop_domain::calendar::{CalendarError, CalendarSpec, TimeLimit, WorkCalendar};
+use cityloop_domain::calendar::{CalendarSpec, TimeLimit, WorkCalendar};
 use cityloop_domain::ids::{PersonId, UnitId};
 use cityloop_domain::limits::{LimitRule, LimitTable, LimitTableError};
 use cityloop_domain::model::{Person, RoadChiefLevel, Role, Unit, UnitKind};
@@ -176,24 +176,6 @@ fn limit_table(rules: Vec<LimitRule>) -> Result<LimitTable, ServiceError> {
         LimitTableError::MissingDefault(_) => ServiceError::Conflict(e.to_string()),
         LimitTableError::Duplicate { .. } => ServiceError::Conflict(e.to_string()),
     })
-}
-
-/// The field of a calendar spec a validation error is about.
-fn calendar_field(e: &CalendarError) -> &'static str {
-    match e {
-        CalendarError::Json(_) => "calendar",
-        CalendarError::UnknownTimezone(_) => "timezone",
-        CalendarError::BadTimeOfDay(_)
-        | CalendarError::NoPeriods
-        | CalendarError::EmptyPeriod { .. }
-        | CalendarError::OverlappingPeriods { .. } => "periods",
-        CalendarError::NoWorkingWeekday => "weekend",
-        CalendarError::BadHolidayRange { .. } | CalendarError::HolidayRangeTooLong { .. } => {
-            "holidays"
-        }
-        CalendarError::ConflictingDay(_) => "makeup_workdays",
-        CalendarError::BadTimeLimit(_) => "limit",
-    }
 }
 
 /// Checks a time limit's amount.
@@ -891,8 +873,11 @@ impl Services {
         spec: CalendarSpec,
     ) -> Result<CalendarSpec, ServiceError> {
         require_admin(actor)?;
-        WorkCalendar::from_spec(&spec)
-            .map_err(|e| ServiceError::invalid(calendar_field(&e), e.to_string()))?;
+        // Validated and upgraded (a document without `years` may still cover 2026).
+        let spec = WorkCalendar::from_spec(&spec)
+            .map_err(|e| ServiceError::invalid(e.field(), e.to_string()))?
+            .spec()
+            .clone();
         if spec.timezone != self.district.timezone {
             return Err(ServiceError::invalid(
                 "timezone",

@@ -40,6 +40,8 @@ pub struct CaseDetail {
     pub case: Case,
     pub events: Vec<Event>,
     pub deadline: Option<DateTime<Utc>>,
+    /// The deadline was computed on weekends only (a year without a holiday notice).
+    pub deadline_weekends_only: bool,
     pub light: Option<Light>,
     pub allowed_actions: Vec<Action>,
 }
@@ -281,9 +283,11 @@ impl Services {
     /// Builds the detail view from a case and its events.
     pub fn detail(&self, actor: &Actor, case: Case, events: Vec<Event>) -> CaseDetail {
         let now = self.now();
+        let calendar = self.calendar();
         CaseDetail {
-            deadline: case.deadline(&self.calendar()),
-            light: case.light(&self.calendar(), now),
+            deadline: case.deadline(&calendar),
+            deadline_weekends_only: case.deadline_weekends_only(&calendar),
+            light: case.light(&calendar, now),
             allowed_actions: match actor.staff_role() {
                 Some(role) if role != Role::Handler || case.unit_id == actor.unit_id => {
                     allowed_actions(case.state, role)

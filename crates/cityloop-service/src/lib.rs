@@ -9,6 +9,7 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod bench;
+pub mod calendar;
 pub mod cases;
 pub mod copy;
 pub mod demo;

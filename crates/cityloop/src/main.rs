@@ -67,6 +67,29 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ApikeyCmd,
     },
+    /// The working calendar's year notices (State Council public-holiday arrangements).
+    Calendar {
+        #[command(subcommand)]
+        cmd: CalendarCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCmd {
+    /// Load one year's notice from a JSON file (docs/OPERATIONS.md, "Calendar updates"):
+    /// validated, then stored with an audit row; replaces a notice for the same year.
+    /// A running server picks it up on its next restart.
+    Load {
+        #[command(flatten)]
+        db: DbArg,
+        /// The year notice (JSON).
+        file: std::path::PathBuf,
+    },
+    /// Print the years covered and the coverage warning, if any.
+    Status {
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -484,6 +507,37 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{key}");
             Ok(())
         }
+        Cmd::Calendar {
+            cmd: CalendarCmd::Load { db, file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let notice: cityloop_domain::calendar::YearNotice = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a year notice document", file.display()))?;
+            let svc = Services::load(open(&db.db, false).await?).await?;
+            let loaded = svc
+                .load_calendar_year(None, notice)
+                .await
+                .with_context(|| format!("{}: not loaded", file.display()))?;
+            println!(
+                "{} the notice for {}",
+                if loaded.replaced {
+                    "replaced"
+                } else {
+                    "loaded"
+                },
+                loaded.year
+            );
+            print_coverage(&loaded.coverage);
+            Ok(())
+        }
+        Cmd::Calendar {
+            cmd: CalendarCmd::Status { db },
+        } => {
+            let svc = Services::load(open(&db.db, false).await?).await?;
+            print_coverage(&svc.calendar_coverage());
+            Ok(())
+        }
         Cmd::User {
             cmd:
                 UserCmd::Add {
@@ -530,6 +584,24 @@ async fn run(cli: Cli) -> Result<()> {
 
 mod bench_media;
 mod bench_rankings;
+
+fn print_coverage(c: &cityloop_domain::calendar::Coverage) {
+    let years: Vec<String> = c.years.iter().map(i32::to_string).collect();
+    println!(
+        "years covered: {}",
+        if years.is_empty() {
+            "none".to_owned()
+        } else {
+            years.join(", ")
+        }
+    );
+    if let (Some(end), Some(left)) = (c.coverage_end, c.days_left) {
+        println!("coverage ends: {end} ({left} days from {})", c.today);
+    }
+    if let Some(w) = c.warning {
+        println!("warning: {w}");
+    }
+}
 
 async fn bench_intake(db: Option<String>, ops: usize, clients: Vec<usize>) -> Result<()> {
     let tmp = tempfile::tempdir()?;
@@ -664,7 +736,8 @@ async fn serve(listener: TcpListener, svc: Services, hooks: &WebhookArgs) -> Res
 
 /// The deadline scheduler: every `CITYLOOP_SCHEDULER_SECS` seconds (default 60) it fires
 /// due escalations. Each escalation is recorded once in the store, so restarts and
-/// overlapping passes never fire one twice.
+/// overlapping passes never fire one twice. Once a (local) day, and at start-up, it logs
+/// the calendar coverage warning when there is one.
 async fn scheduler(svc: Services) {
     let secs = std::env::var("CITYLOOP_SCHEDULER_SECS")
         .ok()
@@ -672,8 +745,20 @@ async fn scheduler(svc: Services) {
         .filter(|s| *s > 0)
         .unwrap_or(60);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(secs));
+    let mut coverage_log = cityloop_service::calendar::CoverageLog::default();
     loop {
         tick.tick().await;
+        let coverage = svc.calendar_coverage();
+        if coverage_log.due(&coverage) {
+            if let Some(w) = coverage.warning {
+                tracing::warn!(
+                    years = ?coverage.years,
+                    coverage_end = ?coverage.coverage_end,
+                    days_left = ?coverage.days_left,
+                    "calendar coverage: {w}"
+                );
+            }
+        }
         match svc.escalate_due().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(escalations = n, "scheduler pass"),

@@ -85,7 +85,10 @@ pub enum NoticeError {
         index: usize,
     },
     /// A holiday name longer than [`MAX_HOLIDAY_NAME_CHARS`].
-    #[error("holiday {index}: {name_field} is longer than {} characters", MAX_HOLIDAY_NAME_CHARS)]
+    #[error(
+        "holiday {index}: {name_field} is longer than {} characters",
+        MAX_HOLIDAY_NAME_CHARS
+    )]
     NameTooLong {
         /// Its position in `holidays`.
         index: usize,
@@ -356,11 +359,11 @@ impl Coverage {
             }
             let end = last_day_of(last);
             let days_left = end.map(|e| (e - today).num_days());
-            let warning = days_left
-                .filter(|d| *d <= COVERAGE_WARNING_DAYS)
-                .map(|_| CoverageWarning::EndingSoon {
+            let warning = days_left.filter(|d| *d <= COVERAGE_WARNING_DAYS).map(|_| {
+                CoverageWarning::EndingSoon {
                     next_year: last + 1,
-                });
+                }
+            });
             (end, warning)
         } else {
             let earlier = years.iter().rev().find(|y| **y < this_year).copied();
@@ -483,7 +486,10 @@ mod tests {
         let mut n = fixture_2027();
         n.holidays[1].end = date(2027, 10, 6);
         let e = rejected(&n);
-        assert!(matches!(e, NoticeError::HolidayEndsBeforeStart { index: 1, .. }));
+        assert!(matches!(
+            e,
+            NoticeError::HolidayEndsBeforeStart { index: 1, .. }
+        ));
         assert_eq!(e.field(), "holidays[1].end");
     }
 
@@ -610,7 +616,10 @@ mod tests {
         assert_eq!(c.warning, Some(CoverageWarning::Uncovered { year: 2027 }));
         let c = Coverage::of([2026], date(2027, 6, 30));
         assert_eq!(c.warning, Some(CoverageWarning::Uncovered { year: 2027 }));
-        assert!(c.warning.map(|w| w.to_string()).is_some_and(|s| s.contains("weekends only")));
+        assert!(c
+            .warning
+            .map(|w| w.to_string())
+            .is_some_and(|s| s.contains("weekends only")));
         let c = Coverage::of(Vec::new(), date(2026, 12, 1));
         assert_eq!((c.coverage_end, c.days_left), (None, None));
         assert_eq!(c.warning, Some(CoverageWarning::Uncovered { year: 2026 }));
