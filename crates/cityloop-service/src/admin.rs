@@ -901,6 +901,7 @@ impl Services {
             Some(json(&spec)?),
         )
         .await?;
+        self.refresh_open_deadlines().await?;
         Ok(spec)
     }
 

@@ -10,11 +10,15 @@
 
 use cityloop_domain::calendar::{Coverage, YearNotice};
 use cityloop_domain::model::Person;
-use cityloop_store::{AdminOp, AuditEntry};
+use cityloop_domain::workflow::CaseState;
+use cityloop_store::{AdminOp, AuditEntry, CaseFilter, Cursor, Page};
 use serde::Serialize;
 
 use crate::admin::require_admin;
 use crate::{keys, ServiceError, Services};
+
+/// Open cases whose stored deadline is rewritten per store transaction.
+const REFRESH_PAGE: u32 = 500;
 
 /// Serializes read-modify-write changes of the calendar document in this process.
 static CALENDAR_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -55,6 +59,8 @@ pub struct LoadedYear {
     pub replaced: bool,
     /// The coverage now.
     pub coverage: Coverage,
+    /// Open cases whose stored deadline was recomputed on the new calendar.
+    pub deadlines_refreshed: u64,
 }
 
 impl Services {
@@ -132,6 +138,7 @@ impl Services {
             Some(to_json(&notice)?),
         )
         .await?;
+        let deadlines_refreshed = self.refresh_open_deadlines().await?;
         let coverage = self.calendar_coverage();
         tracing::info!(
             year = notice.year,
@@ -143,6 +150,7 @@ impl Services {
             year: notice.year,
             replaced: previous.is_some(),
             coverage,
+            deadlines_refreshed,
         })
     }
 
@@ -171,7 +179,48 @@ impl Services {
             None,
         )
         .await?;
+        self.refresh_open_deadlines().await?;
         Ok(self.calendar_coverage())
+    }
+
+    /// Recomputes the stored deadline of every open case on the current calendar (after a
+    /// calendar change), so the `overdue` list filter agrees with the deadlines shown.
+    /// Returns how many were rewritten.
+    pub async fn refresh_open_deadlines(&self) -> Result<u64, ServiceError> {
+        let cal = self.calendar();
+        let filter = CaseFilter {
+            states: CaseState::ALL
+                .iter()
+                .filter(|s| !s.is_terminal())
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            ..CaseFilter::default()
+        };
+        let mut page = Page {
+            after: None,
+            limit: REFRESH_PAGE,
+        };
+        let mut total = 0;
+        loop {
+            let cases = self.store.list_cases(&filter, &page).await?;
+            let Some(last) = cases.last() else { break };
+            page.after = Some(Cursor {
+                created_at: last.created_at,
+                id: last.id,
+            });
+            let rows: Vec<_> = cases
+                .iter()
+                .map(|c| (c.id, c.version, c.deadline(&cal)))
+                .collect();
+            total += self.store.refresh_deadlines(&rows).await?;
+        }
+        if total > 0 {
+            tracing::info!(
+                cases = total,
+                "stored deadlines recomputed on the new calendar"
+            );
+        }
+        Ok(total)
     }
 
     /// Writes the calendar document with its audit row in one transaction, then reloads

@@ -973,6 +973,27 @@ macro_rules! sql_store {
                     .collect()
             }
 
+            async fn refresh_deadlines(
+                &self,
+                rows: &[(CaseId, i64, Option<DateTime<Utc>>)],
+            ) -> Result<u64> {
+                let mut tx = self.writer.begin().await?;
+                let mut changed = 0;
+                for (id, version, deadline) in rows {
+                    changed += sqlx::query(
+                        "UPDATE cases SET deadline = $1 WHERE id = $2 AND version = $3",
+                    )
+                    .bind(*deadline)
+                    .bind(id.to_string())
+                    .bind(*version)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+
             async fn count_cases(&self) -> Result<i64> {
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM cases")
                     .fetch_one(&self.reader)

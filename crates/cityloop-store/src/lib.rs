@@ -290,6 +290,13 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
     async fn events(&self, id: CaseId) -> Result<Vec<Event>>;
     async fn list_cases(&self, filter: &CaseFilter, page: &Page) -> Result<Vec<Case>>;
     async fn count_cases(&self) -> Result<i64>;
+    /// Rewrites the stored `deadline` (what `CaseFilter::deadline_before` reads) of each
+    /// `(case, version, deadline)` whose case is still at that version, in one
+    /// transaction: after a calendar change moved running deadlines. A case that changed
+    /// meanwhile is skipped (its new event stored its own deadline). Returns the number of
+    /// rows rewritten.
+    async fn refresh_deadlines(&self, rows: &[(CaseId, i64, Option<DateTime<Utc>>)])
+        -> Result<u64>;
 
     // ---- API keys (Open311 client applications), stored as SHA-256 hashes ----
     async fn add_api_key(&self, key_hash: &str, name: &str, now: DateTime<Utc>) -> Result<()>;

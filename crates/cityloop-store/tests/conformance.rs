@@ -694,3 +694,52 @@ store_test!(
     public_text_migration,
     the_public_text_migration_strips_the_legacy_view_note_and_keeps_history
 );
+
+async fn refreshed_deadlines_are_what_the_overdue_filter_reads(db: &TestDb) {
+    let fx = Fixture::new();
+    let a = create(&db.store, &fx, 1, t0()).await;
+    let b = create(&db.store, &fx, 2, t0()).await;
+    let overdue_at = |t: DateTime<Utc>| CaseFilter {
+        deadline_before: Some(t),
+        ..CaseFilter::default()
+    };
+    let page = Page {
+        after: None,
+        limit: 10,
+    };
+    let probe = t0() + Duration::hours(1);
+    assert!(db
+        .store
+        .list_cases(&overdue_at(probe), &page)
+        .await
+        .unwrap()
+        .is_empty());
+    // A calendar change moved both deadlines earlier; b's version is stale (it changed
+    // meanwhile), so only a is rewritten.
+    let earlier = Some(t0() + Duration::minutes(30));
+    let n = db
+        .store
+        .refresh_deadlines(&[(a.id, a.version, earlier), (b.id, b.version - 1, earlier)])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let listed: Vec<CaseId> = db
+        .store
+        .list_cases(&overdue_at(probe), &page)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, vec![a.id]);
+    assert_eq!(
+        db.store.get_case(a.id).await.unwrap(),
+        a,
+        "the view is untouched"
+    );
+    assert_eq!(db.store.refresh_deadlines(&[]).await.unwrap(), 0);
+}
+store_test!(
+    refresh_deadlines,
+    refreshed_deadlines_are_what_the_overdue_filter_reads
+);

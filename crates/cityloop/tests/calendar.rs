@@ -141,6 +141,10 @@ async fn the_coverage_warning_shows_until_the_admin_loads_the_next_year(s: &Serv
     assert_eq!(loaded["year"], 2027);
     assert_eq!(loaded["replaced"], false);
     assert_eq!(loaded["coverage"]["warning"], Value::Null, "{loaded}");
+    assert!(
+        loaded["deadlines_refreshed"].as_u64() >= Some(1),
+        "{loaded}"
+    );
 
     let h = healthz(s).await;
     assert_eq!(h["calendar"]["years"], json!([2026, 2027]), "{h}");
