@@ -9,6 +9,10 @@ use axum::Json;
 use cityloop_service::ServiceError;
 use serde_json::json;
 
+/// `Retry-After` of a 503 answered because the database is unavailable (a failover takes
+/// seconds).
+pub const UNAVAILABLE_RETRY_AFTER_S: u64 = 1;
+
 /// An error on its way out as an HTTP response.
 #[derive(Debug)]
 pub struct ApiError {
@@ -79,6 +83,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotConfigured(m) => {
                 tracing::error!(error = %m, "installation not configured");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", m)
+            }
+            ServiceError::Unavailable(m) => {
+                tracing::error!(error = %m, "database unavailable");
+                Self {
+                    retry_after_s: Some(UNAVAILABLE_RETRY_AFTER_S),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "the database is unavailable; retry (a request with an Idempotency-Key is never applied twice)",
+                    )
+                }
             }
             ServiceError::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -273,15 +273,19 @@ fn case_id(s: &str) -> Result<CaseId, ApiError> {
 }
 
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = CreateCaseRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters, per person: a repeat answers the first case (`Idempotent-Replayed: true`) and a request whose database connection dropped is retried by the server")),
     responses((status = 201, body = CaseDto),
+              (status = 503, description = "The database is unavailable (a failover); retry, with an Idempotency-Key to be safe", body = ErrorBody),
               (status = 401, body = ErrorBody),
               (status = 403, description = "The role may not take in cases", body = ErrorBody),
               (status = 422, description = "Invalid field, named in `field`", body = ErrorBody)))]
 pub(crate) async fn create_case(
     State(st): State<AppState>,
     staff: Staff,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<CreateCaseRequest>,
-) -> Result<(StatusCode, Json<CaseDto>), ApiError> {
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
     let (lon, lat) = match req.coord.as_deref() {
         None | Some("wgs84") => (req.lon, req.lat),
         Some(c) => {
@@ -320,16 +324,41 @@ pub(crate) async fn create_case(
         media: req.media,
         external_ref: req.external_ref,
     };
-    let case = st.svc.report_case(&staff.actor, input).await?;
+    let (case, replayed) = st.svc.report_case_once(&staff.actor, input, key).await?;
     let detail = st.svc.detail(&staff.actor, case, Vec::new());
     let names = names(&st).await?;
-    Ok((
+    let resp = (
         StatusCode::CREATED,
         Json(
             CaseDto::new(&detail.case, detail.deadline, detail.light, &names)
                 .weekends_only(detail.deadline_weekends_only),
         ),
-    ))
+    )
+    .into_response();
+    Ok(mark_replayed(resp, replayed))
+}
+
+/// The client's `Idempotency-Key` header, if sent (checked by the service).
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::trim)
+                .map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII characters"))
+        })
+        .transpose()
+}
+
+/// A repeat of an idempotent request says so (`Idempotent-Replayed: true`).
+fn mark_replayed(mut resp: Response, replayed: bool) -> Response {
+    if replayed {
+        resp.headers_mut().insert(
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderValue::from_static("true"),
+        );
+    }
+    resp
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
@@ -350,8 +379,11 @@ pub(crate) async fn get_case(
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Case id (UUID)")), request_body = ActionRequest,
+    params(("id" = String, Path, description = "Case id (UUID)"),
+           ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters, per person: a repeat answers the first result (the case right after that action, `Idempotent-Replayed: true`); used on another case it is a 409")),
+    request_body = ActionRequest,
     responses((status = 200, description = "The case after the action, with its timeline", body = CaseDto),
+              (status = 503, description = "The database is unavailable (a failover); retry, with an Idempotency-Key to be safe", body = ErrorBody),
               (status = 401, body = ErrorBody),
               (status = 403, description = "Role or scope may not take this action", body = ErrorBody),
               (status = 404, body = ErrorBody),
@@ -361,9 +393,11 @@ pub(crate) async fn act(
     State(st): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<ActionRequest>,
-) -> Result<Json<CaseDto>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = case_id(&id)?;
+    let key = idempotency_key(&headers)?;
     let action = parse_enum::<Action>("action", &req.action)?;
     let cmd = Command {
         note: req.note.clone(),
@@ -387,13 +421,13 @@ pub(crate) async fn act(
             .map(|r| parse_enum::<PublicReason>("public_reason", r))
             .transpose()?,
     };
-    st.svc
-        .act(&staff.actor, id, action, cmd, req.version)
+    let (d, replayed) = st
+        .svc
+        .act_once(&staff.actor, id, action, cmd, req.version, key)
         .await?;
-    let d = st.svc.case_detail_unchecked(&staff.actor, id).await?;
     let mut dto = CaseDto::detail(&d, &names(&st).await?);
     crate::attachments::add_photos(&st, &mut dto).await?;
-    Ok(Json(dto))
+    Ok(mark_replayed(Json(dto).into_response(), replayed))
 }
 
 fn parse_cursor(s: &str) -> Result<Cursor, ApiError> {

@@ -46,6 +46,61 @@ pub struct CaseDetail {
     pub allowed_actions: Vec<Action>,
 }
 
+/// Idempotency scope of the staff API's case creation: `staff:<person id>`.
+const STAFF_CREATE_SCOPE: &str = "staff:";
+/// Idempotency scope of the staff API's actions: `staff-action:<person id>`.
+const STAFF_ACTION_SCOPE: &str = "staff-action:";
+
+/// An `Idempotency-Key` on the staff API is 1 to this many visible ASCII characters.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// Checks a client's `Idempotency-Key` (a 422 naming the header otherwise).
+pub fn check_idempotency_key(key: &str) -> Result<&str, ServiceError> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY_CHARS
+        && key.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(key)
+    } else {
+        Err(ServiceError::invalid(
+            "Idempotency-Key",
+            format!("1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"),
+        ))
+    }
+}
+
+/// The person part of an idempotency scope (keys are per person).
+fn person_scope(actor: &Actor) -> String {
+    actor
+        .person_id
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "system".into())
+}
+
+/// Why a keyed action did not append: it had been done (its first use), or an error.
+enum ActError {
+    Replayed(cityloop_store::KeyUse),
+    Service(ServiceError),
+}
+
+impl From<ServiceError> for ActError {
+    fn from(e: ServiceError) -> Self {
+        ActError::Service(e)
+    }
+}
+
+impl From<cityloop_store::StoreError> for ActError {
+    fn from(e: cityloop_store::StoreError) -> Self {
+        ActError::Service(e.into())
+    }
+}
+
+impl From<cityloop_domain::workflow::TransitionError> for ActError {
+    fn from(e: cityloop_domain::workflow::TransitionError) -> Self {
+        ActError::Service(e.into())
+    }
+}
+
 /// Which sources each role may report under.
 fn may_report(actor: &Actor, source: Source) -> bool {
     match actor.role {
@@ -75,15 +130,50 @@ impl Services {
         actor: &Actor,
         input: ReportInput,
     ) -> Result<Case, ServiceError> {
+        Ok(self.report_case_once(actor, input, None).await?.0)
+    }
+
+    /// [`Services::report_case`] with the client's idempotency key (the staff API's
+    /// `Idempotency-Key`, scoped to the person): a repeat answers the first case (and
+    /// `true`), and a write whose connection dropped is retried (see [`crate::retry`]).
+    /// Without a key a lost connection answers [`ServiceError::Unavailable`].
+    pub async fn report_case_once(
+        &self,
+        actor: &Actor,
+        input: ReportInput,
+        key: Option<&str>,
+    ) -> Result<(Case, bool), ServiceError> {
+        let key = key.map(check_idempotency_key).transpose()?;
+        let scope = format!("{STAFF_CREATE_SCOPE}{}", person_scope(actor));
+        if let Some(k) = key {
+            // A repeat is answered before anything is checked again (the first answer
+            // stands even if, say, the category was removed since).
+            if let Some(id) = self.store.idempotency_key(&scope, k).await?.map(|u| u.case_id) {
+                return Ok((self.store.get_case(id).await?, true));
+            }
+        }
         let (mut case, mut event) = self.prepare_report(actor, input).await?;
         self.check_attachment_refs("media", &case.media).await?;
         let deadline = case.deadline(&self.calendar());
         let prefix = self.number_prefix(&case);
-        self.store
-            .create_numbered_case(&prefix, &mut case, deadline, &mut event, None)
-            .await?;
+        let idem = key.map(|k| (scope.as_str(), k));
+        let mut retry = crate::retry::Retry::new(self.write_retry);
+        let first = loop {
+            match self
+                .store
+                .create_numbered_case(&prefix, &mut case, deadline, &mut event, idem)
+                .await
+            {
+                Err(e) if idem.is_some() && retry.again(&e).await => continue,
+                other => break other?,
+            }
+        };
+        if let Some(id) = first {
+            tracing::info!(case.id = %id, "staff report repeated (Idempotency-Key); answered with the first case");
+            return Ok((self.store.get_case(id).await?, true));
+        }
         tracing::info!(case.id = %case.id, case.number = %case.number, case.source = %case.source, "case reported");
-        Ok(case)
+        Ok((case, false))
     }
 
     /// The case-number prefix of a case: district code and the local date of intake.
@@ -217,6 +307,104 @@ impl Services {
         cmd: Command,
         expected_version: Option<i64>,
     ) -> Result<Case, ServiceError> {
+        match self
+            .act_inner(actor, id, action, cmd, expected_version, None)
+            .await
+        {
+            Ok(case) => Ok(case),
+            Err(ActError::Service(e)) => Err(e),
+            Err(ActError::Replayed(_)) => Err(ServiceError::Internal(anyhow::anyhow!(
+                "an action without a key was answered as a replay"
+            ))),
+        }
+    }
+
+    /// [`Services::act`] with the client's idempotency key (the staff API's
+    /// `Idempotency-Key`, scoped to the person), answered as the case's detail right after
+    /// the action. A repeat of the key answers the first result (the case as it was after
+    /// that action; `true`) and writes nothing; a write whose connection dropped is
+    /// retried. The key belongs to one case: using it on another is a conflict.
+    pub async fn act_once(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        action: Action,
+        cmd: Command,
+        expected_version: Option<i64>,
+        key: Option<&str>,
+    ) -> Result<(CaseDetail, bool), ServiceError> {
+        let key = key.map(check_idempotency_key).transpose()?;
+        let scope = format!("{STAFF_ACTION_SCOPE}{}", person_scope(actor));
+        if let Some(k) = key {
+            if let Some(used) = self.store.idempotency_key(&scope, k).await? {
+                return Ok((self.replayed_action(actor, id, used).await?, true));
+            }
+        }
+        let idem = key.map(|k| (scope.as_str(), k));
+        match self
+            .act_inner(actor, id, action, cmd, expected_version, idem)
+            .await
+        {
+            Ok(_) => Ok((self.case_detail_unchecked(actor, id).await?, false)),
+            Err(ActError::Replayed(used)) => {
+                tracing::info!(case.id = %id, "staff action repeated (Idempotency-Key); answered with the first result");
+                Ok((self.replayed_action(actor, id, used).await?, true))
+            }
+            Err(ActError::Service(ServiceError::Conflict(m))) => {
+                // The same request, run concurrently, may have committed meanwhile (the
+                // state or version moved because of it): then it is a repeat.
+                match key {
+                    Some(k) => match self.store.idempotency_key(&scope, k).await? {
+                        Some(used) => Ok((self.replayed_action(actor, id, used).await?, true)),
+                        None => Err(ServiceError::Conflict(m)),
+                    },
+                    None => Err(ServiceError::Conflict(m)),
+                }
+            }
+            Err(ActError::Service(e)) => Err(e),
+        }
+    }
+
+    /// The detail a keyed action answered the first time: the case folded up to the event
+    /// that action appended (found by actor and time, both stored with the key).
+    async fn replayed_action(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        used: cityloop_store::KeyUse,
+    ) -> Result<CaseDetail, ServiceError> {
+        if used.case_id != id {
+            return Err(ServiceError::Conflict(format!(
+                "this Idempotency-Key was used for case {}, not {id}",
+                used.case_id
+            )));
+        }
+        let case = self.store.get_case(id).await?;
+        self.check_can_see(actor, &case)?;
+        let events = self.store.events(id).await?;
+        let upto = events.iter().position(|e| {
+            e.actor.person_id == actor.person_id
+                && (e.at - used.at).num_microseconds().map(i64::abs) < Some(1_000)
+        });
+        let Some(upto) = upto else {
+            // Cannot tell which event it was; the current case is the honest answer.
+            return Ok(self.detail(actor, case, events));
+        };
+        let events = events[..=upto].to_vec();
+        let then = Case::from_events(&events)
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("fold failed: {e}")))?;
+        Ok(self.detail(actor, then, events))
+    }
+
+    async fn act_inner(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        action: Action,
+        cmd: Command,
+        expected_version: Option<i64>,
+        idem: Option<(&str, &str)>,
+    ) -> Result<Case, ActError> {
         let case = self.store.get_case(id).await?;
         // Scope first, so nothing about another unit's case (not even its state) leaks.
         self.check_can_see(actor, &case)?;
@@ -225,7 +413,8 @@ impl Services {
                 return Err(ServiceError::Conflict(format!(
                     "case {} is at version {}, not {v}",
                     case.number, case.version
-                )));
+                ))
+                .into());
             }
         }
         let now = self.now();
@@ -239,7 +428,7 @@ impl Services {
                     ServiceError::invalid("unit_id", format!("no unit with id {unit}"))
                 })?;
             if !u.active {
-                return Err(ServiceError::invalid("unit_id", "the unit is deactivated"));
+                return Err(ServiceError::invalid("unit_id", "the unit is deactivated").into());
             }
         }
         if let Some(cat) = &event.category {
@@ -247,15 +436,34 @@ impl Services {
                 return Err(ServiceError::invalid(
                     "category",
                     format!("unknown category {cat}"),
-                ));
+                )
+                .into());
             }
         }
         let mut next = case.clone();
-        next.apply(&event)
-            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("fold failed: {e}")))?;
-        self.store
-            .append_event(&next, next.deadline(&live.calendar), &event)
-            .await?;
+        next.apply(&event).map_err(|e| {
+            ServiceError::Internal(anyhow::anyhow!("fold failed: {e}"))
+        })?;
+        let deadline = next.deadline(&live.calendar);
+        match idem {
+            None => self.store.append_event(&next, deadline, &event).await?,
+            Some((scope, key)) => {
+                let mut retry = crate::retry::Retry::new(self.write_retry);
+                let used = loop {
+                    match self
+                        .store
+                        .append_event_once(&next, deadline, &event, scope, key)
+                        .await
+                    {
+                        Err(e) if retry.again(&e).await => continue,
+                        other => break other?,
+                    }
+                };
+                if let Some(used) = used {
+                    return Err(ActError::Replayed(used));
+                }
+            }
+        }
         tracing::info!(case.id = %next.id, case.number = %next.number, action = %action, state = %next.state, "case transition");
         Ok(next)
     }

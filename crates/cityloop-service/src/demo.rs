@@ -226,6 +226,7 @@ impl Services {
                 crate::attachments::DEFAULT_DIR_NAME.into(),
             )),
             grid_shapes: Default::default(),
+            write_retry: crate::retry::DEFAULT_WRITE_RETRY,
             clock: std::sync::Arc::new(chrono::Utc::now),
         })
     }

@@ -29,6 +29,10 @@ pub enum ServiceError {
     /// The installation is not set up (no district, bad configuration).
     #[error("{0}")]
     NotConfigured(String),
+    /// The database cannot be reached or lost the connection (e.g. during a failover); a
+    /// write without an idempotency key may or may not have been stored. Retryable.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -47,6 +51,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound(what) => ServiceError::NotFound(what),
             StoreError::Conflict(m) => ServiceError::Conflict(m),
+            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
             other => ServiceError::Internal(anyhow::Error::new(other)),
         }
     }

@@ -19,6 +19,7 @@ pub mod evaluation;
 pub mod media;
 pub mod open311;
 pub mod reference;
+pub mod retry;
 pub mod territory;
 pub mod webhooks;
 
@@ -70,6 +71,9 @@ pub struct Services {
     pub media: Arc<attachments::Media>,
     /// The unit grids' shapes for the heat map, parsed once from the stored layer.
     grid_shapes: Arc<tokio::sync::OnceCell<Arc<Vec<evaluation::GridShape>>>>,
+    /// How long a write with an idempotency key is retried when the database connection
+    /// drops (a failover); see [`retry`]. [`retry::DEFAULT_WRITE_RETRY`] unless set.
+    pub write_retry: std::time::Duration,
     clock: Clock,
 }
 
@@ -98,6 +102,7 @@ impl Services {
                 attachments::DEFAULT_DIR_NAME.into(),
             )),
             grid_shapes: Arc::default(),
+            write_retry: retry::DEFAULT_WRITE_RETRY,
             clock: Arc::new(|| Utc::now().trunc_subsecs(6)),
         })
     }

@@ -832,11 +832,20 @@ impl Services {
         let prefix = self.number_prefix(&case);
         let scope = format!("{SCOPE_PREFIX}{client}");
         let idem = key.as_deref().map(|k| (scope.as_str(), k));
-        let (case, replayed) = match self
-            .store
-            .create_numbered_case(&prefix, &mut case, deadline, &mut event, idem)
-            .await?
-        {
+        // With a key (given or derived) a dropped connection is retried: the key, stored in
+        // the case's own transaction, makes a repeat answer the first case (crate::retry).
+        let mut retry = crate::retry::Retry::new(self.write_retry);
+        let first = loop {
+            match self
+                .store
+                .create_numbered_case(&prefix, &mut case, deadline, &mut event, idem)
+                .await
+            {
+                Err(e) if idem.is_some() && retry.again(&e).await => continue,
+                other => break other?,
+            }
+        };
+        let (case, replayed) = match first {
             None => (case, false),
             Some(id) => (self.store.get_case(id).await?, true),
         };

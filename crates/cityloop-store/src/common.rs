@@ -375,34 +375,54 @@ macro_rules! sql_store {
                 event: &Event,
             ) -> Result<()> {
                 let mut tx = self.writer.begin().await?;
-                let done = sqlx::query(
-                    "UPDATE cases SET state = $1, category_code = $2, unit_id = $3, deadline = $4,
-                       updated_at = $5, version = $6, view = $7
-                     WHERE id = $8 AND version = $9",
-                )
-                .bind(case.state.as_str())
-                .bind(&case.category.code)
-                .bind(case.unit_id.map(|u| u.to_string()))
-                .bind(deadline)
-                .bind(case.updated_at)
-                .bind(case.version)
-                .bind(serde_json::to_string(case)?)
-                .bind(case.id.to_string())
-                .bind(case.version - 1)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() != 1 {
-                    return Err(StoreError::Conflict(format!(
-                        "case {} changed since version {}",
-                        case.number,
-                        case.version - 1
-                    )));
-                }
-                insert_event(&mut tx, event).await?;
-                enqueue_case_event(&mut tx, case, event).await?;
-                eval_refresh(&mut tx, &self.eval_calendar.get(), case.id).await?;
+                append_in(&mut tx, &self.eval_calendar.get(), case, deadline, event).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn append_event_once(
+                &self,
+                case: &Case,
+                deadline: Option<DateTime<Utc>>,
+                event: &Event,
+                scope: &str,
+                key: &str,
+            ) -> Result<Option<crate::KeyUse>> {
+                let mut tx = self.writer.begin().await?;
+                if let Some(used) = key_use(&mut *tx, scope, key).await? {
+                    return Ok(Some(used));
+                }
+                let appended = append_in(&mut tx, &self.eval_calendar.get(), case, deadline, event).await;
+                if let Err(StoreError::Conflict(_)) = &appended {
+                    // A concurrent request with the same key may have won the version.
+                    drop(tx);
+                    if let Some(used) = key_use(&self.writer, scope, key).await? {
+                        return Ok(Some(used));
+                    }
+                    return appended.map(|()| None);
+                }
+                appended?;
+                let claimed = sqlx::query(
+                    "INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(scope)
+                .bind(key)
+                .bind(case.id.to_string())
+                .bind(event.at)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from);
+                if let Err(StoreError::Conflict(_)) = claimed {
+                    drop(tx);
+                    return key_use(&self.writer, scope, key).await;
+                }
+                claimed?;
+                tx.commit().await?;
+                Ok(None)
+            }
+
+            async fn idempotency_key(&self, scope: &str, key: &str) -> Result<Option<crate::KeyUse>> {
+                key_use(&self.writer, scope, key).await
             }
 
             async fn get_case(&self, id: CaseId) -> Result<Case> {
@@ -1255,6 +1275,66 @@ macro_rules! sql_store {
                     CaseId::parse(&id)
                         .map(Some)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))
+                }
+            }
+        }
+
+        /// The body of `append_event`: the version-checked view update, the event and its
+        /// projections, in the caller's transaction.
+        async fn append_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            cal: &cityloop_domain::calendar::WorkCalendar,
+            case: &Case,
+            deadline: Option<DateTime<Utc>>,
+            event: &Event,
+        ) -> Result<()> {
+            let done = sqlx::query(
+                "UPDATE cases SET state = $1, category_code = $2, unit_id = $3, deadline = $4,
+                   updated_at = $5, version = $6, view = $7
+                 WHERE id = $8 AND version = $9",
+            )
+            .bind(case.state.as_str())
+            .bind(&case.category.code)
+            .bind(case.unit_id.map(|u| u.to_string()))
+            .bind(deadline)
+            .bind(case.updated_at)
+            .bind(case.version)
+            .bind(serde_json::to_string(case)?)
+            .bind(case.id.to_string())
+            .bind(case.version - 1)
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "case {} changed since version {}",
+                    case.number,
+                    case.version - 1
+                )));
+            }
+            insert_event(tx, event).await?;
+            enqueue_case_event(tx, case, event).await?;
+            eval_refresh(tx, cal, case.id).await?;
+            Ok(())
+        }
+
+        /// The first use of an idempotency key, if it was used.
+        async fn key_use<'e, E>(ex: E, scope: &str, key: &str) -> Result<Option<crate::KeyUse>>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            let row = sqlx::query("SELECT case_id, created_at FROM idempotency WHERE scope = $1 AND key = $2")
+                .bind(scope)
+                .bind(key)
+                .fetch_optional(ex)
+                .await?;
+            match row {
+                None => Ok(None),
+                Some(r) => {
+                    let id: String = r.try_get("case_id")?;
+                    Ok(Some(crate::KeyUse {
+                        case_id: CaseId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        at: r.try_get("created_at")?,
+                    }))
                 }
             }
         }

@@ -69,12 +69,27 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
                 StoreError::Conflict(d.message().to_owned())
             }
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            sqlx::Error::Database(d) if d.code().is_some_and(|c| connection_lost(&c)) => {
                 StoreError::Unavailable(e.to_string())
             }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Db(e),
         }
     }
+}
+
+/// True for the PostgreSQL SQLSTATEs a failover produces: the connection is gone or the
+/// server is not (or no longer) the read-write leader. The statement did not commit, or
+/// its commit's fate is unknown; either way only an idempotent write may be retried.
+/// (08xxx connection exception, 57P01–57P03 server shutting down / starting up, 25006 a
+/// write sent to a standby, 53300 too many connections while clients move over.)
+fn connection_lost(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "25006" | "53300")
 }
 
 impl From<serde_json::Error> for StoreError {
@@ -84,6 +99,14 @@ impl From<serde_json::Error> for StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The first use of an idempotency key: the case it wrote and when (for an action, the
+/// time of the event it appended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyUse {
+    pub case_id: CaseId,
+    pub at: DateTime<Utc>,
+}
 
 /// Which backend a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -285,6 +308,19 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
         deadline: Option<DateTime<Utc>>,
         event: &Event,
     ) -> Result<()>;
+    /// [`Store::append_event`] that records the client's idempotency key `(scope, key)` in
+    /// the same transaction. If the key was already used, nothing is written and its first
+    /// use is returned (a retry after a lost answer, or a concurrent duplicate).
+    async fn append_event_once(
+        &self,
+        case: &Case,
+        deadline: Option<DateTime<Utc>>,
+        event: &Event,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<KeyUse>>;
+    /// The first use of an idempotency key, read on the writer (the leader).
+    async fn idempotency_key(&self, scope: &str, key: &str) -> Result<Option<KeyUse>>;
     async fn get_case(&self, id: CaseId) -> Result<Case>;
     async fn get_case_by_number(&self, number: &str) -> Result<Case>;
     async fn events(&self, id: CaseId) -> Result<Vec<Event>>;

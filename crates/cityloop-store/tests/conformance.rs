@@ -742,4 +742,68 @@ async fn refreshed_deadlines_are_what_the_overdue_filter_reads(db: &TestDb) {
 store_test!(
     refresh_deadlines,
     refreshed_deadlines_are_what_the_overdue_filter_reads
+
+async fn a_keyed_action_appends_once_and_a_repeat_returns_its_first_use(db: &TestDb) {
+    let fx = Arc::new(Fixture::new());
+    let case = create(&db.store, &fx, 1, t0()).await;
+    let ev = case
+        .decide(
+            Action::Accept,
+            &Command::default(),
+            &operator(),
+            fx.ctx(t0()),
+        )
+        .unwrap();
+    let mut next = case.clone();
+    next.apply(&ev).unwrap();
+    // Concurrent duplicates of one keyed request (a client retrying while the first is
+    // still in flight): one appends, every other answers with that first use.
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let store = db.store.clone();
+        let (next, ev) = (next.clone(), ev.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .append_event_once(&next, None, &ev, "staff-action:p1", "k-1")
+                .await
+        }));
+    }
+    let mut firsts = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(None) => firsts += 1,
+            Ok(Some(used)) => {
+                assert_eq!(used.case_id, case.id);
+                assert!((used.at - ev.at).num_milliseconds().abs() < 1, "{used:?}");
+            }
+            Err(e) => panic!("a duplicate must be answered as a repeat, got {e}"),
+        }
+    }
+    assert_eq!(firsts, 1, "exactly one attempt appends");
+    assert_eq!(db.store.events(case.id).await.unwrap().len(), 2);
+    assert_eq!(db.store.get_case(case.id).await.unwrap(), next);
+    let used = db
+        .store
+        .idempotency_key("staff-action:p1", "k-1")
+        .await
+        .unwrap()
+        .expect("the key is recorded");
+    assert_eq!(used.case_id, case.id);
+    // Without a key, a stale repeat is a conflict as before; another person's same key is
+    // their own.
+    assert!(matches!(
+        db.store.append_event(&next, None, &ev).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        db.store
+            .idempotency_key("staff-action:p2", "k-1")
+            .await
+            .unwrap(),
+        None
+    );
+}
+store_test!(
+    keyed_action_once,
+    a_keyed_action_appends_once_and_a_repeat_returns_its_first_use
 );

@@ -122,6 +122,10 @@ struct ServeArgs {
     /// (`./attachments` for PostgreSQL).
     #[arg(long, env = "CITYLOOP_MEDIA_DIR")]
     media_dir: Option<std::path::PathBuf>,
+    /// How long a write with an idempotency key is retried when the database connection
+    /// drops (a PostgreSQL failover); writes without a key answer 503 at once.
+    #[arg(long, default_value = "20s", env = "CITYLOOP_WRITE_RETRY")]
+    write_retry: String,
     #[command(flatten)]
     media: MediaArgs,
     #[command(flatten)]
@@ -180,6 +184,15 @@ impl MediaArgs {
 }
 
 impl ServeArgs {
+    fn write_retry(&self) -> Result<std::time::Duration> {
+        let d = cityloop_domain::webhook::parse_duration(&self.write_retry)
+            .map_err(|e| anyhow::anyhow!("--write-retry: {e}"))?;
+        if d > std::time::Duration::from_secs(25) {
+            bail!("--write-retry: at most 25s (requests time out after 30 s)");
+        }
+        Ok(d)
+    }
+
     fn media_dir(&self) -> std::path::PathBuf {
         self.media_dir
             .clone()
@@ -298,6 +311,11 @@ enum BenchCmd {
         /// Concurrent clients, comma-separated (one run each).
         #[arg(long, default_value = "1,8", value_delimiter = ',')]
         clients: Vec<usize>,
+        /// A second database measured in the same run, client count by client count,
+        /// with its cost as a ratio to `--db` (e.g. the Patroni cluster with a synchronous
+        /// standby against a single server; docs/BENCHMARKS.md).
+        #[arg(long)]
+        compare_db: Option<String>,
     },
     /// A month's rankings over a generated history (SQLite), beside the naive GROUP BY.
     Rankings {
@@ -373,6 +391,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .await?
                 .with_media_dir(args.media_dir())
                 .with_media_config(media);
+            svc.write_retry = args.write_retry()?;
             if let Some(off) = clock_offset {
                 let base = svc.clock();
                 svc = svc.with_clock(std::sync::Arc::new(move || base() + off));
@@ -390,10 +409,11 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Serve(args) => {
             let media = args.media.config()?;
             let store = open(&args.db.db, false).await?;
-            let svc = Services::load(store)
+            let mut svc = Services::load(store)
                 .await?
                 .with_media_dir(args.media_dir())
                 .with_media_config(media);
+            svc.write_retry = args.write_retry()?;
             let listener = bind(args.addr).await?;
             println!(
                 "cityloop serving {} on http://{}",
@@ -490,8 +510,17 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Bench {
-            cmd: BenchCmd::Intake { db, ops, clients },
-        } => bench_intake(db, ops, clients).await,
+            cmd:
+                BenchCmd::Intake {
+                    db,
+                    ops,
+                    clients,
+                    compare_db,
+                },
+        } => match compare_db {
+            None => bench_intake(db, ops, clients).await,
+            Some(other) => bench_intake_compare(db, other, ops, clients).await,
+        },
         Cmd::Bench {
             cmd: BenchCmd::Rankings { db, cases },
         } => bench_rankings::run(db, cases).await,
@@ -623,6 +652,45 @@ async fn bench_intake(db: Option<String>, ops: usize, clients: Vec<usize>) -> Re
     match store.backend() {
         cityloop_store::Backend::Postgres => native_client_floor("psql", &url, ops)?,
         cityloop_store::Backend::Sqlite => native_client_floor("sqlite3", &url, ops)?,
+    }
+    Ok(())
+}
+
+/// `bench intake --compare-db`: the same runs on two databases, alternating per client
+/// count so both see the same machine, and the second's throughput as a ratio to the
+/// first's (below 1: the second is slower by that factor).
+async fn bench_intake_compare(
+    db: Option<String>,
+    other: String,
+    ops: usize,
+    clients: Vec<usize>,
+) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let url = db.unwrap_or_else(|| tmp.path().join("bench.db").display().to_string());
+    let mut sides = Vec::new();
+    for u in [&url, &other] {
+        let store = open(u, true).await?;
+        load_demo(&store).await?;
+        let svc = Services::load(store.clone()).await?;
+        sides.push((store, svc));
+    }
+    println!("cityloop bench intake: {url:?} against {other:?} ({ops} operations per run)");
+    for &c in &clients {
+        let mut runs = Vec::new();
+        for (i, (store, svc)) in sides.iter().enumerate() {
+            let floor = cityloop_service::bench::raw_floor(store, ops, c).await?;
+            let intake = cityloop_service::bench::intake(svc, ops, c).await?;
+            let side = if i == 0 { "db" } else { "compare-db" };
+            println!("[{side}] {floor}");
+            println!("[{side}] {intake}");
+            runs.push((floor, intake));
+        }
+        println!(
+            "ratio compare-db / db at {c} clients: cases/s {:.2}, 1-row floor {:.2}, p99 {:.2}×",
+            runs[1].1.per_second() / runs[0].1.per_second().max(1e-9),
+            runs[1].0.per_second() / runs[0].0.per_second().max(1e-9),
+            runs[1].1.p99.as_secs_f64() / runs[0].1.p99.as_secs_f64().max(1e-9),
+        );
     }
     Ok(())
 }

@@ -516,3 +516,63 @@ async fn gcj02_input_is_converted_before_routing(s: &Server) {
     assert_eq!(as_wgs["neighbour_district"]["name"], "金水区");
 }
 http_test!(gcj02, gcj02_input_is_converted_before_routing);
+
+/// POST with an `Idempotency-Key`; status, whether it says it is a replay, and the body.
+async fn post_keyed(s: &Server, token: &str, path: &str, key: &str, body: Value) -> (u16, bool, Value) {
+    let r = s
+        .http
+        .post(s.url(path))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let st = r.status().as_u16();
+    let replayed = r.headers().get("idempotent-replayed").is_some();
+    (st, replayed, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn a_staff_idempotency_key_answers_a_repeat_with_the_first_result(s: &Server) {
+    let ins = s.login("inspector").await;
+    let op = s.login("operator").await;
+    let body = json!({
+        "source": "inspector", "category": "06010", "description": "重复提交测试",
+        "lat": 34.7503, "lon": 113.6615
+    });
+    let (st, rep, first) = post_keyed(s, &ins, "/api/v1/cases", "create-1", body.clone()).await;
+    assert_eq!((st, rep), (201, false), "{first}");
+    let (st, rep, again) = post_keyed(s, &ins, "/api/v1/cases", "create-1", body.clone()).await;
+    assert_eq!((st, rep), (201, true), "{again}");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["number"], first["number"]);
+    // The key is the person's: another inspector's same key is a new case.
+    let id = first["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/cases/{id}/actions");
+    let (st, rep, accepted) =
+        post_keyed(s, &op, &path, "act-1", json!({"action": "accept"})).await;
+    assert_eq!((st, rep), (200, false), "{accepted}");
+    // The repeat writes nothing and answers the case as it was right after the action,
+    // even after a later action moved it on.
+    let (st, _) = act(s, &op, &id, json!({"action": "register"})).await;
+    assert_eq!(st, 200);
+    let (st, rep, again) = post_keyed(s, &op, &path, "act-1", json!({"action": "accept"})).await;
+    assert_eq!((st, rep), (200, true), "{again}");
+    assert_eq!(again["version"], accepted["version"], "{again}");
+    assert_eq!(again["state"], accepted["state"], "{again}");
+    let (_, detail) = s.get(&op, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(detail["events"].as_array().unwrap().len(), 3, "{detail}");
+    // The same key on another case is a conflict; a bad key names the header.
+    let other = report(s, &ins, "inspector").await;
+    let other_path = format!("/api/v1/cases/{}/actions", other["id"].as_str().unwrap());
+    let (st, _, err) =
+        post_keyed(s, &op, &other_path, "act-1", json!({"action": "accept"})).await;
+    assert_eq!(st, 409, "{err}");
+    let (st, _, err) = post_keyed(s, &ins, "/api/v1/cases", "has space", body).await;
+    assert_eq!(st, 422, "{err}");
+    assert_eq!(err["error"]["field"], "Idempotency-Key", "{err}");
+}
+http_test!(
+    staff_idempotency_key,
+    a_staff_idempotency_key_answers_a_repeat_with_the_first_result
+);

@@ -144,6 +144,19 @@ impl Failure {
                     lang.pick("服务尚未配置", "the service is not configured"),
                 )
             }
+            ServiceError::Unavailable(m) => {
+                tracing::error!(error = %m, "database unavailable");
+                Self {
+                    retry_after_s: Some(crate::error::UNAVAILABLE_RETRY_AFTER_S),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        lang.pick(
+                            "数据库暂时不可用，请稍后重试（带 Idempotency-Key 重试不会重复受理）",
+                            "the database is unavailable; retry (with an Idempotency-Key a retry is never taken twice)",
+                        ),
+                    )
+                }
+            }
             ServiceError::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");
                 Self::new(
