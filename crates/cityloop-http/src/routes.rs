@@ -334,7 +334,7 @@ pub(crate) async fn create_case(
                 .weekends_only(detail.deadline_weekends_only),
         ),
     )
-    .into_response();
+        .into_response();
     Ok(mark_replayed(resp, replayed))
 }
 

@@ -148,7 +148,12 @@ impl Services {
         if let Some(k) = key {
             // A repeat is answered before anything is checked again (the first answer
             // stands even if, say, the category was removed since).
-            if let Some(id) = self.store.idempotency_key(&scope, k).await?.map(|u| u.case_id) {
+            if let Some(id) = self
+                .store
+                .idempotency_key(&scope, k)
+                .await?
+                .map(|u| u.case_id)
+            {
                 return Ok((self.store.get_case(id).await?, true));
             }
         }
@@ -433,17 +438,14 @@ impl Services {
         }
         if let Some(cat) = &event.category {
             if !self.cached().categories.contains_key(cat) {
-                return Err(ServiceError::invalid(
-                    "category",
-                    format!("unknown category {cat}"),
-                )
-                .into());
+                return Err(
+                    ServiceError::invalid("category", format!("unknown category {cat}")).into(),
+                );
             }
         }
         let mut next = case.clone();
-        next.apply(&event).map_err(|e| {
-            ServiceError::Internal(anyhow::anyhow!("fold failed: {e}"))
-        })?;
+        next.apply(&event)
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("fold failed: {e}")))?;
         let deadline = next.deadline(&live.calendar);
         match idem {
             None => self.store.append_event(&next, deadline, &event).await?,

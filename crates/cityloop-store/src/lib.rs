@@ -89,7 +89,8 @@ impl From<sqlx::Error> for StoreError {
 /// (08xxx connection exception, 57P01–57P03 server shutting down / starting up, 25006 a
 /// write sent to a standby, 53300 too many connections while clients move over.)
 fn connection_lost(sqlstate: &str) -> bool {
-    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "25006" | "53300")
+    sqlstate.starts_with("08")
+        || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "25006" | "53300")
 }
 
 impl From<serde_json::Error> for StoreError {

@@ -186,7 +186,10 @@ async fn writer(s: Arc<Server>, n: usize, stop: Arc<AtomicBool>, log: Arc<Mutex<
                 Ok(r) if r.status().as_u16() == 503 => Outcome::Unavailable,
                 Ok(r) => {
                     let st = r.status();
-                    Outcome::Other(format!("{st} for {key}: {}", r.text().await.unwrap_or_default()))
+                    Outcome::Other(format!(
+                        "{st} for {key}: {}",
+                        r.text().await.unwrap_or_default()
+                    ))
                 }
                 Err(_) => Outcome::Transport,
             };

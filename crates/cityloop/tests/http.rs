@@ -518,7 +518,13 @@ async fn gcj02_input_is_converted_before_routing(s: &Server) {
 http_test!(gcj02, gcj02_input_is_converted_before_routing);
 
 /// POST with an `Idempotency-Key`; status, whether it says it is a replay, and the body.
-async fn post_keyed(s: &Server, token: &str, path: &str, key: &str, body: Value) -> (u16, bool, Value) {
+async fn post_keyed(
+    s: &Server,
+    token: &str,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> (u16, bool, Value) {
     let r = s
         .http
         .post(s.url(path))
@@ -549,8 +555,7 @@ async fn a_staff_idempotency_key_answers_a_repeat_with_the_first_result(s: &Serv
     // The key is the person's: another inspector's same key is a new case.
     let id = first["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/cases/{id}/actions");
-    let (st, rep, accepted) =
-        post_keyed(s, &op, &path, "act-1", json!({"action": "accept"})).await;
+    let (st, rep, accepted) = post_keyed(s, &op, &path, "act-1", json!({"action": "accept"})).await;
     assert_eq!((st, rep), (200, false), "{accepted}");
     // The repeat writes nothing and answers the case as it was right after the action,
     // even after a later action moved it on.
@@ -565,8 +570,7 @@ async fn a_staff_idempotency_key_answers_a_repeat_with_the_first_result(s: &Serv
     // The same key on another case is a conflict; a bad key names the header.
     let other = report(s, &ins, "inspector").await;
     let other_path = format!("/api/v1/cases/{}/actions", other["id"].as_str().unwrap());
-    let (st, _, err) =
-        post_keyed(s, &op, &other_path, "act-1", json!({"action": "accept"})).await;
+    let (st, _, err) = post_keyed(s, &op, &other_path, "act-1", json!({"action": "accept"})).await;
     assert_eq!(st, 409, "{err}");
     let (st, _, err) = post_keyed(s, &ins, "/api/v1/cases", "has space", body).await;
     assert_eq!(st, 422, "{err}");
