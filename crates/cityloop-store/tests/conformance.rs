@@ -742,6 +742,7 @@ async fn refreshed_deadlines_are_what_the_overdue_filter_reads(db: &TestDb) {
 store_test!(
     refresh_deadlines,
     refreshed_deadlines_are_what_the_overdue_filter_reads
+);
 
 async fn a_keyed_action_appends_once_and_a_repeat_returns_its_first_use(db: &TestDb) {
     let fx = Arc::new(Fixture::new());
