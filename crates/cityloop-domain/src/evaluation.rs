@@ -84,6 +84,11 @@ pub mod metric {
     pub const DISP_DISPATCHED: &str = "disp_dispatched";
     pub const DISP_ON_TIME: &str = "disp_on_time";
     pub const DISP_RETURNED: &str = "disp_returned";
+    // Read-time figures, never stored (they change with the clock, not with events).
+    /// Of the object's `to_close` (regions, segments) or `to_handle` (departments) cases,
+    /// those still open and not yet past their current deadline (or without a running
+    /// clock): left out of the denominators of the on-time and closure/handling rates.
+    pub const NOT_YET_DUE: &str = "not_yet_due";
 }
 
 /// A local calendar day as the integer `yyyymmdd` (how buckets are keyed).
@@ -595,6 +600,20 @@ pub struct EvaluationConfig {
     pub count_bands: Bands,
     /// Minimum scores of grades A, B, C, D (below D's is E).
     pub grades: [f64; 4],
+    /// Cases an object needs in the period to be put on the 红榜 or 黑榜 ([`honours`]).
+    /// [U] invented default ([`DEFAULT_HONOUR_MIN_CASES`]): the standard names no minimum;
+    /// a district sets its own in the `evaluation` setting.
+    #[serde(default = "default_honour_min_cases")]
+    pub honour_min_cases: i64,
+}
+
+/// Default of [`EvaluationConfig::honour_min_cases`]. [U] invented, not from the
+/// standard: five cases, so that one or two lucky or unlucky cases cannot put an object
+/// at either end of the honours.
+pub const DEFAULT_HONOUR_MIN_CASES: i64 = 5;
+
+fn default_honour_min_cases() -> i64 {
+    DEFAULT_HONOUR_MIN_CASES
 }
 
 /// Which default weights the standard's text confirms ([V]) and which are ours ([U]).
@@ -689,6 +708,7 @@ impl Default for EvaluationConfig {
             count_bands: accept.clone(),
             accept_bands: accept,
             grades: [90.0, 75.0, 60.0, 40.0],
+            honour_min_cases: DEFAULT_HONOUR_MIN_CASES,
         }
     }
 }
@@ -719,6 +739,12 @@ impl EvaluationConfig {
                     });
                 }
             }
+        }
+        if !(0..=1_000_000).contains(&self.honour_min_cases) {
+            return Err(ConfigError {
+                field: "honour_min_cases".into(),
+                problem: "must be a whole number from 0 to 1000000".into(),
+            });
         }
         if !self.grades.windows(2).all(|p| p[0] >= p[1]) {
             return Err(ConfigError {
@@ -800,6 +826,52 @@ pub struct Evaluation {
     pub indicators: Vec<Indicator>,
     /// (component key, its 0–100 score) — None when unavailable.
     pub components: Vec<(&'static str, Option<f64>)>,
+    /// How many cases the object had in the period ([`case_count`]); 0 is 无数据: no
+    /// score, no rank.
+    pub cases: i64,
+}
+
+/// The cases an object had in the period, by what it is ranked on: regions, segments and
+/// road chiefs the cases registered there, departments the cases dispatched to them,
+/// inspectors the cases they reported, verified or checked, operators those they
+/// accepted, supervisors those they registered or closed, dispatchers those they
+/// dispatched.
+pub fn case_count(object: RankObject, t: &Totals) -> i64 {
+    use metric::*;
+    match object {
+        RankObject::Street
+        | RankObject::Community
+        | RankObject::Grid
+        | RankObject::Segment
+        | RankObject::RoadChief => get(t, REGISTERED),
+        RankObject::Department => get(t, DISPATCHED),
+        RankObject::Inspector => {
+            get(t, INSP_REPORTED) + get(t, INSP_VERIFIED) + get(t, INSP_CHECKED)
+        }
+        RankObject::Operator => get(t, OP_ACCEPTED),
+        RankObject::Supervisor => get(t, SUP_REGISTERED) + get(t, SUP_CLOSED),
+        RankObject::Dispatcher => get(t, DISP_DISPATCHED),
+    }
+}
+
+/// Whether a case counts against the closure and on-time rates of the objects it is
+/// charged to (their 应结案数 / 应处置数). The rule:
+/// - a case that is done for the object (closed, for regions, segments and road chiefs;
+///   reported back at least once, for the department holding it) counts;
+/// - a case still open counts once its current deadline (the deadline of the stage it is
+///   in, working-time, with approved extensions) has passed at `now`, including exactly
+///   at the deadline;
+/// - a case still open before its deadline, or with no running clock (挂账 suspended,
+///   or a stage without a limit), is *not yet due* and is left out of the denominator:
+///   it cannot have been late yet. It counts again as soon as it is closed or overdue.
+pub fn is_due(done: bool, deadline: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    done || deadline.is_some_and(|d| d <= now)
+}
+
+/// The denominator of closure and on-time rates: the cases that are due, i.e. `total`
+/// minus those not yet due (never below the cases already done).
+fn due(t: &Totals, total: i64, done: i64) -> i64 {
+    (total - get(t, metric::NOT_YET_DUE)).max(done)
 }
 
 fn ind(
@@ -840,15 +912,17 @@ pub fn indicators(
     match object {
         RankObject::Street | RankObject::Community | RankObject::Grid => {
             let registered = get(t, REGISTERED);
-            let to_close = get(t, TO_CLOSE);
+            let to_close = due(t, get(t, TO_CLOSE), get(t, CLOSED));
             let public_rate = pct(get(t, PUBLIC), registered);
             let closure = pct(get(t, CLOSED), to_close);
             let on_time = pct(get(t, CLOSED_ON_TIME), to_close);
             Evaluation {
+                cases: case_count(object, t),
                 indicators: vec![
                     count("registered", "立案数", registered),
                     count("public", "公众举报核实数", get(t, PUBLIC)),
                     count("to_close", "应结案数", to_close),
+                    count("not_yet_due", "未到期数", get(t, TO_CLOSE) - to_close),
                     count("closed", "结案数", get(t, CLOSED)),
                     count("closed_on_time", "按期结案数", get(t, CLOSED_ON_TIME)),
                     rate("public_rate", "监督举报率", public_rate),
@@ -865,7 +939,7 @@ pub fn indicators(
         }
         RankObject::Segment | RankObject::RoadChief => {
             let registered = get(t, REGISTERED);
-            let to_close = get(t, TO_CLOSE);
+            let to_close = due(t, get(t, TO_CLOSE), get(t, CLOSED));
             let self_found = get(t, SELF_FOUND);
             let missed = registered - self_found;
             let missed_rate = pct(missed, registered);
@@ -878,6 +952,8 @@ pub fn indicators(
                 count("missed", "他人发现数(漏报)", missed),
                 rate("missed_rate", "漏报率", missed_rate),
                 count("public_complaints", "公众投诉数", get(t, PUBLIC)),
+                count("to_close", "应结案数", to_close),
+                count("not_yet_due", "未到期数", get(t, TO_CLOSE) - to_close),
                 count("closed", "结案数", get(t, CLOSED)),
                 rate("closure_rate", "结案率", closure),
                 rate("on_time_closure_rate", "按期结案率", on_time),
@@ -885,6 +961,7 @@ pub fn indicators(
             ];
             if object == RankObject::Segment {
                 return Evaluation {
+                    cases: case_count(object, t),
                     indicators,
                     components: vec![
                         ("public_rate", inverse(public_rate)),
@@ -900,6 +977,7 @@ pub fn indicators(
             indicators.insert(1, count("patrols_done", "实际巡查次数", p.done));
             indicators.insert(2, rate("patrol_rate", "巡查达标率", patrol_rate));
             Evaluation {
+                cases: case_count(object, t),
                 indicators,
                 components: vec![
                     ("patrol_rate", patrol_rate),
@@ -910,16 +988,18 @@ pub fn indicators(
             }
         }
         RankObject::Department => {
-            let to_handle = get(t, TO_HANDLE);
             let handled = get(t, HANDLED);
+            let to_handle = due(t, get(t, TO_HANDLE), handled);
             let rework = get(t, REWORK);
             let handling = pct(handled, to_handle);
             let on_time = pct(get(t, HANDLED_ON_TIME), to_handle);
             let rework_rate = pct(rework, handled);
             let mean = (handled > 0).then(|| get(t, HANDLE_SECS) as f64 / handled as f64 / 3600.0);
             Evaluation {
+                cases: case_count(object, t),
                 indicators: vec![
                     count("to_handle", "应处置数", to_handle),
+                    count("not_yet_due", "未到期数", get(t, TO_HANDLE) - to_handle),
                     count("handled", "处置数", handled),
                     count("handled_on_time", "按期处置数", get(t, HANDLED_ON_TIME)),
                     count("overdue", "超期处置数", get(t, OVERDUE)),
@@ -954,6 +1034,7 @@ pub fn indicators(
             let verify = pct(get(t, INSP_VERIFIED_ON_TIME), get(t, INSP_VERIFIED));
             let check = pct(get(t, INSP_CHECKED_ON_TIME), get(t, INSP_CHECKED));
             Evaluation {
+                cases: case_count(object, t),
                 indicators: vec![
                     count("reported", "上报数", reported),
                     count("valid", "有效上报数", get(t, INSP_VALID)),
@@ -977,6 +1058,7 @@ pub fn indicators(
             let accepted = get(t, OP_ACCEPTED);
             let sent = pct(get(t, OP_VERIFY_SENT_ON_TIME), get(t, OP_VERIFY_SENT));
             Evaluation {
+                cases: case_count(object, t),
                 indicators: vec![
                     count("accepted", "受理数", accepted),
                     rate(
@@ -1002,6 +1084,7 @@ pub fn indicators(
             let accurate = pct(registered - get(t, SUP_REGISTERED_VOIDED), registered);
             let close = pct(get(t, SUP_CLOSED_ON_TIME), get(t, SUP_CLOSED));
             Evaluation {
+                cases: case_count(object, t),
                 indicators: vec![
                     count("registered", "立案数", registered),
                     rate("on_time_register_rate", "按时立案率", on_time),
@@ -1021,6 +1104,7 @@ pub fn indicators(
             let on_time = pct(get(t, DISP_ON_TIME), dispatched);
             let accurate = pct(dispatched - get(t, DISP_RETURNED), dispatched);
             Evaluation {
+                cases: case_count(object, t),
                 indicators: vec![
                     count("dispatched", "派遣数", dispatched),
                     count("returned", "被退回数", get(t, DISP_RETURNED)),
@@ -1038,8 +1122,12 @@ pub fn indicators(
 }
 
 /// The composite score (0–100): the weighted mean of the available components, weights
-/// renormalised over them. None when no weighted component is available.
+/// renormalised over them. None when no weighted component is available, or when the
+/// object had no case in the period (无数据: a street without cases is not "worst").
 pub fn composite(object: RankObject, ev: &Evaluation, cfg: &EvaluationConfig) -> Option<f64> {
+    if ev.cases <= 0 {
+        return None;
+    }
     let ws = cfg.weights.get(object.as_str())?;
     let mut sum = 0.0;
     let mut wsum = 0.0;
@@ -1070,6 +1158,54 @@ pub fn rank(scores: &[Option<f64>]) -> Vec<Option<u32>> {
         };
         out[i] = Some(r);
         prev = Some((s, r));
+    }
+    out
+}
+
+string_enum!(
+    /// 红黑榜: the top and the bottom of a league table.
+    Honour {
+        Red = "red",
+        Black = "black",
+    }
+);
+
+/// How many rows of each end of a table make the red and the black list (红黑榜).
+pub const HONOUR_ROWS: usize = 3;
+
+/// One ranked row as [`honours`] needs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HonourInput {
+    pub rank: Option<u32>,
+    pub cases: i64,
+    pub grade: Option<Grade>,
+}
+
+/// The 红黑榜 of a table, in the input order. Only rows with a rank and at least
+/// `cfg.honour_min_cases` cases are eligible; with at least `2 × HONOUR_ROWS` eligible
+/// rows, the best [`HONOUR_ROWS`] are red and the worst black, by rank (ties in input
+/// order). A red honour is never given to an E grade (不合格 is not praised) and a black
+/// one never to an A grade.
+pub fn honours(rows: &[HonourInput], cfg: &EvaluationConfig) -> Vec<Option<Honour>> {
+    let mut eligible: Vec<(usize, u32)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.cases >= cfg.honour_min_cases.max(1))
+        .filter_map(|(i, r)| r.rank.map(|k| (i, k)))
+        .collect();
+    eligible.sort_by_key(|&(i, k)| (k, i));
+    let mut out = vec![None; rows.len()];
+    let n = eligible.len();
+    if n < 2 * HONOUR_ROWS {
+        return out;
+    }
+    for (pos, &(i, _)) in eligible.iter().enumerate() {
+        let grade = rows[i].grade;
+        if pos < HONOUR_ROWS && grade != Some(Grade::E) {
+            out[i] = Some(Honour::Red);
+        } else if pos >= n - HONOUR_ROWS && grade != Some(Grade::A) {
+            out[i] = Some(Honour::Black);
+        }
     }
     out
 }

@@ -16,6 +16,7 @@
 //! - [`workflow`]: the case state machine (states, actions, who may do what, required fields).
 //! - [`public`]: what citizens are told (state wording, public replies), apart from internal notes.
 //! - [`case`]: the case aggregate: a current view that is a fold over its events.
+//! - [`privacy`]: privacy by role: who sees a reporter's name, phone, e-mail, ids and photo GPS.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
 
 pub mod assign;
@@ -26,6 +27,7 @@ pub mod evaluation;
 pub mod ids;
 pub mod limits;
 pub mod model;
+pub mod privacy;
 pub mod public;
 pub mod webhook;
 pub mod workflow;

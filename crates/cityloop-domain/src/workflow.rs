@@ -452,6 +452,47 @@ fn check_len(field: &'static str, v: Option<&str>, max: usize) -> Result<(), Tra
     Ok(())
 }
 
+/// Which cases a staff member may read (case detail, lists, rankings drill-down, photo
+/// originals). The same rule the state machine applies to a handler's actions
+/// ([`TransitionError::OutOfScope`]), extended to road chiefs (design.md §1: a road chief
+/// sees every case on their roads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadScope {
+    /// Every case of the district.
+    All,
+    /// Cases dispatched to this unit (handlers).
+    Unit(UnitId),
+    /// Cases located in this street office (a road chief of a street, by its street code).
+    Street(String),
+    /// No case (a handler without a unit).
+    Nothing,
+}
+
+impl ReadScope {
+    /// The scope of a staff role. `unit` is the person's unit with, for a street office,
+    /// its street code: a handler reads their unit's cases, a road chief of a street
+    /// office (一级/二级路长) the cases located in that street, a road chief without a
+    /// street (总路长) and every other role every case.
+    pub fn of(role: Role, unit: Option<UnitId>, unit_street: Option<&str>) -> ReadScope {
+        match (role, unit, unit_street) {
+            (Role::Handler, Some(u), _) => ReadScope::Unit(u),
+            (Role::Handler, None, _) => ReadScope::Nothing,
+            (Role::RoadChief, _, Some(street)) => ReadScope::Street(street.to_owned()),
+            _ => ReadScope::All,
+        }
+    }
+
+    /// Whether a case dispatched to `case_unit` and located in `case_street` is in scope.
+    pub fn admits(&self, case_unit: Option<UnitId>, case_street: Option<&str>) -> bool {
+        match self {
+            ReadScope::All => true,
+            ReadScope::Unit(u) => case_unit == Some(*u),
+            ReadScope::Street(s) => case_street == Some(s.as_str()),
+            ReadScope::Nothing => false,
+        }
+    }
+}
+
 /// The actions a role may take on a case in `state` (the buttons a UI should show).
 /// Scope (a handler's own unit) is checked by [`check`], not here.
 pub fn allowed_actions(state: CaseState, role: Role) -> Vec<Action> {
@@ -466,6 +507,34 @@ pub fn allowed_actions(state: CaseState, role: Role) -> Vec<Action> {
 mod tests {
     use super::*;
     use crate::calendar::LimitUnit;
+
+    #[test]
+    fn read_scope_follows_the_handler_rule_and_road_chiefs_streets() {
+        let unit = UnitId::new_v7();
+        let other = UnitId::new_v7();
+        let h = ReadScope::of(Role::Handler, Some(unit), None);
+        assert!(h.admits(Some(unit), Some("410103001")));
+        assert!(!h.admits(Some(other), Some("410103001")));
+        assert!(!h.admits(None, None));
+        assert_eq!(ReadScope::of(Role::Handler, None, None), ReadScope::Nothing);
+        let chief = ReadScope::of(Role::RoadChief, Some(unit), Some("410103001"));
+        assert!(chief.admits(Some(other), Some("410103001")));
+        assert!(!chief.admits(Some(unit), Some("410103002")));
+        assert!(!chief.admits(Some(unit), None));
+        assert_eq!(ReadScope::of(Role::RoadChief, None, None), ReadScope::All);
+        for role in [
+            Role::Admin,
+            Role::Operator,
+            Role::Dispatcher,
+            Role::Inspector,
+            Role::Supervisor,
+        ] {
+            assert_eq!(
+                ReadScope::of(role, Some(unit), Some("410103001")),
+                ReadScope::All
+            );
+        }
+    }
 
     #[test]
     fn rules_are_listed_in_action_order() {

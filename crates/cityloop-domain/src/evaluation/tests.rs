@@ -553,3 +553,172 @@ fn grades_bands_and_ranks_follow_the_standard() {
     );
     let _ = NaiveDate::from_ymd_opt(2026, 1, 1);
 }
+
+fn totals_of(items: &[(&str, i64)]) -> Totals {
+    items.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+#[test]
+fn a_case_is_due_when_done_or_past_its_deadline_and_not_before() {
+    let now = bj("11-20 10:00");
+    assert!(is_due(true, None, now), "closed counts whatever its clock");
+    assert!(is_due(true, Some(bj("11-21 10:00")), now));
+    assert!(is_due(false, Some(bj("11-20 09:59")), now), "overdue");
+    assert!(is_due(false, Some(now), now), "at the deadline");
+    assert!(!is_due(false, Some(bj("11-20 10:01")), now), "not yet due");
+    assert!(!is_due(false, None, now), "no running clock (挂账)");
+}
+
+/// Street S with 5 registered cases in the period: 1 closed on time, 1 closed late,
+/// 1 open and overdue, 2 open before their deadlines (not yet due), 0 public.
+/// 应结案数 = 5 − 2 = 3; 结案率 = 2/3; 按期结案率 = 1/3.
+/// Score = (100×10 [监督举报率 0 %] + 0×20 [立案数 5 → band 0] + 66.67×30 + 33.33×40) / 100
+///       = (1000 + 0 + 2000 + 1333.33) / 100 = 43.33.
+#[test]
+fn cases_not_yet_due_are_left_out_of_region_rates() {
+    let cfg = EvaluationConfig::default();
+    let t = totals_of(&[
+        (metric::REGISTERED, 5),
+        (metric::TO_CLOSE, 5),
+        (metric::CLOSED, 2),
+        (metric::CLOSED_ON_TIME, 1),
+        (metric::NOT_YET_DUE, 2),
+    ]);
+    let ev = indicators(RankObject::Street, &t, None, &cfg);
+    assert!(close(value(&ev, "to_close"), 3.0));
+    assert!(close(value(&ev, "not_yet_due"), 2.0));
+    assert!(close(value(&ev, "closure_rate"), 200.0 / 3.0));
+    assert!(close(value(&ev, "on_time_closure_rate"), 100.0 / 3.0));
+    assert!(close(composite(RankObject::Street, &ev, &cfg), 130.0 / 3.0));
+    // Counted against them before the fix: 2/5 and 1/5.
+    let mut before = t.clone();
+    before.remove(metric::NOT_YET_DUE);
+    let ev = indicators(RankObject::Street, &before, None, &cfg);
+    assert!(close(value(&ev, "on_time_closure_rate"), 20.0));
+    // All open and none due: no denominator, so the rates are blank, not 0 %.
+    let t = totals_of(&[
+        (metric::REGISTERED, 2),
+        (metric::TO_CLOSE, 2),
+        (metric::NOT_YET_DUE, 2),
+    ]);
+    let ev = indicators(RankObject::Segment, &t, None, &cfg);
+    assert!(close(value(&ev, "to_close"), 0.0));
+    assert_eq!(value(&ev, "on_time_closure_rate"), None);
+    assert_eq!(value(&ev, "closure_rate"), None);
+}
+
+/// Department with 4 cases to handle: 2 reported back (1 on time), 1 in handling and
+/// overdue, 1 in handling before its deadline. 应处置数 = 3; 处置率 = 2/3; 按期处置率 = 1/3;
+/// 返工率 0/2 = 0 → component 100.
+/// Score = (66.67×30 + 33.33×50 + 100×20) / 100 = (2000 + 1666.67 + 2000) / 100 = 56.67.
+#[test]
+fn cases_not_yet_due_are_left_out_of_department_rates() {
+    let cfg = EvaluationConfig::default();
+    let t = totals_of(&[
+        (metric::DISPATCHED, 4),
+        (metric::TO_HANDLE, 4),
+        (metric::HANDLED, 2),
+        (metric::HANDLED_ON_TIME, 1),
+        (metric::NOT_YET_DUE, 1),
+    ]);
+    let ev = indicators(RankObject::Department, &t, None, &cfg);
+    assert!(close(value(&ev, "to_handle"), 3.0));
+    assert!(close(value(&ev, "not_yet_due"), 1.0));
+    assert!(close(value(&ev, "handling_rate"), 200.0 / 3.0));
+    assert!(close(value(&ev, "on_time_handling_rate"), 100.0 / 3.0));
+    assert!(close(
+        composite(RankObject::Department, &ev, &cfg),
+        170.0 / 3.0
+    ));
+}
+
+#[test]
+fn an_object_without_cases_has_no_score_and_no_rank() {
+    let cfg = EvaluationConfig::default();
+    for object in RankObject::ALL {
+        let ev = indicators(*object, &Totals::new(), None, &cfg);
+        assert_eq!(ev.cases, 0, "{object}");
+        assert_eq!(composite(*object, &ev, &cfg), None, "{object} 无数据");
+    }
+    // A road chief who patrolled but had no case on their roads: still 无数据.
+    let ev = indicators(
+        RankObject::RoadChief,
+        &Totals::new(),
+        Some(PatrolFigures {
+            required: 30,
+            done: 30,
+        }),
+        &cfg,
+    );
+    assert_eq!(composite(RankObject::RoadChief, &ev, &cfg), None);
+    // Before the fix a street without cases scored 0 (立案数 band) and went on the 黑榜.
+    let scores = [None, Some(55.0), None];
+    assert_eq!(rank(&scores), vec![None, Some(1), None]);
+}
+
+fn row(rank: u32, cases: i64, grade: Grade) -> HonourInput {
+    HonourInput {
+        rank: Some(rank),
+        cases,
+        grade: Some(grade),
+    }
+}
+
+#[test]
+fn honours_need_the_minimum_of_cases_six_eligible_rows_and_a_fitting_grade() {
+    let cfg = EvaluationConfig::default();
+    assert_eq!(cfg.honour_min_cases, DEFAULT_HONOUR_MIN_CASES);
+    use Honour::{Black as K, Red as R};
+    // Eight ranked rows; the 2nd and 7th have 4 cases (< 5): six eligible remain.
+    let rows = [
+        row(1, 10, Grade::A),
+        row(2, 4, Grade::A),
+        row(3, 9, Grade::B),
+        row(4, 5, Grade::C),
+        row(5, 6, Grade::D),
+        row(6, 7, Grade::D),
+        row(7, 4, Grade::E),
+        row(8, 8, Grade::E),
+    ];
+    assert_eq!(
+        honours(&rows, &cfg),
+        vec![
+            Some(R),
+            None,
+            Some(R),
+            Some(R),
+            Some(K),
+            Some(K),
+            None,
+            Some(K)
+        ]
+    );
+    // Five eligible rows: no honours at all.
+    let mut few = rows;
+    few[0].cases = 1;
+    assert_eq!(honours(&few, &cfg), vec![None; 8]);
+    // Unranked (无数据) rows are never eligible, whatever their count.
+    let mut unranked = rows;
+    unranked[0].rank = None;
+    assert_eq!(honours(&unranked, &cfg)[0], None);
+    // An E grade is not praised, an A grade not blamed.
+    let all_e: Vec<_> = (1..=6).map(|r| row(r, 9, Grade::E)).collect();
+    assert_eq!(
+        honours(&all_e, &cfg),
+        vec![None, None, None, Some(K), Some(K), Some(K)]
+    );
+    let all_a: Vec<_> = (1..=6).map(|r| row(r, 9, Grade::A)).collect();
+    assert_eq!(
+        honours(&all_a, &cfg),
+        vec![Some(R), Some(R), Some(R), None, None, None]
+    );
+    // A district may lower the minimum.
+    let lenient = EvaluationConfig {
+        honour_min_cases: 1,
+        ..cfg.clone()
+    };
+    assert_eq!(honours(&few, &lenient)[0], Some(R));
+    let mut bad = cfg;
+    bad.honour_min_cases = -1;
+    assert_eq!(bad.validate().unwrap_err().field, "honour_min_cases");
+}
