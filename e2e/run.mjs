@@ -787,6 +787,57 @@ async function rankingsAndDrillDown() {
   await shot(page, 'staff-rankings-heatmap');
 }
 
+/** Rankings where most objects had no case: 无数据 rows read as such, on a desk and a phone. */
+async function rankingsNoDataReadsWell() {
+  for (const [viewport, name] of [[{ width: 1440, height: 900 }, 'staff-rankings-nodata'], [PHONE, 'staff-rankings-nodata-phone']]) {
+    const page = await staffLogin('supervisor', viewport);
+    await page.goto(`${BASE}/staff#/rankings?object=street`);
+    await page.waitForSelector('[data-testid="rank-table"] table tbody tr');
+    const rows = await page.$$eval('[data-testid="rank-table"] tbody tr', (trs) => trs.map((tr) => ({
+      noData: tr.classList.contains('no-data'),
+      rank: tr.querySelector('td').textContent,
+      score: tr.querySelectorAll('td')[1].textContent,
+    })));
+    const empty = rows.filter((r) => r.noData);
+    check(empty.length > 0, 'streets without cases are listed');
+    check(empty.every((r) => r.rank === '—' && r.score === '无数据'), `无数据 rows carry no rank or score: ${JSON.stringify(empty.slice(0, 3))}`);
+    check(rows.findIndex((r) => r.noData) >= rows.filter((r) => !r.noData).length, 'ranked rows come first');
+    eq(await page.locator('[data-testid="rank-table"] .badge.black').count(), 0, 'no 黑榜 below the minimum of cases');
+    const rules = await page.textContent('[data-testid="rank-rules"]');
+    check(rules.includes('至少 5 件') && rules.includes('无数据'), `the rules are explained: ${rules}`);
+    eq(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, `no sideways page scroll at ${viewport.width}px`);
+    await shot(page, name);
+  }
+}
+
+/** Staff see the reporter's phone masked; an operator reveals it (audited), a handler cannot. */
+async function reporterPhoneMaskedAndRevealed() {
+  const op = await apiLogin('operator');
+  const c = await caseByNumber(op, shared.number);
+  check(c, 'the citizen\'s case is listed');
+  eq(c.reporter.phone, '138****0000', 'list rows carry the masked phone');
+  const page = await staffLogin('operator');
+  await page.goto(`${BASE}/staff#/case/${c.id}`);
+  await page.waitForSelector('[data-testid="reporter-phone"]');
+  eq((await page.textContent('[data-testid="reporter-phone"]')).trim(), '138****0000', 'masked in the case page');
+  check(!(await page.content()).includes('13800000000'), 'the full number is not in the page');
+  await shot(page, 'staff-case-reporter-masked');
+  await page.click('[data-testid="reveal-phone"]');
+  await page.waitForFunction(() => document.querySelector('[data-testid="reporter-phone"]').textContent.includes('13800000000'));
+  check((await page.textContent('dl.kv')).includes('已记入审计日志'), 'the reveal says it is logged');
+  const admin = await apiLogin('admin');
+  const audit = await apiGet(admin, `/api/v1/admin/audit?entity=case_contact&entity_id=${c.id}`);
+  check(audit.body.items.some((r) => r.action === 'reveal_phone'), 'the reveal is in the audit log');
+  const units = (await apiGet(op, '/api/v1/units')).body;
+  const code = units.find((u) => u.id === c.unit?.id)?.code;
+  check(code, `the case is dispatched (${JSON.stringify(c.unit)})`);
+  const handler = await staffLogin(`handler-${code}`);
+  await handler.goto(`${BASE}/staff#/case/${c.id}`);
+  await handler.waitForSelector('[data-testid="reporter-phone"]');
+  eq((await handler.textContent('[data-testid="reporter-phone"]')).trim(), '138****0000', 'a handler sees it masked');
+  eq(await handler.locator('[data-testid="reveal-phone"]').count(), 0, 'a handler has no reveal button');
+}
+
 const SCENARIOS = [
   ['a citizen reports a problem on the map and finds it by number', citizenReports],
   ['a citizen reports with the device location and sees open cases nearby', citizenUsesDeviceLocation],
@@ -797,6 +848,8 @@ const SCENARIOS = [
   ['the overdue board shows lights and the chart', overdueBoardLights],
   ['lists page on the server', listsPageOnTheServer],
   ['rankings: league table, drill-down, trend and grid heat map', rankingsAndDrillDown],
+  ['rankings: objects without cases read 无数据 and are not ranked, on a desk and a phone', rankingsNoDataReadsWell],
+  ["the reporter's phone is masked for staff and revealed on request (audited)", reporterPhoneMaskedAndRevealed],
   ['Chinese by default, English remembered; labels, keyboard, focus', languageAndAccessibility],
   ['an admin changes a time limit and assigns a road chief; errors show next to the field', adminChangesLimitAndRoadChief],
 ];

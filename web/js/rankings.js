@@ -144,12 +144,19 @@ export async function renderRankings(view, params, ctx) {
   inds.map((i) => h('th', { scope: 'col' }, i.name_zh)));
   const body = data.rows.map((row) => {
     const ch = row.rank_change;
-    const change = ch === null || ch === undefined ? '—' : ch > 0 ? `↑${ch}` : ch < 0 ? `↓${-ch}` : '—';
+    // Against a previous period without data there is no change to show (not a jump from 0).
+    const change = row.previous_no_data || row.no_data
+      ? h('span', { class: 'hint', title: t('rank.prev_no_data') }, '—')
+      : ch === null || ch === undefined ? '—' : ch > 0 ? `↑${ch}` : ch < 0 ? `↓${-ch}` : '—';
     const honour = row.honour ? h('span', { class: `badge ${row.honour}` }, t(`rank.${row.honour}`)) : '';
-    return h('tr', { dataset: { id: row.id } },
+    // 无数据: no case in the period, listed below the ranked rows, not scored or ranked.
+    const score = row.no_data
+      ? h('span', { class: 'badge nodata', title: t('rank.no_data_hint') }, t('rank.no_data'))
+      : row.score ?? '—';
+    return h('tr', { dataset: { id: row.id }, class: row.no_data ? 'no-data' : null },
       h('td', {}, row.rank ?? '—'),
       h('th', { scope: 'row' }, h('button', { type: 'button', class: 'link', onclick: () => trend(row) }, row.name)),
-      h('td', {}, row.score ?? '—'),
+      h('td', {}, score),
       h('td', {}, row.grade ?? '—'),
       h('td', {}, change),
       h('td', {}, honour),
@@ -157,7 +164,11 @@ export async function renderRankings(view, params, ctx) {
         i.value === null ? '—'
           : h('button', { type: 'button', class: 'link', onclick: () => showDrill(row, i) }, fmt(i.value, i.unit)))));
   });
-  fill(table, h('table', {}, h('thead', {}, head), h('tbody', {}, body)));
+  const noData = data.rows.filter((r) => r.no_data).length;
+  fill(table, h('table', {}, h('thead', {}, head), h('tbody', {}, body)),
+    h('p', { class: 'hint', 'data-testid': 'rank-rules' },
+      t('rank.rules', { n: data.honour_min_cases }),
+      noData ? ` ${t('rank.no_data_count', { n: noData })}` : ''));
   if (data.rows.length) trend(data.rows[0]);
   heatMap(heatEl, heatLegend, drill, range);
 }

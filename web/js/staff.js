@@ -323,6 +323,43 @@ function listQuery(view, params) {
   return q;
 }
 
+/**
+ * The reporter as the server shaped it for this role (masked phone 138****0000, masked or
+ * absent name and e-mail). Roles that may see the full number get a button that asks the
+ * server for it; the server writes every such view to the audit log.
+ */
+function reporterView(c) {
+  const r = c.reporter || {};
+  const phone = r.phone ? h('span', { class: 'phone', 'data-testid': 'reporter-phone' }, r.phone) : null;
+  const parts = [r.name, phone, r.email].filter(Boolean);
+  if (!parts.length) return null;
+  const out = [];
+  parts.forEach((p, i) => out.push(i ? ' · ' : '', p));
+  if (phone && r.phone_revealable) {
+    const status = h('span', { class: 'hint', role: 'status' });
+    const btn = h('button', {
+      type: 'button',
+      class: 'link',
+      'data-testid': 'reveal-phone',
+      title: t('case.reveal_phone_hint'),
+      onclick: async () => {
+        btn.disabled = true;
+        try {
+          const got = await api(`/api/v1/cases/${c.id}/reveal-phone`, { method: 'POST', body: {} });
+          fill(phone, got.phone);
+          btn.remove();
+          fill(status, t('case.reveal_phone_logged'));
+        } catch (e) {
+          btn.disabled = false;
+          fill(status, describe(e));
+        }
+      },
+    }, t('case.reveal_phone'));
+    out.push(' ', btn, ' ', status);
+  }
+  return out;
+}
+
 /** The street code a road chief's list is filtered by: their unit's, or the chosen one. */
 function streetFor(params) {
   const unit = ctx.unitsById.get(ctx.user.unit_id);
@@ -874,10 +911,7 @@ async function renderCase(id, { message } = {}) {
     kv('case.updated', timeEl(c.updated_at)),
     kv('case.closed_at', c.closed_at ? timeEl(c.closed_at) : null),
     kv('case.address', c.address),
-    kv(
-      'case.reporter',
-      [c.reporter?.name, c.reporter?.phone, c.reporter?.email].filter(Boolean).join(' · ') || null,
-    ),
+    kv('case.reporter', reporterView(c)),
     kv(
       'case.media',
       c.media?.length

@@ -87,6 +87,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/admin/api-keys/{id}", delete(revoke_api_key))
         .route("/api/v1/admin/audit", get(audit))
+        .route("/api/v1/admin/privacy", get(get_privacy).put(put_privacy))
 }
 
 /// An authenticated admin; anyone else gets 403 before the body is read.
@@ -746,6 +747,57 @@ pub(crate) async fn put_calendar(
     ApiJson(spec): ApiJson<CalendarSpec>,
 ) -> ApiResult<CalendarSpec> {
     Ok(Json(st.svc.admin_put_calendar(&me, spec).await?))
+}
+
+// ---- privacy by role ----
+
+/// The district's privacy overrides and the effective table (role → field → access).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PrivacyDto {
+    pub overrides: Vec<cityloop_domain::privacy::PolicyOverride>,
+    /// Every role's access (`full`, `masked`, `hidden`) to `reporter_name`,
+    /// `reporter_phone`, `reporter_email`, `reporter_ids` and `photo_gps`.
+    pub table: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+impl From<cityloop_domain::privacy::PrivacySettings> for PrivacyDto {
+    fn from(s: cityloop_domain::privacy::PrivacySettings) -> Self {
+        let table = s
+            .table()
+            .into_iter()
+            .map(|(r, row)| {
+                let row = row
+                    .into_iter()
+                    .map(|(f, a)| (f.as_str().to_owned(), a.as_str().to_owned()))
+                    .collect();
+                (r.as_str().to_owned(), row)
+            })
+            .collect();
+        PrivacyDto {
+            overrides: s.overrides,
+            table,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/privacy", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = PrivacyDto), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn get_privacy(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+) -> ApiResult<PrivacyDto> {
+    Ok(Json(st.svc.admin_privacy(&me)?.into()))
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/privacy", tag = "admin", security(("bearer" = [])),
+    request_body = cityloop_domain::privacy::PrivacySettings,
+    responses((status = 200, description = "The new overrides and the effective table", body = PrivacyDto), (status = 422, description = "Invalid field, named in `field`", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn put_privacy(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+    ApiJson(body): ApiJson<cityloop_domain::privacy::PrivacySettings>,
+) -> ApiResult<PrivacyDto> {
+    Ok(Json(st.svc.admin_put_privacy(&me, body).await?.into()))
 }
 
 // ---- API keys ----

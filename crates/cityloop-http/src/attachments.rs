@@ -3,7 +3,8 @@
 //! - `POST /api/v1/attachments` (staff): the photo as the multipart field `file`, or as the
 //!   raw body with its `Content-Type`; at most 10 MiB. 201 with the new attachment, 200
 //!   when the same content was uploaded before (the same attachment answers).
-//! - `GET /api/v1/attachments/{id}` (staff): the original, metadata included.
+//! - `GET /api/v1/attachments/{id}` (staff whose role may see photo GPS, within their
+//!   read scope): the original, metadata included.
 //! - `POST /api/v1/public/media` (anyone, rate-limited per client address, at most 5 MiB):
 //!   a citizen's photo; answers the public URL to pass as Open311 `media_url`.
 //! - `GET /media/{id}`: the public copy (EXIF/XMP/text removed) of any attachment, for
@@ -132,13 +133,21 @@ pub struct PhotoDto {
     pub gps: Option<GpsDto>,
 }
 
-fn photo(reference: &str, found: &HashMap<String, Attachment>) -> Option<PhotoDto> {
+fn photo(
+    reference: &str,
+    found: &HashMap<String, Attachment>,
+    originals: bool,
+) -> Option<PhotoDto> {
     if let Some(a) = found.get(reference) {
         let dto = AttachmentDto::from(a);
         return Some(PhotoDto {
             reference: reference.to_owned(),
             id: Some(dto.id),
-            url: dto.url,
+            url: if originals {
+                dto.url
+            } else {
+                dto.public_url.clone()
+            },
             public_url: dto.public_url,
             mime: Some(dto.mime),
             width: Some(dto.width),
@@ -159,19 +168,30 @@ fn photo(reference: &str, found: &HashMap<String, Attachment>) -> Option<PhotoDt
     })
 }
 
-/// Fills the photos of a case detail: the report's media and each event's attachments.
-pub async fn add_photos(st: &AppState, dto: &mut CaseDto) -> Result<(), ApiError> {
+/// Fills the photos of a case detail: the report's media and each event's attachments,
+/// with GPS and original links as the reader's role allows (`Services::shape_attachments`).
+pub async fn add_photos(
+    st: &AppState,
+    actor: &cityloop_domain::model::Actor,
+    dto: &mut CaseDto,
+) -> Result<(), ApiError> {
     let mut refs: Vec<&str> = dto.media.iter().map(String::as_str).collect();
     for e in dto.events.iter().flatten() {
         refs.extend(e.attachments.iter().map(String::as_str));
     }
-    let found = st.svc.resolve_attachments(refs).await?;
-    dto.photos = Some(dto.media.iter().filter_map(|r| photo(r, &found)).collect());
+    let mut found = st.svc.resolve_attachments(refs).await?;
+    let originals = st.svc.shape_attachments(actor, found.values_mut());
+    dto.photos = Some(
+        dto.media
+            .iter()
+            .filter_map(|r| photo(r, &found, originals))
+            .collect(),
+    );
     for e in dto.events.iter_mut().flatten() {
         e.photos = e
             .attachments
             .iter()
-            .filter_map(|r| photo(r, &found))
+            .filter_map(|r| photo(r, &found, originals))
             .collect();
     }
     Ok(())
@@ -428,13 +448,15 @@ fn image_response(a: &Attachment, bytes: Vec<u8>, cache: &'static str) -> Respon
     params(("id" = String, Path, description = "Attachment id")),
     responses((status = 200, description = "The original bytes, EXIF included", content_type = "image/*", body = String),
               (status = 401, body = crate::error::ErrorBody),
+              (status = 403, description = "The role sees photos without metadata only, or the photo belongs to no case in the caller's read scope", body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody)))]
 pub(crate) async fn original(
     State(st): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let a = st.svc.attachment(&id).await?;
+    st.svc.check_original_access(&staff.actor, &a).await?;
     let bytes = st.svc.attachment_bytes(&a, Variant::Original).await?;
     Ok(image_response(&a, bytes, "private, max-age=3600"))
 }

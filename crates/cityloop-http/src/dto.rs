@@ -350,12 +350,20 @@ pub struct PublicReplyDto {
     pub text: String,
 }
 
-/// Contact details: staff may see them to call back; the public API never shows them.
+/// Contact details as the reader's role may see them (docs/API-DESIGN.md "Privacy"):
+/// full, masked (`138****0000`, `张*`, `z***@example.cn`, `****ab12`) or absent. The phone
+/// is never full here: roles that may see it call `POST /api/v1/cases/{id}/reveal-phone`,
+/// which is logged. The public API never shows any of it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReporterDto {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// Open311 `device_id` / `account_id`, when the reader's role may see them.
+    pub device_id: Option<String>,
+    pub account_id: Option<String>,
+    /// The case has a phone number and the reader may reveal it in full (case detail).
+    pub phone_revealable: bool,
 }
 
 /// Lookup tables to name units and categories in case DTOs.
@@ -423,6 +431,9 @@ impl CaseDto {
                 name: case.reporter.name.clone(),
                 phone: case.reporter.phone.clone(),
                 email: case.reporter.email.clone(),
+                device_id: case.reporter.device_id.clone(),
+                account_id: case.reporter.account_id.clone(),
+                phone_revealable: false,
             },
             created_at: case.created_at,
             updated_at: case.updated_at,
@@ -443,6 +454,7 @@ impl CaseDto {
             Self::new(&d.case, d.deadline, d.light, names).weekends_only(d.deadline_weekends_only);
         dto.events = Some(d.events.iter().map(EventDto::from).collect());
         dto.allowed_actions = Some(d.allowed_actions.clone());
+        dto.reporter.phone_revealable = d.contact_access.phone_revealable;
         dto
     }
 }
@@ -474,4 +486,14 @@ pub struct CaseQuery {
     pub bbox: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
+}
+
+/// A reporter's full phone number, revealed to one reader (and written to the audit log).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RevealedPhoneDto {
+    pub case_id: String,
+    pub number: String,
+    pub phone: String,
+    /// The audit row of this view (`GET /api/v1/admin/audit?entity=case_contact`).
+    pub audit_id: String,
 }

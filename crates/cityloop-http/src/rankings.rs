@@ -110,8 +110,15 @@ pub struct RankingRowDto {
     pub previous_score: Option<f64>,
     pub score_change: Option<f64>,
     pub rank_change: Option<i64>,
-    /// red (红榜) or black (黑榜).
+    /// red (红榜) or black (黑榜): ranked, at least the evaluation setting's
+    /// `honour_min_cases` cases, and at least six such rows.
     pub honour: Option<String>,
+    /// The object's cases in the period (what it is ranked on).
+    pub cases: i64,
+    /// No case in the period (无数据): no score, grade or rank.
+    pub no_data: bool,
+    /// No case in the previous period: `previous_*` and the changes are null.
+    pub previous_no_data: bool,
 }
 
 /// A league table.
@@ -126,6 +133,9 @@ pub struct RankingDto {
     pub title_zh: String,
     pub weights: std::collections::BTreeMap<String, f64>,
     pub weights_verified: bool,
+    /// Cases an object needs in the period for the 红黑榜 (evaluation setting
+    /// `honour_min_cases`; invented default 5).
+    pub honour_min_cases: i64,
     pub rows: Vec<RankingRowDto>,
 }
 
@@ -149,6 +159,7 @@ impl From<Ranking> for RankingDto {
             title_zh: r.title_zh,
             weights: r.weights,
             weights_verified: r.weights_verified,
+            honour_min_cases: r.honour_min_cases,
             rows: r
                 .rows
                 .into_iter()
@@ -173,6 +184,9 @@ impl From<Ranking> for RankingDto {
                     score_change: row.score_change,
                     rank_change: row.rank_change,
                     honour: row.honour.map(str::to_owned),
+                    cases: row.cases,
+                    no_data: row.no_data,
+                    previous_no_data: row.previous_no_data,
                 })
                 .collect(),
         }
@@ -252,7 +266,11 @@ fn table(dto: &RankingDto) -> (Vec<String>, Vec<Vec<Cell>>) {
             let mut line = vec![
                 num(r.rank.map(f64::from)),
                 Cell::Text(r.name.clone()),
-                num(r.score),
+                if r.no_data {
+                    Cell::Text(NO_DATA_ZH.into())
+                } else {
+                    num(r.score)
+                },
                 r.grade.clone().map_or(Cell::Empty, Cell::Text),
             ];
             line.extend(r.indicators.iter().map(|i| num(i.value)));
@@ -269,6 +287,9 @@ fn table(dto: &RankingDto) -> (Vec<String>, Vec<Vec<Cell>>) {
         .collect();
     (head, rows)
 }
+
+/// What an object without cases in the period shows instead of a score.
+const NO_DATA_ZH: &str = "无数据";
 
 enum Cell {
     Empty,
@@ -409,12 +430,12 @@ impl From<DrillCase> for DrillCaseDto {
 /// `GET /api/v1/rankings/cases`
 #[utoipa::path(get, path = "/api/v1/rankings/cases", tag = "evaluation", security(("bearer" = [])),
     params(RankingQuery),
-    responses((status = 200, body = DrillDto),
+    responses((status = 200, description = "The cases behind the figure that are in the caller's read scope (a handler: their unit's; a road chief of a street: that street's)", body = DrillDto),
               (status = 400, description = "A bad query parameter, named in `field`", body = ErrorBody),
               (status = 401, body = ErrorBody)))]
 pub(crate) async fn ranking_cases(
     State(st): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     ApiQuery(q): ApiQuery<RankingQuery>,
 ) -> Result<Json<DrillDto>, ApiError> {
     let object = parse_object(&q)?;
@@ -435,7 +456,7 @@ pub(crate) async fn ranking_cases(
     }
     let cases = st
         .svc
-        .ranking_cases(object, &id, &indicator, period)
+        .ranking_cases(&staff.actor, object, &id, &indicator, period)
         .await?;
     Ok(Json(DrillDto {
         object: object.as_str().to_owned(),

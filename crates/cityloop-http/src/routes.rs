@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases", get(list_cases).post(create_case))
         .route("/api/v1/cases/{id}", get(get_case))
         .route("/api/v1/cases/{id}/actions", post(act))
+        .route("/api/v1/cases/{id}/reveal-phone", post(reveal_phone))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::admin::routes())
         .merge(crate::calendar::routes())
@@ -374,7 +375,7 @@ pub(crate) async fn get_case(
 ) -> Result<Json<CaseDto>, ApiError> {
     let d = st.svc.case_detail(&staff.actor, case_id(&id)?).await?;
     let mut dto = CaseDto::detail(&d, &names(&st).await?);
-    crate::attachments::add_photos(&st, &mut dto).await?;
+    crate::attachments::add_photos(&st, &staff.actor, &mut dto).await?;
     Ok(Json(dto))
 }
 
@@ -426,8 +427,28 @@ pub(crate) async fn act(
         .act_once(&staff.actor, id, action, cmd, req.version, key)
         .await?;
     let mut dto = CaseDto::detail(&d, &names(&st).await?);
-    crate::attachments::add_photos(&st, &mut dto).await?;
+    crate::attachments::add_photos(&st, &staff.actor, &mut dto).await?;
     Ok(mark_replayed(Json(dto).into_response(), replayed))
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/reveal-phone", tag = "cases", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Case id (UUID)")),
+    responses((status = 200, description = "The reporter's full phone number; this view is written to the audit log (entity `case_contact`, action `reveal_phone`)", body = RevealedPhoneDto),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = "The role may not see full phone numbers, or the case is outside the caller's scope", body = ErrorBody),
+              (status = 404, description = "No such case, or it has no phone number", body = ErrorBody)))]
+pub(crate) async fn reveal_phone(
+    State(st): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<RevealedPhoneDto>, ApiError> {
+    let r = st.svc.reveal_phone(&staff.person, case_id(&id)?).await?;
+    Ok(Json(RevealedPhoneDto {
+        case_id: r.case_id.to_string(),
+        number: r.number,
+        phone: r.phone,
+        audit_id: r.audit_id.to_string(),
+    }))
 }
 
 fn parse_cursor(s: &str) -> Result<Cursor, ApiError> {

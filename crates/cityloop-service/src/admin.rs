@@ -193,7 +193,7 @@ impl Services {
     /// Writes an admin change and its audit row in one transaction, then reloads the
     /// cached reference data.
     #[allow(clippy::too_many_arguments)]
-    async fn admin_commit(
+    pub(crate) async fn admin_commit(
         &self,
         actor: &Person,
         ops: Vec<AdminOp>,

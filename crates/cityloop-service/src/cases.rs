@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use cityloop_domain::assign::{assign_unit, AssignRule};
 use cityloop_domain::calendar::Light;
 use cityloop_domain::case::{Case, Contact, Ctx, Event, Location, NewCase, Routing};
-use cityloop_domain::ids::{CaseId, CaseNumber, UnitId};
+use cityloop_domain::ids::{CaseId, CaseNumber};
 use cityloop_domain::model::{
     Actor, ActorRole, AreaGrade, Category, CategoryCode, Priority, Role, Source, UnitKind,
 };
-use cityloop_domain::workflow::{allowed_actions, Action, Command};
+use cityloop_domain::privacy::ContactAccess;
+use cityloop_domain::workflow::{allowed_actions, Action, Command, ReadScope};
 use cityloop_store::{CaseFilter, Page};
 use serde::Serialize;
 
@@ -44,6 +45,8 @@ pub struct CaseDetail {
     pub deadline_weekends_only: bool,
     pub light: Option<Light>,
     pub allowed_actions: Vec<Action>,
+    /// What the reader was given of the reporter's contact (see [`crate::privacy`]).
+    pub contact_access: ContactAccess,
 }
 
 /// Idempotency scope of the staff API's case creation: `staff:<person id>`.
@@ -490,10 +493,12 @@ impl Services {
         Ok(self.detail(actor, case, events))
     }
 
-    /// Builds the detail view from a case and its events.
-    pub fn detail(&self, actor: &Actor, case: Case, events: Vec<Event>) -> CaseDetail {
+    /// Builds the detail view from a case and its events, shaped for the reader
+    /// ([`Services::shape_case`]).
+    pub fn detail(&self, actor: &Actor, mut case: Case, events: Vec<Event>) -> CaseDetail {
         let now = self.now();
         let calendar = self.calendar();
+        let contact_access = self.shape_case(actor, &mut case);
         CaseDetail {
             deadline: case.deadline(&calendar),
             deadline_weekends_only: case.deadline_weekends_only(&calendar),
@@ -504,38 +509,37 @@ impl Services {
                 }
                 _ => Vec::new(),
             },
+            contact_access,
             case,
             events,
         }
     }
 
-    /// Scope: a handler sees only cases dispatched to their unit.
+    /// Scope ([`ReadScope`]): a handler sees only cases dispatched to their unit, a road
+    /// chief of a street office only the cases located in that street.
     pub fn check_can_see(&self, actor: &Actor, case: &Case) -> Result<(), ServiceError> {
-        match actor.role {
-            ActorRole::Staff(Role::Handler)
-                if case.unit_id.is_none() || case.unit_id != actor.unit_id =>
-            {
-                Err(ServiceError::Forbidden(
-                    "this case is not dispatched to your unit".into(),
-                ))
-            }
-            ActorRole::Staff(_) => Ok(()),
-            _ => Err(ServiceError::Forbidden("staff only".into())),
+        if self.in_scope(actor, case)? {
+            return Ok(());
         }
+        Err(ServiceError::Forbidden(match actor.staff_role() {
+            Some(Role::RoadChief) => "this case is not in your street".into(),
+            _ => "this case is not dispatched to your unit".into(),
+        }))
     }
 
-    /// Lists cases within the actor's scope.
+    /// Lists cases within the actor's scope, each shaped for the reader.
     pub async fn list_cases(
         &self,
         actor: &Actor,
         mut filter: CaseFilter,
         page: Page,
     ) -> Result<Vec<Case>, ServiceError> {
-        match actor.role {
-            ActorRole::Staff(Role::Handler) => {
-                let unit: UnitId = actor
-                    .unit_id
-                    .ok_or_else(|| ServiceError::Forbidden("handler without a unit".into()))?;
+        match self.read_scope(actor)? {
+            ReadScope::All => {}
+            ReadScope::Nothing => {
+                return Err(ServiceError::Forbidden("handler without a unit".into()))
+            }
+            ReadScope::Unit(unit) => {
                 if filter.unit_id.is_some_and(|u| u != unit) {
                     return Err(ServiceError::Forbidden(
                         "handlers see only their own unit's cases".into(),
@@ -543,9 +547,19 @@ impl Services {
                 }
                 filter.unit_id = Some(unit);
             }
-            ActorRole::Staff(_) => {}
-            _ => return Err(ServiceError::Forbidden("staff only".into())),
+            ReadScope::Street(street) => {
+                if filter.street_code.as_ref().is_some_and(|s| *s != street) {
+                    return Err(ServiceError::Forbidden(
+                        "road chiefs see only their own street's cases".into(),
+                    ));
+                }
+                filter.street_code = Some(street);
+            }
         }
-        Ok(self.store.list_cases(&filter, &page).await?)
+        let mut cases = self.store.list_cases(&filter, &page).await?;
+        for c in &mut cases {
+            self.shape_case(actor, c);
+        }
+        Ok(cases)
     }
 }

@@ -10,9 +10,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+pub use cityloop_domain::evaluation::HONOUR_ROWS;
 use cityloop_domain::evaluation::{
-    composite, indicators, metric, patrol_figures, rank, EvaluationConfig, Grade, Indicator,
-    ObjectKind, Patrol, PatrolFigures, RankObject, Totals, WEIGHTS_PROVENANCE,
+    composite, honours, indicators, is_due, metric, patrol_figures, rank, EvaluationConfig, Grade,
+    HonourInput, Indicator, ObjectKind, Patrol, PatrolFigures, RankObject, Totals,
+    WEIGHTS_PROVENANCE,
 };
 use cityloop_domain::ids::{CaseId, PersonId};
 use cityloop_domain::model::{RoadChiefLevel, Role, UnitKind};
@@ -25,8 +27,6 @@ use crate::{ServiceError, Services};
 pub const SETTING: &str = "evaluation";
 /// Longest period a ranking may cover.
 pub const MAX_PERIOD_DAYS: i64 = 3 * 366;
-/// How many rows of each end of a table make the red and the black list (红黑榜).
-pub const HONOUR_ROWS: usize = 3;
 /// Largest drill-down answer.
 pub const MAX_DRILL_ROWS: u32 = 500;
 /// Limits on a patrol record.
@@ -130,6 +130,19 @@ pub struct RankingRow {
     pub rank_change: Option<i64>,
     /// `red` for the top of the table, `black` for the bottom (红黑榜), else None.
     pub honour: Option<&'static str>,
+    /// The object's cases in the period (`cityloop_domain::evaluation::case_count`).
+    pub cases: i64,
+    /// No case in the period (无数据): listed, not scored, not ranked.
+    pub no_data: bool,
+    /// No case in the previous period: the change columns are blank.
+    pub previous_no_data: bool,
+}
+
+/// One period's figures of one subject.
+struct Scored {
+    indicators: Vec<Indicator>,
+    score: Option<f64>,
+    cases: i64,
 }
 
 /// A league table.
@@ -144,6 +157,8 @@ pub struct Ranking {
     pub weights: BTreeMap<String, f64>,
     /// Whether the standard's text confirms the default weights ([V]) or they are ours ([U]).
     pub weights_verified: bool,
+    /// Cases an object needs for the 红黑榜 (the evaluation setting).
+    pub honour_min_cases: i64,
     pub rows: Vec<RankingRow>,
 }
 
@@ -334,7 +349,7 @@ impl Services {
         subjects: &[Subject],
         period: Period,
         cfg: &EvaluationConfig,
-    ) -> Result<Vec<(Vec<Indicator>, Option<f64>)>, ServiceError> {
+    ) -> Result<Vec<Scored>, ServiceError> {
         let (from, to) = period.keys();
         let mut by_object: HashMap<String, Totals> = HashMap::new();
         for (id, m, v) in self
@@ -343,6 +358,30 @@ impl Services {
             .await?
         {
             *by_object.entry(id).or_default().entry(m).or_insert(0) += v;
+        }
+        // Cases not yet due (`is_due`), left out of the closure and on-time denominators.
+        let open = match object.counter_kind() {
+            ObjectKind::Street | ObjectKind::Community | ObjectKind::Grid | ObjectKind::Segment => {
+                Some((metric::TO_CLOSE, metric::CLOSED))
+            }
+            ObjectKind::Department => Some((metric::TO_HANDLE, metric::HANDLED)),
+            ObjectKind::Person => None,
+        };
+        if let Some((m, done)) = open {
+            let now = self.now();
+            for (id, deadline) in self
+                .store
+                .eval_open_cases(object.counter_kind(), m, done, from, to)
+                .await?
+            {
+                if !is_due(false, deadline, now) {
+                    *by_object
+                        .entry(id)
+                        .or_default()
+                        .entry(metric::NOT_YET_DUE.to_owned())
+                        .or_insert(0) += 1;
+                }
+            }
         }
         let patrols = if object == RankObject::RoadChief {
             self.patrol_days(period).await?
@@ -365,7 +404,11 @@ impl Services {
             });
             let ev = indicators(object, &t, figures, cfg);
             let score = composite(object, &ev, cfg);
-            out.push((ev.indicators, score));
+            out.push(Scored {
+                score,
+                cases: ev.cases,
+                indicators: ev.indicators,
+            });
         }
         Ok(out)
     }
@@ -484,20 +527,21 @@ impl Services {
         let before = self
             .score_period(object, &subjects, period.previous(), &cfg)
             .await?;
-        let ranks = rank(&now.iter().map(|(_, s)| *s).collect::<Vec<_>>());
-        let prev_ranks = rank(&before.iter().map(|(_, s)| *s).collect::<Vec<_>>());
+        let ranks = rank(&now.iter().map(|x| x.score).collect::<Vec<_>>());
+        let prev_ranks = rank(&before.iter().map(|x| x.score).collect::<Vec<_>>());
         let mut rows: Vec<RankingRow> = subjects
             .into_iter()
             .zip(now)
             .zip(before)
             .zip(ranks.into_iter().zip(prev_ranks))
-            .map(|(((s, (inds, score)), (_, prev)), (r, pr))| RankingRow {
+            .map(|(((s, now), prev), (r, pr))| RankingRow {
                 rank: r,
                 id: s.id,
                 name: s.name,
-                score: score.map(round2),
-                grade: score.map(|v| cfg.grade(v)),
-                indicators: inds
+                score: now.score.map(round2),
+                grade: now.score.map(|v| cfg.grade(v)),
+                indicators: now
+                    .indicators
                     .into_iter()
                     .map(|mut i| {
                         i.value = i.value.map(round2);
@@ -505,24 +549,29 @@ impl Services {
                     })
                     .collect(),
                 previous_rank: pr,
-                previous_score: prev.map(round2),
-                score_change: score.zip(prev).map(|(a, b)| round2(a - b)),
+                previous_score: prev.score.map(round2),
+                // Blank against a period without data (score None), never a jump from 0.
+                score_change: now.score.zip(prev.score).map(|(a, b)| round2(a - b)),
                 rank_change: r.zip(pr).map(|(a, b)| i64::from(b) - i64::from(a)),
                 honour: None,
+                cases: now.cases,
+                no_data: now.cases == 0,
+                previous_no_data: prev.cases == 0,
             })
             .collect();
         rows.sort_by(|a, b| {
             (a.rank.is_none(), a.rank, &a.name).cmp(&(b.rank.is_none(), b.rank, &b.name))
         });
-        let ranked = rows.iter().filter(|r| r.rank.is_some()).count();
-        if ranked >= 2 * HONOUR_ROWS {
-            for (i, r) in rows.iter_mut().take(ranked).enumerate() {
-                if i < HONOUR_ROWS {
-                    r.honour = Some("red");
-                } else if i >= ranked - HONOUR_ROWS {
-                    r.honour = Some("black");
-                }
-            }
+        let inputs: Vec<HonourInput> = rows
+            .iter()
+            .map(|r| HonourInput {
+                rank: r.rank,
+                cases: r.cases,
+                grade: r.grade,
+            })
+            .collect();
+        for (r, h) in rows.iter_mut().zip(honours(&inputs, &cfg)) {
+            r.honour = h.map(|h| h.as_str());
         }
         let weights = cfg
             .weights
@@ -547,13 +596,16 @@ impl Services {
             period,
             weights,
             weights_verified,
+            honour_min_cases: cfg.honour_min_cases,
             rows,
         })
     }
 
-    /// The cases behind one figure of one object.
+    /// The cases behind one figure of one object, as far as they are in `actor`'s read
+    /// scope (a handler sees only their unit's cases, a road chief their street's).
     pub async fn ranking_cases(
         &self,
+        actor: &cityloop_domain::model::Actor,
         object: RankObject,
         id: &str,
         indicator: &str,
@@ -591,10 +643,10 @@ impl Services {
             return Ok(Vec::new());
         }
         let cases: HashMap<CaseId, cityloop_domain::case::Case> = self
-            .store
             .list_cases(
-                &filter,
-                &Page {
+                actor,
+                filter,
+                Page {
                     after: None,
                     limit: MAX_DRILL_ROWS,
                 },

@@ -18,6 +18,7 @@ pub mod escalate;
 pub mod evaluation;
 pub mod media;
 pub mod open311;
+pub mod privacy;
 pub mod reference;
 pub mod retry;
 pub mod territory;

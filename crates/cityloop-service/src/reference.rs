@@ -26,6 +26,8 @@ pub struct Cache {
     pub assign_rules: Vec<cityloop_domain::assign::AssignRule>,
     pub calendar: Arc<WorkCalendar>,
     pub limits: Arc<LimitTable>,
+    /// The district's changes to the privacy policy (settings document `privacy`).
+    pub privacy: cityloop_domain::privacy::PrivacySettings,
 }
 
 /// Settings key of the admin's assignment rules (category × street → unit).
@@ -40,6 +42,7 @@ impl Cache {
             assign_rules: Vec::new(),
             calendar: Arc::new(WorkCalendar::china_2026()),
             limits: Arc::new(default_limits()?),
+            privacy: Default::default(),
         })
     }
 
@@ -65,6 +68,9 @@ impl Cache {
                 .collect(),
             units: store.list_units().await?,
             assign_rules: get_setting(store, ASSIGN_RULES).await?.unwrap_or_default(),
+            privacy: get_setting(store, crate::privacy::SETTING)
+                .await?
+                .unwrap_or_default(),
         })
     }
 }

@@ -590,6 +590,21 @@ macro_rules! sql_store {
                 rows.iter().map(decode_attachment).collect()
             }
 
+            async fn unit_has_attachment(&self, unit: UnitId, id: uuid::Uuid) -> Result<bool> {
+                // Events are JSON text; an attachment id (a UUID) or its public URL appears
+                // verbatim in the report's media or an event's attachments. The unit's
+                // cases come from the cases_unit index, so only their events are read.
+                let row = sqlx::query(
+                    "SELECT 1 AS hit FROM cases c JOIN case_events e ON e.case_id = c.id
+                     WHERE c.unit_id = $1 AND e.body LIKE $2 LIMIT 1",
+                )
+                .bind(unit.to_string())
+                .bind(format!("%{id}%"))
+                .fetch_optional(&self.reader)
+                .await?;
+                Ok(row.is_some())
+            }
+
             async fn export_reference(&self) -> Result<crate::ReferenceSnapshot> {
                 let mut snap = crate::ReferenceSnapshot {
                     categories: self.list_categories().await?,
@@ -1086,6 +1101,41 @@ macro_rules! sql_store {
                         let id = CaseId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                         Ok((id, r.try_get("day")?, r.try_get("value")?))
                     })
+                    .collect()
+            }
+
+            async fn eval_open_cases(
+                &self,
+                kind: ObjectKind,
+                metric: &str,
+                done_metric: &str,
+                from_day: i32,
+                to_day: i32,
+            ) -> Result<Vec<(String, Option<DateTime<Utc>>)>> {
+                // From the open cases (cases_state index), then each one's counters by
+                // primary key: the closed history is never read.
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT c.object_id AS object_id, k.deadline AS deadline
+                     FROM cases k JOIN eval_case_counters c ON c.case_id = k.id
+                     WHERE k.state IN (",
+                );
+                let mut sep = q.separated(", ");
+                for s in cityloop_domain::workflow::CaseState::ALL.iter().filter(|s| !s.is_terminal()) {
+                    sep.push_bind(s.as_str());
+                }
+                q.push(") AND c.object_kind = ").push_bind(kind.as_str());
+                q.push(" AND c.metric = ").push_bind(metric.to_owned());
+                q.push(" AND c.day >= ").push_bind(from_day);
+                q.push(" AND c.day <= ").push_bind(to_day);
+                q.push(
+                    " AND NOT EXISTS (SELECT 1 FROM eval_case_counters d WHERE d.case_id = c.case_id
+                       AND d.object_kind = c.object_kind AND d.object_id = c.object_id AND d.metric = ",
+                )
+                .push_bind(done_metric.to_owned());
+                q.push(")");
+                let rows = q.build().fetch_all(&self.reader).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("object_id")?, r.try_get("deadline")?)))
                     .collect()
             }
 

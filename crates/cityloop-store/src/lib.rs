@@ -389,6 +389,9 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
     async fn get_attachment(&self, id: uuid::Uuid) -> Result<Attachment>;
     /// Those of `ids` that exist, in no particular order.
     async fn attachments(&self, ids: &[uuid::Uuid]) -> Result<Vec<Attachment>>;
+    /// Whether a case currently dispatched to `unit` names attachment `id` in its report's
+    /// media or an event's attachments (a handler's scope for photo originals).
+    async fn unit_has_attachment(&self, unit: UnitId, id: uuid::Uuid) -> Result<bool>;
 
     // ---- admin (see `admin`) ----
     /// Applies an admin change and appends its audit row, in ONE transaction.
@@ -444,6 +447,20 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
         to_day: i32,
         limit: u32,
     ) -> Result<Vec<(CaseId, i32, i64)>>;
+    /// Open cases behind a figure, per object: cases still open (not closed or voided)
+    /// whose counter `metric` of an object of `kind` falls in `from..=to` and that have no
+    /// counter `done_metric` for the same object, as (object id, the case's current
+    /// deadline). Rankings tell from these which cases are not yet due
+    /// (`cityloop_domain::evaluation::is_due`); "due" changes with the clock, so it is
+    /// read at ranking time, never stored.
+    async fn eval_open_cases(
+        &self,
+        kind: ObjectKind,
+        metric: &str,
+        done_metric: &str,
+        from_day: i32,
+        to_day: i32,
+    ) -> Result<Vec<(String, Option<DateTime<Utc>>)>>;
     /// Every non-zero bucket (for checks against a recompute).
     async fn eval_buckets(&self) -> Result<Vec<Counter>>;
     /// Recomputes every bucket from the event history (after the migration that added

@@ -182,33 +182,40 @@ async fn rankings_equal_hand_computed_figures(s: &Server) {
         }
     };
 
-    // Street: 2 registered, 1 public, 1 of 2 closed, on time.
-    // (50×10 + 0×20 + 50×30 + 50×40) / 100 = 40 → D
+    // Street: 2 registered, 1 public, 1 closed on time; case 2 is still handling before
+    // its deadline, so it is not yet due: 应结案数 1, 结案率 1/1, 按期结案率 1/1.
+    // (50×10 + 0×20 + 100×30 + 100×40) / 100 = 75 → B
     let streets = get("street").await;
     let street = row(&streets, |r| ind(r, "registered") == json!(2.0));
     assert_eq!(ind(street, "public_rate"), json!(50.0));
-    assert_eq!(ind(street, "closure_rate"), json!(50.0));
-    assert_eq!(ind(street, "on_time_closure_rate"), json!(50.0));
-    assert_eq!(street["score"], json!(40.0));
-    assert_eq!(street["grade"], "D");
+    assert_eq!(ind(street, "to_close"), json!(1.0));
+    assert_eq!(ind(street, "not_yet_due"), json!(1.0));
+    assert_eq!(ind(street, "closure_rate"), json!(100.0));
+    assert_eq!(ind(street, "on_time_closure_rate"), json!(100.0));
+    assert_eq!(street["score"], json!(75.0));
+    assert_eq!(street["grade"], "B");
+    assert_eq!(street["cases"], 2);
+    assert_eq!(street["no_data"], false);
     assert_eq!(street["rank"], 1);
     assert!(streets["title_zh"]
         .as_str()
         .unwrap()
         .contains("街道综合评价排名"));
 
-    // 环卫: 2 to handle, 1 handled on time, 1 rework. (50×30 + 50×50 + 0×20)/100 = 40
+    // 环卫: 2 held, case 2 not yet due → 1 to handle, 1 handled on time, 1 rework.
+    // (100×30 + 100×50 + 0×20)/100 = 80
     let depts = get("department").await;
     let hw = row(&depts, |r| r["id"] == h.hw.0.as_str());
-    assert_eq!(ind(hw, "to_handle"), json!(2.0));
+    assert_eq!(ind(hw, "to_handle"), json!(1.0));
+    assert_eq!(ind(hw, "not_yet_due"), json!(1.0));
     assert_eq!(ind(hw, "handled"), json!(1.0));
     assert_eq!(ind(hw, "handled_on_time"), json!(1.0));
     assert_eq!(ind(hw, "rework"), json!(1.0));
-    assert_eq!(ind(hw, "handling_rate"), json!(50.0));
-    assert_eq!(ind(hw, "on_time_handling_rate"), json!(50.0));
+    assert_eq!(ind(hw, "handling_rate"), json!(100.0));
+    assert_eq!(ind(hw, "on_time_handling_rate"), json!(100.0));
     assert_eq!(ind(hw, "rework_rate"), json!(100.0));
     assert!(ind(hw, "mean_hours").as_f64().unwrap() < 0.1);
-    assert_eq!(hw["score"], json!(40.0));
+    assert_eq!(hw["score"], json!(80.0));
     assert_eq!(hw["rank"], 1);
     // 执法 returned its only case: nothing to handle, no score, no rank.
     let zf = row(&depts, |r| r["id"] == h.zf.0.as_str());
@@ -319,7 +326,7 @@ async fn exports_hold_the_same_numbers_as_the_json(
         .find(|r| r.get(1) == Some(hw_name))
         .unwrap_or_else(|| panic!("{hw_name} not in {recs:?}"));
     assert_eq!(line[2].parse::<f64>().ok(), hw_json["score"].as_f64());
-    assert_eq!(&line[3], "D");
+    assert_eq!(&line[3], "B");
     for (k, want) in expected.iter().enumerate() {
         assert_eq!(
             line[4 + k].parse::<f64>().ok(),
