@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
 use cityloop_domain::calendar::{LimitUnit, TimeLimit, WorkCalendar};
 use cityloop_domain::case::{Case, Contact, Ctx, Event, Location, NewCase, Routing};
+use cityloop_domain::evaluation::ObjectKind;
 use cityloop_domain::ids::{CaseId, CaseNumber, PersonId, UnitId};
 use cityloop_domain::limits::{LimitRule, LimitTable, Stage};
 use cityloop_domain::model::{
@@ -807,4 +808,136 @@ async fn a_keyed_action_appends_once_and_a_repeat_returns_its_first_use(db: &Tes
 store_test!(
     keyed_action_once,
     a_keyed_action_appends_once_and_a_repeat_returns_its_first_use
+);
+
+fn staff(role: Role, unit: Option<UnitId>) -> Actor {
+    Actor {
+        person_id: Some(PersonId::new_v7()),
+        role: ActorRole::Staff(role),
+        unit_id: unit,
+    }
+}
+
+/// Applies `steps` to `case` one event at a time, a minute apart from `at`.
+async fn drive(
+    store: &Arc<dyn Store>,
+    fx: &Fixture,
+    mut case: Case,
+    steps: Vec<(Action, Actor, Command)>,
+    mut at: DateTime<Utc>,
+) -> Case {
+    for (action, actor, cmd) in steps {
+        at += Duration::minutes(1);
+        let ev = case.decide(action, &cmd, &actor, fx.ctx(at)).unwrap();
+        case.apply(&ev).unwrap();
+        store
+            .append_event(&case, case.deadline(&fx.cal), &ev)
+            .await
+            .unwrap();
+    }
+    case
+}
+
+/// The two reads privacy and fair rankings add: which unit's cases name a photo (a
+/// handler's scope for originals), and which open cases stand behind a figure with their
+/// current deadline (rankings leave those not yet due out of the rates).
+async fn unit_photos_and_open_cases_behind_a_figure_are_read_from_the_case_tables(db: &TestDb) {
+    let fx = Fixture::new();
+    let unit = UnitId::new_v7();
+    let photo = uuid::Uuid::now_v7();
+    let cmd = Command::default;
+    let dispatch = Command {
+        unit_id: Some(unit),
+        ..Command::default()
+    };
+    let back = Command {
+        note: Some("已清理".into()),
+        attachments: vec![photo.to_string()],
+        ..Command::default()
+    };
+    let to_handling = |d: Command| {
+        vec![
+            (Action::Accept, staff(Role::Operator, None), cmd()),
+            (Action::Register, staff(Role::Operator, None), cmd()),
+            (Action::Dispatch, staff(Role::Dispatcher, None), d),
+        ]
+    };
+    // Case 1: reported back with the photo, then checked and closed.
+    let c1 = create(&db.store, &fx, 1, t0()).await;
+    let mut steps = to_handling(dispatch.clone());
+    steps.push((Action::ReportBack, staff(Role::Handler, Some(unit)), back));
+    let c1 = drive(&db.store, &fx, c1, steps, t0()).await;
+    // Case 2: dispatched to the same unit, still handling.
+    let c2 = create(&db.store, &fx, 2, t0()).await;
+    let c2 = drive(&db.store, &fx, c2, to_handling(dispatch), t0()).await;
+    let deadline2 = c2.deadline(&fx.cal);
+    assert!(deadline2.is_some());
+
+    let s = &db.store;
+    assert!(s.unit_has_attachment(unit, photo).await.unwrap());
+    assert!(!s
+        .unit_has_attachment(UnitId::new_v7(), photo)
+        .await
+        .unwrap());
+    assert!(!s
+        .unit_has_attachment(unit, uuid::Uuid::now_v7())
+        .await
+        .unwrap());
+
+    let (from, to) = (20_261_101, 20_261_130);
+    let street = |mut v: Vec<(String, Option<DateTime<Utc>>)>| {
+        v.sort();
+        v
+    };
+    let open = s
+        .eval_open_cases(ObjectKind::Street, "to_close", "closed", from, to)
+        .await
+        .unwrap();
+    let mut want = vec![
+        ("410103010".to_owned(), c1.deadline(&fx.cal)),
+        ("410103010".to_owned(), deadline2),
+    ];
+    want.sort();
+    assert_eq!(street(open), want, "both cases are open in the street");
+    // The department has handled case 1 (a report-back): only case 2 is open for it.
+    let dept = s
+        .eval_open_cases(ObjectKind::Department, "to_handle", "handled", from, to)
+        .await
+        .unwrap();
+    assert_eq!(dept, vec![(unit.to_string(), deadline2)]);
+    // Another period holds nothing.
+    assert!(s
+        .eval_open_cases(
+            ObjectKind::Street,
+            "to_close",
+            "closed",
+            20_261_001,
+            20_261_031
+        )
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Closed cases are no longer open.
+    let at = t0() + Duration::minutes(30);
+    drive(
+        s,
+        &fx,
+        c1,
+        vec![
+            (Action::CheckPass, staff(Role::Inspector, None), cmd()),
+            (Action::Close, staff(Role::Supervisor, None), cmd()),
+        ],
+        at,
+    )
+    .await;
+    let open = s
+        .eval_open_cases(ObjectKind::Street, "to_close", "closed", from, to)
+        .await
+        .unwrap();
+    assert_eq!(open, vec![("410103010".to_owned(), deadline2)]);
+}
+store_test!(
+    unit_photos_and_open_cases,
+    unit_photos_and_open_cases_behind_a_figure_are_read_from_the_case_tables
 );

@@ -521,3 +521,142 @@ http_test!(
     grid_heat_map_counts_registered_cases_per_grid_on_every_store,
     grid_heat_counts_registered_cases_per_grid
 );
+
+fn csv_lines(body: Vec<u8>) -> Vec<csv::StringRecord> {
+    let text = String::from_utf8(body).unwrap();
+    let text = text.trim_start_matches('\u{feff}').to_owned();
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Only one street had cases: it is ranked; every other street is 无数据 (no rank, score,
+/// grade or honour), listed after it; against the empty previous period every change is
+/// blank, in the JSON and in both exports; the honours minimum is the district's setting.
+async fn streets_without_cases_are_no_data_and_changes_blank(s: &Server, db: &TestDb) {
+    history(s).await;
+    let t = s.login("supervisor").await;
+    let p = period();
+    let (st, table) = s
+        .get(&t, &format!("/api/v1/rankings?object=street&{p}"))
+        .await;
+    assert_eq!(st, 200, "{table}");
+    assert_eq!(table["honour_min_cases"], 5);
+    let rows = table["rows"].as_array().unwrap();
+    let ranked = &rows[0];
+    assert_eq!(ranked["no_data"], false);
+    assert_eq!(ranked["cases"], 2);
+    assert_eq!(ranked["rank"], 1);
+    assert_eq!(ranked["score"], json!(75.0));
+    // Below the minimum of cases (2 < 5) and only one ranked: no honours.
+    assert_eq!(ranked["honour"], Value::Null);
+    // The previous period had nothing: no previous figures, no change (not "+75").
+    assert_eq!(ranked["previous_no_data"], true);
+    for k in [
+        "previous_rank",
+        "previous_score",
+        "score_change",
+        "rank_change",
+    ] {
+        assert_eq!(ranked[k], Value::Null, "{k}");
+    }
+    let empty: Vec<&Value> = rows.iter().filter(|r| r["no_data"] == true).collect();
+    assert_eq!(empty.len(), rows.len() - 1, "every other street is 无数据");
+    assert!(empty.len() >= 10, "the demo district has 15 street offices");
+    for r in &empty {
+        assert_eq!(r["cases"], 0);
+        for k in [
+            "rank",
+            "score",
+            "grade",
+            "honour",
+            "score_change",
+            "rank_change",
+        ] {
+            assert_eq!(r[k], Value::Null, "{k} of {}", r["name"]);
+        }
+    }
+    let no_data_name = empty[0]["name"].as_str().unwrap().to_owned();
+    let ranked_name = ranked["name"].as_str().unwrap().to_owned();
+
+    let fetch = |format: &str| {
+        let url = s.url(&format!(
+            "/api/v1/rankings?object=street&{p}&format={format}"
+        ));
+        let t = t.clone();
+        async move {
+            let r = s.http.get(url).bearer_auth(t).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.bytes().await.unwrap().to_vec()
+        }
+    };
+    let recs = csv_lines(fetch("csv").await);
+    let head = &recs[2];
+    let n = head.len();
+    assert_eq!(&head[n - 3], "名次变化");
+    let line = |name: &str| {
+        recs.iter()
+            .find(|r| r.get(1) == Some(name))
+            .unwrap_or_else(|| panic!("{name} in {recs:?}"))
+            .clone()
+    };
+    let l = line(&ranked_name);
+    assert_eq!(&l[0], "1");
+    for c in n - 4..n {
+        assert_eq!(&l[c], "", "csv change column {} of {ranked_name}", &head[c]);
+    }
+    let l = line(&no_data_name);
+    assert_eq!((&l[0], &l[2], &l[3]), ("", "无数据", ""));
+    for c in n - 4..n {
+        assert_eq!(&l[c], "", "csv column {} of {no_data_name}", &head[c]);
+    }
+
+    let body = fetch("xlsx").await;
+    let mut wb: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(body)).unwrap();
+    let range = wb.worksheet_range_at(0).unwrap().unwrap();
+    let cell = |r: u32, c: u32| range.get_value((r, c)).cloned();
+    let row_of = |name: &str| {
+        (4..range.height() as u32)
+            .find(|r| cell(*r, 1) == Some(Data::String(name.to_owned())))
+            .unwrap_or_else(|| panic!("{name} in the workbook"))
+    };
+    let width = range.width() as u32;
+    let r = row_of(&no_data_name);
+    assert_eq!(cell(r, 2), Some(Data::String("无数据".into())));
+    let r = row_of(&ranked_name);
+    for c in width - 4..width {
+        assert!(
+            matches!(cell(r, c), None | Some(Data::Empty)),
+            "xlsx change column {c}: {:?}",
+            cell(r, c)
+        );
+    }
+
+    // The minimum of cases for the honours is the district's evaluation setting.
+    let cfg = cityloop_domain::evaluation::EvaluationConfig {
+        honour_min_cases: 1,
+        ..Default::default()
+    };
+    db.store
+        .put_setting("evaluation", &serde_json::to_value(cfg).unwrap())
+        .await
+        .unwrap();
+    let (_, table) = s
+        .get(&t, &format!("/api/v1/rankings?object=street&{p}"))
+        .await;
+    assert_eq!(table["honour_min_cases"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streets_without_cases_are_no_data_and_changes_are_blank_in_json_csv_and_xlsx_on_every_store(
+) {
+    for db in TestDb::all().await {
+        eprintln!("backend {:?}", db.store.backend());
+        let server = Server::spawn("demo", &db.url);
+        streets_without_cases_are_no_data_and_changes_blank(&server, &db).await;
+    }
+}
