@@ -553,24 +553,32 @@ async function roadChiefAndFilters() {
   await district.waitForFunction(() => location.hash.includes('street='));
   await row(district, shared.second).waitFor();
 
-  // Server-side filters on the all-cases view: state=closed finds the closed case only.
-  await page.goto(`${BASE}/staff#/all`);
-  await page.waitForSelector('form.filters select[name="state"]');
-  await page.selectOption('form.filters select[name="state"]', 'closed');
-  await page.selectOption('form.filters select[name="source"]', 'public');
-  await page.click('form.filters button[type=submit]');
-  await page.waitForFunction(() => location.hash.includes('state=closed'));
+  // A street road chief reads only their street's cases, also in the all-cases view.
+  const own = await apiLogin('roadchief1-jd010');
+  const { body: mine } = await apiGet(own, '/api/v1/cases?limit=200');
+  const streets = new Set(mine.items.map((c) => c.routing.street_code));
+  check(streets.size === 1, `one street only: ${[...streets]}`);
+
+  // Server-side filters on the all-cases view (the district road chief reads every
+  // street): state=closed finds the closed case only.
+  const page2 = district;
+  await page2.goto(`${BASE}/staff#/all`);
+  await page2.waitForSelector('form.filters select[name="state"]');
+  await page2.selectOption('form.filters select[name="state"]', 'closed');
+  await page2.selectOption('form.filters select[name="source"]', 'public');
+  await page2.click('form.filters button[type=submit]');
+  await page2.waitForFunction(() => location.hash.includes('state=closed'));
   // The list is re-rendered when the filtered page arrives: wait for that page (only
   // closed rows), not for a row that the unfiltered list may also have shown.
-  const filtered = await page
+  const filtered = await page2
     .waitForFunction(() => {
       const trs = [...document.querySelectorAll('table.cases tr[data-number]')];
       return trs.length > 0 && trs.every((t) => t.dataset.state === 'closed');
     })
     .then(() => true, () => false);
-  const states = await page.$$eval('table.cases tr[data-number]', (trs) => trs.map((t) => t.dataset.state));
+  const states = await page2.$$eval('table.cases tr[data-number]', (trs) => trs.map((t) => t.dataset.state));
   check(filtered, `filtered on the server: ${states}`);
-  await row(page, shared.number).waitFor();
+  await row(page2, shared.number).waitFor();
 }
 
 async function languageAndAccessibility() {

@@ -160,8 +160,9 @@ export async function renderRankings(view, params, ctx) {
       h('td', {}, row.grade ?? '—'),
       h('td', {}, change),
       h('td', {}, honour),
+      // A row without cases has no figures to drill into: dashes, not a column of 0 links.
       row.indicators.map((i) => h('td', {},
-        i.value === null ? '—'
+        i.value === null || row.no_data ? '—'
           : h('button', { type: 'button', class: 'link', onclick: () => showDrill(row, i) }, fmt(i.value, i.unit)))));
   });
   const noData = data.rows.filter((r) => r.no_data).length;
