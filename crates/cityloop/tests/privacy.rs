@@ -148,6 +148,16 @@ async fn chief_of(s: &Server, street: &str) -> String {
     format!("roadchief1-{code}")
 }
 
+/// What one reader must see: (user, name, phone, e-mail, may reveal, GPS).
+type Expect<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    bool,
+    Gps,
+);
+
 #[derive(Debug)]
 enum Gps {
     Full,
@@ -159,7 +169,7 @@ async fn reporter_gps_and_scope_follow_the_policy_table(s: &Server) {
     let own_chief = chief_of(s, &x.street).await;
     let other_chief = format!("roadchief1-{}", x.other_street);
     // (user, name, phone, e-mail, may reveal, GPS)
-    let visible: Vec<(&str, Option<&str>, Option<&str>, Option<&str>, bool, Gps)> = vec![
+    let visible: Vec<Expect> = vec![
         (
             "operator",
             Some("张三"),
