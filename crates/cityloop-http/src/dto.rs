@@ -485,6 +485,8 @@ pub struct CaseQuery {
     /// `min_lon,min_lat,max_lon,max_lat`
     pub bbox: Option<String>,
     pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod attachments;
 pub mod calendar;
 pub mod dto;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod open311;
@@ -40,12 +41,12 @@ pub struct AppState {
     pub svc: Services,
 }
 
-/// The whole application router.
+/// The whole application router, inside the [`edge`] guard (limits on the request line
+/// and headers, path normalisation before routing; error bodies in the API's shape after).
 pub fn router(state: AppState) -> Router {
-    routes::routes()
+    let app = routes::routes()
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(shape_refused_bodies))
         // Photo uploads have their own, larger limits.
         .merge(attachments::routes())
         .with_state(state)
@@ -53,34 +54,12 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(TraceLayer::new_for_http())
-}
-
-/// Gives a body refused by its declared length (the plain-text 413 of the limit layer) the
-/// shape of the API it was sent to: the Open311 `errors` document under `/open311`, the
-/// staff API's error envelope elsewhere.
-async fn shape_refused_bodies(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let (uri, headers) = (req.uri().clone(), req.headers().clone());
-    let resp = next.run(req).await;
-    let plain = resp
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
-    if resp.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE || !plain {
-        return resp;
-    }
-    if uri.path().starts_with("/open311") {
-        open311::too_large_response(&uri, &headers)
-    } else {
-        axum::response::IntoResponse::into_response(error::ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-        ))
-    }
+        .layer(TraceLayer::new_for_http());
+    // A router of its own around the application, so the guard runs before routing
+    // (a merged `//` must reach the route it means).
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::from_fn(edge::guard))
 }
 
 /// Serves the router on `listener` until `shutdown` resolves.

@@ -2,7 +2,12 @@
 //! annotations and the DTOs' `ToSchema` derives, served at `GET /api/v1/openapi.json`.
 //!
 //! A new handler is listed in [`ApiDoc`]'s `paths(...)`; `tests/openapi.rs` requests every
-//! documented operation (it must be routed) and validates the document. The public Open311 endpoints
+//! documented operation (it must be routed) and validates the document.
+//!
+//! The answers that come from the shared edge rather than from one handler are added to
+//! every operation they can occur on by [`WireStatuses`], so the document says every
+//! status the server can answer: 400/413/415/422 where a JSON body is read, 422 where a
+//! query is, 400 where a path parameter is decoded, and 408/414/431 everywhere. The public Open311 endpoints
 //! follow their own standard (docs/open311-georeport-v2.md) and are not repeated here.
 
 use axum::Json;
@@ -86,7 +91,7 @@ use crate::routes;
         crate::admin::put_privacy,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &WireStatuses),
     tags(
         (name = "auth", description = "Login, logout, the caller and their notifications"),
         (name = "cases", description = "Intake, listing, detail with timeline, workflow actions"),
@@ -118,6 +123,81 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Adds the statuses the edge answers (see the module comment) to each operation that
+/// does not document them itself, with the error envelope as their body.
+struct WireStatuses;
+
+impl Modify for WireStatuses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let shared = item.parameters.clone().unwrap_or_default();
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let params: Vec<_> = shared
+                    .iter()
+                    .chain(op.parameters.iter().flatten())
+                    .map(|p| p.parameter_in.clone())
+                    .collect();
+                let body = op.request_body.as_ref();
+                let json_body = body.is_some_and(|b| b.content.contains_key("application/json"));
+                let mut add = |status: u16, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(description).into());
+                };
+                if json_body {
+                    add(400, "The body is not JSON (`bad_json`, `bad_body`)");
+                    add(415, "The body is not `application/json`");
+                    add(
+                        422,
+                        "A field is missing or invalid (also a NUL character in any string), named in `field`",
+                    );
+                }
+                if body.is_some() {
+                    add(413, "The body is over its size limit");
+                }
+                if params.contains(&ParameterIn::Query) {
+                    add(
+                        422,
+                        "A query parameter is invalid, unknown, not UTF-8 or holds a NUL, named in `field`",
+                    );
+                }
+                if params.contains(&ParameterIn::Path) {
+                    add(
+                        400,
+                        "The path does not decode to UTF-8 text without NUL (`field`: `path`)",
+                    );
+                }
+                add(408, "The request took longer than 30 s");
+                add(414, "The request URI is longer than 8 KiB");
+                add(431, "The request headers are larger than 32 KiB");
+            }
+        }
     }
 }
 

@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use cityloop_domain::case::Contact;
 use cityloop_domain::ids::{CaseId, UnitId};
 use cityloop_domain::model::{AreaGrade, Priority, Source, UnknownValue};
@@ -452,13 +451,7 @@ pub(crate) async fn reveal_phone(
 }
 
 fn parse_cursor(s: &str) -> Result<Cursor, ApiError> {
-    let bad = || ApiError::field("cursor", "not a cursor from a previous page");
-    let (t, id) = s.split_once('_').ok_or_else(bad)?;
-    let micros: i64 = t.parse().map_err(|_| bad())?;
-    Ok(Cursor {
-        created_at: DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(bad)?,
-        id: CaseId::parse(id).map_err(|_| bad())?,
-    })
+    Cursor::from_token(s).ok_or_else(|| ApiError::field("cursor", "not a cursor from a previous page"))
 }
 
 fn parse_bbox(s: &str) -> Result<[f64; 4], ApiError> {
@@ -532,7 +525,7 @@ pub(crate) async fn list_cases(
         .then(|| {
             cases
                 .last()
-                .map(|c| format!("{}_{}", c.created_at.timestamp_micros(), c.id))
+                .map(|c| Cursor { created_at: c.created_at, id: c.id }.to_token())
         })
         .flatten();
     let now = st.svc.now();

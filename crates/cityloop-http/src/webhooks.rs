@@ -130,6 +130,7 @@ pub struct DeliveriesQuery {
     /// `pending`, `delivered` or `dead`.
     pub status: Option<String>,
     /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

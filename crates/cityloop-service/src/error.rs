@@ -52,6 +52,11 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound(what) => ServiceError::NotFound(what),
             StoreError::Conflict(m) => ServiceError::Conflict(m),
             StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            // Which field held it is known only at the edge, which refuses it first.
+            StoreError::InvalidText(_) => ServiceError::invalid(
+                "text",
+                "contains a character that cannot be stored (NUL, U+0000)",
+            ),
             other => ServiceError::Internal(anyhow::Error::new(other)),
         }
     }

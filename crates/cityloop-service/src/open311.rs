@@ -36,7 +36,7 @@ use cityloop_domain::model::{
 };
 use cityloop_domain::public::{self, PublicLang, WordingFacts};
 use cityloop_domain::workflow::CaseState;
-use cityloop_store::{CaseFilter, Cursor, Page, StoreError};
+use cityloop_store::{Cursor, PublicCaseFilter, PublicStart, StoreError};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
@@ -62,9 +62,10 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 pub const MAX_CLIENT_NAME_CHARS: usize = 100;
 /// Stamp of the service catalogue's shape (attributes); bump when definitions change.
 pub const CHANGESET: &str = "2026-05-01T00:00:00+08:00";
-/// Rows read at most to answer one `GET requests` (hidden sources are skipped in memory).
-const MAX_SCAN: usize = 50_000;
-const SCAN_BATCH: u32 = 500;
+/// The deepest row a `page`/`page_size` request may start at (`(page - 1) × page_size`);
+/// deeper pages are read with the keyset `cursor` (each `GET requests` answer names the
+/// next one), which costs the same at any depth.
+pub const MAX_OFFSET: u64 = 100_000;
 
 /// The language of names, notices and error texts: Chinese unless the client asks for
 /// English.
@@ -240,6 +241,16 @@ pub struct RequestQuery {
     /// From 1.
     pub page: u32,
     pub page_size: u32,
+    /// Start after this keyset position instead of at `page` (a `next_cursor`).
+    pub cursor: Option<Cursor>,
+}
+
+/// One page of `GET requests`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublicPage {
+    pub requests: Vec<PublicRequest>,
+    /// Where the next page starts, when this one is full (absent on the last page).
+    pub next_cursor: Option<Cursor>,
 }
 
 /// The service discovery facts the district supplies.
@@ -1037,9 +1048,23 @@ impl Services {
         &self,
         q: RequestQuery,
         lang: Lang,
-    ) -> Result<Vec<PublicRequest>, ServiceError> {
-        let page_size = q.page_size.clamp(1, MAX_REQUESTS) as usize;
-        let page = q.page.max(1) as usize;
+    ) -> Result<PublicPage, ServiceError> {
+        let page_size = q.page_size.clamp(1, MAX_REQUESTS);
+        let page = q.page.max(1);
+        let offset = u64::from(page - 1) * u64::from(page_size);
+        if q.cursor.is_none() && offset > MAX_OFFSET {
+            return Err(ServiceError::invalid(
+                "page",
+                match lang {
+                    Lang::Zh => format!(
+                        "(page - 1) × page_size 不能超过 {MAX_OFFSET}；更深的页请用上一页给出的 cursor"
+                    ),
+                    Lang::En => format!(
+                        "(page - 1) × page_size may not exceed {MAX_OFFSET}; read deeper pages with the cursor the previous page names"
+                    ),
+                },
+            ));
+        }
         let cache = self.cached();
         let cats = &cache.categories;
         let units = self.unit_names().await?;
@@ -1057,12 +1082,21 @@ impl Services {
                 }
             }
             cases.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
-            return Ok(cases
+            let requests = cases
                 .iter()
-                .skip((page - 1) * page_size)
-                .take(page_size)
+                .filter(|c| {
+                    q.cursor
+                        .as_ref()
+                        .is_none_or(|k| (c.created_at, c.id) < (k.created_at, k.id))
+                })
+                .skip(if q.cursor.is_some() { 0 } else { offset as usize })
+                .take(page_size as usize)
                 .map(|c| self.public_view(c, cats, &units, lang))
-                .collect());
+                .collect();
+            return Ok(PublicPage {
+                requests,
+                next_cursor: None,
+            });
         }
         let window = Duration::days(WINDOW_DAYS);
         let (from, to) = match (q.start_date, q.end_date) {
@@ -1107,72 +1141,46 @@ impl Services {
                 .collect(),
             _ => Vec::new(),
         };
-        let codes: HashSet<&str> = q.service_codes.iter().map(String::as_str).collect();
-        let filter = CaseFilter {
+        let mut codes: Vec<String> = q.service_codes.clone();
+        codes.sort();
+        codes.dedup();
+        let filter = PublicCaseFilter {
+            service_codes: codes,
             states: statuses,
-            category_code: match q.service_codes.as_slice() {
-                [one] => Some(one.clone()),
-                _ => None,
-            },
             created_from: from,
             created_to: to.and_then(|t| t.checked_add_signed(micro)),
             updated_from: q.updated_after.and_then(|t| t.checked_add_signed(micro)),
             updated_to: q.updated_before,
-            ..CaseFilter::default()
         };
-        let offset = (page - 1).saturating_mul(page_size);
-        let mut skipped = 0usize;
-        let mut scanned = 0usize;
-        let mut out = Vec::new();
-        let mut after: Option<Cursor> = None;
-        'scan: loop {
-            let batch = self
-                .store
-                .list_cases(
-                    &filter,
-                    &Page {
-                        after: after.clone(),
-                        limit: SCAN_BATCH,
-                    },
-                )
-                .await?;
-            let n = batch.len();
-            for c in batch {
-                scanned += 1;
-                after = Some(Cursor {
+        let start = match q.cursor {
+            Some(c) => PublicStart::After(c),
+            None => PublicStart::Offset(offset),
+        };
+        let cases = self
+            .store
+            .list_public_cases(&filter, &start, page_size)
+            .await?;
+        let next_cursor = (cases.len() == page_size as usize)
+            .then(|| {
+                cases.last().map(|c| Cursor {
                     created_at: c.created_at,
                     id: c.id,
-                });
-                let wanted = is_published(c.source)
-                    && (codes.is_empty() || codes.contains(c.category.code.as_str()))
-                    && is_service_kind(&c.category);
-                if !wanted {
-                    continue;
-                }
-                if skipped < offset {
-                    skipped += 1;
-                    continue;
-                }
-                out.push(self.public_view(&c, cats, &units, lang));
-                if out.len() >= page_size {
-                    break 'scan;
-                }
-            }
-            if n < SCAN_BATCH as usize {
-                break;
-            }
-            if scanned >= MAX_SCAN {
-                tracing::warn!(scanned, "open311 GET requests stopped scanning at its cap");
-                break;
-            }
-        }
-        Ok(out)
+                })
+            })
+            .flatten();
+        Ok(PublicPage {
+            requests: cases
+                .iter()
+                .map(|c| self.public_view(c, cats, &units, lang))
+                .collect(),
+            next_cursor,
+        })
     }
 }
 
 /// Whether a case's category is of the kind its `service_code` can name (a component or
 /// legacy event code could coincide with a matter code in the store's code column).
-fn is_service_kind(code: &CategoryCode) -> bool {
+pub fn is_service_kind(code: &CategoryCode) -> bool {
     code.standard != CodeStandard::Gb47678 || code.kind == CategoryKind::Matter
 }
 

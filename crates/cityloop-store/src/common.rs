@@ -511,13 +511,72 @@ macro_rules! sql_store {
                     q.push(" AND lat <= ").push_bind(y1);
                 }
                 if let Some(c) = &page.after {
-                    q.push(" AND (created_at < ").push_bind(c.created_at);
-                    q.push(" OR (created_at = ").push_bind(c.created_at);
-                    q.push(" AND id < ").push_bind(c.id.to_string());
-                    q.push("))");
+                    // A row value, so both databases seek the index to the cursor
+                    // instead of filtering every newer row.
+                    q.push(" AND (created_at, id) < (").push_bind(c.created_at);
+                    q.push(", ").push_bind(c.id.to_string()).push(")");
                 }
                 let limit = i64::from(page.limit.clamp(1, MAX_PAGE));
                 q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+                let rows = q.build().fetch_all(&self.reader).await?;
+                rows.iter().map(decode_case).collect()
+            }
+
+            async fn list_public_cases(
+                &self,
+                f: &crate::PublicCaseFilter,
+                start: &crate::PublicStart,
+                limit: u32,
+            ) -> Result<Vec<Case>> {
+                // `open311_code IS NOT NULL` verbatim: it selects the partial index.
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT view FROM cases WHERE open311_code IS NOT NULL",
+                );
+                match f.service_codes.as_slice() {
+                    [] => {}
+                    [one] => {
+                        q.push(" AND open311_code = ").push_bind(one.clone());
+                    }
+                    many => {
+                        q.push(" AND open311_code IN (");
+                        let mut sep = q.separated(", ");
+                        for c in many {
+                            sep.push_bind(c.clone());
+                        }
+                        q.push(")");
+                    }
+                }
+                if !f.states.is_empty() {
+                    q.push(" AND state IN (");
+                    let mut sep = q.separated(", ");
+                    for s in &f.states {
+                        sep.push_bind(s.clone());
+                    }
+                    q.push(")");
+                }
+                if let Some(t) = f.created_from {
+                    q.push(" AND created_at >= ").push_bind(t);
+                }
+                if let Some(t) = f.created_to {
+                    q.push(" AND created_at < ").push_bind(t);
+                }
+                if let Some(t) = f.updated_from {
+                    q.push(" AND updated_at >= ").push_bind(t);
+                }
+                if let Some(t) = f.updated_to {
+                    q.push(" AND updated_at < ").push_bind(t);
+                }
+                let offset = match start {
+                    crate::PublicStart::Offset(n) => i64::try_from(*n).unwrap_or(i64::MAX),
+                    crate::PublicStart::After(c) => {
+                        q.push(" AND (created_at, id) < (").push_bind(c.created_at);
+                        q.push(", ").push_bind(c.id.to_string()).push(")");
+                        0
+                    }
+                };
+                let limit = i64::from(limit.clamp(1, crate::MAX_PUBLIC_PAGE));
+                q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+                q.push(" OFFSET ").push_bind(offset);
                 let rows = q.build().fetch_all(&self.reader).await?;
                 rows.iter().map(decode_case).collect()
             }

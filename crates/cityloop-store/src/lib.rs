@@ -19,6 +19,7 @@
 pub mod admin;
 mod common;
 pub mod evalbench;
+pub mod listbench;
 pub mod postgres;
 pub mod sqlite;
 pub mod testing;
@@ -58,6 +59,11 @@ pub enum StoreError {
     /// Stored data that does not decode (a bug or tampering, never user input).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// Text the database cannot store: PostgreSQL refuses a NUL character in `text`
+    /// (SQLSTATE 22021, "invalid byte sequence"; 22P05 in JSON). The HTTP edge refuses
+    /// such input first, naming the field; this is the safety net behind it.
+    #[error("text the database cannot store: {0}")]
+    InvalidText(String),
     #[error(transparent)]
     Db(sqlx::Error),
 }
@@ -68,6 +74,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::RowNotFound => StoreError::NotFound("row".into()),
             sqlx::Error::Database(d) if d.is_unique_violation() => {
                 StoreError::Conflict(d.message().to_owned())
+            }
+            sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("22021" | "22P05")) => {
+                StoreError::InvalidText(d.message().to_owned())
             }
             sqlx::Error::Database(d) if d.code().is_some_and(|c| connection_lost(&c)) => {
                 StoreError::Unavailable(e.to_string())
@@ -137,6 +146,31 @@ pub struct CaseFilter {
     pub ids: Vec<CaseId>,
 }
 
+/// Filters of the public Open311 list (`GET /open311/v2/requests`): only published
+/// cases whose category a `service_code` can name (the `open311_code` column, migration
+/// 0010). Empty lists and `None` mean any.
+#[derive(Debug, Clone, Default)]
+pub struct PublicCaseFilter {
+    /// `service_code`s (any of them).
+    pub service_codes: Vec<String>,
+    pub states: Vec<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
+}
+
+/// Where a page of the public list starts: after skipping rows (the standard's
+/// `page`/`page_size` clients) or after a keyset cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicStart {
+    Offset(u64),
+    After(Cursor),
+}
+
+/// The largest page of the public list (the Open311 spec's cap of 1000 requests).
+pub const MAX_PUBLIC_PAGE: u32 = 1000;
+
 /// Keyset paging: newest first by (created_at, id).
 #[derive(Debug, Clone, Default)]
 pub struct Page {
@@ -149,6 +183,23 @@ pub struct Page {
 pub struct Cursor {
     pub created_at: DateTime<Utc>,
     pub id: CaseId,
+}
+
+impl Cursor {
+    /// The opaque token APIs hand out (`next_cursor`): `<created_at µs>_<id>`.
+    pub fn to_token(&self) -> String {
+        format!("{}_{}", self.created_at.timestamp_micros(), self.id)
+    }
+
+    /// Reads a token written by [`Cursor::to_token`]; anything else is `None`.
+    pub fn from_token(s: &str) -> Option<Cursor> {
+        let (t, id) = s.split_once('_')?;
+        let micros: i64 = t.parse().ok()?;
+        Some(Cursor {
+            created_at: DateTime::<Utc>::from_timestamp_micros(micros)?,
+            id: CaseId::parse(id).ok()?,
+        })
+    }
 }
 
 /// A session row joined with its person.
@@ -326,6 +377,14 @@ pub trait Store: WebhookStore + Send + Sync + 'static {
     async fn get_case_by_number(&self, number: &str) -> Result<Case>;
     async fn events(&self, id: CaseId) -> Result<Vec<Event>>;
     async fn list_cases(&self, filter: &CaseFilter, page: &Page) -> Result<Vec<Case>>;
+    /// One page of the public Open311 list, newest first by (created_at, id); at most
+    /// [`MAX_PUBLIC_PAGE`] rows. One indexed query (`cases_open311*`, migration 0010).
+    async fn list_public_cases(
+        &self,
+        filter: &PublicCaseFilter,
+        start: &PublicStart,
+        limit: u32,
+    ) -> Result<Vec<Case>>;
     async fn count_cases(&self) -> Result<i64>;
     /// Rewrites the stored `deadline` (what `CaseFilter::deadline_before` reads) of each
     /// `(case, version, deadline)` whose case is still at that version, in one

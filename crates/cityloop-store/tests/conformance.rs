@@ -71,10 +71,21 @@ impl Fixture {
     }
 
     fn report(&self, n: i64, now: DateTime<Utc>) -> (Case, Event) {
+        let matter = CategoryCode::parse_service_code("06010").unwrap();
+        self.report_as(n, now, Source::Inspector, matter)
+    }
+
+    fn report_as(
+        &self,
+        n: i64,
+        now: DateTime<Utc>,
+        source: Source,
+        category: CategoryCode,
+    ) -> (Case, Event) {
         let new = NewCase {
-            source: Source::Inspector,
+            source,
             priority: Priority::Normal,
-            category: CategoryCode::parse_service_code("06010").unwrap(),
+            category,
             area_grade: AreaGrade::B,
             description: format!("德化街步行街暴露垃圾 #{n} — 「测试」🚮"),
             location: Location {
@@ -940,4 +951,109 @@ async fn unit_photos_and_open_cases_behind_a_figure_are_read_from_the_case_table
 store_test!(
     unit_photos_and_open_cases,
     unit_photos_and_open_cases_behind_a_figure_are_read_from_the_case_tables
+);
+
+/// The public Open311 list (migration 0010's `open311_code` column and indexes): exactly
+/// the cases the service's own rules publish — not 12345 hotline, petition or leader
+/// cases, not GB/T 47678.5 components — newest first, the same rows by offset and by
+/// cursor, filtered by service_code and state.
+async fn the_public_list_holds_exactly_the_published_cases(db: &TestDb) {
+    use cityloop_domain::model::{CategoryKind, CodeStandard};
+    use cityloop_store::{PublicCaseFilter, PublicStart};
+    let fx = Fixture::new();
+    let matter = CategoryCode::parse_service_code("06010").unwrap();
+    let component =
+        CategoryCode::parse(CodeStandard::Gb47678, CategoryKind::Component, "06010").unwrap();
+    let legacy = CategoryCode::parse(CodeStandard::CjT214, CategoryKind::Event, "0101").unwrap();
+    let mut expected = Vec::new();
+    for n in 0..30_i64 {
+        let (source, category) = match n % 6 {
+            0 => (Source::Public, matter.clone()),
+            1 => (Source::Hotline12345, matter.clone()),
+            2 => (Source::Inspector, component.clone()),
+            3 => (Source::Petition, matter.clone()),
+            4 => (Source::Inspector, legacy.clone()),
+            _ => (Source::Leader, matter.clone()),
+        };
+        let (case, ev) = fx.report_as(n, t0() + Duration::seconds(n / 2), source, category);
+        db.store
+            .create_case(&case, case.deadline(&fx.cal), &ev)
+            .await
+            .unwrap();
+        let published = !matches!(
+            source,
+            Source::Hotline12345 | Source::Petition | Source::Leader
+        ) && (case.category.standard != CodeStandard::Gb47678
+            || case.category.kind == CategoryKind::Matter);
+        if published {
+            expected.push((case.created_at, case.id));
+        }
+    }
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(expected.len(), 10);
+    let all = |f: PublicCaseFilter| {
+        let store = db.store.clone();
+        async move {
+            store
+                .list_public_cases(&f, &PublicStart::Offset(0), 1000)
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| (c.created_at, c.id))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(all(PublicCaseFilter::default()).await, expected);
+    // Pages of 3 by offset and by cursor are the same rows.
+    let mut by_cursor = Vec::new();
+    let mut start = PublicStart::Offset(0);
+    for page in 0.. {
+        let f = PublicCaseFilter::default();
+        let rows = db.store.list_public_cases(&f, &start, 3).await.unwrap();
+        let by_offset = db
+            .store
+            .list_public_cases(&f, &PublicStart::Offset(page * 3), 3)
+            .await
+            .unwrap();
+        assert_eq!(
+            rows.iter().map(|c| c.id).collect::<Vec<_>>(),
+            by_offset.iter().map(|c| c.id).collect::<Vec<_>>()
+        );
+        let Some(last) = rows.last() else { break };
+        start = PublicStart::After(cityloop_store::Cursor {
+            created_at: last.created_at,
+            id: last.id,
+        });
+        by_cursor.extend(rows.iter().map(|c| (c.created_at, c.id)));
+    }
+    assert_eq!(by_cursor, expected);
+    let legacy_only = all(PublicCaseFilter {
+        service_codes: vec!["0101".into()],
+        ..PublicCaseFilter::default()
+    })
+    .await;
+    assert_eq!(legacy_only.len(), 5);
+    let both = all(PublicCaseFilter {
+        service_codes: vec!["0101".into(), "06010".into()],
+        ..PublicCaseFilter::default()
+    })
+    .await;
+    assert_eq!(both, expected);
+    let none = all(PublicCaseFilter {
+        states: vec!["closed".into()],
+        ..PublicCaseFilter::default()
+    })
+    .await;
+    assert!(none.is_empty());
+    let later = all(PublicCaseFilter {
+        created_from: Some(t0() + Duration::seconds(8)),
+        ..PublicCaseFilter::default()
+    })
+    .await;
+    assert_eq!(later, expected[..later.len()].to_vec());
+    assert!(!later.is_empty() && later.len() < expected.len());
+}
+store_test!(
+    public_list_published_only,
+    the_public_list_holds_exactly_the_published_cases
 );

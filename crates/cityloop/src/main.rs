@@ -333,6 +333,19 @@ enum BenchCmd {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// The Open311 list (`GET requests`): first and deep pages by page and by cursor at
+    /// many cases, on SQLite and (with --pg) PostgreSQL, beside the query it replaced.
+    Open311List {
+        /// SQLite file to generate into; default: a fresh file in a temporary folder.
+        #[arg(long)]
+        db: Option<std::path::PathBuf>,
+        /// PostgreSQL URL of an empty scratch database to measure on as well.
+        #[arg(long)]
+        pg: Option<String>,
+        /// Cases to generate (4 of 5 published), spread over the last 80 days.
+        #[arg(long, default_value_t = 1_000_000)]
+        cases: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -527,6 +540,9 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             cmd: BenchCmd::Media { runs },
         } => bench_media::run(runs),
+        Cmd::Bench {
+            cmd: BenchCmd::Open311List { db, pg, cases },
+        } => bench_open311::run(db, pg, cases).await,
         Cmd::Apikey {
             cmd: ApikeyCmd::Add { db, name },
         } => {
@@ -612,6 +628,7 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 mod bench_media;
+mod bench_open311;
 mod bench_rankings;
 
 fn print_coverage(c: &cityloop_domain::calendar::Coverage) {

@@ -37,6 +37,10 @@ struct Resp {
     body: String,
     replayed: bool,
     cors: bool,
+    /// The `Link` header (`rel="next"` of a full page).
+    link: Option<String>,
+    /// The `Next-Cursor` header.
+    next_cursor: Option<String>,
 }
 
 impl Resp {
@@ -69,11 +73,15 @@ async fn send(rb: reqwest::RequestBuilder) -> Resp {
     let cors = h
         .get("access-control-allow-origin")
         .is_some_and(|v| v == "*");
+    let header = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (link, next_cursor) = (header("link"), header("next-cursor"));
     Resp {
         status,
         ctype,
         replayed,
         cors,
+        link,
+        next_cursor,
         body: r.text().await.expect("body"),
     }
 }
@@ -1085,6 +1093,184 @@ open311_test!(
     queries_filter_page_and_follow_the_workflow
 );
 open311_test!(tokens_discovery_cors, tokens_discovery_and_cors);
+open311_test!(
+    pages_by_cursor_match_pages_by_number,
+    pages_by_cursor_match_pages_by_number_and_deep_offsets_are_refused
+);
+open311_test!(
+    double_slashes_and_repeated_keys,
+    a_double_slash_is_merged_and_repeated_list_keys_all_count
+);
+open311_test!(
+    oversized_requests_have_error_bodies,
+    an_over_long_uri_or_header_gets_an_error_body_in_the_apis_shape
+);
+
+/// Item 2 of issue 13: the keyset `cursor` of a full page (in `Link` and `Next-Cursor`)
+/// walks the same rows as `page`/`page_size`, in both formats; the last page names no
+/// cursor; a `page` deeper than 100,000 rows is a 400 that points to the cursor.
+async fn pages_by_cursor_match_pages_by_number_and_deep_offsets_are_refused(s: &Server) {
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let form = [
+            ("api_key", KEY.to_owned()),
+            ("service_code", "06010".to_owned()),
+            ("lat", "34.7503".to_owned()),
+            ("long", "113.6615".to_owned()),
+            ("description", format!("游标分页 {i}")),
+        ];
+        made.push(create(s, "json", &borrowed(&form)).await);
+    }
+    made.reverse();
+    let ids = |r: &Resp, fmt: &str| -> Vec<String> {
+        requests_of(r, fmt)
+            .iter()
+            .map(|x| x["service_request_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for fmt in FORMATS {
+        let mut by_cursor = Vec::new();
+        let mut path = format!("{V2}/requests.{fmt}?page_size=2&service_code=06010");
+        let mut pages = 0;
+        loop {
+            let r = get(s, &path).await;
+            let got = ids(&r, fmt);
+            pages += 1;
+            let by_number = ids(
+                &get(
+                    s,
+                    &format!("{V2}/requests.{fmt}?page_size=2&service_code=06010&page={pages}"),
+                )
+                .await,
+                fmt,
+            );
+            assert_eq!(got, by_number, "page {pages} by cursor and by number");
+            by_cursor.extend(got.clone());
+            match (&r.link, &r.next_cursor) {
+                (Some(link), Some(cursor)) => {
+                    assert_eq!(got.len(), 2, "only full pages name a next one");
+                    let target = link
+                        .strip_prefix('<')
+                        .and_then(|l| l.split_once(">; rel=\"next\""))
+                        .map(|(t, _)| t.to_owned())
+                        .unwrap_or_else(|| panic!("Link: {link}"));
+                    assert!(target.contains(&format!("cursor={cursor}")), "{target}");
+                    assert!(target.contains("service_code=06010"), "{target}");
+                    assert!(!target.contains("page="), "{target}");
+                    path = target;
+                }
+                (None, None) => break,
+                other => panic!("Link and Next-Cursor go together: {other:?}"),
+            }
+            assert!(pages < 10, "cursor paging does not end");
+        }
+        assert_eq!(by_cursor, made, "every row once, newest first");
+    }
+    let r = get(s, &format!("{V2}/requests.json?page_size=1000&page=102")).await;
+    let d = assert_error(&r, "json", 400);
+    assert!(d.starts_with("page:") && d.contains("cursor"), "{d}");
+    let r = get(s, &format!("{V2}/requests.json?page_size=1000&page=101")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = get(s, &format!("{V2}/requests.xml?cursor=not-a-cursor")).await;
+    assert!(assert_error(&r, "xml", 400).starts_with("cursor:"));
+}
+
+/// Item 14 of issue 13: `//` in the path is one slash (a base URL ending in `/` joined
+/// with `/v2/…`); a repeated `service_code`, `service_request_id` or `status` key counts
+/// every value, as a comma-separated list does.
+async fn a_double_slash_is_merged_and_repeated_list_keys_all_count(s: &Server) {
+    let a = create(s, "json", &borrowed(&cover_report("重复键 A"))).await;
+    let b = create(
+        s,
+        "json",
+        &[
+            ("api_key", KEY),
+            ("service_code", "06010"),
+            ("lat", "34.7503"),
+            ("long", "113.6615"),
+            ("description", "重复键 B"),
+        ],
+    )
+    .await;
+    for path in [
+        "/open311//v2/services.json",
+        "//open311/v2/services.json",
+        "/open311/v2//services.json",
+        "/open311///v2///requests.json?service_code=06010",
+    ] {
+        let r = get(s, path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    // A POST through a doubled slash is created like any other.
+    let r = send(
+        s.http
+            .post(s.url("/open311//v2/requests.json"))
+            .form(&[
+                ("api_key", KEY),
+                ("service_code", "06010"),
+                ("lat", "34.7503"),
+                ("long", "113.6615"),
+                ("description", "双斜杠"),
+            ]),
+    )
+    .await;
+    created_id(&r, "json");
+    for fmt in FORMATS {
+        let ids = |r: &Resp| -> Vec<String> {
+            requests_of(r, fmt)
+                .iter()
+                .map(|x| x["service_request_id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let both = get(
+            s,
+            &format!("{V2}/requests.{fmt}?service_request_id={a}&service_request_id={b}"),
+        )
+        .await;
+        assert_eq!(ids(&both), [b.clone(), a.clone()]);
+        let codes = get(
+            s,
+            &format!("{V2}/requests.{fmt}?service_code=01001&service_code=06010"),
+        )
+        .await;
+        assert_eq!(ids(&codes).len(), 3);
+        let one = get(s, &format!("{V2}/requests.{fmt}?service_code=01001")).await;
+        assert_eq!(ids(&one), [a.clone()]);
+        let statuses = get(s, &format!("{V2}/requests.{fmt}?status=open&status=closed")).await;
+        assert_eq!(ids(&statuses).len(), 3);
+        let bad = get(s, &format!("{V2}/requests.{fmt}?status=open&status=nope")).await;
+        assert!(assert_error(&bad, fmt, 400).starts_with("status:"));
+    }
+}
+
+/// Item 14 of issue 13: an over-long request URI (414) and over-large headers (431)
+/// are answered with a body: the standard's error document under `/open311` (in the
+/// path's format), the API envelope under `/api/v1`.
+async fn an_over_long_uri_or_header_gets_an_error_body_in_the_apis_shape(s: &Server) {
+    let long = "x".repeat(9 * 1024);
+    for fmt in FORMATS {
+        let r = get(s, &format!("{V2}/requests.{fmt}?description={long}")).await;
+        assert!(assert_error(&r, fmt, 414).contains("8192"));
+        let r = send(
+            s.http
+                .get(s.url(&format!("{V2}/services.{fmt}")))
+                .header("x-filler", "y".repeat(40 * 1024)),
+        )
+        .await;
+        assert!(assert_error(&r, fmt, 431).contains("32768"));
+    }
+    let r = get(s, &format!("/api/v1/cases?street={long}")).await;
+    assert_eq!(r.status, 414);
+    assert_eq!(r.json()["error"]["code"], "uri_too_long", "{}", r.body);
+    let r = send(
+        s.http
+            .get(s.url("/api/v1/me"))
+            .header("x-filler", "y".repeat(40 * 1024)),
+    )
+    .await;
+    assert_eq!(r.status, 431);
+    assert_eq!(r.json()["error"]["code"], "headers_too_large", "{}", r.body);
+}
 
 /// The API key CLI prints a key once; the key then creates requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,9 @@
 //! preflight.
 //!
 //! Extensions beyond the core spec: `page`/`page_size` (from 1; size 1–1000, default
-//! 1000, the spec's cap) and `updated_after`/`updated_before` on `GET requests`;
+//! 1000, the spec's cap; `(page - 1) × page_size` at most 100,000), a keyset `cursor`
+//! (a full page names the next one in `Link: <…&cursor=…>; rel="next"` and
+//! `Next-Cursor`) and `updated_after`/`updated_before` on `GET requests`;
 //! `locale=en` (or `Accept-Language: en`) for English names and messages; an
 //! `Idempotency-Key` header on POST (a repeat answers with the first case and the header
 //! `Idempotent-Replayed: true`).
@@ -30,6 +32,7 @@ use axum::Router;
 use cityloop_service::open311::{
     is_id_shaped, Lang, PublicRequest, PublicStatus, RequestQuery, MAX_REQUESTS,
 };
+use cityloop_store::Cursor;
 use cityloop_service::ServiceError;
 
 pub use params::Params;
@@ -196,6 +199,8 @@ struct Call {
     fmt: Format,
     lang: Lang,
     query: Params,
+    /// The request's path (for the `Link` to the next page).
+    path: String,
 }
 
 impl Call {
@@ -214,14 +219,33 @@ pub(crate) fn too_large_response(
     uri: &axum::http::Uri,
     headers: &axum::http::HeaderMap,
 ) -> Response {
-    let query = Params::parse(uri.query().unwrap_or("").as_bytes());
+    let query = Params::parse_lossy(uri.query().unwrap_or("").as_bytes());
     let lang = params::lang(&query, headers);
-    let fmt = if uri.path().to_ascii_lowercase().ends_with(".xml") {
+    too_large(lang).render(format_of(uri.path()))
+}
+
+/// Any other refusal made before [`dispatch`] (a URI or headers over their limits, a
+/// path that does not decode, a bare error of a lower layer) in the standard's error
+/// format: an `errors` document in the path's format and language.
+pub(crate) fn refusal(
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+    status: StatusCode,
+    zh: &str,
+    en: &str,
+) -> Response {
+    let query = Params::parse_lossy(uri.query().unwrap_or("").as_bytes());
+    let lang = params::lang(&query, headers);
+    Failure::new(status, lang.pick(zh, en)).render(format_of(uri.path()))
+}
+
+/// The format an error answer to this path is written in: XML for `.xml`, else JSON.
+fn format_of(path: &str) -> Format {
+    if path.to_ascii_lowercase().ends_with(".xml") {
         Format::Xml
     } else {
         Format::Json
-    };
-    too_large(lang).render(fmt)
+    }
 }
 
 async fn dispatch(State(st): State<AppState>, req: Request) -> Response {
@@ -233,7 +257,15 @@ async fn dispatch(State(st): State<AppState>, req: Request) -> Response {
         .unwrap_or("")
         .trim_start_matches('/')
         .to_owned();
-    let query = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+    let query = match Params::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+        Ok(q) => q,
+        Err(b) => {
+            let lang = params::lang(&Params::default(), &parts.headers);
+            let b = params::bad_text(&b, lang);
+            return Failure::bad(format!("{}: {}", b.name, b.problem))
+                .render(format_of(&rest));
+        }
+    };
     let lang = params::lang(&query, &parts.headers);
     let Some((res, fmt)) = parse_path(&rest) else {
         let fmt = if rest.to_ascii_lowercase().ends_with(".json") {
@@ -258,7 +290,12 @@ async fn dispatch(State(st): State<AppState>, req: Request) -> Response {
     if parts.method == Method::OPTIONS {
         return preflight(allow);
     }
-    let call = Call { fmt, lang, query };
+    let call = Call {
+        fmt,
+        lang,
+        query,
+        path: parts.uri.path().to_owned(),
+    };
     let is_get = parts.method == Method::GET || parts.method == Method::HEAD;
     let answer = if parts.method == Method::POST && res == Resource::Requests {
         post_request(&st, &call, parts, body).await
@@ -456,16 +493,16 @@ fn bad_param(name: &str, lang: Lang, zh: &str, en: &str) -> Failure {
     Failure::bad(format!("{name}: {}", lang.pick(zh, en)))
 }
 
+/// A list parameter: comma-separated values, and the key may repeat (`status=open&status=closed`
+/// ≡ `status=open,closed`); every value of every repeat counts.
 fn list(p: &Params, name: &str) -> Vec<String> {
-    p.get(name)
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+    p.all(name)
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn positive(p: &Params, name: &'static str, max: u32, lang: Lang) -> Result<Option<u32>, Failure> {
@@ -532,6 +569,19 @@ fn parse_query(st: &AppState, p: &Params, lang: Lang) -> Result<RequestQuery, Fa
         updated_before: date("updated_before")?,
         page: positive(p, "page", u32::MAX, lang)?.unwrap_or(1),
         page_size: positive(p, "page_size", MAX_REQUESTS, lang)?.unwrap_or(MAX_REQUESTS),
+        cursor: p
+            .get("cursor")
+            .map(|c| {
+                Cursor::from_token(c.trim()).ok_or_else(|| {
+                    bad_param(
+                        "cursor",
+                        lang,
+                        "不是上一页给出的 cursor",
+                        "not a cursor a previous page named",
+                    )
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -542,8 +592,26 @@ async fn requests(st: &AppState, call: &Call) -> Answer {
         .public_requests(q, call.lang)
         .await
         .map_err(call.service(call.lang))?;
-    let items = found.into_iter().map(request_node).collect();
-    Ok(call.ok("service_requests", &Node::List("request", items)))
+    let next = found.next_cursor.map(|c| c.to_token());
+    let items = found.requests.into_iter().map(request_node).collect();
+    let mut resp = call.ok("service_requests", &Node::List("request", items));
+    if let Some(token) = next {
+        // The same query with `cursor` in place of `page`.
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in call.query.0.iter().filter(|(k, _)| k != "page" && k != "cursor") {
+            q.append_pair(k, v);
+        }
+        q.append_pair("cursor", &token);
+        let link = format!("<{}?{}>; rel=\"next\"", call.path, q.finish());
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&token) {
+            resp.headers_mut()
+                .insert(HeaderName::from_static("next-cursor"), v);
+        }
+    }
+    Ok(resp)
 }
 
 async fn request(st: &AppState, call: &Call, id: &str) -> Answer {
@@ -613,7 +681,7 @@ async fn body_params(parts: &Parts, body: Body, lang: Lang) -> Result<Params, Fa
         let mut mp = Multipart::from_request(req, &())
             .await
             .map_err(|e| Failure::bad(format!("multipart: {}", e.body_text())))?;
-        let mut out = Vec::new();
+        let mut out = Params::default();
         let mut n = 0;
         loop {
             let field = match mp.next_field().await {
@@ -631,18 +699,33 @@ async fn body_params(parts: &Parts, body: Body, lang: Lang) -> Result<Params, Fa
             let name = field.name().unwrap_or("").to_owned();
             // Uploaded files have nowhere to go yet: read past them.
             let is_file = field.file_name().is_some();
-            let value = match field.text().await {
+            let value = match field.bytes().await {
                 Ok(v) => v,
                 Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     return Err(too_large(lang))
                 }
-                Err(e) => return Err(Failure::bad(format!("multipart: {}", e.body_text()))),
+                Err(e) => return Err(Failure::bad(format!("multipart: {}", e.body_text())))
             };
             if !is_file {
-                out.push((name, value));
+                let refuse = |problem| {
+                    let b = params::bad_text(
+                        &crate::extract::BadPair {
+                            field: name.chars().take(64).collect(),
+                            problem,
+                        },
+                        lang,
+                    );
+                    Failure::bad(format!("{}: {}", b.name, b.problem))
+                };
+                let text = String::from_utf8(value.to_vec())
+                    .map_err(|_| refuse(crate::extract::BadText::InvalidUtf8))?;
+                if text.contains('\0') || name.contains('\0') {
+                    return Err(refuse(crate::extract::BadText::Nul));
+                }
+                out.push(name, text);
             }
         }
-        return Ok(Params(out));
+        return Ok(out);
     }
     if ctype.starts_with("application/json") {
         return Err(Failure::bad(lang.pick(
@@ -659,7 +742,10 @@ async fn body_params(parts: &Parts, body: Body, lang: Lang) -> Result<Params, Fa
                 Failure::bad(lang.pick("无法读取请求体", "the body could not be read"))
             }
         })?;
-    Ok(Params::parse(&bytes))
+    Params::parse(&bytes).map_err(|b| {
+        let b = params::bad_text(&b, lang);
+        Failure::bad(format!("{}: {}", b.name, b.problem))
+    })
 }
 
 async fn post_request(st: &AppState, call: &Call, parts: Parts, body: Body) -> Answer {

@@ -9,19 +9,32 @@ use axum::http::{header, HeaderMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use cityloop_service::open311::{Lang, PublicReport};
 
+use crate::extract::{decode_form, BadPair, BadText};
+
 /// Decoded `name=value` pairs, in order, from the body first and then the query string.
 #[derive(Debug, Clone, Default)]
 pub struct Params(pub Vec<(String, String)>);
 
 impl Params {
-    /// Parses `application/x-www-form-urlencoded` text (also a query string); invalid
-    /// UTF-8 is replaced, never refused.
-    pub fn parse(bytes: &[u8]) -> Self {
+    /// Parses `application/x-www-form-urlencoded` text (also a query string) strictly:
+    /// a NUL or invalid UTF-8 in a name or value is refused naming the field.
+    pub fn parse(bytes: &[u8]) -> Result<Self, BadPair> {
+        decode_form(bytes).map(Params)
+    }
+
+    /// [`Params::parse`] for reading the language of an answer that is an error anyway:
+    /// undecodable text is replaced.
+    pub fn parse_lossy(bytes: &[u8]) -> Self {
         Params(
             form_urlencoded::parse(bytes)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         )
+    }
+
+    /// Adds one decoded pair (a multipart field).
+    pub fn push(&mut self, name: String, value: String) {
+        self.0.push((name, value));
     }
 
     /// Appends another set (later sets lose to earlier ones in [`Params::get`]).
@@ -37,7 +50,7 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Every non-empty value of `name`.
+    /// Every non-empty value of `name`, and of every repeat of the key.
     pub fn all(&self, name: &str) -> Vec<String> {
         self.0
             .iter()
@@ -72,14 +85,27 @@ impl Params {
 /// A bad parameter: which one and why (shown in the Open311 error description).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadParam {
-    pub name: &'static str,
+    pub name: String,
     pub problem: String,
 }
 
-fn bad(name: &'static str, lang: Lang, zh: &str, en: &str) -> BadParam {
+fn bad(name: &str, lang: Lang, zh: &str, en: &str) -> BadParam {
     BadParam {
-        name,
+        name: name.to_owned(),
         problem: lang.pick(zh, en).to_owned(),
+    }
+}
+
+/// A refused text input ([`decode_form`]) as the Open311 error names it.
+pub fn bad_text(b: &BadPair, lang: Lang) -> BadParam {
+    match b.problem {
+        BadText::Nul => bad(
+            &b.field,
+            lang,
+            "不能含 NUL（U+0000）字符",
+            "must not contain NUL (U+0000) characters",
+        ),
+        BadText::InvalidUtf8 => bad(&b.field, lang, "不是有效的 UTF-8", "is not valid UTF-8"),
     }
 }
 
@@ -170,13 +196,27 @@ mod tests {
     fn encoded_attribute_keys_and_repeats_are_decoded() {
         let p = Params::parse(
             "service_code=01001&attribute%5Bcover_state%5D=missing&attribute[lanes][]=walk&attribute[lanes][]=bike&attribute[x]=&status=".as_bytes(),
-        );
+        )
+        .unwrap();
         let a = p.attributes();
         assert_eq!(a["cover_state"], ["missing"]);
         assert_eq!(a["lanes"], ["walk", "bike"]);
         assert!(!a.contains_key("x"));
         assert_eq!(p.get("status"), None);
         assert_eq!(p.get("service_code"), Some("01001"));
+    }
+
+    #[test]
+    fn nul_and_invalid_utf8_are_refused_naming_the_field() {
+        let e = Params::parse(b"service_code=01001&description=a%00b").unwrap_err();
+        assert_eq!((e.field.as_str(), e.problem), ("description", BadText::Nul));
+        let e = Params::parse(b"first_name=%C3%28").unwrap_err();
+        assert_eq!((e.field.as_str(), e.problem), ("first_name", BadText::InvalidUtf8));
+        let e = Params::parse(b"a%00=1").unwrap_err();
+        assert_eq!(e.problem, BadText::Nul);
+        let ok = Params::parse("description=%E4%BA%95+%E7%9B%96&x".as_bytes()).unwrap();
+        assert_eq!(ok.get("description"), Some("井 盖"));
+        assert_eq!(ok.0.len(), 2);
     }
 
     #[test]
@@ -205,9 +245,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT_LANGUAGE, "en-US,en;q=0.9".parse().unwrap());
         assert_eq!(lang(&Params::default(), &h), Lang::En);
-        assert_eq!(lang(&Params::parse(b"locale=zh-CN"), &h), Lang::Zh);
+        assert_eq!(lang(&Params::parse_lossy(b"locale=zh-CN"), &h), Lang::Zh);
         h.insert(header::ACCEPT_LANGUAGE, "zh-CN,en;q=0.5".parse().unwrap());
         assert_eq!(lang(&Params::default(), &h), Lang::Zh);
-        assert_eq!(lang(&Params::parse(b"locale=en"), &h), Lang::En);
+        assert_eq!(lang(&Params::parse_lossy(b"locale=en"), &h), Lang::En);
     }
 }
