@@ -6,8 +6,8 @@
 //!
 //! The answers that come from the shared edge rather than from one handler are added to
 //! every operation they can occur on by [`WireStatuses`], so the document says every
-//! status the server can answer: 400/413/415/422 where a JSON body is read, 422 where a
-//! query is, 400 where a path parameter is decoded, and 408/414/431 everywhere. The public Open311 endpoints
+//! status the server can answer: 400/413 where a body is read, 415/422 where it is JSON,
+//! 422 where a query is, 400 where a path parameter is decoded, and 408/414/431 everywhere. The public Open311 endpoints
 //! follow their own standard (docs/open311-georeport-v2.md) and are not repeated here.
 
 use axum::Json;
@@ -170,8 +170,13 @@ impl Modify for WireStatuses {
                         .entry(status.to_string())
                         .or_insert_with(|| error(description).into());
                 };
+                if body.is_some() {
+                    add(
+                        400,
+                        "The body cannot be read: not JSON, or a broken multipart stream (`bad_json`, `bad_body`)",
+                    );
+                }
                 if json_body {
-                    add(400, "The body is not JSON (`bad_json`, `bad_body`)");
                     add(415, "The body is not `application/json`");
                     add(
                         422,
@@ -228,6 +233,34 @@ mod tests {
             seen += 1;
         }
         assert!(seen > 10, "expected the paths to refer to schemas");
+    }
+
+    #[test]
+    fn enums_limits_and_edge_statuses_are_documented_as_the_wire_speaks() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("serialises");
+        let schemas = &doc["components"]["schemas"];
+        let action = schemas["Action"]["enum"].as_array().expect("Action enum");
+        assert!(action.contains(&"accept".into()), "{action:?}");
+        assert!(!action.contains(&"Accept".into()), "{action:?}");
+        let limit = doc["paths"]["/api/v1/cases"]["get"]["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == "limit"))
+            .expect("limit parameter");
+        assert_eq!(limit["schema"]["minimum"], 1, "{limit}");
+        assert_eq!(limit["schema"]["maximum"], 200, "{limit}");
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("item") {
+                let codes = &op["responses"];
+                for s in ["408", "414", "431"] {
+                    assert!(codes[s].is_object(), "{method} {path} lacks {s}");
+                }
+                if op["requestBody"]["content"]["application/json"].is_object() {
+                    for s in ["400", "413", "415", "422"] {
+                        assert!(codes[s].is_object(), "{method} {path} lacks {s}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
