@@ -63,10 +63,7 @@ impl Refused {
 }
 
 fn check(mut req: Request) -> Result<Request, Refused> {
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or(0, |pq| pq.as_str().len());
+    let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if target > MAX_URI_BYTES {
         return Err(Refused {
             status: StatusCode::URI_TOO_LONG,

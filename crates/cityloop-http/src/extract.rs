@@ -98,7 +98,12 @@ pub fn decode_form(bytes: &[u8]) -> Result<Vec<(String, String)>, BadPair> {
             percent_encoding::percent_decode(&plus).collect()
         };
         let (k, v) = (decode(k), decode(v));
-        let name = |k: &[u8]| String::from_utf8_lossy(k).chars().take(64).collect::<String>();
+        let name = |k: &[u8]| {
+            String::from_utf8_lossy(k)
+                .chars()
+                .take(64)
+                .collect::<String>()
+        };
         let bad = |problem| BadPair {
             field: name(&k),
             problem,
@@ -128,7 +133,13 @@ pub fn nul_path(bytes: &[u8]) -> Option<String> {
     }
     let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
-        let here = |p: &str| if p.is_empty() { "body".to_owned() } else { p.to_owned() };
+        let here = |p: &str| {
+            if p.is_empty() {
+                "body".to_owned()
+            } else {
+                p.to_owned()
+            }
+        };
         match v {
             serde_json::Value::String(s) if s.contains('\0') => Some(here(path)),
             serde_json::Value::Array(items) => items

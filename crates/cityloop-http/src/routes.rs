@@ -451,7 +451,8 @@ pub(crate) async fn reveal_phone(
 }
 
 fn parse_cursor(s: &str) -> Result<Cursor, ApiError> {
-    Cursor::from_token(s).ok_or_else(|| ApiError::field("cursor", "not a cursor from a previous page"))
+    Cursor::from_token(s)
+        .ok_or_else(|| ApiError::field("cursor", "not a cursor from a previous page"))
 }
 
 fn parse_bbox(s: &str) -> Result<[f64; 4], ApiError> {
@@ -523,9 +524,13 @@ pub(crate) async fn list_cases(
     let names = names(&st).await?;
     let next_cursor = (cases.len() == limit as usize)
         .then(|| {
-            cases
-                .last()
-                .map(|c| Cursor { created_at: c.created_at, id: c.id }.to_token())
+            cases.last().map(|c| {
+                Cursor {
+                    created_at: c.created_at,
+                    id: c.id,
+                }
+                .to_token()
+            })
         })
         .flatten();
     let now = st.svc.now();

@@ -1089,7 +1089,11 @@ impl Services {
                         .as_ref()
                         .is_none_or(|k| (c.created_at, c.id) < (k.created_at, k.id))
                 })
-                .skip(if q.cursor.is_some() { 0 } else { offset as usize })
+                .skip(if q.cursor.is_some() {
+                    0
+                } else {
+                    offset as usize
+                })
                 .take(page_size as usize)
                 .map(|c| self.public_view(c, cats, &units, lang))
                 .collect();

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use chrono::Utc;
+use cityloop_domain::workflow::CaseState;
 use cityloop_service::open311::{
     is_published, is_service_kind, Lang, PublicReport, PublicStatus, RequestQuery,
 };
 use cityloop_service::Services;
 use cityloop_store::listbench::bench_case_id;
-use cityloop_domain::workflow::CaseState;
 use cityloop_store::{CaseFilter, Cursor, Page, PublicCaseFilter, PublicStart, Store};
 
 /// Runs per measurement; the first is reported apart (cold) from the median.
@@ -42,19 +42,29 @@ pub async fn run(sqlite: Option<std::path::PathBuf>, pg: Option<String>, cases: 
         bail!("{} exists; name a new file", path.display());
     }
     let s = cityloop_store::SqliteStore::open(&path, true).await?;
-    one(Arc::new(s.clone()), cases, |template, t0, step| async move {
-        let started = Instant::now();
-        s.bench_fill_cases(&template, cases, t0, step, |_| {}).await?;
-        Ok(started.elapsed())
-    })
+    one(
+        Arc::new(s.clone()),
+        cases,
+        |template, t0, step| async move {
+            let started = Instant::now();
+            s.bench_fill_cases(&template, cases, t0, step, |_| {})
+                .await?;
+            Ok(started.elapsed())
+        },
+    )
     .await?;
     if let Some(url) = pg {
         let p = cityloop_store::PgStore::connect(&url).await?;
-        one(Arc::new(p.clone()), cases, |template, t0, step| async move {
-            let started = Instant::now();
-            p.bench_fill_cases(&template, cases, t0, step, |_| {}).await?;
-            Ok(started.elapsed())
-        })
+        one(
+            Arc::new(p.clone()),
+            cases,
+            |template, t0, step| async move {
+                let started = Instant::now();
+                p.bench_fill_cases(&template, cases, t0, step, |_| {})
+                    .await?;
+                Ok(started.elapsed())
+            },
+        )
         .await?;
     }
     Ok(())
@@ -80,7 +90,9 @@ where
         ..PublicReport::default()
     };
     let receipt = svc.report_public(&client, report, None, Lang::En).await?;
-    let template = store.get_case_by_number(&receipt.service_request_id).await?;
+    let template = store
+        .get_case_by_number(&receipt.service_request_id)
+        .await?;
     // Spread over the 80 days before now, so all of them are in the default 90-day window
     // (the worst case: nothing is cut off by dates).
     let now = Utc::now();
@@ -109,7 +121,10 @@ where
     };
     let deep = (cases / 1000).max(1);
     let mut runs: Vec<(String, RequestQuery)> = vec![
-        ("first page, page_size=1000 (the default)".into(), q(1, 1000)),
+        (
+            "first page, page_size=1000 (the default)".into(),
+            q(1, 1000),
+        ),
         ("first page, page_size=50".into(), q(1, 50)),
         ("page=63&page_size=1000 (issue 13)".into(), q(63, 1000)),
         (
@@ -117,7 +132,10 @@ where
             q(101, 1000),
         ),
         (
-            format!("cursor after case {} (the middle), page_size=1000", cases / 2),
+            format!(
+                "cursor after case {} (the middle), page_size=1000",
+                cases / 2
+            ),
             RequestQuery {
                 cursor: Some(cursor_at(cases / 2)?),
                 ..q(1, 1000)
@@ -174,10 +192,30 @@ where
         .map(|s| s.as_str().to_owned())
         .collect();
     for (label, filter, start, limit) in [
-        ("store only: first page, 1000 rows", window.clone(), PublicStart::Offset(0), 1000),
-        ("store only: first page, 50 rows", window.clone(), PublicStart::Offset(0), 50),
-        ("store only: OFFSET 62000, 1000 rows", window.clone(), PublicStart::Offset(62_000), 1000),
-        ("store only: OFFSET 100000, 1000 rows", window.clone(), PublicStart::Offset(100_000), 1000),
+        (
+            "store only: first page, 1000 rows",
+            window.clone(),
+            PublicStart::Offset(0),
+            1000,
+        ),
+        (
+            "store only: first page, 50 rows",
+            window.clone(),
+            PublicStart::Offset(0),
+            50,
+        ),
+        (
+            "store only: OFFSET 62000, 1000 rows",
+            window.clone(),
+            PublicStart::Offset(62_000),
+            1000,
+        ),
+        (
+            "store only: OFFSET 100000, 1000 rows",
+            window.clone(),
+            PublicStart::Offset(100_000),
+            1000,
+        ),
         (
             "store only: cursor in the middle, 1000 rows",
             window.clone(),

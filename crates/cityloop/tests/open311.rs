@@ -1202,17 +1202,13 @@ async fn a_double_slash_is_merged_and_repeated_list_keys_all_count(s: &Server) {
         assert_eq!(r.status, 200, "{path}: {}", r.body);
     }
     // A POST through a doubled slash is created like any other.
-    let r = send(
-        s.http
-            .post(s.url("/open311//v2/requests.json"))
-            .form(&[
-                ("api_key", KEY),
-                ("service_code", "06010"),
-                ("lat", "34.7503"),
-                ("long", "113.6615"),
-                ("description", "双斜杠"),
-            ]),
-    )
+    let r = send(s.http.post(s.url("/open311//v2/requests.json")).form(&[
+        ("api_key", KEY),
+        ("service_code", "06010"),
+        ("lat", "34.7503"),
+        ("long", "113.6615"),
+        ("description", "双斜杠"),
+    ]))
     .await;
     created_id(&r, "json");
     for fmt in FORMATS {

@@ -153,7 +153,12 @@ impl<'a> Recorder<'a> {
         self.send(method, path, rb).await
     }
 
-    async fn send(&mut self, method: &str, path: &str, rb: reqwest::RequestBuilder) -> (u16, Value) {
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        rb: reqwest::RequestBuilder,
+    ) -> (u16, Value) {
         let r = rb.send().await.expect("request");
         let status = r.status().as_u16();
         let ctype = r
@@ -182,7 +187,10 @@ impl<'a> Recorder<'a> {
 /// Runs tests/openapi-validate/validate.py over recorded answers: (success, its output).
 fn validate(python: &str, doc: &Value, lines: &[String]) -> (bool, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (d, a) = (dir.path().join("openapi.json"), dir.path().join("answers.jsonl"));
+    let (d, a) = (
+        dir.path().join("openapi.json"),
+        dir.path().join("answers.jsonl"),
+    );
     std::fs::write(&d, doc.to_string()).expect("write");
     std::fs::write(&a, lines.join("\n")).expect("write");
     let script = concat!(
@@ -217,7 +225,8 @@ async fn every_answer_of_a_walk_through_the_api_matches_the_document() {
         .args(["-c", "import jsonschema, referencing"])
         .output();
     if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-        let msg = "jsonschema is not installed; `python3 -m pip install openapi-spec-validator==0.9.0`";
+        let msg =
+            "jsonschema is not installed; `python3 -m pip install openapi-spec-validator==0.9.0`";
         assert!(!required, "CITYLOOP_REQUIRE_CLIENTS=1: {msg}");
         eprintln!("SKIPPED every_answer_of_a_walk_through_the_api_matches_the_document: {msg}");
         return;
@@ -232,27 +241,57 @@ async fn every_answer_of_a_walk_through_the_api_matches_the_document() {
             lines: Vec::new(),
         };
         let mut tok = std::collections::HashMap::new();
-        for user in ["admin", "operator", "dispatcher", "inspector", "supervisor", "handler-hw"] {
+        for user in [
+            "admin",
+            "operator",
+            "dispatcher",
+            "inspector",
+            "supervisor",
+            "handler-hw",
+        ] {
             let (st, b) = r
-                .call("POST", "/api/v1/auth/login", None, Some(json!({"username": user, "password": "demo"})))
+                .call(
+                    "POST",
+                    "/api/v1/auth/login",
+                    None,
+                    Some(json!({"username": user, "password": "demo"})),
+                )
                 .await;
             assert_eq!(st, 200, "{b}");
             tok.insert(user, b["token"].as_str().unwrap().to_owned());
         }
         let t = |u: &str| tok[u].clone();
         let (admin, op, insp) = (t("admin"), t("operator"), t("inspector"));
-        r.call("POST", "/api/v1/auth/login", None, Some(json!({"username": "nobody", "password": "x"}))).await;
-        r.call("POST", "/api/v1/auth/login", None, Some(json!({"username": 7}))).await;
-        r.send(
+        r.call(
             "POST",
             "/api/v1/auth/login",
-            s.http.post(s.url("/api/v1/auth/login")).header("content-type", "application/json").body("{"),
+            None,
+            Some(json!({"username": "nobody", "password": "x"})),
+        )
+        .await;
+        r.call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": 7})),
         )
         .await;
         r.send(
             "POST",
             "/api/v1/auth/login",
-            s.http.post(s.url("/api/v1/auth/login")).header("content-type", "text/plain").body("x"),
+            s.http
+                .post(s.url("/api/v1/auth/login"))
+                .header("content-type", "application/json")
+                .body("{"),
+        )
+        .await;
+        r.send(
+            "POST",
+            "/api/v1/auth/login",
+            s.http
+                .post(s.url("/api/v1/auth/login"))
+                .header("content-type", "text/plain")
+                .body("x"),
         )
         .await;
         for path in [
@@ -275,26 +314,55 @@ async fn every_answer_of_a_walk_through_the_api_matches_the_document() {
                 "POST",
                 "/api/v1/cases",
                 Some(&op),
-                Some(json!({"source": "public", "category": "06010", "description": "德化街暴露垃圾",
+                Some(
+                    json!({"source": "public", "category": "06010", "description": "德化街暴露垃圾",
                             "lat": 34.7503, "lon": 113.6615, "address": "德化街",
-                            "reporter": {"name": "李女士", "phone": "13800000000"}})),
+                            "reporter": {"name": "李女士", "phone": "13800000000"}}),
+                ),
             )
             .await;
         assert_eq!(st, 201, "{case}");
         let id = case["id"].as_str().unwrap().to_owned();
-        r.call("POST", "/api/v1/cases", Some(&op), Some(json!({"source": "nope"}))).await;
-        r.call("POST", "/api/v1/cases", Some(&t("handler-hw")), Some(json!({"source": "public", "category": "06010",
-            "description": "x", "lat": 34.75, "lon": 113.66}))).await;
+        r.call(
+            "POST",
+            "/api/v1/cases",
+            Some(&op),
+            Some(json!({"source": "nope"})),
+        )
+        .await;
+        r.call(
+            "POST",
+            "/api/v1/cases",
+            Some(&t("handler-hw")),
+            Some(json!({"source": "public", "category": "06010",
+            "description": "x", "lat": 34.75, "lon": 113.66})),
+        )
+        .await;
         let act = format!("/api/v1/cases/{id}/actions");
-        r.call("POST", &act, Some(&insp), Some(json!({"action": "accept"}))).await;
-        r.call("POST", &act, Some(&op), Some(json!({"action": "close"}))).await;
-        let (st, b) = r.call("POST", &act, Some(&op), Some(json!({"action": "accept"}))).await;
-        assert_eq!(st, 200, "{b}");
+        r.call("POST", &act, Some(&insp), Some(json!({"action": "accept"})))
+            .await;
+        r.call("POST", &act, Some(&op), Some(json!({"action": "close"})))
+            .await;
         let (st, b) = r
-            .call("POST", &act, Some(&insp), Some(json!({"action": "confirm", "note": "属实"})))
+            .call("POST", &act, Some(&op), Some(json!({"action": "accept"})))
             .await;
         assert_eq!(st, 200, "{b}");
-        r.call("POST", &act, Some(&op), Some(json!({"action": "register", "version": 1}))).await;
+        let (st, b) = r
+            .call(
+                "POST",
+                &act,
+                Some(&insp),
+                Some(json!({"action": "confirm", "note": "属实"})),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        r.call(
+            "POST",
+            &act,
+            Some(&op),
+            Some(json!({"action": "register", "version": 1})),
+        )
+        .await;
         for path in [
             format!("/api/v1/cases/{id}"),
             "/api/v1/cases?limit=1".to_owned(),
@@ -304,10 +372,11 @@ async fn every_answer_of_a_walk_through_the_api_matches_the_document() {
             assert_eq!(st, 200, "{path} {b}");
         }
         // Photos.
-        let part = reqwest::multipart::Part::bytes(cityloop_service::media::samples::jpeg(32, 24, None))
-            .file_name("p.jpg")
-            .mime_str("image/jpeg")
-            .unwrap();
+        let part =
+            reqwest::multipart::Part::bytes(cityloop_service::media::samples::jpeg(32, 24, None))
+                .file_name("p.jpg")
+                .mime_str("image/jpeg")
+                .unwrap();
         let (st, photo) = r
             .send(
                 "POST",
@@ -320,7 +389,13 @@ async fn every_answer_of_a_walk_through_the_api_matches_the_document() {
             .await;
         assert!(st == 201 || st == 200, "{photo}");
         let pid = photo["id"].as_str().unwrap().to_owned();
-        r.call("GET", &format!("/api/v1/attachments/{pid}"), Some(&insp), None).await;
+        r.call(
+            "GET",
+            &format!("/api/v1/attachments/{pid}"),
+            Some(&insp),
+            None,
+        )
+        .await;
         r.call("GET", &format!("/media/{pid}"), None, None).await;
         r.send(
             "POST",
@@ -348,13 +423,21 @@ async fn every_answer_of_a_walk_through_the_api_matches_the_document() {
                 "POST",
                 "/api/v1/admin/webhooks",
                 Some(&admin),
-                Some(json!({"url": "https://hooks.example.cn/x", "secret": "0123456789abcdef0123",
-                            "event_types": ["case.created"]})),
+                Some(
+                    json!({"url": "https://hooks.example.cn/x", "secret": "0123456789abcdef0123",
+                            "event_types": ["case.created"]}),
+                ),
             )
             .await;
         assert_eq!(st, 201, "{hook}");
         let hid = hook["id"].as_str().unwrap().to_owned();
-        r.call("POST", "/api/v1/admin/webhooks", Some(&admin), Some(json!({"url": "ftp://x"}))).await;
+        r.call(
+            "POST",
+            "/api/v1/admin/webhooks",
+            Some(&admin),
+            Some(json!({"url": "ftp://x"})),
+        )
+        .await;
         for path in [
             "/api/v1/admin/webhooks".to_owned(),
             format!("/api/v1/admin/webhooks/{hid}"),
@@ -373,11 +456,30 @@ async fn every_answer_of_a_walk_through_the_api_matches_the_document() {
             r.call("GET", &path, Some(&admin), None).await;
         }
         r.call("GET", "/api/v1/admin/units", Some(&op), None).await;
-        r.call("PATCH", &format!("/api/v1/admin/webhooks/{hid}"), Some(&admin), Some(json!({"active": false}))).await;
-        r.call("POST", "/api/v1/admin/api-keys", Some(&admin), Some(json!({"name": "测试客户端"}))).await;
-        r.call("DELETE", &format!("/api/v1/admin/webhooks/{hid}"), Some(&admin), None).await;
+        r.call(
+            "PATCH",
+            &format!("/api/v1/admin/webhooks/{hid}"),
+            Some(&admin),
+            Some(json!({"active": false})),
+        )
+        .await;
+        r.call(
+            "POST",
+            "/api/v1/admin/api-keys",
+            Some(&admin),
+            Some(json!({"name": "测试客户端"})),
+        )
+        .await;
+        r.call(
+            "DELETE",
+            &format!("/api/v1/admin/webhooks/{hid}"),
+            Some(&admin),
+            None,
+        )
+        .await;
         // Too large, judged by the declared length (a raw socket: no body is sent).
-        let (st, body) = s.post_declared_length("/api/v1/cases", "application/json", 2 * 1024 * 1024);
+        let (st, body) =
+            s.post_declared_length("/api/v1/cases", "application/json", 2 * 1024 * 1024);
         r.lines.push(
             json!({"method": "POST", "path": "/api/v1/cases", "status": st,
                    "ctype": "application/json", "body": body})
@@ -386,10 +488,17 @@ async fn every_answer_of_a_walk_through_the_api_matches_the_document() {
         let statuses: std::collections::BTreeSet<u16> = r
             .lines
             .iter()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["status"].as_u64().unwrap() as u16)
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["status"]
+                    .as_u64()
+                    .unwrap() as u16
+            })
             .collect();
         for want in [200, 201, 400, 401, 403, 404, 409, 413, 415, 422] {
-            assert!(statuses.contains(&want), "the walk saw no {want}: {statuses:?}");
+            assert!(
+                statuses.contains(&want),
+                "the walk saw no {want}: {statuses:?}"
+            );
         }
         let (ok, out) = validate(&python, &doc, &r.lines);
         eprintln!("{out}");

@@ -31,7 +31,9 @@ async fn schemathesis_finds_no_5xx_and_no_answer_the_document_does_not_describe(
             why.trim()
         );
         assert!(!required, "CITYLOOP_REQUIRE_CLIENTS=1: {msg}");
-        eprintln!("SKIPPED schemathesis_finds_no_5xx_and_no_answer_the_document_does_not_describe: {msg}");
+        eprintln!(
+            "SKIPPED schemathesis_finds_no_5xx_and_no_answer_the_document_does_not_describe: {msg}"
+        );
         return;
     }
     for db in TestDb::all().await {

@@ -69,7 +69,10 @@ async fn a_nul_in_any_staff_api_text_input_is_a_4xx_naming_the_field() {
                     let name = p["name"].as_str().unwrap();
                     let r = s
                         .http
-                        .request(m.clone(), s.url(&format!("{}?{name}=a%00b", concrete(path))))
+                        .request(
+                            m.clone(),
+                            s.url(&format!("{}?{name}=a%00b", concrete(path))),
+                        )
                         .bearer_auth(&admin)
                         .header("content-type", "application/json")
                         .body("{}")
@@ -90,7 +93,12 @@ async fn a_nul_in_any_staff_api_text_input_is_a_4xx_naming_the_field() {
                     continue;
                 }
                 let schema = resolve(&doc, raw);
-                for prop in schema["properties"].as_object().into_iter().flatten().map(|(k, _)| k) {
+                for prop in schema["properties"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                {
                     let r = s
                         .http
                         .request(m.clone(), s.url(&concrete(path)))
@@ -112,8 +120,16 @@ async fn a_nul_in_any_staff_api_text_input_is_a_4xx_naming_the_field() {
         assert!(checked > 60, "only {checked} inputs checked");
         // Login without an account, nested fields, keys and array items, and a path.
         for (path, body, field) in [
-            ("/api/v1/auth/login", json!({"username": NUL_JSON, "password": "x"}), "username"),
-            ("/api/v1/auth/login", json!({"username": "admin", "password": NUL_JSON}), "password"),
+            (
+                "/api/v1/auth/login",
+                json!({"username": NUL_JSON, "password": "x"}),
+                "username",
+            ),
+            (
+                "/api/v1/auth/login",
+                json!({"username": "admin", "password": NUL_JSON}),
+                "password",
+            ),
             (
                 "/api/v1/cases",
                 json!({"source": "inspector", "category": "06010", "description": "d",
@@ -137,13 +153,31 @@ async fn a_nul_in_any_staff_api_text_input_is_a_4xx_naming_the_field() {
                 .unwrap();
             let status = r.status().as_u16();
             let b: Value = r.json().await.unwrap();
-            assert_eq!((status, named_field(&b).as_str()), (422, field), "{path} {b}");
+            assert_eq!(
+                (status, named_field(&b).as_str()),
+                (422, field),
+                "{path} {b}"
+            );
         }
-        for path in ["/api/v1/cases/a%00b", "/api/v1/admin/units/%00", "/api/v1/cases/%FF"] {
-            let r = s.http.get(s.url(path)).bearer_auth(&admin).send().await.unwrap();
+        for path in [
+            "/api/v1/cases/a%00b",
+            "/api/v1/admin/units/%00",
+            "/api/v1/cases/%FF",
+        ] {
+            let r = s
+                .http
+                .get(s.url(path))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
             let b: Value = r.json().await.unwrap();
-            assert_eq!((status, named_field(&b).as_str()), (400, "path"), "{path} {b}");
+            assert_eq!(
+                (status, named_field(&b).as_str()),
+                (400, "path"),
+                "{path} {b}"
+            );
         }
         // Invalid UTF-8 in a staff query is refused, not replaced.
         let r = s
@@ -280,7 +314,10 @@ async fn a_nul_or_invalid_utf8_in_any_open311_input_is_a_400_naming_it() {
             .unwrap();
         assert_eq!(r.status(), 400);
         let body = r.text().await.unwrap();
-        assert!(body.contains("<errors>") && body.contains("service_code:"), "{body}");
+        assert!(
+            body.contains("<errors>") && body.contains("service_code:"),
+            "{body}"
+        );
         // Nothing was stored with a replacement character.
         let r = s
             .http

@@ -32,8 +32,8 @@ use axum::Router;
 use cityloop_service::open311::{
     is_id_shaped, Lang, PublicRequest, PublicStatus, RequestQuery, MAX_REQUESTS,
 };
-use cityloop_store::Cursor;
 use cityloop_service::ServiceError;
+use cityloop_store::Cursor;
 
 pub use params::Params;
 pub use render::{Format, Node};
@@ -262,8 +262,7 @@ async fn dispatch(State(st): State<AppState>, req: Request) -> Response {
         Err(b) => {
             let lang = params::lang(&Params::default(), &parts.headers);
             let b = params::bad_text(&b, lang);
-            return Failure::bad(format!("{}: {}", b.name, b.problem))
-                .render(format_of(&rest));
+            return Failure::bad(format!("{}: {}", b.name, b.problem)).render(format_of(&rest));
         }
     };
     let lang = params::lang(&query, &parts.headers);
@@ -598,7 +597,12 @@ async fn requests(st: &AppState, call: &Call) -> Answer {
     if let Some(token) = next {
         // The same query with `cursor` in place of `page`.
         let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in call.query.0.iter().filter(|(k, _)| k != "page" && k != "cursor") {
+        for (k, v) in call
+            .query
+            .0
+            .iter()
+            .filter(|(k, _)| k != "page" && k != "cursor")
+        {
             q.append_pair(k, v);
         }
         q.append_pair("cursor", &token);
@@ -704,7 +708,7 @@ async fn body_params(parts: &Parts, body: Body, lang: Lang) -> Result<Params, Fa
                 Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     return Err(too_large(lang))
                 }
-                Err(e) => return Err(Failure::bad(format!("multipart: {}", e.body_text())))
+                Err(e) => return Err(Failure::bad(format!("multipart: {}", e.body_text()))),
             };
             if !is_file {
                 let refuse = |problem| {

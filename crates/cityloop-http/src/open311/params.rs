@@ -211,7 +211,10 @@ mod tests {
         let e = Params::parse(b"service_code=01001&description=a%00b").unwrap_err();
         assert_eq!((e.field.as_str(), e.problem), ("description", BadText::Nul));
         let e = Params::parse(b"first_name=%C3%28").unwrap_err();
-        assert_eq!((e.field.as_str(), e.problem), ("first_name", BadText::InvalidUtf8));
+        assert_eq!(
+            (e.field.as_str(), e.problem),
+            ("first_name", BadText::InvalidUtf8)
+        );
         let e = Params::parse(b"a%00=1").unwrap_err();
         assert_eq!(e.problem, BadText::Nul);
         let ok = Params::parse("description=%E4%BA%95+%E7%9B%96&x".as_bytes()).unwrap();
