@@ -1231,7 +1231,7 @@ async fn a_double_slash_is_merged_and_repeated_list_keys_all_count(s: &Server) {
         .await;
         assert_eq!(ids(&codes).len(), 3);
         let one = get(s, &format!("{V2}/requests.{fmt}?service_code=01001")).await;
-        assert_eq!(ids(&one), [a.clone()]);
+        assert_eq!(ids(&one), [a.as_str()]);
         let statuses = get(s, &format!("{V2}/requests.{fmt}?status=open&status=closed")).await;
         assert_eq!(ids(&statuses).len(), 3);
         let bad = get(s, &format!("{V2}/requests.{fmt}?status=open&status=nope")).await;
