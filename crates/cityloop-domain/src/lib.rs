@@ -17,11 +17,14 @@
 //! - [`public`]: what citizens are told (state wording, public replies), apart from internal notes.
 //! - [`case`]: the case aggregate: a current view that is a fold over its events.
 //! - [`privacy`]: privacy by role: who sees a reporter's name, phone, e-mail, ids and photo GPS.
+//! - [`chain`]: tamper-evident history: the canonical event encoding, hash links, roots,
+//!   and the verifier that recomputes them.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
 
 pub mod assign;
 pub mod calendar;
 pub mod case;
+pub mod chain;
 pub mod escalation;
 pub mod evaluation;
 pub mod ids;

@@ -12,6 +12,7 @@ pub mod dto;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod integrity;
 pub mod open311;
 pub mod openapi;
 pub mod rankings;

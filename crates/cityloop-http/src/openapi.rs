@@ -89,6 +89,8 @@ use crate::routes;
         crate::admin::audit,
         crate::admin::get_privacy,
         crate::admin::put_privacy,
+        crate::integrity::status,
+        crate::integrity::verify_now,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &WireStatuses),

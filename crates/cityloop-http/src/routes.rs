@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::admin::routes())
         .merge(crate::calendar::routes())
+        .merge(crate::integrity::routes())
         .merge(crate::open311::routes())
         .merge(crate::webhooks::routes())
         .merge(crate::rankings::routes())

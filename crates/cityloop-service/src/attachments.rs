@@ -160,11 +160,8 @@ impl Media {
                 "stored attachment hash {sha256:?} is not a SHA-256"
             )));
         }
-        let dir = self.dir.join(&sha256[..2]);
-        Ok((
-            dir.join(format!("{sha256}.{ext}")),
-            dir.join(format!("{sha256}.public.{ext}")),
-        ))
+        let [orig, public] = relative_names(sha256, ext);
+        Ok((self.dir.join(orig), self.dir.join(public)))
     }
 
     /// Counts one public upload from `client`; refuses past the limit.
@@ -190,6 +187,22 @@ impl Media {
         q.push_back(now);
         Ok(())
     }
+}
+
+fn relative_names(sha256: &str, ext: &str) -> [String; 2] {
+    let sub = sha256.get(..2).unwrap_or("xx");
+    [
+        format!("{sub}/{sha256}.{ext}"),
+        format!("{sub}/{sha256}.public.{ext}"),
+    ]
+}
+
+/// The original's and the public copy's paths inside the media folder (backup, verify).
+pub fn file_names(sha256: &str, mime: &str) -> [String; 2] {
+    relative_names(
+        sha256,
+        Format::from_mime(mime).map(Format::ext).unwrap_or("bin"),
+    )
 }
 
 /// The media folder for a database: beside a SQLite file, `./attachments` for a server.

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod attachments;
 pub mod auth;
+pub mod backup;
 pub mod bench;
 pub mod calendar;
 pub mod cases;
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod escalate;
 pub mod evaluation;
+pub mod integrity;
 pub mod media;
 pub mod open311;
 pub mod privacy;

@@ -1503,6 +1503,8 @@ macro_rules! sql_store {
                 )),
                 other => other,
             })?;
+            // The event's hash link (tamper-evident history), in the same transaction.
+            link(tx, event).await?;
             Ok(())
         }
     };

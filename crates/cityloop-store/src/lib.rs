@@ -14,9 +14,13 @@
 //! - `case_events` is append-only (database triggers refuse UPDATE and DELETE);
 //! - every time is stored in UTC;
 //! - webhook deliveries are queued in the transaction of the event that triggers them
-//!   ([`webhooks`]).
+//!   ([`webhooks`]);
+//! - every case event is hash-linked to the previous event of its case in its own
+//!   transaction, and roots seal the links across cases ([`chain`]).
 
 pub mod admin;
+pub mod chain;
+pub mod chainbench;
 mod common;
 pub mod evalbench;
 pub mod listbench;
@@ -35,6 +39,7 @@ use cityloop_domain::model::{Category, Person, Unit};
 use serde::{Deserialize, Serialize};
 
 pub use admin::{AdminOp, AuditCursor, AuditEntry, AuditFilter};
+pub use chain::{ChainStatus, Checkpoint, IntegrityStore, VerifyRun};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use webhooks::{
@@ -304,7 +309,7 @@ pub struct Attachment {
 
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: WebhookStore + Send + Sync + 'static {
+pub trait Store: WebhookStore + IntegrityStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Row counts per table and a checksum per case event chain are built on this.

@@ -35,11 +35,25 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| crate::StoreError::Unavailable(format!("migration failed: {e}")))?;
-        Ok(Self {
+        let store = Self {
             writer: pool.clone(),
             reader: pool,
             eval_calendar: crate::common::EvalCalendar::default(),
-        })
+        };
+        crate::chain::after_migrate(&store).await?;
+        Ok(store)
+    }
+
+    /// PostgreSQL is backed up with its own tools (docs/OPERATIONS.md, "Backups").
+    pub(crate) async fn snapshot_file(&self, _path: &std::path::Path) -> crate::Result<()> {
+        Err(crate::StoreError::Unavailable(
+            "cityloop backup copies SQLite databases only; back up PostgreSQL with `pg_dump -Fc` (or a base backup with WAL archiving) and copy the attachments folder after the dump (docs/OPERATIONS.md, \"Backups\")".into(),
+        ))
+    }
+
+    /// PostgreSQL manages its own WAL: nothing to do.
+    pub(crate) async fn checkpoint_wal(&self) -> crate::Result<Option<crate::chain::Checkpoint>> {
+        Ok(None)
     }
 
     /// The underlying pool (for tests and tools that need raw SQL).
@@ -50,3 +64,9 @@ impl PgStore {
 
 crate::common::sql_store!(PgStore, Postgres, Backend::Postgres);
 crate::webhooks::sql_webhooks!(PgStore, Postgres);
+// A verification reads every table from one snapshot while the server goes on writing.
+crate::chain::sql_chain!(
+    PgStore,
+    Postgres,
+    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+);

@@ -39,7 +39,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // After a checkpoint resets the WAL, SQLite truncates the file to this size
+            // (the periodic `wal_checkpoint(TRUNCATE)` of the server empties it).
+            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
@@ -58,13 +61,45 @@ impl SqliteStore {
             .connect_with(opts.read_only(true))
             .await
             .map_err(|e| open_error(path, e))?;
-        Ok(Self {
+        let store = Self {
             writer,
             reader,
             eval_calendar: crate::common::EvalCalendar::default(),
-        })
+        };
+        crate::chain::after_migrate(&store).await?;
+        Ok(store)
+    }
+
+    /// `VACUUM INTO path` on a reader connection: a consistent snapshot of the database in
+    /// a new file, while the writer goes on.
+    pub(crate) async fn snapshot_file(&self, path: &Path) -> crate::Result<()> {
+        let target = path.to_str().ok_or_else(|| {
+            crate::StoreError::Unavailable(format!("{} is not a UTF-8 path", path.display()))
+        })?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(&self.reader)
+            .await?;
+        Ok(())
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)` on the writer: copies the WAL into the database
+    /// and empties it, waiting (busy timeout) for readers of older snapshots to finish.
+    pub(crate) async fn checkpoint_wal(&self) -> crate::Result<Option<crate::chain::Checkpoint>> {
+        use sqlx::Row;
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(Some(crate::chain::Checkpoint {
+            busy: row.try_get(0)?,
+            log_frames: row.try_get(1)?,
+            checkpointed_frames: row.try_get(2)?,
+        }))
     }
 }
+
+/// `PRAGMA journal_size_limit`: the WAL file is cut back to this size after a checkpoint.
+pub const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 fn open_error(path: &Path, e: sqlx::Error) -> crate::StoreError {
     crate::StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
@@ -72,3 +107,5 @@ fn open_error(path: &Path, e: sqlx::Error) -> crate::StoreError {
 
 crate::common::sql_store!(SqliteStore, Sqlite, Backend::Sqlite);
 crate::webhooks::sql_webhooks!(SqliteStore, Sqlite);
+// A SQLite read transaction is a snapshot from its first read on: nothing to set.
+crate::chain::sql_chain!(SqliteStore, Sqlite, "");

@@ -1,4 +1,5 @@
-//! The `cityloop` command: run the demo, serve a district, migrate a database, add users.
+//! The `cityloop` command: run the demo, serve a district, migrate a database, add users,
+//! verify, back up and restore the history (`ops`).
 //!
 //! This file only parses arguments, sets up logging and wires the crates together; every
 //! rule lives in the service layer.
@@ -90,6 +91,13 @@ enum CalendarCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Recompute every case's event hash chain and every root; name the first broken
+    /// event and exit non-zero (the result is stored for the admin console).
+    Verify(ops::VerifyArgs),
+    /// Copy a SQLite database (while the server runs) and its photos into a new folder.
+    Backup(ops::BackupArgs),
+    /// Bring a backup folder back as a new SQLite file and media folder, and verify it.
+    Restore(ops::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -130,6 +138,8 @@ struct ServeArgs {
     media: MediaArgs,
     #[command(flatten)]
     webhooks: WebhookArgs,
+    #[command(flatten)]
+    maintenance: ops::MaintenanceArgs,
 }
 
 /// Photo decoding limits (docs/API-DESIGN.md, "Limits").
@@ -346,6 +356,8 @@ enum BenchCmd {
         #[arg(long, default_value_t = 1_000_000)]
         cases: i64,
     },
+    /// `cityloop verify` over a generated history (SQLite), beside plain SHA-256.
+    Verify(bench_verify::Args),
 }
 
 #[derive(Subcommand)]
@@ -417,7 +429,7 @@ async fn run(cli: Cli) -> Result<()> {
                     off.num_minutes() as f64 / 60.0
                 );
             }
-            serve(listener, svc, &args.webhooks).await
+            serve(listener, svc, &args).await
         }
         Cmd::Serve(args) => {
             let media = args.media.config()?;
@@ -433,7 +445,7 @@ async fn run(cli: Cli) -> Result<()> {
                 svc.district.name,
                 listener.local_addr()?
             );
-            serve(listener, svc, &args.webhooks).await
+            serve(listener, svc, &args).await
         }
         Cmd::Migrate(db) => {
             let store = open(&db.db, true).await?;
@@ -543,6 +555,11 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             cmd: BenchCmd::Open311List { db, pg, cases },
         } => bench_open311::run(db, pg, cases).await,
+            cmd: BenchCmd::Verify(args),
+        } => bench_verify::run(args).await,
+        Cmd::Verify(args) => ops::verify(args).await,
+        Cmd::Backup(args) => ops::backup(args).await,
+        Cmd::Restore(args) => ops::restore(args).await,
         Cmd::Apikey {
             cmd: ApikeyCmd::Add { db, name },
         } => {
@@ -630,6 +647,8 @@ async fn run(cli: Cli) -> Result<()> {
 mod bench_media;
 mod bench_open311;
 mod bench_rankings;
+mod bench_verify;
+mod ops;
 
 fn print_coverage(c: &cityloop_domain::calendar::Coverage) {
     let years: Vec<String> = c.years.iter().map(i32::to_string).collect();
@@ -809,9 +828,13 @@ fn print_demo_banner(listener: &TcpListener, db: &str, loaded: bool) -> Result<(
     Ok(())
 }
 
-async fn serve(listener: TcpListener, svc: Services, hooks: &WebhookArgs) -> Result<()> {
+async fn serve(listener: TcpListener, svc: Services, args: &ServeArgs) -> Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    let (sender, poll) = hooks.sender()?;
+    let (sender, poll) = args.webhooks.sender()?;
+    let (every, policy) = args.maintenance.parse()?;
+    if let Some(every) = every {
+        tokio::spawn(ops::maintenance(svc.clone(), every, policy));
+    }
     tokio::spawn(scheduler(svc.clone()));
     tokio::spawn(webhook_worker(svc.clone(), sender, poll));
     cityloop_http::serve(listener, AppState { svc }, shutdown_signal())
