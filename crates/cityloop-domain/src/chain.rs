@@ -618,6 +618,11 @@ impl Verifier {
                 ),
             );
         }
+        // Scan order: by case and event (links found without their event come after the
+        // scan), then roots; so problems[0] is the first broken event.
+        self.problems.sort_by(|a, b| {
+            (a.case_id.is_none(), &a.case_id, a.seq).cmp(&(b.case_id.is_none(), &b.case_id, b.seq))
+        });
         let last_root = roots.last().map(|r| RootSummary {
             seq: r.seq,
             sealed_at: r.sealed_at,

@@ -39,7 +39,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             // After a checkpoint resets the WAL, SQLite truncates the file to this size
             // (the periodic `wal_checkpoint(TRUNCATE)` of the server empties it).
             .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string());
@@ -84,12 +84,26 @@ impl SqliteStore {
     }
 
     /// `PRAGMA wal_checkpoint(TRUNCATE)` on the writer: copies the WAL into the database
-    /// and empties it, waiting (busy timeout) for readers of older snapshots to finish.
+    /// and empties it. It holds the write lock while it waits for readers of older
+    /// snapshots, so it waits at most [`CHECKPOINT_WAIT_MS`] (then it copies what it can and
+    /// reports `busy`; the next pass tries again) instead of the writer's busy timeout:
+    /// a long reader (a backup) never stalls writes for long.
     pub(crate) async fn checkpoint_wal(&self) -> crate::Result<Option<crate::chain::Checkpoint>> {
         use sqlx::Row;
-        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .fetch_one(&self.writer)
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query(&format!("PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}"))
+            .execute(&mut *conn)
             .await?;
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *conn)
+            .await;
+        sqlx::query(&format!(
+            "PRAGMA busy_timeout = {}",
+            BUSY_TIMEOUT.as_millis()
+        ))
+        .execute(&mut *conn)
+        .await?;
+        let row = row?;
         Ok(Some(crate::chain::Checkpoint {
             busy: row.try_get(0)?,
             log_frames: row.try_get(1)?,
@@ -97,6 +111,12 @@ impl SqliteStore {
         }))
     }
 }
+
+/// How long a WAL checkpoint waits for readers while it holds the write lock.
+pub const CHECKPOINT_WAIT_MS: u64 = 250;
+
+/// How long a statement waits for a lock held by another connection or process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `PRAGMA journal_size_limit`: the WAL file is cut back to this size after a checkpoint.
 pub const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
