@@ -73,6 +73,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: CalendarCmd,
     },
+    /// Recompute every case's event hash chain and every root; name the first broken
+    /// event and exit non-zero (the result is stored for the admin console).
+    Verify(ops::VerifyArgs),
+    /// Copy a SQLite database (while the server runs) and its photos into a new folder.
+    Backup(ops::BackupArgs),
+    /// Bring a backup folder back as a new SQLite file and media folder, and verify it.
+    Restore(ops::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -91,13 +98,6 @@ enum CalendarCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Recompute every case's event hash chain and every root; name the first broken
-    /// event and exit non-zero (the result is stored for the admin console).
-    Verify(ops::VerifyArgs),
-    /// Copy a SQLite database (while the server runs) and its photos into a new folder.
-    Backup(ops::BackupArgs),
-    /// Bring a backup folder back as a new SQLite file and media folder, and verify it.
-    Restore(ops::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -555,6 +555,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             cmd: BenchCmd::Open311List { db, pg, cases },
         } => bench_open311::run(db, pg, cases).await,
+        Cmd::Bench {
             cmd: BenchCmd::Verify(args),
         } => bench_verify::run(args).await,
         Cmd::Verify(args) => ops::verify(args).await,
