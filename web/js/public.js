@@ -1,5 +1,7 @@
 // The public page: report a problem (Open311 POST), track a case by number, and see
-// the open cases nearby. Everything goes through /open311/v2/ with the demo API key.
+// the open cases nearby. Everything goes through /open311/v2/ with the page's own API key,
+// read from GET /api/v1/public/config (an admin may rotate it: on a 403 the page reads it
+// again and retries once; the key is never written into this file).
 
 import { t, applyStatic, wireToggle } from './i18n.js';
 import {
@@ -21,7 +23,17 @@ import {
 import { createMap, inDistrict } from './map.js';
 import { uploadPhoto } from './photos.js';
 
-const API_KEY = 'demo-key';
+/** The page's Open311 key, as the server hands it out (see pageKey). */
+let apiKey = null;
+
+/** The page's current key; `fresh` reads it again (after a rotation). */
+async function pageKey({ fresh = false } = {}) {
+  if (apiKey && !fresh) return apiKey;
+  const resp = await fetch('/api/v1/public/config', { headers: { Accept: 'application/json' }, cache: 'no-store' });
+  if (!resp.ok) throw new ApiError({ status: resp.status, code: `http_${resp.status}`, message: resp.statusText });
+  apiKey = (await resp.json()).open311_api_key;
+  return apiKey;
+}
 /** The old town around 德化街: where most reports come from, inside the district. */
 const CITY_CENTRE = [34.7445, 113.6445];
 
@@ -273,7 +285,6 @@ function locate(onFound, statusEl) {
 
 function collect(form) {
   const data = {
-    api_key: API_KEY,
     service_code: $('category').value,
     lat: state.pick ? state.pick.lat.toFixed(7) : '',
     long: state.pick ? state.pick.lon.toFixed(7) : '',
@@ -314,7 +325,14 @@ async function submitReport(e) {
       data.media_url = `${window.location.origin}${up.public_url}`;
       button.textContent = t('report.submitting');
     }
-    const answer = await open311('requests.json', { form: data, idempotencyKey: state.idempotencyKey });
+    let answer;
+    try {
+      answer = await open311('requests.json', { form: { ...data, api_key: await pageKey() }, idempotencyKey: state.idempotencyKey });
+    } catch (err) {
+      // 403: the key was rotated since the page loaded; read the new one and try once more.
+      if (err.status !== 403) throw err;
+      answer = await open311('requests.json', { form: { ...data, api_key: await pageKey({ fresh: true }) }, idempotencyKey: state.idempotencyKey });
+    }
     const r = Array.isArray(answer) ? answer[0] : answer;
     state.idempotencyKey = randomKey();
     showReceipt(r);

@@ -6,6 +6,7 @@
 //! triggers it; the service's delivery worker signs and POSTs it (docs/API-DESIGN.md,
 //! "Webhooks").
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -245,9 +246,119 @@ pub fn check_description(d: &str) -> Result<(), InvalidSubscription> {
     Ok(())
 }
 
+/// Whether a webhook may be delivered to `ip`: only globally routable unicast addresses.
+/// Refused (blind SSRF into the operator's own network): unspecified, loopback,
+/// private (RFC 1918), shared/CGNAT (100.64/10), link-local, the IETF-protocol and
+/// documentation/benchmark blocks, multicast, reserved and broadcast addresses; for IPv6
+/// also unique-local (fc00::/7), link- and site-local, multicast, everything outside the
+/// global unicast block 2000::/3 (NAT64 64:ff9b::/96 included), the 6to4 and Teredo
+/// blocks (they tunnel to an IPv4 address of anyone's choosing) and documentation
+/// ranges. An IPv4-mapped (`::ffff:a.b.c.d`) or IPv4-compatible address is judged as
+/// the IPv4 address it carries. Sources: the IANA IPv4 and IPv6 Special-Purpose Address
+/// Registries (RFC 6890).
+pub fn is_public_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            is_public_v6(v6)
+        }
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    let refused = a == 0 // "this network", 0.0.0.0 included
+        || a == 10
+        || a == 127
+        || (a == 100 && (64..=127).contains(&b)) // shared address space (CGNAT)
+        || (a == 169 && b == 254) // link-local
+        || (a == 172 && (16..=31).contains(&b))
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2) // TEST-NET-1
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
+        || (a == 192 && b == 168)
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || (a == 198 && b == 51 && c == 100) // TEST-NET-2
+        || (a == 203 && b == 0 && c == 113) // TEST-NET-3
+        || a >= 224; // multicast, reserved, broadcast
+    !refused
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    // Only global unicast 2000::/3 (this excludes ::, ::1, IPv4-compatible ::/96,
+    // 64:ff9b::/96, 100::/64, fc00::/7, fe80::/10, fec0::/10 and ff00::/8).
+    if s[0] & 0xe000 != 0x2000 {
+        return false;
+    }
+    let refused = (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol block (Teredo 2001::/32)
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || s[0] == 0x2002 // 6to4
+        || (s[0] == 0x3fff && s[1] < 0x1000); // documentation (3fff::/20)
+    !refused
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_globally_routable_unicast_addresses_take_webhooks() {
+        for ok in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "223.5.5.5",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2400:3200::1",
+            "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public_address(ok.parse().unwrap()), "{ok} is public");
+        }
+        for bad in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "127.255.255.254",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "2001::1",
+            "2001:db8::1",
+            "2002:7f00:1::1",
+            "3fff::1",
+            "100::1",
+        ] {
+            assert!(!is_public_address(bad.parse().unwrap()), "{bad} is refused");
+        }
+    }
 
     #[test]
     fn the_default_schedule_retries_five_times_then_gives_up() {

@@ -86,6 +86,10 @@ pub fn routes() -> Router<AppState> {
             get(list_api_keys).post(create_api_key),
         )
         .route("/api/v1/admin/api-keys/{id}", delete(revoke_api_key))
+        .route(
+            "/api/v1/admin/public-page-key/rotate",
+            post(rotate_public_page_key),
+        )
         .route("/api/v1/admin/audit", get(audit))
         .route("/api/v1/admin/privacy", get(get_privacy).put(put_privacy))
 }
@@ -846,6 +850,16 @@ pub(crate) async fn revoke_api_key(
 ) -> Result<StatusCode, ApiError> {
     st.svc.admin_revoke_api_key(&me, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/public-page-key/rotate", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "The public page's new key is live, the old one revoked (audited); the page reads the new key from GET /api/v1/public/config", body = cityloop_service::public_page::PublicPageKeyView),
+              (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn rotate_public_page_key(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+) -> ApiResult<cityloop_service::public_page::PublicPageKeyView> {
+    Ok(Json(st.svc.admin_rotate_public_page_key(&me).await?))
 }
 
 // ---- audit ----

@@ -5,7 +5,8 @@
 //!   when the same content was uploaded before (the same attachment answers).
 //! - `GET /api/v1/attachments/{id}` (staff whose role may see photo GPS, within their
 //!   read scope): the original, metadata included.
-//! - `POST /api/v1/public/media` (anyone, rate-limited per client address, at most 5 MiB):
+//! - `POST /api/v1/public/media` (anyone, rate-limited per client address before the body
+//!   is read, `--upload-rate-per-address`; at most 5 MiB):
 //!   a citizen's photo; answers the public URL to pass as Open311 `media_url`.
 //! - `GET /media/{id}`: the public copy (EXIF/XMP/text removed) of any attachment, for
 //!   whoever has its random id.
@@ -16,10 +17,9 @@
 //! wait runs out, the answer is 503 `busy` with `Retry-After`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,6 +31,7 @@ use cityloop_service::attachments::{
 use cityloop_store::Attachment;
 use serde::Serialize;
 
+use crate::client::ClientIp;
 use crate::dto::CaseDto;
 use crate::error::ApiError;
 use crate::extract::Staff;
@@ -389,16 +390,18 @@ fn origin(headers: &HeaderMap) -> Option<String> {
               (status = 413, body = crate::error::ErrorBody),
               (status = 415, body = crate::error::ErrorBody),
               (status = 422, description = "Not a whole JPEG, PNG or WebP, or over a content limit (field `file`)", body = crate::error::ErrorBody),
-              (status = 429, description = "More than 30 uploads in 10 minutes from this address; see Retry-After", body = crate::error::ErrorBody),
+              (status = 429, description = "Over the per-address upload rate (`--upload-rate-per-address`, default 30 in 10 minutes); see Retry-After", body = crate::error::ErrorBody),
               (status = 503, description = "Every photo-decode slot is busy (`busy`); see Retry-After", body = crate::error::ErrorBody)))]
 pub(crate) async fn upload_public(
     State(st): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     req: Request,
 ) -> Result<(StatusCode, Json<PublicMediaDto>), ApiError> {
+    // Counted before the body is read: a refused client costs nothing more.
+    st.svc.admit_public_upload(ip)?;
     let origin = origin(req.headers());
     let (bytes, declared) = read_upload(req, MAX_PUBLIC_UPLOAD_BYTES).await?;
-    let client = addr.ip().to_string();
+    let client = ip.to_string();
     let (a, new) = st
         .svc
         .upload_attachment(

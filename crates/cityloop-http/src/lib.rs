@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod attachments;
 pub mod calendar;
+pub mod client;
 pub mod dto;
 pub mod edge;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod open311;
 pub mod openapi;
 pub mod rankings;
 mod routes;
+pub mod server;
 pub mod web;
 pub mod webhooks;
 
@@ -33,18 +35,53 @@ use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted (JSON); uploads have their own limit.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// A request that takes longer than this is answered 408.
+/// A request that takes longer than this is answered 408 (default of
+/// `--request-timeout`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the HTTP layer itself is configured with (docs/API-DESIGN.md, "Limits").
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Peers whose `X-Forwarded-For` names the client ([`client`]).
+    pub trusted_proxies: client::TrustedProxies,
+    /// Time limit of one request, body reading included (408 after it).
+    pub request_timeout: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: client::TrustedProxies::default(),
+            request_timeout: REQUEST_TIMEOUT,
+        }
+    }
+}
 
 /// The state every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub svc: Services,
+    pub net: std::sync::Arc<NetConfig>,
+}
+
+impl AppState {
+    /// The state with the default network settings.
+    pub fn new(svc: Services) -> Self {
+        Self::with_net(svc, NetConfig::default())
+    }
+
+    pub fn with_net(svc: Services, net: NetConfig) -> Self {
+        Self {
+            svc,
+            net: std::sync::Arc::new(net),
+        }
+    }
 }
 
 /// The whole application router, inside the [`edge`] guard (limits on the request line
 /// and headers, path normalisation before routing; error bodies in the API's shape after).
 pub fn router(state: AppState) -> Router {
+    let timeout = state.net.request_timeout;
     let app = routes::routes()
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -53,7 +90,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            timeout,
         ))
         .layer(TraceLayer::new_for_http());
     // A router of its own around the application, so the guard runs before routing
@@ -63,16 +100,18 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(edge::guard))
 }
 
-/// Serves the router on `listener` until `shutdown` resolves.
+/// Serves the router on `listener` with the default connection limits until `shutdown`
+/// resolves (see [`server::serve`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    server::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router(state),
+        server::ConnLimits::default(),
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
     .await
 }

@@ -28,6 +28,7 @@ use crate::routes;
     ),
     paths(
         routes::healthz,
+        routes::public_config,
         routes::login,
         routes::logout,
         routes::me,
@@ -86,6 +87,7 @@ use crate::routes;
         crate::admin::list_api_keys,
         crate::admin::create_api_key,
         crate::admin::revoke_api_key,
+        crate::admin::rotate_public_page_key,
         crate::admin::audit,
         crate::admin::get_privacy,
         crate::admin::put_privacy,

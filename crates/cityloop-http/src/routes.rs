@@ -16,7 +16,9 @@ use cityloop_domain::workflow::{Action, Command};
 use cityloop_service::cases::ReportInput;
 use cityloop_store::{CaseFilter, Cursor, Page};
 use serde_json::json;
+use std::collections::HashMap;
 
+use crate::client::ClientIp;
 use crate::dto::*;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Staff};
@@ -29,6 +31,7 @@ pub const MAX_PAGE: u32 = 200;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/api/v1/public/config", get(public_config))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/me", get(me))
@@ -93,20 +96,42 @@ fn calendar_health(c: &cityloop_domain::calendar::Coverage) -> serde_json::Value
     })
 }
 
+/// What the public page needs to talk to Open311 (`GET /api/v1/public/config`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PublicConfigDto {
+    /// The public page's own Open311 API key (rotated by admins; read it again when a
+    /// POST answers that the key is not valid).
+    pub open311_api_key: String,
+    /// The district code (Open311 `jurisdiction_id`).
+    pub jurisdiction_id: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/public/config", tag = "system",
+    responses((status = 200, description = "The public page's settings; not cached (Cache-Control: no-store)", body = PublicConfigDto)))]
+pub(crate) async fn public_config(
+    State(st): State<AppState>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key = st.svc.public_page_key().await?;
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(PublicConfigDto {
+            open311_api_key: key,
+            jurisdiction_id: st.svc.district.code.clone(),
+        }),
+    ))
+}
+
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
               (status = 401, description = "Wrong username or password", body = ErrorBody),
               (status = 422, description = "Missing or malformed field", body = ErrorBody),
-              (status = 429, description = "Too many failed attempts for this account or address; see Retry-After", body = ErrorBody)))]
+              (status = 429, description = "Too many failed attempts for this account from this address; see Retry-After", body = ErrorBody)))]
 pub(crate) async fn login(
     State(st): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let l = st
-        .svc
-        .login(&req.username, &req.password, &addr.ip().to_string())
-        .await?;
+    let l = st.svc.login(&req.username, &req.password, client).await?;
     Ok(Json(LoginResponse {
         token: l.token,
         token_type: "Bearer",

@@ -39,13 +39,8 @@ use crate::{ServiceError, Services};
 pub const MAX_STAFF_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 /// Largest photo the public upload takes.
 pub const MAX_PUBLIC_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
-/// Public uploads per client address within [`PUBLIC_UPLOAD_WINDOW_SECS`].
-pub const MAX_PUBLIC_UPLOADS: usize = 30;
-pub const PUBLIC_UPLOAD_WINDOW_SECS: i64 = 600;
 /// The media folder's name when it is not configured.
 pub const DEFAULT_DIR_NAME: &str = "attachments";
-/// Client addresses remembered by the public rate limit at most (memory bound).
-const MAX_TRACKED_CLIENTS: usize = 10_000;
 
 /// How photos are judged and how many are decoded at once (docs/API-DESIGN.md, "Limits";
 /// `cityloop serve --media-*` flags).
@@ -81,7 +76,6 @@ impl Default for MediaConfig {
 pub struct Media {
     pub dir: PathBuf,
     pub config: MediaConfig,
-    public_uploads: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
     decodes: Arc<Semaphore>,
     waiting: AtomicUsize,
 }
@@ -115,7 +109,6 @@ impl Media {
         Self {
             dir,
             config,
-            public_uploads: Mutex::new(HashMap::new()),
             decodes: Arc::new(Semaphore::new(config.max_decodes.max(1))),
             waiting: AtomicUsize::new(0),
         }
@@ -162,30 +155,6 @@ impl Media {
         }
         let [orig, public] = relative_names(sha256, ext);
         Ok((self.dir.join(orig), self.dir.join(public)))
-    }
-
-    /// Counts one public upload from `client`; refuses past the limit.
-    fn admit_public(&self, client: &str, now: DateTime<Utc>) -> Result<(), ServiceError> {
-        let mut map = self
-            .public_uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let window = Duration::seconds(PUBLIC_UPLOAD_WINDOW_SECS);
-        if map.len() >= MAX_TRACKED_CLIENTS {
-            map.retain(|_, q| q.back().is_some_and(|t| *t + window > now));
-        }
-        let q = map.entry(client.to_owned()).or_default();
-        while q.front().is_some_and(|t| *t + window <= now) {
-            q.pop_front();
-        }
-        if q.len() >= MAX_PUBLIC_UPLOADS {
-            let oldest = q.front().copied().unwrap_or(now);
-            return Err(ServiceError::RateLimited {
-                retry_after_s: (oldest + window - now).num_seconds().max(1) as u64,
-            });
-        }
-        q.push_back(now);
-        Ok(())
     }
 }
 
@@ -278,10 +247,7 @@ impl Services {
                 (ActorRole::Staff(_), Some(p)) => (MAX_STAFF_UPLOAD_BYTES, Some(p), "staff"),
                 _ => return Err(ServiceError::Forbidden("staff only".into())),
             },
-            Uploader::Public { client } => {
-                self.media.admit_public(client, now)?;
-                (MAX_PUBLIC_UPLOAD_BYTES, None, "public")
-            }
+            Uploader::Public { .. } => (MAX_PUBLIC_UPLOAD_BYTES, None, "public"),
         };
         if bytes.len() > limit {
             return Err(ServiceError::invalid(
@@ -506,22 +472,6 @@ mod tests {
             default_dir("postgres://u@h/db"),
             PathBuf::from("attachments")
         );
-    }
-
-    #[test]
-    fn public_uploads_are_limited_per_client_within_the_window() {
-        let m = Media::new(PathBuf::from("unused"));
-        let t = Utc::now();
-        for _ in 0..MAX_PUBLIC_UPLOADS {
-            m.admit_public("1.2.3.4", t).unwrap();
-        }
-        assert!(matches!(
-            m.admit_public("1.2.3.4", t),
-            Err(ServiceError::RateLimited { .. })
-        ));
-        m.admit_public("5.6.7.8", t).unwrap();
-        let later = t + Duration::seconds(PUBLIC_UPLOAD_WINDOW_SECS);
-        m.admit_public("1.2.3.4", later).unwrap();
     }
 
     fn slots(max_decodes: usize, max_queue: usize, wait_ms: u64) -> Media {

@@ -1,9 +1,19 @@
 //! Accounts and sessions: argon2 password hashes, random bearer tokens stored only as
-//! SHA-256 hashes, expiring sessions, and a login rate limit per account and per client
-//! address.
+//! SHA-256 hashes, expiring sessions, and a login throttle per (account, client address).
+//!
+//! Two properties protect the login against probing:
+//! - an unknown or inactive username costs the same as a known one: its password is
+//!   verified against a dummy argon2 hash made with the same parameters, so the answer
+//!   time does not tell which usernames exist;
+//! - failures are counted per account *and* address ([`MAX_FAILURES`] in
+//!   [`FAILURE_WINDOW_SECS`], the one rate-limit mechanism of [`crate::ratelimit`]):
+//!   many failures for one user from an office's shared address (or a reverse proxy's,
+//!   see the trusted-proxy setting) never lock another user's right password, and
+//!   someone guessing one account from one address is stopped after five tries.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::net::IpAddr;
+use std::sync::OnceLock;
+use std::time::Duration as StdDuration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -13,62 +23,77 @@ use cityloop_domain::model::{Person, Role};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
+use crate::ratelimit::{address_key, Limiter, Rate};
 use crate::{ServiceError, Services};
 
 /// How long a session lasts.
 pub const SESSION_TTL_HOURS: i64 = 12;
-/// Failed logins allowed per account within the window.
-pub const MAX_FAILURES: usize = 5;
-/// Failed logins allowed per client address within the window (an office shares one
-/// address, so this is looser than the per-account limit).
-pub const MAX_FAILURES_PER_ADDRESS: usize = 30;
+/// Failed logins allowed per (account, client address) within the window.
+pub const MAX_FAILURES: u32 = 5;
 pub const FAILURE_WINDOW_SECS: i64 = 300;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_USERNAME_CHARS: usize = 64;
 
 /// In-memory login throttle (per process; a restart forgets it, which only loosens it).
-#[derive(Default)]
+#[derive(Debug)]
 pub struct AuthState {
-    failures: Mutex<HashMap<String, VecDeque<DateTime<Utc>>>>,
+    failures: Limiter,
+}
+
+impl Default for AuthState {
+    fn default() -> Self {
+        // Make the dummy hash now, so the first unknown username is not slower.
+        let _ = dummy_hash();
+        Self {
+            failures: Limiter::new(Some(Rate::new(
+                MAX_FAILURES,
+                StdDuration::from_secs(FAILURE_WINDOW_SECS as u64),
+            ))),
+        }
+    }
 }
 
 impl AuthState {
-    fn check(&self, keys: &[String], now: DateTime<Utc>) -> Result<(), ServiceError> {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let window = Duration::seconds(FAILURE_WINDOW_SECS);
-        for k in keys {
-            if let Some(q) = map.get_mut(k) {
-                while q.front().is_some_and(|t| *t + window <= now) {
-                    q.pop_front();
-                }
-                let max = if k.starts_with("ip:") {
-                    MAX_FAILURES_PER_ADDRESS
-                } else {
-                    MAX_FAILURES
-                };
-                if q.len() >= max {
-                    let oldest = q.front().copied().unwrap_or(now);
-                    let wait = (oldest + window - now).num_seconds().max(1);
-                    return Err(ServiceError::RateLimited {
-                        retry_after_s: wait as u64,
-                    });
-                }
-            }
-        }
-        Ok(())
+    fn check(&self, key: &str, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        self.failures.check(key, now)
     }
 
-    fn fail(&self, keys: &[String], now: DateTime<Utc>) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        for k in keys {
-            map.entry(k.clone()).or_default().push_back(now);
-        }
+    fn fail(&self, key: &str, now: DateTime<Utc>) {
+        self.failures.charge(key, now);
     }
 
-    fn succeed(&self, user_key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(user_key);
+    fn succeed(&self, key: &str) {
+        self.failures.reset(key);
     }
+}
+
+/// The throttle key of one (account, address) pair. Usernames longer than any valid
+/// one are cut (they can only fail) so a key stays small.
+fn throttle_key(username: &str, client: IpAddr) -> String {
+    let name: String = username.chars().take(MAX_USERNAME_CHARS + 1).collect();
+    format!("{}|{name}", address_key(client))
+}
+
+/// An argon2 hash of a random password, with the parameters of [`hash_password`]: what
+/// an unknown username's password is verified against.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let mut raw = [0u8; 16];
+        OsRng.fill_bytes(&mut raw);
+        hash_password(&hex(&raw)).unwrap_or_default()
+    })
+}
+
+/// Verifies `password` against the account's hash, or against the dummy hash when there
+/// is no such account: one argon2 verification either way.
+fn verify_or_dummy(password: &str, hash: Option<&str>) -> bool {
+    let against: &str = match hash {
+        Some(h) => h,
+        None => dummy_hash(),
+    };
+    let ok = verify_password(password, against);
+    ok && hash.is_some()
 }
 
 /// Hashes a password with argon2id and a random salt.
@@ -118,31 +143,34 @@ pub struct NewUser {
 }
 
 impl Services {
-    /// Checks credentials and opens a session. `client` is the caller's address.
+    /// Checks credentials and opens a session. `client` is the caller's address (after
+    /// the trusted-proxy rule).
     pub async fn login(
         &self,
         username: &str,
         password: &str,
-        client: &str,
+        client: IpAddr,
     ) -> Result<Login, ServiceError> {
         let now = self.now();
-        let keys = [format!("user:{username}"), format!("ip:{client}")];
-        self.auth.check(&keys, now)?;
+        let key = throttle_key(username, client);
+        self.auth.check(&key, now)?;
         let found = match self.store.person_by_username(username).await {
             Ok(found) => Some(found),
             Err(cityloop_store::StoreError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
+        // Always one verification, also for unknown and inactive accounts.
+        let verified = verify_or_dummy(password, found.as_ref().map(|(_, h)| h.as_str()));
         let person = match found {
-            Some((p, hash)) if p.active && verify_password(password, &hash) => p,
+            Some((p, _)) if p.active && verified => p,
             _ => {
-                self.auth.fail(&keys, now);
+                self.auth.fail(&key, now);
                 return Err(ServiceError::Unauthorized(
                     "wrong username or password".into(),
                 ));
             }
         };
-        self.auth.succeed(&keys[0]);
+        self.auth.succeed(&key);
         let mut raw = [0u8; 32];
         OsRng.fill_bytes(&mut raw);
         let token = hex(&raw);
@@ -246,18 +274,42 @@ mod tests {
     #[test]
     fn the_throttle_blocks_after_five_failures_and_forgets_after_the_window() {
         let s = AuthState::default();
-        let keys = ["user:a".to_string()];
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let key = throttle_key("a", ip);
         let t = Utc::now();
         for _ in 0..MAX_FAILURES {
-            assert!(s.check(&keys, t).is_ok());
-            s.fail(&keys, t);
+            assert!(s.check(&key, t).is_ok());
+            s.fail(&key, t);
         }
         assert!(matches!(
-            s.check(&keys, t),
+            s.check(&key, t),
             Err(ServiceError::RateLimited { .. })
         ));
+        // Another account from the same address is not affected, nor the same
+        // account from another address.
+        assert!(s.check(&throttle_key("b", ip), t).is_ok());
+        let other: IpAddr = "203.0.113.10".parse().unwrap();
+        assert!(s.check(&throttle_key("a", other), t).is_ok());
         let later = t + Duration::seconds(FAILURE_WINDOW_SECS + 1);
-        assert!(s.check(&keys, later).is_ok());
+        assert!(s.check(&key, later).is_ok());
+    }
+
+    #[test]
+    fn unknown_users_are_verified_against_a_dummy_hash_with_the_real_parameters() {
+        let real = hash_password("correct horse").unwrap();
+        let real = PasswordHash::new(&real).unwrap();
+        let dummy = PasswordHash::new(dummy_hash()).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(
+            format!("{:?}", dummy.params),
+            format!("{:?}", real.params),
+            "same memory, time and parallelism cost"
+        );
+        assert!(!verify_or_dummy("anything", None));
+        let h = hash_password("correct horse").unwrap();
+        assert!(verify_or_dummy("correct horse", Some(&h)));
+        assert!(!verify_or_dummy("wrong", Some(&h)));
     }
 
     #[test]

@@ -221,6 +221,8 @@ impl Services {
             store,
             district: std::sync::Arc::new(district),
             auth: Default::default(),
+            rate: Default::default(),
+            webhook_allow_private: false,
             territory: None,
             media: std::sync::Arc::new(crate::attachments::Media::new(
                 crate::attachments::DEFAULT_DIR_NAME.into(),

@@ -21,6 +21,8 @@ pub mod integrity;
 pub mod media;
 pub mod open311;
 pub mod privacy;
+pub mod public_page;
+pub mod ratelimit;
 pub mod reference;
 pub mod retry;
 pub mod territory;
@@ -65,6 +67,10 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     pub district: Arc<District>,
     pub auth: Arc<auth::AuthState>,
+    /// The public rate limits (Open311 intake, public upload); see [`ratelimit`].
+    pub rate: Arc<ratelimit::RateLimits>,
+    /// Operator setting: webhooks may target private/loopback addresses (default off).
+    pub webhook_allow_private: bool,
     /// Categories, units, assignment rules, the working calendar and the limit table,
     /// cached; reloaded after admin changes (see [`Services::calendar`]).
     pub reference: Arc<std::sync::RwLock<Arc<reference::Cache>>>,
@@ -100,6 +106,8 @@ impl Services {
             store,
             district: Arc::new(district),
             auth: Arc::new(auth::AuthState::default()),
+            rate: Arc::new(ratelimit::RateLimits::default()),
+            webhook_allow_private: false,
             territory,
             media: Arc::new(attachments::Media::new(
                 attachments::DEFAULT_DIR_NAME.into(),

@@ -286,7 +286,7 @@ pub fn new_api_key() -> (String, String) {
     (key, hash)
 }
 
-fn key_hash(key: &str) -> String {
+pub(crate) fn key_hash(key: &str) -> String {
     hex(&Sha256::digest(key.as_bytes()))
 }
 

@@ -7,6 +7,14 @@
 //! after the last retry fails the delivery is a dead letter, which an admin can
 //! redeliver. Delivery is at least once: a receiver dedupes on `X-Cityloop-Delivery`.
 //!
+//! Receivers must be on the public internet (no blind SSRF into the operator's network):
+//! a URL whose host is a loopback, private, link-local or other special address
+//! ([`wh::is_public_address`]) or a `localhost` name is refused when saved (422 naming
+//! `url`), and every delivery resolves the host itself, drops refused addresses and
+//! connects only to an address it checked (no DNS-rebinding bypass; no proxy, no
+//! redirects). The operator setting `--webhook-allow-private` (default off) lifts this,
+//! for receivers on the operator's own network and for tests.
+//!
 //! Signature (docs/API-DESIGN.md, "Webhooks"): `X-Cityloop-Signature: sha256=<hex>` where
 //! `<hex>` is HMAC-SHA256 with the subscription's secret over
 //! `<X-Cityloop-Timestamp>.<raw body>`.
@@ -43,6 +51,8 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// Deliveries claimed per pass.
     pub batch: u32,
+    /// Deliver to private/loopback/special addresses too (`--webhook-allow-private`).
+    pub allow_private: bool,
 }
 
 impl Default for WebhookConfig {
@@ -51,6 +61,7 @@ impl Default for WebhookConfig {
             backoff: wh::default_backoff(),
             timeout: Duration::from_secs(10),
             batch: 50,
+            allow_private: false,
         }
     }
 }
@@ -68,11 +79,64 @@ impl WebhookSender {
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // Connect only where the checked resolver says, never through a proxy.
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(CheckedResolver {
+                allow_private: config.allow_private,
+            }))
             .user_agent(concat!("cityloop-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ServiceError::Internal(anyhow::anyhow!("webhook client: {e}")))?;
         Ok(Self { http, config })
     }
+}
+
+/// Resolves a receiver's host and keeps only the addresses a webhook may go to; the
+/// client connects to one of those, so a name that resolves differently later (DNS
+/// rebinding) cannot reach a refused address.
+struct CheckedResolver {
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let usable: Vec<std::net::SocketAddr> = found
+                .into_iter()
+                .filter(|a| allow || wh::is_public_address(a.ip()))
+                .collect();
+            if usable.is_empty() {
+                let e: Box<dyn std::error::Error + Send + Sync> = format!(
+                    "refused: {host} resolves only to private or special addresses (--webhook-allow-private)"
+                )
+                .into();
+                return Err(e);
+            }
+            Ok(Box::new(usable.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The address a URL's host names literally (`http://10.0.0.1/`, `http://[::1]/`).
+fn literal_ip(u: &reqwest::Url) -> Option<std::net::IpAddr> {
+    let h = u.host_str()?;
+    h.trim_start_matches('[').trim_end_matches(']').parse().ok()
+}
+
+/// Why a delivery to `url` is refused before connecting (a literal special address),
+/// if it is.
+fn refused_target(url: &str, allow_private: bool) -> Option<String> {
+    if allow_private {
+        return None;
+    }
+    let u = reqwest::Url::parse(url).ok()?;
+    let ip = literal_ip(&u)?;
+    (!wh::is_public_address(ip))
+        .then(|| format!("refused: {ip} is a private or special address (--webhook-allow-private)"))
 }
 
 /// `sha256=<hex of HMAC-SHA256(secret, "<timestamp>.<body>")>`.
@@ -148,8 +212,9 @@ fn invalid(e: InvalidSubscription) -> ServiceError {
 }
 
 /// Checks a receiver URL: absolute http or https with a host, no user:password part, at
-/// most [`wh::MAX_URL_BYTES`].
-pub fn check_url(url: &str) -> Result<String, ServiceError> {
+/// most [`wh::MAX_URL_BYTES`]; unless `allow_private`, not a literal private or special
+/// address nor a `localhost` name (names are checked again, resolved, at delivery).
+pub fn check_url(url: &str, allow_private: bool) -> Result<String, ServiceError> {
     let bad = |m: &str| ServiceError::invalid("url", m);
     if url.len() > wh::MAX_URL_BYTES {
         return Err(bad(&format!("at most {} bytes", wh::MAX_URL_BYTES)));
@@ -169,6 +234,25 @@ pub fn check_url(url: &str) -> Result<String, ServiceError> {
     if u.fragment().is_some() {
         return Err(bad("must not have a #fragment"));
     }
+    if !allow_private {
+        let host = u
+            .host_str()
+            .unwrap_or("")
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if host == "localhost" || host.ends_with(".localhost") {
+            return Err(bad(
+                "must not name localhost (receivers must be public; see --webhook-allow-private)",
+            ));
+        }
+        if let Some(ip) = literal_ip(&u) {
+            if !wh::is_public_address(ip) {
+                return Err(bad(&format!(
+                    "{ip} is a loopback, private, link-local or other special address; receivers must be public (see --webhook-allow-private)"
+                )));
+            }
+        }
+    }
     Ok(u.to_string())
 }
 
@@ -182,6 +266,13 @@ fn require_admin(actor: &Actor) -> Result<(), ServiceError> {
 }
 
 impl Services {
+    /// Operator setting: accept (and deliver to) receivers on private or special
+    /// addresses (`--webhook-allow-private`; default off).
+    pub fn with_webhook_allow_private(mut self, allow: bool) -> Self {
+        self.webhook_allow_private = allow;
+        self
+    }
+
     /// The audit row of a subscription change; the secret is never written to the log.
     fn webhook_audit(
         &self,
@@ -225,6 +316,7 @@ impl Services {
                 .url
                 .as_deref()
                 .ok_or_else(|| ServiceError::invalid("url", "is required"))?,
+            self.webhook_allow_private,
         )?;
         let secret = input
             .secret
@@ -269,7 +361,7 @@ impl Services {
         let mut sub = self.store.get_webhook(id).await?;
         let before = sub.clone();
         if let Some(url) = input.url {
-            sub.url = check_url(&url)?;
+            sub.url = check_url(&url, self.webhook_allow_private)?;
         }
         if let Some(secret) = input.secret {
             wh::check_secret(&secret).map_err(invalid)?;
@@ -422,30 +514,37 @@ impl Services {
         let ts = at.timestamp();
         let body = d.payload.clone().into_bytes();
         let started = Instant::now();
-        let sent = sender
-            .http
-            .post(&due.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(headers::SIGNATURE, sign(&due.secret, ts, &body))
-            .header(headers::TIMESTAMP, ts.to_string())
-            .header(headers::DELIVERY, d.id.to_string())
-            .header(headers::EVENT, &d.event_type)
-            .body(body)
-            .send()
-            .await;
+        let refused = refused_target(&due.url, sender.config.allow_private);
+        let sent = match &refused {
+            Some(_) => None,
+            None => Some(
+                sender
+                    .http
+                    .post(&due.url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header(headers::SIGNATURE, sign(&due.secret, ts, &body))
+                    .header(headers::TIMESTAMP, ts.to_string())
+                    .header(headers::DELIVERY, d.id.to_string())
+                    .header(headers::EVENT, &d.event_type)
+                    .body(body)
+                    .send()
+                    .await,
+            ),
+        };
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let (status_code, error) = match sent {
-            Ok(resp) if resp.status().is_success() => (Some(resp.status().as_u16()), None),
-            Ok(resp) => (
+            None => (None, refused),
+            Some(Ok(resp)) if resp.status().is_success() => (Some(resp.status().as_u16()), None),
+            Some(Ok(resp)) => (
                 Some(resp.status().as_u16()),
                 Some(format!("receiver answered {}", resp.status())),
             ),
-            Err(e) => (
+            Some(Err(e)) => (
                 None,
                 Some(if e.is_timeout() {
                     format!("timed out after {:?}", sender.config.timeout)
                 } else {
-                    format!("{e}")
+                    error_chain(&e)
                 }),
             ),
         };
@@ -483,6 +582,21 @@ impl Services {
         }
         Ok(outcome)
     }
+}
+
+/// An error with its causes (reqwest hides the resolver's reason in a source).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cur = c.source();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -531,9 +645,55 @@ mod tests {
     }
 
     #[test]
+    fn private_and_special_receivers_are_refused_unless_the_operator_allows_them() {
+        for bad in [
+            "http://127.0.0.1:9000/x",
+            "http://localhost/x",
+            "http://api.localhost./x",
+            "http://10.0.0.7/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[fe80::1]/",
+            "http://0.0.0.0/",
+            "http://2130706433/",
+            "http://0x7f.1/",
+        ] {
+            let e = check_url(bad, false).unwrap_err();
+            assert!(
+                matches!(&e, ServiceError::Invalid { field, .. } if field == "url"),
+                "{bad}: {e}"
+            );
+            assert!(
+                check_url(bad, true).is_ok(),
+                "{bad} allowed by the operator"
+            );
+            assert!(refused_target(bad, true).is_none());
+        }
+        assert!(refused_target("http://[::ffff:10.0.0.1]:80/", false).is_some());
+        assert!(refused_target("https://hooks.example.cn/", false).is_none());
+        assert!(check_url("https://8.8.8.8/hook", false).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_resolver_drops_refused_addresses() {
+        use reqwest::dns::Resolve;
+        let strict = CheckedResolver {
+            allow_private: false,
+        };
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        assert!(strict.resolve(name).await.is_err());
+        let open = CheckedResolver {
+            allow_private: true,
+        };
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        assert!(open.resolve(name).await.is_ok());
+    }
+
+    #[test]
     fn urls_must_be_http_or_https_with_a_host_and_no_credentials() {
-        assert!(check_url("https://hooks.example.cn/cityloop").is_ok());
-        assert!(check_url("http://127.0.0.1:9000/x?y=1").is_ok());
+        assert!(check_url("https://hooks.example.cn/cityloop", false).is_ok());
+        assert!(check_url("http://127.0.0.1:9000/x?y=1", true).is_ok());
         for bad in [
             "ftp://example.cn/",
             "example.cn/hook",
@@ -541,7 +701,7 @@ mod tests {
             "https://example.cn/#frag",
             "javascript:alert(1)",
         ] {
-            let e = check_url(bad).unwrap_err();
+            let e = check_url(bad, true).unwrap_err();
             assert!(
                 matches!(&e, ServiceError::Invalid { field, .. } if field == "url"),
                 "{bad}: {e}"

@@ -140,6 +140,82 @@ struct ServeArgs {
     webhooks: WebhookArgs,
     #[command(flatten)]
     maintenance: ops::MaintenanceArgs,
+    #[command(flatten)]
+    net: NetArgs,
+}
+
+/// Connection limits, rate limits and the client-address rule (docs/API-DESIGN.md,
+/// "Limits"). The defaults are invented, not prescribed by any standard.
+#[derive(Args)]
+struct NetArgs {
+    /// Time limit of one request, body reading included (answered 408).
+    #[arg(long, default_value = "30s", env = "CITYLOOP_REQUEST_TIMEOUT")]
+    request_timeout: String,
+    /// A connection that has not sent a whole request head this long after its first
+    /// byte is closed.
+    #[arg(long, default_value = "10s", env = "CITYLOOP_HEADER_READ_TIMEOUT")]
+    header_read_timeout: String,
+    /// A connection with no request in flight and nothing received this long is closed.
+    #[arg(long, default_value = "60s", env = "CITYLOOP_IDLE_TIMEOUT")]
+    idle_timeout: String,
+    /// Connections served at once; at the cap the longest-idle one is shed for a new
+    /// client. Keep it well below the process's file limit (ulimit -n).
+    #[arg(long, default_value_t = 512, env = "CITYLOOP_MAX_CONNECTIONS")]
+    max_connections: usize,
+    /// Reverse proxies (addresses or CIDR blocks, comma-separated) whose
+    /// X-Forwarded-For names the client; empty: the header is ignored.
+    #[arg(long, default_value = "", env = "CITYLOOP_TRUSTED_PROXIES")]
+    trusted_proxies: String,
+    /// Open311 POST requests per API key: N/PERIOD (ms, s, m, h) or off.
+    #[arg(long, default_value = "600/1m", env = "CITYLOOP_OPEN311_RATE_PER_KEY")]
+    open311_rate_per_key: String,
+    /// Open311 POST requests per client address: N/PERIOD or off.
+    #[arg(
+        long,
+        default_value = "30/10m",
+        env = "CITYLOOP_OPEN311_RATE_PER_ADDRESS"
+    )]
+    open311_rate_per_address: String,
+    /// Public photo uploads (POST /api/v1/public/media) per client address.
+    #[arg(
+        long,
+        default_value = "30/10m",
+        env = "CITYLOOP_UPLOAD_RATE_PER_ADDRESS"
+    )]
+    upload_rate_per_address: String,
+}
+
+impl NetArgs {
+    fn http(&self) -> Result<(cityloop_http::NetConfig, cityloop_http::server::ConnLimits)> {
+        use cityloop_http::server::parse_timeout;
+        let t =
+            |flag: &str, v: &str| parse_timeout(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"));
+        let net = cityloop_http::NetConfig {
+            trusted_proxies: cityloop_http::client::TrustedProxies::parse(&self.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))?,
+            request_timeout: t("request-timeout", &self.request_timeout)?,
+        };
+        if self.max_connections == 0 {
+            bail!("--max-connections must be at least 1");
+        }
+        let limits = cityloop_http::server::ConnLimits {
+            header_read_timeout: t("header-read-timeout", &self.header_read_timeout)?,
+            idle_timeout: t("idle-timeout", &self.idle_timeout)?,
+            max_connections: self.max_connections,
+            ..Default::default()
+        };
+        Ok((net, limits))
+    }
+
+    fn rates(&self) -> Result<cityloop_service::ratelimit::RateConfig> {
+        use cityloop_service::ratelimit::Rate;
+        let r = |flag: &str, v: &str| Rate::parse(v).map_err(|e| anyhow::anyhow!("--{flag}: {e}"));
+        Ok(cityloop_service::ratelimit::RateConfig {
+            open311_per_key: r("open311-rate-per-key", &self.open311_rate_per_key)?,
+            open311_per_address: r("open311-rate-per-address", &self.open311_rate_per_address)?,
+            upload_per_address: r("upload-rate-per-address", &self.upload_rate_per_address)?,
+        })
+    }
 }
 
 /// Photo decoding limits (docs/API-DESIGN.md, "Limits").
@@ -226,6 +302,10 @@ struct WebhookArgs {
     /// How often the delivery worker looks for due deliveries.
     #[arg(long, default_value = "1s", env = "CITYLOOP_WEBHOOK_POLL")]
     webhook_poll: String,
+    /// Allow webhook receivers on loopback, private, link-local and other special
+    /// addresses (off by default: such URLs are refused when saved and when delivered).
+    #[arg(long, env = "CITYLOOP_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
 }
 
 impl WebhookArgs {
@@ -243,6 +323,7 @@ impl WebhookArgs {
         let sender = WebhookSender::new(WebhookConfig {
             backoff,
             timeout,
+            allow_private: self.webhook_allow_private,
             ..WebhookConfig::default()
         })?;
         Ok((sender, poll))
@@ -326,6 +407,13 @@ enum BenchCmd {
         /// standby against a single server; docs/BENCHMARKS.md).
         #[arg(long)]
         compare_db: Option<String>,
+    },
+    /// Login time for a known username and for an unknown one (they should match: an
+    /// unknown name is verified against a dummy argon2 hash).
+    Login {
+        /// Attempts per kind.
+        #[arg(long, default_value_t = 40)]
+        ops: usize,
     },
     /// A month's rankings over a generated history (SQLite), beside the naive GROUP BY.
     Rankings {
@@ -561,6 +649,8 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Verify(args) => ops::verify(args).await,
         Cmd::Backup(args) => ops::backup(args).await,
         Cmd::Restore(args) => ops::restore(args).await,
+            cmd: BenchCmd::Login { ops },
+        } => bench_login(ops).await,
         Cmd::Apikey {
             cmd: ApikeyCmd::Add { db, name },
         } => {
@@ -732,6 +822,42 @@ async fn bench_intake_compare(
     Ok(())
 }
 
+async fn bench_login(ops: usize) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let url = tmp.path().join("bench.db").display().to_string();
+    let store = open(&url, true).await?;
+    load_demo(&store).await?;
+    let svc = Services::load(store).await?;
+    if ops == 0 {
+        bail!("--ops must be at least 1");
+    }
+    println!("cityloop bench login ({ops} wrong-password attempts per kind, one address each)");
+    for (label, user) in [
+        ("known username", "dispatcher"),
+        ("unknown username", "no-such-user"),
+    ] {
+        let mut times = Vec::with_capacity(ops);
+        for i in 0..ops {
+            // A fresh address each time: the throttle never answers instead.
+            let client = std::net::IpAddr::from([198, 18, (i / 256) as u8, (i % 256) as u8]);
+            let t = std::time::Instant::now();
+            let r = svc.login(user, "wrong-password", client).await;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            if !matches!(r, Err(cityloop_service::ServiceError::Unauthorized(_))) {
+                bail!("expected a refused login, got {r:?}");
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+        println!(
+            "{label:<18} mean {mean:7.2} ms   median {:7.2} ms   p90 {:7.2} ms",
+            times[times.len() / 2],
+            times[times.len() * 9 / 10]
+        );
+    }
+    Ok(())
+}
+
 /// Times `ops` single-row autocommit INSERTs of case-sized rows through the database's
 /// own command-line client, when it is installed.
 fn native_client_floor(client: &str, url: &str, ops: usize) -> Result<()> {
@@ -832,13 +958,21 @@ fn print_demo_banner(listener: &TcpListener, db: &str, loaded: bool) -> Result<(
 async fn serve(listener: TcpListener, svc: Services, args: &ServeArgs) -> Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let (sender, poll) = args.webhooks.sender()?;
+    let (net_config, limits) = args.net.http()?;
+    let svc = svc
+        .with_rate_limits(args.net.rates()?)
+        .with_webhook_allow_private(args.webhooks.webhook_allow_private);
+    svc.ensure_public_page_key()
+        .await
+        .context("issuing the public page's API key")?;
     let (every, policy) = args.maintenance.parse()?;
     if let Some(every) = every {
         tokio::spawn(ops::maintenance(svc.clone(), every, policy));
     }
     tokio::spawn(scheduler(svc.clone()));
     tokio::spawn(webhook_worker(svc.clone(), sender, poll));
-    cityloop_http::serve(listener, AppState { svc }, shutdown_signal())
+    let app = cityloop_http::router(AppState::with_net(svc, net_config));
+    cityloop_http::server::serve(listener, app, limits, shutdown_signal())
         .await
         .context("server failed")
 }

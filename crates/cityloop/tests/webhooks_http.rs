@@ -16,6 +16,9 @@ use common::{Server, TestDb};
 use serde_json::{json, Value};
 
 const SECRET: &str = "receiver-secret-0123456789";
+/// These tests deliver to a receiver on 127.0.0.1: the operator setting that allows
+/// private receivers (default off; see tests/edge.rs for the refusals).
+const ALLOW_PRIVATE: (&str, &str) = ("CITYLOOP_WEBHOOK_ALLOW_PRIVATE", "true");
 
 type Log = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
@@ -68,7 +71,7 @@ const HOOKS: &str = "/api/v1/admin/webhooks";
 async fn the_admin_api_validates_names_the_field_and_never_shows_the_secret() {
     for db in TestDb::all().await {
         eprintln!("backend {:?}", db.store.backend());
-        let s = Server::spawn("demo", &db.url);
+        let s = Server::spawn_env("demo", &db.url, &[ALLOW_PRIVATE]);
         let admin = s.login("admin").await;
         let sup = s.login("supervisor").await;
         let good = json!({
@@ -201,6 +204,7 @@ async fn a_queued_webhook_survives_kill_9_and_a_dead_letter_can_be_redelivered()
         ("CITYLOOP_WEBHOOK_BACKOFF", "100ms,100ms"),
         ("CITYLOOP_WEBHOOK_POLL", "100ms"),
         ("CITYLOOP_WEBHOOK_TIMEOUT", "2s"),
+        ALLOW_PRIVATE,
     ];
     for db in TestDb::all().await {
         eprintln!("backend {:?}", db.store.backend());
@@ -211,7 +215,11 @@ async fn a_queued_webhook_survives_kill_9_and_a_dead_letter_can_be_redelivered()
         };
         // The first server's worker makes its first pass at start-up, then sleeps: the
         // delivery queued below is still pending, never attempted, when it is killed.
-        let mut s = Server::spawn_env("demo", &db.url, &[("CITYLOOP_WEBHOOK_POLL", "1h")]);
+        let mut s = Server::spawn_env(
+            "demo",
+            &db.url,
+            &[("CITYLOOP_WEBHOOK_POLL", "1h"), ALLOW_PRIVATE],
+        );
         let admin = s.login("admin").await;
         let (st, sub) = send(
             &s,

@@ -17,6 +17,10 @@
 //! `locale=en` (or `Accept-Language: en`) for English names and messages; an
 //! `Idempotency-Key` header on POST (a repeat answers with the first case and the header
 //! `Idempotent-Replayed: true`).
+//!
+//! `POST requests` is rate-limited per client address (before the body is read) and per
+//! API key (`--open311-rate-per-address`, `--open311-rate-per-key`): past either, a 429
+//! with `Retry-After` in the standard's error format.
 
 mod params;
 mod render;
@@ -753,6 +757,12 @@ async fn body_params(parts: &Parts, body: Body, lang: Lang) -> Result<Params, Fa
 }
 
 async fn post_request(st: &AppState, call: &Call, parts: Parts, body: Body) -> Answer {
+    // Per client address before the body is read; per client application once its key
+    // is known to be valid (unknown keys cannot grow the limiter's table).
+    let client_ip = crate::client::client_ip(st, &parts);
+    st.svc
+        .admit_open311_address(client_ip)
+        .map_err(call.service(call.lang))?;
     let mut p = body_params(&parts, body, call.lang).await?;
     p.extend(call.query.clone());
     // `locale` may come in the form as well as in the query string.
@@ -762,6 +772,9 @@ async fn post_request(st: &AppState, call: &Call, parts: Parts, body: Body) -> A
         .svc
         .check_api_key(p.get("api_key"), lang)
         .await
+        .map_err(call.service(lang))?;
+    st.svc
+        .admit_open311_key(p.get("api_key").unwrap_or(""))
         .map_err(call.service(lang))?;
     let idempotency_key = match parts.headers.get("idempotency-key") {
         None => None,
