@@ -236,19 +236,32 @@ impl crate::Services {
         self
     }
 
-    /// Counts one Open311 POST from `client`; refuses past the per-address rate.
-    pub fn admit_open311_address(&self, client: IpAddr) -> Result<(), ServiceError> {
+    /// Refuses an Open311 POST from `client` when the address is past its rate (checked
+    /// before the body is read; only accepted reports are counted, see
+    /// [`Services::count_open311_report`]).
+    pub fn check_open311_address(&self, client: IpAddr) -> Result<(), ServiceError> {
         self.rate
             .open311_address
-            .admit(&address_key(client), self.now())
+            .check(&address_key(client), self.now())
     }
 
-    /// Counts one Open311 POST made with `api_key` (already checked to be valid, so
-    /// the table holds at most one entry per issued key).
-    pub fn admit_open311_key(&self, api_key: &str) -> Result<(), ServiceError> {
+    /// Refuses an Open311 POST made with `api_key` (already checked to be valid, so the
+    /// table holds at most one entry per issued key) when the key is past its rate.
+    pub fn check_open311_key(&self, api_key: &str) -> Result<(), ServiceError> {
         self.rate
             .open311_key
-            .admit(&crate::open311::key_hash(api_key.trim()), self.now())
+            .check(&crate::open311::key_hash(api_key.trim()), self.now())
+    }
+
+    /// Counts one accepted (new) Open311 report against its address and its key.
+    pub fn count_open311_report(&self, client: IpAddr, api_key: &str) {
+        let now = self.now();
+        self.rate
+            .open311_address
+            .charge(&address_key(client), now);
+        self.rate
+            .open311_key
+            .charge(&crate::open311::key_hash(api_key.trim()), now);
     }
 
     /// Counts one public photo upload from `client`.

@@ -18,9 +18,10 @@
 //! `Idempotency-Key` header on POST (a repeat answers with the first case and the header
 //! `Idempotent-Replayed: true`).
 //!
-//! `POST requests` is rate-limited per client address (before the body is read) and per
-//! API key (`--open311-rate-per-address`, `--open311-rate-per-key`): past either, a 429
-//! with `Retry-After` in the standard's error format.
+//! `POST requests` is rate-limited per client address (checked before the body is read)
+//! and per API key (`--open311-rate-per-address`, `--open311-rate-per-key`), counting
+//! accepted new reports: past either, a 429 with `Retry-After` in the standard's error
+//! format.
 
 mod params;
 mod render;
@@ -758,10 +759,11 @@ async fn body_params(parts: &Parts, body: Body, lang: Lang) -> Result<Params, Fa
 
 async fn post_request(st: &AppState, call: &Call, parts: Parts, body: Body) -> Answer {
     // Per client address before the body is read; per client application once its key
-    // is known to be valid (unknown keys cannot grow the limiter's table).
+    // is known to be valid (unknown keys cannot grow the limiter's table). What counts is
+    // an accepted new report (below); a refused request costs no write.
     let client_ip = crate::client::client_ip(st, &parts);
     st.svc
-        .admit_open311_address(client_ip)
+        .check_open311_address(client_ip)
         .map_err(call.service(call.lang))?;
     let mut p = body_params(&parts, body, call.lang).await?;
     p.extend(call.query.clone());
@@ -773,8 +775,9 @@ async fn post_request(st: &AppState, call: &Call, parts: Parts, body: Body) -> A
         .check_api_key(p.get("api_key"), lang)
         .await
         .map_err(call.service(lang))?;
+    let api_key = p.get("api_key").unwrap_or("").to_owned();
     st.svc
-        .admit_open311_key(p.get("api_key").unwrap_or(""))
+        .check_open311_key(&api_key)
         .map_err(call.service(lang))?;
     let idempotency_key = match parts.headers.get("idempotency-key") {
         None => None,
@@ -794,6 +797,9 @@ async fn post_request(st: &AppState, call: &Call, parts: Parts, body: Body) -> A
         .report_public(&client, report, idempotency_key, lang)
         .await
         .map_err(call.service(lang))?;
+    if !receipt.replayed {
+        st.svc.count_open311_report(client_ip, &api_key);
+    }
     let node = Node::List(
         "request",
         vec![Node::Obj(vec![
