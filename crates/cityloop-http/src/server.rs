@@ -81,6 +81,8 @@ struct Activity {
     /// When the first byte of the next request head arrived, or [`NONE`].
     head_since: AtomicU64,
     shed: Notify,
+    /// Wakes the watchdog when a request head starts (its deadline moved closer).
+    wake: Notify,
 }
 
 impl Activity {
@@ -91,6 +93,7 @@ impl Activity {
             idle_since: AtomicU64::new(0),
             head_since: AtomicU64::new(NONE),
             shed: Notify::new(),
+            wake: Notify::new(),
         }
     }
 
@@ -103,6 +106,7 @@ impl Activity {
             && self.head_since.load(Ordering::Acquire) == NONE
         {
             self.head_since.store(self.now_ms(), Ordering::Release);
+            self.wake.notify_one();
         }
     }
 
@@ -169,6 +173,7 @@ async fn watchdog(act: Arc<Activity>, limits: ConnLimits) -> Closed {
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = act.wake.notified() => {}
             _ = act.shed.notified() => {
                 if act.idle_for().is_some() {
                     return Closed::Shed;

@@ -256,9 +256,7 @@ impl crate::Services {
     /// Counts one accepted (new) Open311 report against its address and its key.
     pub fn count_open311_report(&self, client: IpAddr, api_key: &str) {
         let now = self.now();
-        self.rate
-            .open311_address
-            .charge(&address_key(client), now);
+        self.rate.open311_address.charge(&address_key(client), now);
         self.rate
             .open311_key
             .charge(&crate::open311::key_hash(api_key.trim()), now);

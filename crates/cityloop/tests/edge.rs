@@ -218,7 +218,7 @@ async fn the_public_page_has_its_own_key_that_an_admin_rotates_without_breaking_
         // The page's script carries no key at all; it asks the server.
         let js = s
             .http
-            .get(s.url("/js/public.js"))
+            .get(s.url("/assets/js/public.js"))
             .send()
             .await
             .unwrap()
