@@ -294,10 +294,10 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     if s[0] & 0xe000 != 0x2000 {
         return false;
     }
-    let refused = (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol block (Teredo 2001::/32)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || s[0] == 0x2002 // 6to4
-        || (s[0] == 0x3fff && s[1] < 0x1000); // documentation (3fff::/20)
+    // 2001::/23 is the IETF protocol block (Teredo 2001::/32 in it), 2001:db8::/32 and
+    // 3fff::/20 are documentation, 2002::/16 is 6to4.
+    let ietf_or_doc = s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8);
+    let refused = ietf_or_doc || s[0] == 0x2002 || (s[0] == 0x3fff && s[1] < 0x1000);
     !refused
 }
 
