@@ -19,12 +19,11 @@
 //! who has the attachment's id (a random UUID, 122 bits), which is how a citizen's photo
 //! reaches an Open311 `media_url` before the case exists.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
 use cityloop_domain::model::{Actor, ActorRole};
 use cityloop_store::Attachment;
 use sha2::{Digest, Sha256};
