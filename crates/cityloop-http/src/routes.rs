@@ -1,9 +1,8 @@
 //! Route table and handlers. Each handler: extract, convert, one service call, respond.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +15,6 @@ use cityloop_domain::workflow::{Action, Command};
 use cityloop_service::cases::ReportInput;
 use cityloop_store::{CaseFilter, Cursor, Page};
 use serde_json::json;
-use std::collections::HashMap;
 
 use crate::client::ClientIp;
 use crate::dto::*;

@@ -649,6 +649,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Verify(args) => ops::verify(args).await,
         Cmd::Backup(args) => ops::backup(args).await,
         Cmd::Restore(args) => ops::restore(args).await,
+        Cmd::Bench {
             cmd: BenchCmd::Login { ops },
         } => bench_login(ops).await,
         Cmd::Apikey {
