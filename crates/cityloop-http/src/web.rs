@@ -68,6 +68,7 @@ const ASSETS: &[Asset] = &[
     web!("js/photos.js"),
     web!("js/admin.js"),
     web!("js/rankings.js"),
+    web!("js/integrity.js"),
     web!("vendor/VERSIONS.md"),
     web!("vendor/leaflet/leaflet.js"),
     web!("vendor/leaflet/leaflet.css"),
