@@ -548,7 +548,20 @@ async fn contact_details_never_leave_through_any_get(s: &Server) {
         .find(|c| c["number"] == json!(id))
         .expect("the case in the staff list")
         .clone();
-    assert_eq!(case["reporter"]["phone"], "13912345678");
+    // Staff views carry the phone masked; the full number is one audited reveal away.
+    assert_eq!(case["reporter"]["phone"], "139****5678");
+    let (st, revealed) = s
+        .post(
+            &op,
+            &format!(
+                "/api/v1/cases/{}/reveal-phone",
+                case["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{revealed}");
+    assert_eq!(revealed["phone"], "13912345678");
     assert_eq!(case["reporter"]["email"], "secret.mail@example.cn");
     assert_eq!(case["reporter"]["name"], "隐姓秘名");
 }
