@@ -458,22 +458,8 @@ macro_rules! sql_store {
 
             async fn list_cases(&self, f: &CaseFilter, page: &Page) -> Result<Vec<Case>> {
                 let mut q = QueryBuilder::<$db>::new("SELECT view FROM cases WHERE 1 = 1");
-                if !f.states.is_empty() {
-                    q.push(" AND state IN (");
-                    let mut sep = q.separated(", ");
-                    for s in &f.states {
-                        sep.push_bind(s.clone());
-                    }
-                    q.push(")");
-                }
-                if !f.ids.is_empty() {
-                    q.push(" AND id IN (");
-                    let mut sep = q.separated(", ");
-                    for id in &f.ids {
-                        sep.push_bind(id.to_string());
-                    }
-                    q.push(")");
-                }
+                push_in(&mut q, "state", f.states.iter().cloned());
+                push_in(&mut q, "id", f.ids.iter().map(|id| id.to_string()));
                 if let Some(u) = f.unit_id {
                     q.push(" AND unit_id = ").push_bind(u.to_string());
                 }
@@ -537,23 +523,9 @@ macro_rules! sql_store {
                     [one] => {
                         q.push(" AND open311_code = ").push_bind(one.clone());
                     }
-                    many => {
-                        q.push(" AND open311_code IN (");
-                        let mut sep = q.separated(", ");
-                        for c in many {
-                            sep.push_bind(c.clone());
-                        }
-                        q.push(")");
-                    }
+                    many => push_in(&mut q, "open311_code", many.iter().cloned()),
                 }
-                if !f.states.is_empty() {
-                    q.push(" AND state IN (");
-                    let mut sep = q.separated(", ");
-                    for s in &f.states {
-                        sep.push_bind(s.clone());
-                    }
-                    q.push(")");
-                }
+                push_in(&mut q, "state", f.states.iter().cloned());
                 if let Some(t) = f.created_from {
                     q.push(" AND created_at >= ").push_bind(t);
                 }
@@ -1476,6 +1448,24 @@ macro_rules! sql_store {
             .execute(&mut **tx)
             .await?;
             Ok(())
+        }
+
+        /// Appends ` AND <column> IN (<values>)` to a query; nothing for no values.
+        fn push_in(
+            q: &mut QueryBuilder<'_, $db>,
+            column: &str,
+            values: impl IntoIterator<Item = String>,
+        ) {
+            let mut values = values.into_iter().peekable();
+            if values.peek().is_none() {
+                return;
+            }
+            q.push(" AND ").push(column).push(" IN (");
+            let mut sep = q.separated(", ");
+            for v in values {
+                sep.push_bind(v);
+            }
+            q.push(")");
         }
 
         async fn insert_event(
