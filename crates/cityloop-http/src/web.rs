@@ -69,6 +69,7 @@ const ASSETS: &[Asset] = &[
     web!("js/admin.js"),
     web!("js/rankings.js"),
     web!("js/integrity.js"),
+    web!("js/apikeys.js"),
     web!("vendor/VERSIONS.md"),
     web!("vendor/leaflet/leaflet.js"),
     web!("vendor/leaflet/leaflet.css"),
