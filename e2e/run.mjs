@@ -256,26 +256,37 @@ async function citizenReports() {
   const notice = await page.textContent('[data-testid="receipt-notice"]');
   // The receipt says what has happened: submitted, not yet screened, no unit promised.
   check(notice.includes(number) && notice.includes('等待受理') && !notice.includes('已受理'), `receipt is honest: ${notice}`);
+  // The query code: 12 characters in three groups, on the receipt and in its notice.
+  const code = (await page.textContent('[data-testid="receipt-code"]')).trim();
+  check(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(code), `query code ${code}`);
+  check(notice.includes(code), `the notice gives the query code: ${notice}`);
   const expectedShown = (await page.textContent('[data-testid="receipt-expected"]')).trim();
   const pub = await (await fetch(`${BASE}/open311/v2/requests/${number}.json`)).json();
   eq(expectedShown, shanghai(pub[0].expected_datetime), 'expected time shown in Asia/Shanghai');
   check(/\/media\/[0-9a-f-]{36}$/.test(pub[0].media_url || ''), `media_url is the uploaded photo: ${pub[0].media_url}`);
   await shot(page, 'public-receipt');
 
-  // Track it by number.
+  // Track it by its code: the state in honest words, the first step, the report's photo.
   await page.click('#receipt-track');
   await page.waitForSelector('[data-testid="track-status"]');
-  eq((await page.textContent('[data-testid="track-status"]')).trim(), '办理中', 'public status open');
+  eq((await page.textContent('[data-testid="track-status"]')).trim(), '已提交，等待受理', 'public status in citizen words');
   check((await page.textContent('[data-testid="track-result"]')).includes('暴露垃圾'), 'track shows the category');
+  eq(await page.locator('[data-testid="track-steps"] li').allTextContents().then((l) => l.length), 1, 'one step so far');
+  check((await page.textContent('[data-testid="track-steps"]')).includes('提交反映'), 'the first step is the report');
   await page.waitForFunction(() => document.querySelector('[data-testid="track-photo"] img')?.naturalWidth > 0);
+  // This browser remembers the report.
+  check((await page.textContent('[data-testid="my-reports"]')).includes(code), 'my reports lists the code');
   await shot(page, 'public-track');
 
-  // An unknown number: the API's 404 is said next to the number field.
-  await page.fill('#track-number', '410103-20990101-9999');
-  await page.click('#track-form button[type=submit]');
-  await page.waitForSelector('#track-number-error:not([hidden])');
-  check((await page.textContent('#track-number-error')).includes('410103-20990101-9999'), 'lookup error in words');
+  // A wrong code and an unknown number: the same plain answer, next to the field.
+  for (const wrong of [code.slice(0, -1) + (code.endsWith('0') ? '1' : '0'), '410103-20990101-9999']) {
+    await page.fill('#track-number', wrong);
+    await page.click('#track-form button[type=submit]');
+    await page.waitForSelector('#track-number-error:not([hidden])');
+    check((await page.textContent('#track-number-error')).includes('没有找到'), `lookup error in words for ${wrong}`);
+  }
   shared.number = number;
+  shared.code = code;
 }
 
 async function citizenUsesDeviceLocation() {
@@ -431,12 +442,20 @@ async function closedLoop() {
   }
   await shot(sup, 'staff-case-closed');
 
-  // The citizen sees it closed.
+  // The citizen sees it closed, by the receipt's code: every step in citizen words, the
+  // photos after the fix, and no staff note.
   const pub = await newPage({ viewport: PHONE });
-  await pub.goto(`${BASE}/#track/${number}`);
+  await pub.goto(`${BASE}/#track/${shared.code}`);
   await pub.waitForSelector('[data-testid="track-status"]');
   eq((await pub.textContent('[data-testid="track-status"]')).trim(), '已办结', 'public status closed');
+  const steps = await pub.locator('[data-testid="track-steps"] li .step-text').allTextContents();
+  eq(steps, ['提交反映', '已受理', '经现场核实，问题属实', '已立案', '已派遣至区城管局环卫中心处置', '处置单位反馈已处理完毕', '经现场核查，处理到位', '已办结'], 'citizen steps');
+  await pub.waitForFunction(() => [...document.querySelectorAll('[data-testid="track-after"] img')].filter((i) => i.complete && i.naturalWidth > 0).length === 2);
+  check(!(await pub.textContent('[data-testid="track-result"]')).includes('已清运，现场已冲洗'), 'the handler\'s note stays internal');
   await shot(pub, 'public-closed');
+  // By number, the page is the same (a published case) but does not reveal the code.
+  await pub.goto(`${BASE}/#track/${number}`);
+  await pub.waitForFunction((n) => document.querySelector('[data-testid="track-result"] .hint')?.textContent === n, number);
 }
 
 async function handlerSeesOnlyOwnUnit() {
@@ -758,6 +777,54 @@ async function adminChangesLimitAndRoadChief() {
   eq(route.body.find((a) => a.level === 'second').person_id, next.id, 'the assignment is stored');
 }
 
+async function adminManagesApiKeys() {
+  const WIDE = { width: 1440, height: 900 };
+  const page = await staffLogin('admin', WIDE);
+  const before = (await (await fetch(`${BASE}/api/v1/public/config`)).json()).open311_api_key;
+  check(before, 'the public page has a key before the rotation');
+  await page.click('#nav-list a[data-view="admin_keys"]');
+  await page.waitForSelector('[data-testid="key-table"] [data-testid="key-public"]');
+  eq(await unlabeled(page), [], 'every control of the key page has a label');
+  // Issuing: an empty name is refused next to the field; a named key is shown once.
+  const issue = page.locator('[data-testid="key-issue"]');
+  await issue.locator('button[type="submit"]').click();
+  await issue.locator('[data-field="name"] .field-error:not([hidden])').waitFor();
+  await issue.locator('input[name="name"]').fill('12345 热线平台（测试）');
+  await issue.locator('button[type="submit"]').click();
+  const secret = (await page.locator('[data-testid="key-secret"]').textContent()).trim();
+  check(secret.length >= 20, 'the new key is shown');
+  await shot(page, 'admin-keys-issued');
+  const open311Post = (key) =>
+    fetch(`${BASE}/open311/v2/requests.json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ api_key: key, jurisdiction_id: '410103', service_code: '01001', lat: String(DEHUA.latitude), long: String(DEHUA.longitude), description: '接口密钥测试', 'attribute[cover_state]': 'missing', 'attribute[severity]': 'urgent' }),
+    });
+  eq((await open311Post(secret)).status, 200, 'the issued key submits a report');
+  // Rotating the public page's key: two presses, then the old key is refused and the page
+  // reads the new one.
+  const rotate = page.locator('[data-testid="key-public"] [data-testid="key-rotate"] button');
+  await rotate.click();
+  eq((await rotate.textContent()).trim(), '确认更换？再按一次', 'the first press asks for confirmation');
+  await rotate.click();
+  await page.waitForSelector('[data-testid="admin-done"]');
+  const after = (await (await fetch(`${BASE}/api/v1/public/config`)).json()).open311_api_key;
+  check(after && after !== before, 'the public page has a new key');
+  eq((await open311Post(before)).status, 403, 'the old public page key is refused');
+  eq((await open311Post(after)).status, 200, 'the new public page key works');
+  await shot(page, 'admin-keys-rotated');
+  // The calendar and integrity pages, on a desk and on a phone.
+  for (const [viewport, suffix] of [[WIDE, ''], [PHONE, '-phone']]) {
+    const p = viewport === WIDE ? page : await staffLogin('admin', PHONE);
+    for (const v of ['admin_calendar', 'admin_integrity', 'admin_keys']) {
+      await p.goto(`${BASE}/staff#/${v}`);
+      await p.waitForSelector('#admin-heading');
+      await p.waitForSelector('.loading', { state: 'detached' }).catch(() => {});
+      await shot(p, `${v.replace('_', '-')}${suffix}`);
+    }
+  }
+}
+
 async function rankingsAndDrillDown() {
   // Earlier scenarios left handled cases this month; the league table shows them.
   const page = await staffLogin('supervisor');
@@ -860,6 +927,7 @@ const SCENARIOS = [
   ["the reporter's phone is masked for staff and revealed on request (audited)", reporterPhoneMaskedAndRevealed],
   ['Chinese by default, English remembered; labels, keyboard, focus', languageAndAccessibility],
   ['an admin changes a time limit and assigns a road chief; errors show next to the field', adminChangesLimitAndRoadChief],
+  ['an admin issues an API key once and replaces the public page key; the old one stops working', adminManagesApiKeys],
 ];
 
 let passed = 0;

@@ -1,9 +1,10 @@
-// The public page: report a problem (Open311 POST), track a case by number, and see
-// the open cases nearby. Everything goes through /open311/v2/ with the page's own API key,
+// The public page: report a problem (Open311 POST), follow a case by its query code or
+// number (GET /api/v1/public/cases/{ref}: steps, photos, replies in citizen words), the
+// reports made from this browser (local storage only), and the open cases nearby. Everything goes through /open311/v2/ with the page's own API key,
 // read from GET /api/v1/public/config (an admin may rotate it: on a 403 the page reads it
 // again and retries once; the key is never written into this file).
 
-import { t, applyStatic, wireToggle } from './i18n.js';
+import { t, lang, applyStatic, wireToggle } from './i18n.js';
 import {
   h,
   fill,
@@ -12,6 +13,7 @@ import {
   fmtDistance,
   distance,
   open311,
+  api,
   showError,
   clearErrors,
   clearOnInput,
@@ -347,6 +349,8 @@ async function submitReport(e) {
 function showReceipt(r) {
   state.receipt = r;
   $('receipt-number').textContent = r.service_request_id;
+  $('receipt-code').textContent = r.query_code || '—';
+  remember({ number: r.service_request_id, code: r.query_code || null, at: new Date().toISOString(), service: $('category-picked').textContent || '' });
   $('receipt-notice').textContent = r.service_notice || '—';
   fill($('receipt-expected'), r.expected_datetime ? timeEl(r.expected_datetime) : '—');
   $('report-form').hidden = true;
@@ -372,40 +376,72 @@ function resetReport() {
 
 // ---- track ---------------------------------------------------------------------------
 
-async function lookUp(number) {
+async function lookUp(reference) {
   const form = $('track-form');
   clearErrors(form);
   const out = $('track-result');
-  const n = number.trim();
+  const ref = reference.trim();
   try {
-    if (!n) throw new ApiError({ status: 400, code: 'invalid_field', field: 'service_request_id', message: t('err.required') });
-    const list = await open311(`requests/${encodeURIComponent(n)}.json`);
-    const r = list[0];
+    if (!ref) throw new ApiError({ status: 400, code: 'invalid_field', field: 'service_request_id', message: t('err.required') });
+    const r = await api(`/api/v1/public/cases/${encodeURIComponent(ref)}?lang=${lang()}`, { auth: false });
     state.tracked = r;
     renderTracked(r);
-    announce(`${r.service_request_id}: ${r.status === 'closed' ? t('track.closed') : t('track.open')}`);
+    announce(`${r.number}: ${r.status_text}`);
   } catch (err) {
     out.hidden = true;
     $('track-map').hidden = true;
-    if (err instanceof ApiError && !err.field && err.status >= 400 && err.status < 500) err.field = 'service_request_id';
+    if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429) err.field = 'service_request_id';
     showError(form, err);
   }
 }
 
-/** Our own photo URLs (/media/{id}) show as the picture; other links as links. */
-function mediaView(url) {
-  let own = null;
+// ---- reports made on this device -------------------------------------------------------
+
+const MINE = 'cityloop.myReports';
+/** How many reports this browser remembers (the oldest are forgotten first). */
+const MINE_MAX = 50;
+
+function mine() {
   try {
-    const u = new URL(url);
-    if (u.origin === window.location.origin && /^\/media\/[0-9a-f-]{36}$/.test(u.pathname)) own = u.pathname;
+    const list = JSON.parse(localStorage.getItem(MINE) || '[]');
+    return Array.isArray(list) ? list.filter((m) => m && typeof m.number === 'string') : [];
   } catch {
-    own = null;
+    return [];
   }
-  if (!own) return safeLink(url);
-  return h(
-    'div',
-    { class: 'photo-strip', 'data-testid': 'track-photo' },
-    h('figure', {}, h('a', { href: own, target: '_blank', rel: 'noopener noreferrer' }, h('img', { src: own, alt: t('track.media'), loading: 'lazy' }))),
+}
+
+function remember(report) {
+  try {
+    const list = [report, ...mine().filter((m) => m.number !== report.number)].slice(0, MINE_MAX);
+    localStorage.setItem(MINE, JSON.stringify(list));
+  } catch {
+    // Private mode or a full storage: the receipt on screen still shows the code.
+  }
+  renderMine();
+}
+
+function forget(number) {
+  try {
+    localStorage.setItem(MINE, JSON.stringify(mine().filter((m) => m.number !== number)));
+  } catch {
+    // Nothing stored, nothing to forget.
+  }
+  renderMine();
+}
+
+function renderMine() {
+  const list = mine();
+  const box = $('my-reports');
+  box.hidden = list.length === 0;
+  fill(
+    $('my-reports-list'),
+    list.map((m) => {
+      const ref = m.code || m.number;
+      const open = h('a', { href: `#track/${encodeURIComponent(ref)}`, 'data-testid': 'my-report' }, m.service || m.number);
+      const drop = h('button', { type: 'button', class: 'link' }, t('mine.forget'));
+      drop.addEventListener('click', () => forget(m.number));
+      return h('li', {}, open, ' ', h('span', { class: 'hint' }, m.code || m.number, ' · ', fmtTime(m.at)), ' ', drop);
+    }),
   );
 }
 
@@ -423,32 +459,68 @@ function previewPhoto() {
   fill(box, h('figure', {}, h('img', { src: state.previewUrl, alt: f.name }), h('figcaption', {}, f.name)));
 }
 
+/** The path of one of our own public photos (`/media/{id}`, relative or on this origin), else null. */
+function ownMedia(url) {
+  try {
+    const u = new URL(url, window.location.origin);
+    return u.origin === window.location.origin && /^\/media\/[0-9a-f-]{36}$/.test(u.pathname) ? u.pathname : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A strip of photos: our own as pictures (opening the full public copy), others as links. */
+function photoStrip(urls, testid) {
+  if (!urls || !urls.length) return null;
+  return h(
+    'div',
+    { class: 'photo-strip', 'data-testid': testid },
+    urls.map((u, i) => {
+      const own = ownMedia(u);
+      if (own) {
+        return h('figure', {}, h('a', { href: own, target: '_blank', rel: 'noopener noreferrer' }, h('img', { src: own, alt: t('track.photo_of', { n: i + 1 }), loading: 'lazy' })));
+      }
+      return h('p', {}, safeLink(u) || t('track.link'));
+    }),
+  );
+}
+
 function renderTracked(r) {
   const out = $('track-result');
   const closed = r.status === 'closed';
   const row = (k, v) => (v === null || v === undefined || v === '' ? null : [h('dt', {}, t(k)), h('dd', {}, v)]);
   fill(
     out,
-    h('h3', {}, r.service_request_id),
+    h('h3', {}, r.service_name),
+    h('p', { class: 'hint' }, r.query_code ? `${t('report.code')} ${r.query_code} · ${r.number}` : r.number),
     h(
       'p',
       { class: `status ${closed ? 'status-closed' : 'status-open'}`, 'data-testid': 'track-status' },
-      closed ? t('track.closed') : t('track.open'),
+      r.status_text,
     ),
     h(
       'dl',
       {},
-      row('track.notes', r.status_notes),
-      row('track.service', r.service_name),
-      row('track.agency', r.agency_responsible),
+      row('track.agency', r.unit),
       row('track.requested', timeEl(r.requested_datetime)),
-      row('track.updated', timeEl(r.updated_datetime)),
       row('track.expected', closed || !r.expected_datetime ? null : timeEl(r.expected_datetime)),
       row('track.address', r.address),
       row('track.description', r.description),
-      row(
-        'track.media',
-        r.media_url ? mediaView(r.media_url) : null,
+    ),
+    r.after_photos.length ? [h('h4', {}, t('track.after')), photoStrip(r.after_photos, 'track-after')] : null,
+    r.before_photos.length ? [h('h4', {}, t('track.before')), photoStrip(r.before_photos, 'track-photo')] : null,
+    h('h4', {}, t('track.steps')),
+    h(
+      'ol',
+      { class: 'steps', 'data-testid': 'track-steps' },
+      r.steps.map((s) =>
+        h(
+          'li',
+          {},
+          h('span', { class: 'step-time' }, timeEl(s.at)),
+          h('span', { class: 'step-text' }, s.text),
+          s.reply ? h('p', { class: 'step-reply', 'data-testid': 'track-reply' }, `${t('track.reply')}：${s.reply}`) : null,
+        ),
       ),
     ),
   );
@@ -523,11 +595,11 @@ function popupFor(r) {
   );
 }
 
-function trackFromList(number) {
-  history.replaceState(null, '', `#track/${encodeURIComponent(number)}`);
+function trackFromList(ref) {
+  history.replaceState(null, '', `#track/${encodeURIComponent(ref)}`);
   showTab('track');
-  $('track-number').value = number;
-  lookUp(number);
+  $('track-number').value = ref;
+  lookUp(ref);
   $('track-number').focus();
 }
 
@@ -596,7 +668,7 @@ function start() {
   $('photo').addEventListener('change', previewPhoto);
   clearOnInput($('report-form'));
   clearOnInput($('track-form'));
-  $('receipt-track').addEventListener('click', () => trackFromList(state.receipt.service_request_id));
+  $('receipt-track').addEventListener('click', () => trackFromList(state.receipt.query_code || state.receipt.service_request_id));
   $('receipt-again').addEventListener('click', resetReport);
   $('track-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -610,7 +682,8 @@ function start() {
     state.definitions.clear();
     await loadServices();
     await onCategory();
-    if (state.tracked) lookUp(state.tracked.service_request_id);
+    if (state.tracked) lookUp(state.tracked.query_code || state.tracked.number);
+    renderMine();
     if (state.open) {
       state.open = null;
       if (!$('panel-nearby').hidden) ensureNearby();
@@ -619,6 +692,7 @@ function start() {
   });
   document.title = `${t('app.district')} · ${t('app.public_title')}`;
   loadServices();
+  renderMine();
   route();
 }
 

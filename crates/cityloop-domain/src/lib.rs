@@ -32,5 +32,6 @@ pub mod limits;
 pub mod model;
 pub mod privacy;
 pub mod public;
+pub mod track;
 pub mod webhook;
 pub mod workflow;

@@ -323,6 +323,10 @@ pub struct CaseDto {
     pub return_count: i64,
     pub extension_count: i64,
     pub pending_extension: Option<String>,
+    /// The citizen's query code (查询码) of a public or hotline case, in the detail only, so
+    /// that an operator can read it to a caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_code: Option<String>,
     /// The operator's reason for a void (internal).
     pub void_reason: Option<String>,
     /// The reason category the citizen is told for a void.
@@ -415,6 +419,7 @@ impl CaseDto {
             return_count: case.return_count,
             extension_count: case.extension_count,
             pending_extension: case.pending_extension.map(|x| x.to_string()),
+            query_code: None,
             void_reason: case.void_reason.clone(),
             public_reason: case.public_reason,
             public_replies: case

@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod rankings;
 mod routes;
 pub mod server;
+pub mod track;
 pub mod web;
 pub mod webhooks;
 

@@ -93,6 +93,7 @@ use crate::routes;
         crate::admin::put_privacy,
         crate::integrity::status,
         crate::integrity::verify_now,
+        crate::track::public_case,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &WireStatuses),

@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::open311::routes())
         .merge(crate::webhooks::routes())
         .merge(crate::rankings::routes())
+        .merge(crate::track::routes())
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -399,6 +400,7 @@ pub(crate) async fn get_case(
     let d = st.svc.case_detail(&staff.actor, case_id(&id)?).await?;
     let mut dto = CaseDto::detail(&d, &names(&st).await?);
     crate::attachments::add_photos(&st, &staff.actor, &mut dto).await?;
+    dto.query_code = st.svc.staff_query_code(&d.case).await?;
     Ok(Json(dto))
 }
 

@@ -26,6 +26,7 @@ pub mod ratelimit;
 pub mod reference;
 pub mod retry;
 pub mod territory;
+pub mod track;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -177,6 +177,8 @@ pub struct Receipt {
     pub service_request_id: String,
     pub service_notice: String,
     pub expected_datetime: Option<DateTime<FixedOffset>>,
+    /// The query code (查询码) that opens the citizen's case page (see [`crate::track`]).
+    pub query_code: Option<String>,
     /// True when the report repeated an earlier one (same idempotency key): nothing new
     /// was created and this is the earlier case.
     pub replayed: bool,
@@ -868,24 +870,34 @@ impl Services {
         let expected = self.expected_handled_by(&case);
         let when = expected.map(|t| self.local_time(t));
         // The receipt says what has happened: the report is in, nobody has screened it yet.
+        let query_code = self.query_code(&case.number).await?;
+        let code_zh = query_code
+            .as_deref()
+            .map(|c| format!("，查询码 {c}"))
+            .unwrap_or_default();
+        let code_en = query_code
+            .as_deref()
+            .map(|c| format!(" (query code {c})"))
+            .unwrap_or_default();
         let service_notice = match (lang, when) {
             (Lang::Zh, Some(t)) => format!(
-                "已提交，编号 {}，等待受理。受理后将安排处置单位，预计 {} 前处理完毕（按工作时间估算）。",
+                "已提交，编号 {}{code_zh}，等待受理。受理后将安排处置单位，预计 {} 前处理完毕（按工作时间估算）。",
                 case.number,
                 t.format("%Y年%m月%d日 %H:%M")
             ),
-            (Lang::Zh, None) => format!("已提交，编号 {}，等待受理。", case.number),
+            (Lang::Zh, None) => format!("已提交，编号 {}{code_zh}，等待受理。", case.number),
             (Lang::En, Some(t)) => format!(
-                "Submitted as {}, waiting to be screened. Once accepted it goes to a handling unit; expected to be handled by {} (estimated on working time).",
+                "Submitted as {}{code_en}, waiting to be screened. Once accepted it goes to a handling unit; expected to be handled by {} (estimated on working time).",
                 case.number,
                 t.format("%Y-%m-%d %H:%M")
             ),
-            (Lang::En, None) => format!("Submitted as {}, waiting to be screened.", case.number),
+            (Lang::En, None) => format!("Submitted as {}{code_en}, waiting to be screened.", case.number),
         };
         Ok(Receipt {
             service_request_id: case.number.0.clone(),
             service_notice,
             expected_datetime: when,
+            query_code,
             replayed,
         })
     }

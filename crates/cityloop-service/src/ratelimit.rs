@@ -189,16 +189,21 @@ pub struct RateConfig {
     pub open311_per_address: Option<Rate>,
     /// `POST /api/v1/public/media` per client address.
     pub upload_per_address: Option<Rate>,
+    /// `GET /api/v1/public/cases/{ref}` (the case page by query code or number) per client
+    /// address: it bounds how fast one address can guess codes.
+    pub lookup_per_address: Option<Rate>,
 }
 
 /// Invented defaults (no standard prescribes them): a client application may post 600
-/// reports a minute; one address 30 reports and 30 photos in any 10 minutes.
+/// reports a minute; one address 30 reports and 30 photos in any 10 minutes, and 60 case-page
+/// lookups a minute.
 impl Default for RateConfig {
     fn default() -> Self {
         Self {
             open311_per_key: Some(Rate::new(600, Duration::from_secs(60))),
             open311_per_address: Some(Rate::new(30, Duration::from_secs(600))),
             upload_per_address: Some(Rate::new(30, Duration::from_secs(600))),
+            lookup_per_address: Some(Rate::new(60, Duration::from_secs(60))),
         }
     }
 }
@@ -210,6 +215,7 @@ pub struct RateLimits {
     open311_key: Limiter,
     open311_address: Limiter,
     upload_address: Limiter,
+    lookup_address: Limiter,
 }
 
 impl RateLimits {
@@ -219,6 +225,7 @@ impl RateLimits {
             open311_key: Limiter::new(config.open311_per_key),
             open311_address: Limiter::new(config.open311_per_address),
             upload_address: Limiter::new(config.upload_per_address),
+            lookup_address: Limiter::new(config.lookup_per_address),
         }
     }
 }
@@ -266,6 +273,13 @@ impl crate::Services {
     pub fn admit_public_upload(&self, client: IpAddr) -> Result<(), ServiceError> {
         self.rate
             .upload_address
+            .admit(&address_key(client), self.now())
+    }
+
+    /// Counts one case-page lookup from `client`.
+    pub fn admit_public_lookup(&self, client: IpAddr) -> Result<(), ServiceError> {
+        self.rate
+            .lookup_address
             .admit(&address_key(client), self.now())
     }
 }

@@ -183,6 +183,14 @@ struct NetArgs {
         env = "CITYLOOP_UPLOAD_RATE_PER_ADDRESS"
     )]
     upload_rate_per_address: String,
+    /// Case-page lookups (`GET /api/v1/public/cases/{ref}`, by query code or number) per
+    /// client address, as BURST/PERIOD or "off"; bounds guessing of query codes.
+    #[arg(
+        long,
+        default_value = "60/1m",
+        env = "CITYLOOP_LOOKUP_RATE_PER_ADDRESS"
+    )]
+    lookup_rate_per_address: String,
 }
 
 impl NetArgs {
@@ -214,6 +222,7 @@ impl NetArgs {
             open311_per_key: r("open311-rate-per-key", &self.open311_rate_per_key)?,
             open311_per_address: r("open311-rate-per-address", &self.open311_rate_per_address)?,
             upload_per_address: r("upload-rate-per-address", &self.upload_rate_per_address)?,
+            lookup_per_address: r("lookup-rate-per-address", &self.lookup_rate_per_address)?,
         })
     }
 }
@@ -966,6 +975,9 @@ async fn serve(listener: TcpListener, svc: Services, args: &ServeArgs) -> Result
     svc.ensure_public_page_key()
         .await
         .context("issuing the public page's API key")?;
+    svc.ensure_query_code_key()
+        .await
+        .context("making the query-code key")?;
     let (every, policy) = args.maintenance.parse()?;
     if let Some(every) = every {
         tokio::spawn(ops::maintenance(svc.clone(), every, policy));

@@ -3,7 +3,8 @@
 //! distinct internal note and reason on each, and after every step no public GET (Open311
 //! JSON and XML, single request, filtered and open lists) carries any of them; what the
 //! citizen sees instead is the fixed wording of the state and the replies staff wrote for
-//! the citizen.
+//! the citizen. The citizen's case page (by query code or number) is held to the same
+//! rule, and its steps, photos and access rules are pinned here too.
 
 mod common;
 
@@ -114,6 +115,7 @@ async fn public_bodies(s: &Server, number: &str) -> Vec<(String, String)> {
         format!("{V2}/requests.json?status=open"),
         format!("{V2}/requests.json?status=closed"),
         format!("{V2}/requests/{number}.json?locale=en"),
+        format!("/api/v1/public/cases/{number}"),
     ] {
         let r = s.http.get(s.url(&path)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
@@ -330,6 +332,242 @@ async fn the_receipt_says_submitted_not_accepted(s: &Server) {
     );
 }
 
+/// Reports through Open311 and returns (number, query code) from the answer.
+async fn report_with_code(s: &Server, key: &str) -> (String, String) {
+    let r = s
+        .http
+        .post(s.url(&format!("{V2}/requests.json")))
+        .header("Idempotency-Key", key)
+        .form(&[
+            ("api_key", "demo-key"),
+            ("service_code", "06010"),
+            ("lat", "34.7503"),
+            ("long", "113.6615"),
+            ("description", "德化街人行道暴露垃圾"),
+            ("phone", "13800000000"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let number = v[0]["service_request_id"].as_str().unwrap().to_owned();
+    let code = v[0]["query_code"]
+        .as_str()
+        .expect("a query code")
+        .to_owned();
+    let notice = v[0]["service_notice"].as_str().unwrap();
+    assert!(
+        notice.contains(&code),
+        "the notice names the code: {notice}"
+    );
+    (number, code)
+}
+
+async fn page(s: &Server, reference: &str) -> (u16, Value) {
+    let r = s
+        .http
+        .get(s.url(&format!("/api/v1/public/cases/{reference}")))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn the_case_page_tells_each_step_in_citizen_words(s: &Server) {
+    let st = staff(s).await;
+    let (number, code) = report_with_code(s, "public-page-1").await;
+    let (_, id) = report(s, "public-page-1").await;
+    let dispatch = json!({"action": "dispatch", "unit_id": st.hw});
+    let steps: Vec<(&str, Value)> = vec![
+        (&st.operator, json!({"action": "accept"})),
+        (&st.inspector, json!({"action": "confirm"})),
+        (&st.operator, json!({"action": "register"})),
+        (&st.dispatcher, dispatch),
+        (
+            &st.handler,
+            json!({"action": "report_back", "attachments": [st.photo], "public_reply": "垃圾已清运，感谢您的反映"}),
+        ),
+        (&st.inspector, json!({"action": "check_pass"})),
+        (&st.supervisor, json!({"action": "close"})),
+    ];
+    for (n, (token, mut body)) in steps.into_iter().enumerate() {
+        body["note"] = json!(secret(200 + n));
+        act(s, token, &id, body).await;
+    }
+    let (status, p) = page(s, &code).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["number"], json!(number));
+    assert_eq!(p["query_code"], json!(code));
+    assert_eq!(p["status"], "closed");
+    assert_eq!(p["status_text"], "已办结");
+    let texts: Vec<&str> = p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "提交反映",
+            "已受理",
+            "经现场核实，问题属实",
+            "已立案",
+            "已派遣至区城管局环卫中心处置",
+            "处置单位反馈已处理完毕",
+            "经现场核查，处理到位",
+            "已办结",
+        ]
+    );
+    assert_eq!(p["steps"][5]["reply"], "垃圾已清运，感谢您的反映");
+    assert_eq!(p["after_photos"], json!([format!("/media/{}", st.photo)]));
+    assert_eq!(p["steps"][5]["photos"], p["after_photos"]);
+    let text = p.to_string();
+    for n in 200..207 {
+        assert!(
+            !text.contains(&secret(n)),
+            "internal note {n} on the case page: {text}"
+        );
+    }
+    assert!(!text.contains("13800000000"), "phone on the case page");
+    // The photo it names is served to anyone.
+    let photo = s
+        .http
+        .get(s.url(&format!("/media/{}", st.photo)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(photo.status(), 200);
+
+    // Retyped: lower case, no hyphens, spaces.
+    let retyped = code.replace('-', " ").to_lowercase();
+    let (status, again) = page(s, &retyped).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["number"], json!(number));
+    // By number: the same case, and the code is not given away.
+    let (status, by_number) = page(s, &number).await;
+    assert_eq!(status, 200);
+    assert!(by_number.get("query_code").is_none(), "{by_number}");
+    // English on request, never from the browser's header alone.
+    let en = s
+        .http
+        .get(s.url(&format!("/api/v1/public/cases/{code}?lang=en")))
+        .header("Accept-Language", "zh-CN")
+        .send()
+        .await
+        .unwrap();
+    let en: Value = en.json().await.unwrap();
+    assert_eq!(en["status_text"], "Closed");
+    let zh = s
+        .http
+        .get(s.url(&format!("/api/v1/public/cases/{code}")))
+        .header("Accept-Language", "en-US")
+        .send()
+        .await
+        .unwrap();
+    let zh: Value = zh.json().await.unwrap();
+    assert_eq!(zh["status_text"], "已办结");
+    // Staff see the code on the case, to read it to a caller.
+    let (_, detail) = s.get(&st.operator, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(detail["query_code"], json!(code));
+}
+
+async fn a_wrong_code_or_an_unpublished_case_is_not_found(s: &Server) {
+    let (number, code) = report_with_code(s, "public-page-2").await;
+    // Every single-character change of the code is refused, like an unknown number.
+    let last = code.chars().last().unwrap();
+    let other = if last == '0' { '1' } else { '0' };
+    let wrong = format!("{}{other}", &code[..code.len() - 1]);
+    for reference in [wrong.as_str(), "410103-20990101-9999", "ABCD-EFGH-JKMN"] {
+        let (status, body) = page(s, reference).await;
+        assert_eq!(status, 404, "{reference}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("没有找到"),
+            "{body}"
+        );
+    }
+    // A 12345 call: not published, so its number opens nothing; its code (which the
+    // operator reads to the caller) does.
+    let op = s.login("operator").await;
+    let (st, hot) = s
+        .post(
+            &op,
+            "/api/v1/cases",
+            json!({"source": "hotline_12345", "category": "06010", "description": "热线来电：路边垃圾",
+                   "lat": 34.7503, "lon": 113.6615}),
+        )
+        .await;
+    assert_eq!(st, 201, "{hot}");
+    let (_, detail) = s
+        .get(
+            &op,
+            &format!("/api/v1/cases/{}", hot["id"].as_str().unwrap()),
+        )
+        .await;
+    let hot_code = detail["query_code"]
+        .as_str()
+        .expect("a hotline case has a code")
+        .to_owned();
+    let (status, _) = page(s, hot["number"].as_str().unwrap()).await;
+    assert_eq!(status, 404, "a hotline case is not opened by its number");
+    let (status, p) = page(s, &hot_code).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["status_text"], "已提交，等待受理");
+    // A petition has no citizen page and no code.
+    let (st, pet) = s
+        .post(
+            &op,
+            "/api/v1/cases",
+            json!({"source": "petition", "category": "06010", "description": "信访转办",
+                   "lat": 34.7503, "lon": 113.6615}),
+        )
+        .await;
+    assert_eq!(st, 201, "{pet}");
+    let (_, detail) = s
+        .get(
+            &op,
+            &format!("/api/v1/cases/{}", pet["id"].as_str().unwrap()),
+        )
+        .await;
+    assert!(detail.get("query_code").is_none(), "{detail}");
+    // Bad input names its field.
+    let (status, body) = page(s, &format!("{number}?lang=fr")).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "lang");
+    let (status, body) = page(s, &"9".repeat(65)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "ref");
+}
+
+/// Guessing codes is slow: past the per-address rate the page answers 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_page_lookups_are_limited_per_address() {
+    for db in TestDb::all().await {
+        let s = Server::spawn_env(
+            "demo",
+            &db.url,
+            &[("CITYLOOP_LOOKUP_RATE_PER_ADDRESS", "3/1m")],
+        );
+        for _ in 0..3 {
+            let (status, _) = page(&s, "ABCD-EFGH-JKMN").await;
+            assert_eq!(status, 404);
+        }
+        let r = s
+            .http
+            .get(s.url("/api/v1/public/cases/ABCD-EFGH-JKMN"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().get("retry-after").is_some());
+    }
+}
+
 macro_rules! public_text_test {
     ($name:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,4 +586,6 @@ mod on_every_store {
     public_text_test!(internal_text_never_reaches_any_public_get);
     public_text_test!(a_void_shows_the_public_reason_category_not_the_operators_words);
     public_text_test!(the_receipt_says_submitted_not_accepted);
+    public_text_test!(the_case_page_tells_each_step_in_citizen_words);
+    public_text_test!(a_wrong_code_or_an_unpublished_case_is_not_found);
 }

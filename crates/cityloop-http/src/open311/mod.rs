@@ -810,6 +810,9 @@ async fn post_request(st: &AppState, call: &Call, parts: Parts, body: Body) -> A
                 Node::opt_time(receipt.expected_datetime),
             ),
             ("account_id", Node::Null),
+            // An extension of the standard's answer: the code that opens the citizen's
+            // case page (`/#track/<code>`), printed on the receipt.
+            ("query_code", Node::opt(receipt.query_code)),
         ])],
     );
     let mut resp = call.ok("service_requests", &node);
