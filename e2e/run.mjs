@@ -207,8 +207,19 @@ async function citizenReports() {
   // Submitting with nothing chosen: the API's words appear next to the category field.
   await page.click('#submit');
   await page.waitForSelector('#category-error:not([hidden])');
-  check(/service_code/.test(await page.textContent('#category-error')), 'category error names service_code');
+  const categoryError = await page.textContent('#category-error');
+  check(categoryError.includes('请选择问题类别') && !/service_code|[A-Za-z]/.test(categoryError), `category error in plain Chinese: ${categoryError}`);
   eq(await page.getAttribute('#category-search', 'aria-invalid'), 'true', 'category marked invalid');
+
+  // The common problems come first, twelve large buttons; everyday words find categories.
+  eq(await page.locator('[data-testid="top-services"] button').count(), 12, 'twelve common problems');
+  await page.fill('#category-search', '摆摊');
+  const stalls = await page.$$eval('#category option', (os) => os.map((o) => o.textContent));
+  check(stalls.includes('占道经营'), `摆摊 finds 占道经营: ${stalls}`);
+  await page.fill('#category-search', '垃圾');
+  const rubbish = await page.$$eval('#category option', (os) => os.map((o) => o.textContent));
+  check(rubbish.includes('暴露垃圾') && rubbish.includes('垃圾站（箱）满溢'), `垃圾 finds both: ${rubbish}`);
+  await shot(page, 'public-report-common');
 
   // Search narrows the grouped list; pick 暴露垃圾 (06010).
   await page.fill('#category-search', '暴露垃圾');
@@ -290,9 +301,11 @@ async function citizenReports() {
 }
 
 async function citizenUsesDeviceLocation() {
-  const page = await newPage({ viewport: PHONE, geolocation: DEHUA });
+  // An English-language browser: the page is Chinese until switched, categories too.
+  const page = await newPage({ viewport: PHONE, geolocation: DEHUA, locale: 'en-US' });
   await page.goto(`${BASE}/#report`);
   await page.waitForSelector('#category option[value="01001"]');
+  eq((await page.textContent('#category option[value="06010"]')).trim(), '暴露垃圾', 'Chinese category names under an English browser');
   // 供水井盖异常 asks a required question: unanswered, the API's words go next to it.
   await page.selectOption('#category', '01001');
   await page.waitForSelector('#attr-cover_state');
@@ -302,13 +315,23 @@ async function citizenUsesDeviceLocation() {
   await page.waitForSelector('#attr-cover_state-error:not([hidden])');
   check((await page.textContent('#attr-cover_state-error')).length > 3, 'attribute error in words');
   eq(await page.evaluate(() => document.activeElement.id), 'attr-cover_state', 'focus goes to the field in error');
-  await page.selectOption('#category', '06010');
+  // One tap on a common problem picks it; an anonymous report sends no contact details.
+  await page.click('[data-testid="top-services"] button[data-code="06010"]');
+  eq(await page.inputValue('#category'), '06010', 'the common-problem button picks the category');
   await page.click('#locate');
   await page.waitForFunction(() => /34\.7503/.test(document.getElementById('picked').textContent));
   await page.fill('#description', '德化街路口有建筑垃圾');
+  await page.fill('#phone', '13900000000');
+  await page.check('[data-testid="anonymous"]');
+  check(await page.isHidden('#phone'), 'anonymous hides the contact fields');
+  await shot(page, 'public-report-anonymous');
   await page.click('#submit');
   await page.waitForSelector('#receipt:not([hidden])');
   shared.second = (await page.textContent('[data-testid="receipt-number"]')).trim();
+  const op = await apiLogin('operator');
+  const second = await caseByNumber(op, shared.second);
+  const detail = (await apiGet(op, `/api/v1/cases/${second.id}`)).body;
+  check(!JSON.stringify(detail).includes('13900000000'), 'an anonymous report stores no phone');
 
   // The nearby map lists open cases, nearest first once a spot is known.
   await page.click('#tab-nearby');

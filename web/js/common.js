@@ -316,7 +316,8 @@ export function open311Error(status, list) {
 /** Calls the Open311 API; `form` (an object) is sent form-encoded as POST. */
 export async function open311(path, { form, idempotencyKey } = {}) {
   const url = new URL(`/open311/v2/${path}`, location.origin);
-  if (lang() === 'en') url.searchParams.set('locale', 'en');
+  // Always the page's language: a Chinese page under an English browser reads Chinese.
+  url.searchParams.set('locale', lang());
   const init = { headers: { Accept: 'application/json' } };
   if (form) {
     const body = new URLSearchParams();

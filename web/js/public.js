@@ -24,6 +24,7 @@ import {
 } from './common.js';
 import { createMap, inDistrict } from './map.js';
 import { uploadPhoto } from './photos.js';
+import { icon } from './icons.js';
 
 /** The page's Open311 key, as the server hands it out (see pageKey). */
 let apiKey = null;
@@ -33,7 +34,9 @@ async function pageKey({ fresh = false } = {}) {
   if (apiKey && !fresh) return apiKey;
   const resp = await fetch('/api/v1/public/config', { headers: { Accept: 'application/json' }, cache: 'no-store' });
   if (!resp.ok) throw new ApiError({ status: resp.status, code: `http_${resp.status}`, message: resp.statusText });
-  apiKey = (await resp.json()).open311_api_key;
+  const config = await resp.json();
+  apiKey = config.open311_api_key;
+  state.top = config.top_services || [];
   return apiKey;
 }
 /** The old town around 德化街: where most reports come from, inside the district. */
@@ -113,11 +116,38 @@ function route() {
 async function loadServices() {
   try {
     state.services = await open311('services.json');
+    if (!state.top) await pageKey();
   } catch (err) {
     showError($('report-form'), err);
     return;
   }
+  renderTop();
   renderCategories();
+}
+
+/** The most common problems as large buttons: one tap picks the category. */
+function renderTop() {
+  const box = $('top-services');
+  const label = $('top-services-label');
+  const chosen = $('category').value;
+  const buttons = (state.top || [])
+    .map(({ service_code: code, icon: name }) => {
+      const svc = state.services.find((s) => s.service_code === code);
+      if (!svc) return null;
+      const b = h('button', { type: 'button', class: 'top-service', 'aria-pressed': String(code === chosen), dataset: { code } }, icon(name), h('span', {}, svc.service_name));
+      b.addEventListener('click', () => {
+        $('category-search').value = '';
+        renderCategories();
+        $('category').value = code;
+        onCategory();
+        renderTop();
+        $('category-picked').scrollIntoView({ block: 'nearest' });
+      });
+      return b;
+    })
+    .filter(Boolean);
+  fill(box, label, buttons);
+  box.hidden = buttons.length === 0;
 }
 
 function renderCategories() {
@@ -293,10 +323,13 @@ function collect(form) {
     address_string: $('address').value,
     description: $('description').value,
     media_url: $('media-url').value,
-    first_name: $('first-name').value,
-    phone: $('phone').value,
-    email: $('email').value,
   };
+  // Anonymous: no name, phone or e-mail leaves the page.
+  if (!$('anonymous').checked) {
+    data.first_name = $('first-name').value;
+    data.phone = $('phone').value;
+    data.email = $('email').value;
+  }
   for (const el of form.querySelectorAll('#attributes [name^="attribute["]')) {
     if (el.type === 'checkbox') {
       if (!el.checked) continue;
@@ -318,6 +351,9 @@ async function submitReport(e) {
   button.textContent = t('report.submitting');
   try {
     const data = collect(form);
+    // What is missing is said in plain words before anything is sent.
+    if (!data.service_code) throw new ApiError({ status: 400, code: 'invalid_field', field: 'service_code', message: t('report.need_category') });
+    if (!data.lat || !data.long) throw new ApiError({ status: 400, code: 'invalid_field', field: 'location', message: t('report.need_location') });
     const photo = $('photo').files[0];
     if (photo) {
       // The photo goes first (checked by its content on the server); the report then
@@ -367,7 +403,9 @@ function resetReport() {
   clearErrors(form);
   fill($('attributes'));
   $('category-picked').textContent = '';
+  $('contact-fields').hidden = false;
   renderCategories();
+  renderTop();
   $('receipt').hidden = true;
   form.hidden = false;
   $('category-search').focus();
@@ -665,6 +703,10 @@ function start() {
     }, $('nearby-count')),
   );
   $('report-form').addEventListener('submit', submitReport);
+  $('anonymous').addEventListener('change', () => {
+    $('contact-fields').hidden = $('anonymous').checked;
+  });
+  $('category').addEventListener('change', renderTop);
   $('photo').addEventListener('change', previewPhoto);
   clearOnInput($('report-form'));
   clearOnInput($('track-form'));

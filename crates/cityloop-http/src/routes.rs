@@ -103,6 +103,15 @@ pub struct PublicConfigDto {
     pub open311_api_key: String,
     /// The district code (Open311 `jurisdiction_id`).
     pub jurisdiction_id: String,
+    /// The problems the page offers first (Open311 service codes) with their icon names.
+    pub top_services: Vec<TopServiceDto>,
+}
+
+/// One of the problems the public page offers first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TopServiceDto {
+    pub service_code: String,
+    pub icon: &'static str,
 }
 
 #[utoipa::path(get, path = "/api/v1/public/config", tag = "system",
@@ -116,6 +125,12 @@ pub(crate) async fn public_config(
         Json(PublicConfigDto {
             open311_api_key: key,
             jurisdiction_id: st.svc.district.code.clone(),
+            top_services: st
+                .svc
+                .top_services()
+                .into_iter()
+                .map(|(service_code, icon)| TopServiceDto { service_code, icon })
+                .collect(),
         }),
     ))
 }

@@ -70,6 +70,7 @@ const ASSETS: &[Asset] = &[
     web!("js/rankings.js"),
     web!("js/integrity.js"),
     web!("js/apikeys.js"),
+    web!("js/icons.js"),
     web!("vendor/VERSIONS.md"),
     web!("vendor/leaflet/leaflet.js"),
     web!("vendor/leaflet/leaflet.css"),

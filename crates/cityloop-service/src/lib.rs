@@ -18,6 +18,7 @@ pub mod error;
 pub mod escalate;
 pub mod evaluation;
 pub mod integrity;
+pub mod keywords;
 pub mod media;
 pub mod open311;
 pub mod privacy;

@@ -658,11 +658,32 @@ impl Services {
                     },
                     metadata: !attributes_of(c, lang).is_empty(),
                     kind: "realtime",
-                    keywords: format!("{},{}", c.name_zh, c.major_name_zh),
+                    keywords: {
+                        let mut k = vec![c.name_zh.as_str(), c.major_name_zh.as_str()];
+                        k.extend(crate::keywords::words_for(&c.name_zh));
+                        k.join(",")
+                    },
                     group: group.clone(),
                 }
             })
             .collect())
+    }
+
+    /// The problems the public page offers first: the default list's categories that are
+    /// active here, as (service code, icon name).
+    pub fn top_services(&self) -> Vec<(String, &'static str)> {
+        let cache = self.cached();
+        crate::keywords::TOP_DEFAULT
+            .iter()
+            .filter_map(|(name, icon)| {
+                cache
+                    .categories
+                    .values()
+                    .filter(|c| c.active && c.name_zh == *name)
+                    .min_by(|a, b| a.code.cmp(&b.code))
+                    .map(|c| (c.code.code.clone(), *icon))
+            })
+            .collect()
     }
 
     /// One service's definition; an unknown code is not found.
