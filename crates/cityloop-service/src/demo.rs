@@ -229,6 +229,7 @@ impl Services {
             )),
             grid_shapes: Default::default(),
             write_retry: crate::retry::DEFAULT_WRITE_RETRY,
+            reads: None,
             clock: std::sync::Arc::new(chrono::Utc::now),
         })
     }

@@ -353,7 +353,7 @@ impl Services {
         let (from, to) = period.keys();
         let mut by_object: HashMap<String, Totals> = HashMap::new();
         for (id, m, v) in self
-            .store
+            .read_store()
             .eval_sums(object.counter_kind(), from, to)
             .await?
         {
@@ -370,7 +370,7 @@ impl Services {
         if let Some((m, done)) = open {
             let now = self.now();
             for (id, deadline) in self
-                .store
+                .read_store()
                 .eval_open_cases(object.counter_kind(), m, done, from, to)
                 .await?
             {
@@ -473,7 +473,11 @@ impl Services {
     pub async fn grid_heat(&self, period: Period) -> Result<GridHeat, ServiceError> {
         let (from, to) = period.keys();
         let mut counts: HashMap<String, i64> = HashMap::new();
-        for (id, m, v) in self.store.eval_sums(ObjectKind::Grid, from, to).await? {
+        for (id, m, v) in self
+            .read_store()
+            .eval_sums(ObjectKind::Grid, from, to)
+            .await?
+        {
             if m == cityloop_domain::evaluation::metric::REGISTERED {
                 *counts.entry(id).or_default() += v;
             }
@@ -508,7 +512,7 @@ impl Services {
             let (from, to) = period.keys();
             let mut extra = BTreeSet::new();
             for (id, _, _) in self
-                .store
+                .read_store()
                 .eval_sums(object.counter_kind(), from, to)
                 .await?
             {
@@ -625,7 +629,7 @@ impl Services {
             .unwrap_or_else(|| vec![id.to_owned()]);
         let (from, to) = period.keys();
         let hits = self
-            .store
+            .read_store()
             .eval_cases(
                 object.counter_kind(),
                 &sources,

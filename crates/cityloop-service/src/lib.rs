@@ -85,6 +85,9 @@ pub struct Services {
     /// How long a write with an idempotency key is retried when the database connection
     /// drops (a failover); see [`retry`]. [`retry::DEFAULT_WRITE_RETRY`] unless set.
     pub write_retry: std::time::Duration,
+    /// Where rankings read their sums: a PostgreSQL replica when one is set
+    /// (`--read-db`), else the store itself. See [`Services::with_read_store`].
+    reads: Option<Arc<dyn Store>>,
     clock: Clock,
 }
 
@@ -116,8 +119,23 @@ impl Services {
             )),
             grid_shapes: Arc::default(),
             write_retry: retry::DEFAULT_WRITE_RETRY,
+            reads: None,
             clock: Arc::new(|| Utc::now().trunc_subsecs(6)),
         })
+    }
+
+    /// Sends the rankings' reads (evaluation sums, open cases, drill-down) to a replica.
+    /// They may lag the primary by the replication delay; every other read and every
+    /// write stays on the primary, so a person always sees their own writes.
+    pub fn with_read_store(mut self, reads: Arc<dyn Store>) -> Self {
+        reads.set_eval_calendar(self.calendar());
+        self.reads = Some(reads);
+        self
+    }
+
+    /// The store the rankings read from.
+    pub fn read_store(&self) -> &dyn Store {
+        self.reads.as_deref().unwrap_or(&*self.store)
     }
 
     /// The clock in use.
@@ -143,6 +161,9 @@ impl Services {
     pub async fn reload_reference(&self) -> Result<(), ServiceError> {
         let cache = Arc::new(reference::Cache::load(&*self.store).await?);
         self.store.set_eval_calendar(cache.calendar.clone());
+        if let Some(reads) = &self.reads {
+            reads.set_eval_calendar(cache.calendar.clone());
+        }
         *self.reference.write().unwrap_or_else(|p| p.into_inner()) = cache;
         Ok(())
     }

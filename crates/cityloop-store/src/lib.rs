@@ -597,6 +597,18 @@ pub async fn open(url: &str, create: bool) -> Result<std::sync::Arc<dyn Store>> 
     }
 }
 
+/// Opens a read-only PostgreSQL replica for lagging reads (`--read-db`); see
+/// [`PgStore::connect_replica`]. Only PostgreSQL replicates.
+pub async fn open_replica(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PgStore::connect_replica(url).await?))
+    } else {
+        Err(StoreError::Unavailable(
+            "a read replica must be a postgres:// URL (SQLite has no replicas)".into(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod month_split_tests {
     use super::month_split;

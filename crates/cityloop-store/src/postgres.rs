@@ -44,6 +44,43 @@ impl PgStore {
         Ok(store)
     }
 
+    /// Connects to a read-only replica (a hot standby) for reads that may lag the primary
+    /// by the replication delay: rankings and the leaders' view. Runs no migrations (a
+    /// standby refuses writes); refuses a replica whose schema is older than this build's.
+    pub async fn connect_replica(url: &str) -> crate::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| {
+                crate::StoreError::Unavailable(format!(
+                    "cannot connect to the PostgreSQL replica: {e}"
+                ))
+            })?;
+        let newest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await
+                .map_err(|e| {
+                    crate::StoreError::Unavailable(format!(
+                "the replica has no cityloop schema (run `cityloop migrate` on the primary): {e}"
+            ))
+                })?;
+        if applied.unwrap_or(0) < newest {
+            return Err(crate::StoreError::Unavailable(format!(
+                "the replica's schema is at migration {} but this build needs {newest}; let the replica catch up with the primary",
+                applied.unwrap_or(0)
+            )));
+        }
+        Ok(Self {
+            writer: pool.clone(),
+            reader: pool,
+            eval_calendar: crate::common::EvalCalendar::default(),
+        })
+    }
+
     /// PostgreSQL is backed up with its own tools (docs/OPERATIONS.md, "Backups").
     pub(crate) async fn snapshot_file(&self, _path: &std::path::Path) -> crate::Result<()> {
         Err(crate::StoreError::Unavailable(

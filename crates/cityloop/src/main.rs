@@ -134,6 +134,10 @@ struct ServeArgs {
     /// drops (a PostgreSQL failover); writes without a key answer 503 at once.
     #[arg(long, default_value = "20s", env = "CITYLOOP_WRITE_RETRY")]
     write_retry: String,
+    /// A PostgreSQL read replica (hot standby) for the rankings' reads, which may lag the
+    /// primary by the replication delay; everything else reads and writes `--db`.
+    #[arg(long, env = "CITYLOOP_READ_DB")]
+    read_db: Option<String>,
     #[command(flatten)]
     media: MediaArgs,
     #[command(flatten)]
@@ -969,9 +973,16 @@ async fn serve(listener: TcpListener, svc: Services, args: &ServeArgs) -> Result
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let (sender, poll) = args.webhooks.sender()?;
     let (net_config, limits) = args.net.http()?;
-    let svc = svc
+    let mut svc = svc
         .with_rate_limits(args.net.rates()?)
         .with_webhook_allow_private(args.webhooks.webhook_allow_private);
+    if let Some(url) = &args.read_db {
+        let reads = cityloop_store::open_replica(url)
+            .await
+            .context("opening the read replica (--read-db)")?;
+        tracing::info!("rankings read from the replica");
+        svc = svc.with_read_store(reads);
+    }
     svc.ensure_public_page_key()
         .await
         .context("issuing the public page's API key")?;
