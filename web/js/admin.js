@@ -26,6 +26,11 @@ function input(name, attrs = {}) {
   return h('input', { type: 'text', name, autocomplete: 'off', ...attrs });
 }
 
+/**
+ * @param {string} name
+ * @param {any[]} options
+ * @param {{ blank?: string }} [opts]
+ */
 function select(name, options, { blank } = {}) {
   return h(
     'select',

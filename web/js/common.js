@@ -5,7 +5,14 @@ import { t, has, lang } from './i18n.js';
 
 export const ZONE = 'Asia/Shanghai';
 
-/** Creates an element: h('p', {class: 'x', onclick: f}, 'text', child). */
+/**
+ * Creates an element: h('p', {class: 'x', onclick: f}, 'text', child).
+ * Typed loosely (`any`): callers know which element they made.
+ * @param {string} tag
+ * @param {Record<string, any> | null} [attrs]
+ * @param {...any} children
+ * @returns {any}
+ */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -98,6 +105,7 @@ export function inGeometry(lon, lat, geom) {
 
 /** An API failure with what the user needs: words, and the field they belong to. */
 export class ApiError extends Error {
+  /** @param {{ status: number, code: string, message: string, field?: string | null, retryAfter?: string | null }} opts */
   constructor({ status, code, message, field, retryAfter }) {
     super(message);
     this.status = status;
@@ -219,7 +227,10 @@ function findField(form, field) {
   return null;
 }
 
-/** A labelled control with an error slot: the unit `showError` writes into. */
+/**
+ * A labelled control with an error slot: the unit `showError` writes into.
+ * @param {{ name: string, id: string, label: string, control: HTMLElement, hint?: string }} opts
+ */
 export function field({ name, id, label, control, hint }) {
   const hintId = hint ? `${id}-hint` : null;
   const errId = `${id}-error`;
@@ -239,37 +250,90 @@ export function field({ name, id, label, control, hint }) {
 
 const TOKEN = 'cityloop.token';
 const USER = 'cityloop.user';
+const EXPIRES = 'cityloop.expires';
 
+/** localStorage, or nothing when the browser refuses it (private mode). */
+function store() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The signed-in staff session. Kept in localStorage, so every tab of the console shares
+ * it until it expires (`expires_at` of the login answer) or the person signs out; a tab
+ * that finds it expired forgets it and says so.
+ */
 export const session = {
+  KEY_TOKEN: TOKEN,
+  /** The session ran out (set when an expired one was forgotten). */
+  expired: false,
+  /** @returns {string | null} */
   get token() {
-    return sessionStorage.getItem(TOKEN);
+    const s = store();
+    if (!s) return null;
+    const until = Date.parse(s.getItem(EXPIRES) || '');
+    if (Number.isFinite(until) && until <= Date.now()) {
+      session.clear();
+      session.expired = true;
+      return null;
+    }
+    return s.getItem(TOKEN);
   },
+  /** @returns {string | null} */
+  get expiresAt() {
+    return store()?.getItem(EXPIRES) || null;
+  },
+  /** @returns {any} */
   get user() {
     try {
-      return JSON.parse(sessionStorage.getItem(USER) || 'null');
+      return JSON.parse(store()?.getItem(USER) || 'null');
     } catch {
       return null;
     }
   },
-  set(token, user) {
-    sessionStorage.setItem(TOKEN, token);
-    sessionStorage.setItem(USER, JSON.stringify(user));
+  /**
+   * @param {string} token
+   * @param {any} user
+   * @param {string | null} [expiresAt]
+   */
+  set(token, user, expiresAt) {
+    const s = store();
+    if (!s) return;
+    s.setItem(USER, JSON.stringify(user));
+    if (expiresAt) s.setItem(EXPIRES, expiresAt);
+    else s.removeItem(EXPIRES);
+    s.setItem(TOKEN, token);
+    session.expired = false;
   },
   clear() {
-    sessionStorage.removeItem(TOKEN);
-    sessionStorage.removeItem(USER);
+    const s = store();
+    if (!s) return;
+    s.removeItem(TOKEN);
+    s.removeItem(USER);
+    s.removeItem(EXPIRES);
   },
 };
 
 /** Called when the staff API says the session is gone. */
+/** @type {(err: ApiError) => void} */
 let onUnauthorized = () => {};
+/** @param {(err: ApiError) => void} f */
 export function setUnauthorizedHandler(f) {
   onUnauthorized = f;
 }
 
-/** Calls the staff API; resolves to the JSON body, rejects with an ApiError. */
-export async function api(path, { method = 'GET', body, auth = true } = {}) {
-  const headers = { Accept: 'application/json' };
+/**
+ * Calls the staff API; resolves to the JSON body, rejects with an ApiError.
+ * @param {string} path
+ * @param {{ method?: string, body?: any, auth?: boolean, headers?: Record<string, string> }} [opts]
+ * @returns {Promise<any>}
+ */
+export async function api(path, { method = 'GET', body, auth = true, headers: extra = {} } = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'application/json', ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
   let resp;
@@ -313,7 +377,12 @@ export function open311Error(status, list) {
   });
 }
 
-/** Calls the Open311 API; `form` (an object) is sent form-encoded as POST. */
+/**
+ * Calls the Open311 API; `form` (an object) is sent form-encoded as POST.
+ * @param {string} path
+ * @param {{ form?: Record<string, any>, idempotencyKey?: string }} [opts]
+ * @returns {Promise<any>}
+ */
 export async function open311(path, { form, idempotencyKey } = {}) {
   const url = new URL(`/open311/v2/${path}`, location.origin);
   // Always the page's language: a Chinese page under an English browser reads Chinese.

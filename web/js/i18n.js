@@ -1108,6 +1108,17 @@ const en = {
 
 const DICTS = { zh, en };
 
+/**
+ * Adds a screen's own strings. Each console screen keeps its copy in a strings module
+ * beside its code (web/js/console/strings.js) and registers it here on import.
+ * @param {Record<string, string>} zhExtra
+ * @param {Record<string, string>} enExtra
+ */
+export function extend(zhExtra, enExtra) {
+  Object.assign(zh, zhExtra);
+  Object.assign(en, enExtra);
+}
+
 function stored() {
   try {
     const v = localStorage.getItem(KEY);
@@ -1144,17 +1155,22 @@ export function has(key) {
   return key in zh;
 }
 
-/** Fills every element under `root` that names a dictionary key. */
+/**
+ * Fills every element under `root` that names a dictionary key.
+ * @param {ParentNode} [root]
+ */
 export function applyStatic(root = document) {
   document.documentElement.lang = langTag();
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) {
+  /** @param {string} sel */
+  const all = (sel) => /** @type {NodeListOf<HTMLInputElement>} */ (root.querySelectorAll(sel));
+  for (const el of all('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of all('[data-i18n-placeholder]')) {
     el.placeholder = t(el.dataset.i18nPlaceholder);
   }
-  for (const el of root.querySelectorAll('[data-i18n-aria-label]')) {
+  for (const el of all('[data-i18n-aria-label]')) {
     el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
   }
-  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+  for (const el of all('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
 }
 
 /** Switches language, remembers it, refills static text and tells listeners. */

@@ -46,6 +46,8 @@ export const LIGHT_COLOURS = { green: '#1b7a36', yellow: '#a86200', red: '#c0262
  * Creates a map in `el`. Options: `center` [lat, lon] and `zoom` (default: fit the
  * district), `onPick(lat, lon)` to let the user pick a spot by tapping (or Enter on the
  * focused map, which picks its centre), `label` for screen readers.
+ * @param {HTMLElement} el
+ * @param {{ center?: number[], zoom?: number, onPick?: (lat: number, lon: number) => void, label?: string }} [opts]
  */
 export function createMap(el, { center, zoom, onPick, label } = {}) {
   L.Icon.Default.imagePath = '/assets/vendor/leaflet/images/';

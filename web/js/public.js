@@ -42,6 +42,11 @@ async function pageKey({ fresh = false } = {}) {
 /** The old town around 德化街: where most reports come from, inside the district. */
 const CITY_CENTRE = [34.7445, 113.6445];
 
+/**
+ * The element with `id` (typed loosely: the page knows what it put there).
+ * @param {string} id
+ * @returns {any}
+ */
 const $ = (id) => document.getElementById(id);
 
 const state = {
