@@ -55,6 +55,13 @@ pub struct Contact {
     pub phone: Option<String>,
     pub device_id: Option<String>,
     pub account_id: Option<String>,
+    /// When the reporter called or came in (来电时间), as the operator entered it; staff
+    /// channels only. Not personal data: shown to every staff reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacted_at: Option<DateTime<Utc>>,
+    /// The reporter asked to be called back (需要回访); staff channels only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<bool>,
 }
 
 /// A new report, parsed and routed, before it gets an id and a number.

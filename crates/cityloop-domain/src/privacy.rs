@@ -272,6 +272,8 @@ pub fn shape_contact(c: &Contact, role: Role, s: &PrivacySettings) -> (Contact, 
         email: shape(&c.email, access.email, mask_email),
         device_id: shape(&c.device_id, access.ids, mask_id),
         account_id: shape(&c.account_id, access.ids, mask_id),
+        contacted_at: c.contacted_at,
+        callback: c.callback,
     };
     let has_phone = c.phone.as_deref().is_some_and(|p| !p.trim().is_empty());
     (
@@ -345,6 +347,7 @@ mod tests {
             phone: Some("13812345678".into()),
             device_id: Some("device-00ab12".into()),
             account_id: None,
+            ..Contact::default()
         }
     }
 

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use cityloop_domain::calendar::{Light, TimeLimit};
+use cityloop_domain::calendar::{Light, TimeLimit, WorkCalendar};
 use cityloop_domain::case::{Case, Event, Routing};
 use cityloop_domain::ids::UnitId;
-use cityloop_domain::model::{Category, CategoryCode, CategoryKind, CodeStandard, Unit};
+use cityloop_domain::model::{Category, CategoryCode, CategoryKind, CodeStandard, Source, Unit};
 use cityloop_domain::public::PublicReason;
-use cityloop_domain::workflow::Action;
+use cityloop_domain::workflow::{Action, CaseState};
 use cityloop_service::cases::CaseDetail;
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +101,13 @@ pub struct ContactDto {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// When the reporter called or came in (来电时间), RFC 3339; at most 5 minutes
+    /// ahead of the server's clock.
+    #[serde(default)]
+    pub contacted_at: Option<DateTime<Utc>>,
+    /// The reporter asked to be called back (需要回访).
+    #[serde(default)]
+    pub callback: Option<bool>,
 }
 
 /// `POST /api/v1/cases` (staff intake).
@@ -123,6 +130,8 @@ pub struct CreateCaseRequest {
     pub area_grade: Option<String>,
     #[serde(default)]
     pub media: Vec<String>,
+    /// A 12345 ticket number or another channel's reference: 1 to 64 characters, unique
+    /// per source (a second case with the same one is a 409 naming `external_ref`).
     #[serde(default)]
     pub external_ref: Option<String>,
     #[serde(default)]
@@ -318,6 +327,9 @@ pub struct CaseDto {
     /// 期限按周末推算（日历未覆盖该年）). Clears once that year's notice is loaded.
     pub deadline_weekends_only: bool,
     pub light: Option<Light>,
+    /// The remaining (or overdue) working time of the current stage on the district
+    /// calendar; absent when no stage clock runs (closed, voided, suspended).
+    pub time_left: Option<TimeLeftDto>,
     pub version: i64,
     pub rework_count: i64,
     pub return_count: i64,
@@ -338,6 +350,16 @@ pub struct CaseDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photos: Option<Vec<crate::attachments::PhotoDto>>,
     pub reporter: ReporterDto,
+    /// The 12345 ticket number or other channel reference a staff report carries (never
+    /// set on public reports).
+    pub external_ref: Option<String>,
+    /// With `context=true` on a list: the road chiefs of the case's road segment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub road_chiefs: Option<Vec<cityloop_service::territory::RoadChiefRef>>,
+    /// With `context=true` on a list: other open cases of the same category nearby
+    /// (possible duplicates, nearest first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<Vec<cityloop_service::territory::DuplicateRef>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
@@ -345,6 +367,43 @@ pub struct CaseDto {
     pub events: Option<Vec<EventDto>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<Vec<Action>>,
+}
+
+/// The remaining or overdue working time of a case's stage, for words such as
+/// 剩余 3工作时 or 超期 1工作日.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TimeLeftDto {
+    /// The stage deadline has passed.
+    pub overdue: bool,
+    /// Working minutes until the deadline, or since it when overdue.
+    pub working_minutes: i64,
+    /// The length of one working day on the district calendar, in minutes.
+    pub working_day_minutes: i64,
+}
+
+impl TimeLeftDto {
+    /// The time left of `case` with `deadline`, at `now`; None without a running clock.
+    pub fn of(
+        case: &Case,
+        deadline: Option<DateTime<Utc>>,
+        calendar: &WorkCalendar,
+        now: DateTime<Utc>,
+    ) -> Option<Self> {
+        let deadline = deadline?;
+        if case.state.is_terminal() || case.state == CaseState::Suspended {
+            return None;
+        }
+        let (overdue, span) = if now <= deadline {
+            (false, calendar.working_between(now, deadline))
+        } else {
+            (true, calendar.working_between(deadline, now))
+        };
+        Some(Self {
+            overdue,
+            working_minutes: span.num_minutes(),
+            working_day_minutes: calendar.working_day_length().num_minutes(),
+        })
+    }
 }
 
 /// A reply written for the citizen.
@@ -368,6 +427,10 @@ pub struct ReporterDto {
     pub account_id: Option<String>,
     /// The case has a phone number and the reader may reveal it in full (case detail).
     pub phone_revealable: bool,
+    /// When the reporter called or came in (来电时间), on staff reports.
+    pub contacted_at: Option<DateTime<Utc>>,
+    /// The reporter asked to be called back (需要回访), on staff reports.
+    pub callback: Option<bool>,
 }
 
 /// Lookup tables to name units and categories in case DTOs.
@@ -439,13 +502,28 @@ impl CaseDto {
                 device_id: case.reporter.device_id.clone(),
                 account_id: case.reporter.account_id.clone(),
                 phone_revealable: false,
+                contacted_at: case.reporter.contacted_at,
+                callback: case.reporter.callback,
             },
+            external_ref: case
+                .external_ref
+                .clone()
+                .filter(|_| case.source != Source::Public),
+            road_chiefs: None,
+            duplicates: None,
+            time_left: None,
             created_at: case.created_at,
             updated_at: case.updated_at,
             closed_at: case.closed_at,
             events: None,
             allowed_actions: None,
         }
+    }
+
+    /// Sets [`CaseDto::time_left`] from the case's deadline.
+    pub fn time_left(mut self, case: &Case, calendar: &WorkCalendar, now: DateTime<Utc>) -> Self {
+        self.time_left = TimeLeftDto::of(case, self.deadline, calendar, now);
+        self
     }
 
     /// Sets [`CaseDto::deadline_weekends_only`].
@@ -490,9 +568,12 @@ pub struct CaseQuery {
     /// `min_lon,min_lat,max_lon,max_lat`
     pub bbox: Option<String>,
     pub cursor: Option<String>,
-    /// Page size, 1 to 200 (default 50).
+    /// Page size, 1 to 200 (default 50); at most 50 with `context=true`.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// Add each row's queue context: `road_chiefs` and `duplicates` (open cases of the
+    /// same category nearby).
+    pub context: Option<bool>,
 }
 
 /// A reporter's full phone number, revealed to one reader (and written to the audit log).

@@ -64,6 +64,14 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{m} not found"))
             }
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            ServiceError::Duplicate { field, message } => Self {
+                field: Some(field.clone()),
+                ..ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("{field}: {message}"),
+                )
+            },
             ServiceError::RateLimited { retry_after_s } => Self {
                 retry_after_s: Some(retry_after_s),
                 ..ApiError::new(

@@ -318,6 +318,7 @@ fn case_id(s: &str) -> Result<CaseId, ApiError> {
               (status = 503, description = "The database is unavailable (a failover); retry, with an Idempotency-Key to be safe", body = ErrorBody),
               (status = 401, body = ErrorBody),
               (status = 403, description = "The role may not take in cases", body = ErrorBody),
+              (status = 409, description = "The `external_ref` (12345 ticket number) is already registered from the same source", body = ErrorBody),
               (status = 422, description = "Invalid field, named in `field`", body = ErrorBody)))]
 pub(crate) async fn create_case(
     State(st): State<AppState>,
@@ -358,6 +359,8 @@ pub(crate) async fn create_case(
                 name: r.name,
                 phone: r.phone,
                 email: r.email,
+                contacted_at: r.contacted_at,
+                callback: r.callback,
                 ..Contact::default()
             })
             .unwrap_or_default(),
@@ -371,7 +374,8 @@ pub(crate) async fn create_case(
         StatusCode::CREATED,
         Json(
             CaseDto::new(&detail.case, detail.deadline, detail.light, &names)
-                .weekends_only(detail.deadline_weekends_only),
+                .weekends_only(detail.deadline_weekends_only)
+                .time_left(&detail.case, &st.svc.calendar(), st.svc.now()),
         ),
     )
         .into_response();
@@ -413,7 +417,11 @@ pub(crate) async fn get_case(
     Path(id): Path<String>,
 ) -> Result<Json<CaseDto>, ApiError> {
     let d = st.svc.case_detail(&staff.actor, case_id(&id)?).await?;
-    let mut dto = CaseDto::detail(&d, &names(&st).await?);
+    let mut dto = CaseDto::detail(&d, &names(&st).await?).time_left(
+        &d.case,
+        &st.svc.calendar(),
+        st.svc.now(),
+    );
     crate::attachments::add_photos(&st, &staff.actor, &mut dto).await?;
     dto.query_code = st.svc.staff_query_code(&d.case).await?;
     Ok(Json(dto))
@@ -466,7 +474,11 @@ pub(crate) async fn act(
         .svc
         .act_once(&staff.actor, id, action, cmd, req.version, key)
         .await?;
-    let mut dto = CaseDto::detail(&d, &names(&st).await?);
+    let mut dto = CaseDto::detail(&d, &names(&st).await?).time_left(
+        &d.case,
+        &st.svc.calendar(),
+        st.svc.now(),
+    );
     crate::attachments::add_photos(&st, &staff.actor, &mut dto).await?;
     Ok(mark_replayed(Json(dto).into_response(), replayed))
 }
@@ -524,6 +536,14 @@ pub(crate) async fn list_cases(
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::field("limit", format!("1 to {MAX_PAGE}")));
     }
+    let with_context = q.context == Some(true);
+    let max_context = cityloop_service::queue::MAX_CONTEXT_ROWS;
+    if with_context && limit as usize > max_context {
+        return Err(ApiError::field(
+            "limit",
+            format!("1 to {max_context} with context=true"),
+        ));
+    }
     let states = match &q.state {
         Some(s) => s
             .split(',')
@@ -576,11 +596,23 @@ pub(crate) async fn list_cases(
         .flatten();
     let now = st.svc.now();
     let calendar = st.svc.calendar();
+    let mut context = if with_context {
+        st.svc.queue_context(&cases).await?
+    } else {
+        Vec::new()
+    }
+    .into_iter();
     let items = cases
         .iter()
         .map(|c| {
-            CaseDto::new(c, c.deadline(&calendar), c.light(&calendar, now), &names)
+            let mut dto = CaseDto::new(c, c.deadline(&calendar), c.light(&calendar, now), &names)
                 .weekends_only(c.deadline_weekends_only(&calendar))
+                .time_left(c, &calendar, now);
+            if let Some(ctx) = context.next() {
+                dto.road_chiefs = Some(ctx.road_chiefs);
+                dto.duplicates = Some(ctx.duplicates);
+            }
+            dto
         })
         .collect();
     Ok(Json(CaseList { items, next_cursor }))

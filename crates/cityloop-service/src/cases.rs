@@ -57,6 +57,40 @@ const STAFF_ACTION_SCOPE: &str = "staff-action:";
 /// An `Idempotency-Key` on the staff API is 1 to this many visible ASCII characters.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
+/// A staff report's external reference (a 12345 ticket number) is 1 to this many
+/// characters; unique per source (a second case with the same one is a 409).
+pub const MAX_EXTERNAL_REF_CHARS: usize = 64;
+
+/// A staff report's call time (`reporter.contacted_at`) may be this many minutes ahead of
+/// the server's clock (another device's skew), no more.
+pub const CONTACTED_AT_MAX_AHEAD_MINUTES: i64 = 5;
+
+/// Checks what only the staff API carries: the external reference (trimmed; empty means
+/// none) and the call time.
+fn check_staff_fields(input: &mut ReportInput, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    if let Some(r) = input.external_ref.take() {
+        let r = r.trim();
+        if !r.is_empty() {
+            if r.chars().count() > MAX_EXTERNAL_REF_CHARS || r.chars().any(char::is_control) {
+                return Err(ServiceError::invalid(
+                    "external_ref",
+                    format!("1 to {MAX_EXTERNAL_REF_CHARS} characters, no control characters"),
+                ));
+            }
+            input.external_ref = Some(r.to_owned());
+        }
+    }
+    if let Some(at) = input.reporter.contacted_at {
+        if at > now + chrono::Duration::minutes(CONTACTED_AT_MAX_AHEAD_MINUTES) {
+            return Err(ServiceError::invalid(
+                "reporter.contacted_at",
+                "is in the future",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a client's `Idempotency-Key` (a 422 naming the header otherwise).
 pub fn check_idempotency_key(key: &str) -> Result<&str, ServiceError> {
     let ok = !key.is_empty()
@@ -160,6 +194,8 @@ impl Services {
                 return Ok((self.store.get_case(id).await?, true));
             }
         }
+        let mut input = input;
+        check_staff_fields(&mut input, self.now())?;
         let (mut case, mut event) = self.prepare_report(actor, input).await?;
         self.check_attachment_refs("media", &case.media).await?;
         let deadline = case.deadline(&self.calendar());
@@ -173,6 +209,17 @@ impl Services {
                 .await
             {
                 Err(e) if idem.is_some() && retry.again(&e).await => continue,
+                // The unique index on (source, external_ref) (migration 0016).
+                Err(cityloop_store::StoreError::Conflict(m)) if m.contains("external_ref") => {
+                    return Err(ServiceError::Duplicate {
+                        field: "external_ref".into(),
+                        message: format!(
+                            "{} is already registered from source {}",
+                            case.external_ref.as_deref().unwrap_or_default(),
+                            case.source
+                        ),
+                    });
+                }
                 other => break other?,
             }
         };

@@ -20,6 +20,10 @@ pub enum ServiceError {
     /// The case is in the wrong state, or changed meanwhile.
     #[error("{0}")]
     Conflict(String),
+    /// A value that must be unique is taken (e.g. a 12345 ticket number already
+    /// registered from the same source); names the field.
+    #[error("{field}: {message}")]
+    Duplicate { field: String, message: String },
     #[error("too many attempts; try again in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     /// The server is at its limit for this kind of work (e.g. every photo-decode slot

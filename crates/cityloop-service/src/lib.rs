@@ -23,6 +23,7 @@ pub mod media;
 pub mod open311;
 pub mod privacy;
 pub mod public_page;
+pub mod queue;
 pub mod ratelimit;
 pub mod reference;
 pub mod retry;

@@ -808,6 +808,7 @@ impl Services {
             phone: c("phone", &r.phone)?,
             device_id: c("device_id", &r.device_id)?,
             account_id: c("account_id", &r.account_id)?,
+            ..Contact::default()
         };
         let answers = check_attributes(&attributes_of(category, Lang::Zh), &r.attributes, lang)?;
         let key = match idempotency_key.map(str::trim).filter(|k| !k.is_empty()) {
