@@ -357,22 +357,38 @@ async function closedLoop() {
   await row(op, number).locator('button[data-action="accept"]').click();
   await op.locator('form.action-form[data-action="accept"] button[data-confirm="accept"]').click();
   await op.waitForFunction((n) => document.querySelector(`tr[data-number="${n}"]`)?.dataset.state === 'to_verify', number);
-  // A public report needs the inspector's confirmation: the operator cannot register yet.
+  // A public report needs the inspector's confirmation: the operator cannot register yet,
+  // and a destructive action (void) is never a row button.
   eq(
     await row(op, number).locator('button[data-action]').evaluateAll((bs) => bs.map((b) => b.dataset.action)),
+    [],
+    'no row action while the case waits for verification (void only inside the case)',
+  );
+
+  // Selecting the row opens the case beside the queue, without leaving it.
+  await row(op, number).locator('td.problem').click();
+  await op.waitForSelector('[data-testid="case-panel"] #case-heading');
+  check(op.url().includes('#/intake'), 'the queue stays open while the case is shown beside it');
+  eq(
+    await op.$$eval('[data-testid="case-panel"] [data-testid="actions"] button[data-action]', (bs) => bs.map((b) => b.dataset.action)),
     ['void'],
-    'operator sees only void while the case waits for verification',
+    'inside the case the operator may only void while it waits for verification',
   );
 
   // Void without a reason: the API's field error is shown next to the reason box.
-  await row(op, number).locator('button[data-action="void"]').click();
-  const voidForm = op.locator('form.action-form[data-action="void"]');
+  await op.click('[data-testid="case-panel"] [data-testid="actions"] button[data-action="void"]');
+  const voidForm = op.locator('[data-testid="case-panel"] form.action-form[data-action="void"]');
   await voidForm.locator('button[data-confirm="void"]').click();
   await voidForm.locator('[data-field="reason"] .field-error:not([hidden])').waitFor();
   check(
     (await voidForm.locator('[data-field="reason"] .field-error').textContent()).includes('required'),
     'reason error in words',
   );
+  // With a reason, the first press asks again; cancelling leaves the case as it was.
+  await voidForm.locator('textarea[name="reason"]').fill('测试作废确认');
+  await voidForm.locator('button[data-confirm="void"]').click();
+  await voidForm.locator('[data-testid="confirm-ask"]:not([hidden])').waitFor();
+  check((await voidForm.locator('[data-testid="confirm-ask"]').textContent()).includes(number), 'the confirmation names the case');
   await voidForm.locator('button:has-text("取消")').click();
 
   // Inspector confirms on site.
@@ -686,7 +702,7 @@ async function languageAndAccessibility() {
   await shot(staff, 'staff-case-en');
 
   // A session the server no longer knows sends the user back to sign in, in words.
-  await staff.evaluate(() => sessionStorage.setItem('cityloop.token', 'stale'));
+  await staff.evaluate(() => localStorage.setItem('cityloop.token', 'stale'));
   await staff.reload();
   await staff.waitForSelector('#login:not([hidden]) .form-error:not([hidden])');
   check((await staff.textContent('#login-form .form-error')).includes('session'), 'expired session said in words');
@@ -697,7 +713,7 @@ async function languageAndAccessibility() {
   await staff.waitForSelector('#logout:not([hidden])');
   await staff.click('#logout');
   await staff.waitForSelector('#login:not([hidden])');
-  eq(await staff.evaluate(() => sessionStorage.getItem('cityloop.token')), null, 'token forgotten on sign-out');
+  eq(await staff.evaluate(() => localStorage.getItem('cityloop.token')), null, 'token forgotten on sign-out');
 }
 
 async function apiPost(token, p, body) {
@@ -936,6 +952,142 @@ async function reporterPhoneMaskedAndRevealed() {
   eq(await handler.locator('[data-testid="reveal-phone"]').count(), 0, 'a handler has no reveal button');
 }
 
+/** Presses Tab until `selector` has focus (at most `max` times); fails otherwise. */
+async function tabTo(page, selector, max = 20) {
+  for (let i = 0; i < max; i++) {
+    if (await page.evaluate((sel) => document.activeElement?.matches(sel), selector)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Failure(`Tab never reached ${selector}`);
+}
+
+/** 受理登记 by keyboard only: sign in, register a hotline call, see the duplicate hint and the 409. */
+async function operatorRegistersByKeyboard() {
+  // An open case of the same category at the spot: the call there is a possible duplicate.
+  const insp = await apiLogin('inspector');
+  const spot = { lat: 34.7531, lon: 113.6582 };
+  const near = await apiPost(insp, '/api/v1/cases', { source: 'inspector', category: '06010', description: '人行道暴露垃圾', ...spot });
+
+  const page = await newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(`${BASE}/staff`);
+  await page.focus('#username');
+  await page.keyboard.type('operator');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('demo');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#nav-list a[aria-current="page"]');
+  // `n` opens the registration screen with focus on the ticket number.
+  await page.keyboard.press('n');
+  await page.waitForSelector('#intake-form');
+  await page.waitForFunction(() => document.activeElement?.id === 'in-ref');
+  const ticket = `GD${Date.now()}`;
+  await page.keyboard.type(ticket);
+  await tabTo(page, '#in-name');
+  await page.keyboard.type('王先生');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('13912345678');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Space');
+  await tabTo(page, '#in-category-search');
+  await page.keyboard.type('暴露垃圾');
+  await page.keyboard.press('Enter');
+  check((await page.textContent('#in-category-picked')).includes('06010'), 'typing the name picks the category');
+  await tabTo(page, '#in-description');
+  await page.keyboard.type('市民来电：人行道上垃圾堆放三天无人清运，气味很大。');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('解放路与德化街交叉口东北角');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(String(spot.lat));
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(String(spot.lon));
+  await page.keyboard.press('Tab');
+  // The hint names the open case of the same category there, linked.
+  await page.waitForSelector('[data-testid="dup-hint"]');
+  check((await page.textContent('[data-testid="dup-hint"]')).includes(near.number), 'the duplicate hint names the nearby case');
+  await shot(page, 'staff-register');
+  await page.keyboard.press('Control+Enter');
+  await page.waitForSelector('[data-testid="created-link"]');
+  const status = await page.textContent('#view [data-testid="status"]');
+  check(status.includes('已登记'), `registered in words: ${status}`);
+  eq(await page.evaluate(() => document.activeElement?.id), 'in-ref', 'focus is back on the ticket number for the next call');
+  const number = /\d{6}-\d{8}-\d{4}/.exec(status)?.[0];
+  check(number, `the status names the case number: ${status}`);
+  const op = await apiLogin('operator');
+  const c = await caseByNumber(op, number);
+  eq([c.source, c.external_ref, c.reporter.callback, c.category.code], ['hotline_12345', ticket, true, '06010'], 'the case as registered');
+  check(c.reporter.contacted_at, 'the call time is kept');
+
+  // The same ticket again: refused, said next to the ticket field.
+  await page.keyboard.type(ticket);
+  await tabTo(page, '#in-category-search');
+  await page.keyboard.type('暴露垃圾');
+  await page.keyboard.press('Enter');
+  await tabTo(page, '#in-description');
+  await page.keyboard.type('重复登记');
+  await tabTo(page, '#in-lat');
+  await page.keyboard.type(String(spot.lat));
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(String(spot.lon));
+  await page.keyboard.press('Control+Enter');
+  await page.waitForSelector('[data-field="external_ref"] .field-error:not([hidden])');
+  check((await page.textContent('[data-field="external_ref"] .field-error')).includes('已在本渠道登记过'), 'the duplicate ticket is said in Chinese');
+  eq(await page.evaluate(() => document.activeElement?.id), 'in-ref', 'focus moves to the duplicate ticket');
+
+  // `?` lists the shortcuts (with focus outside a text field); Escape closes the overlay.
+  await page.locator('#view-heading').focus();
+  await page.keyboard.press('?');
+  await page.waitForSelector('dialog[data-testid="shortcuts"][open]');
+  check((await page.textContent('dialog[data-testid="shortcuts"]')).includes('Ctrl+Enter'), 'the overlay lists the screen keys');
+  await shot(page, 'staff-shortcuts');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('dialog[data-testid="shortcuts"]:not([open])', { state: 'attached' });
+
+  // Signed in across tabs: a second tab of the same browser opens signed in.
+  const second = await page.context().newPage();
+  await second.goto(`${BASE}/staff#/intake`);
+  await second.waitForSelector('#nav-list a[aria-current="page"]');
+  check((await second.textContent('[data-testid="who"]')).length > 0, 'the second tab is signed in');
+  // The queue shows the call with its context at 1366×768.
+  await second.setViewportSize({ width: 1366, height: 768 });
+  await row(second, number).waitFor();
+  check((await row(second, number).textContent()).includes('疑似重复'), 'the queue marks the possible duplicate');
+  check(/剩余|超期/.test(await row(second, number).textContent()), 'the queue says the time left in words');
+  await second.keyboard.press('j');
+  await second.waitForSelector('[data-testid="case-panel"] #case-heading');
+  await shot(second, 'staff-intake-queue-1366');
+  // Signing out in one tab signs out the other.
+  await page.click('#logout');
+  await second.waitForSelector('#login:not([hidden])');
+}
+
+/** 城管通 on a phone: device location with accuracy, a camera photo, straight to 待立案. */
+async function inspectorReportsOnPhone() {
+  const page = await staffLogin('inspector', PHONE, async (p) => {
+    await p.context().grantPermissions(['geolocation']);
+    await p.context().setGeolocation({ ...DEHUA, accuracy: 12 });
+  });
+  await page.click('#nav-list a[data-view="report"]');
+  await page.waitForSelector('#field-form');
+  await page.waitForFunction(() => /±12/.test(document.querySelector('[data-testid="accuracy"]')?.textContent || ''));
+  eq(await page.getAttribute('#fr-photo', 'capture'), 'environment', 'the photo input opens the camera');
+  await page.setInputFiles('#fr-photo', PHOTO('before.jpg'));
+  await page.waitForSelector('[data-testid="fr-photo-previews"] img');
+  await page.fill('#fr-category-search', '暴露垃圾');
+  await page.fill('#fr-description', '德化街步行街垃圾桶满溢');
+  await shot(page, 'staff-field-report-phone');
+  await page.click('[data-testid="field-submit"]');
+  await page.waitForSelector('[data-testid="created-link"]');
+  const status = await page.textContent('#view [data-testid="status"]');
+  check(status.includes('直接进入待立案'), `the screen says an inspector's report skips verification: ${status}`);
+  const number = /\d{6}-\d{8}-\d{4}/.exec(status)?.[0];
+  const op = await apiLogin('operator');
+  const c = await caseByNumber(op, number);
+  eq([c.source, c.state, c.media.length], ['inspector', 'received', 1], 'the case as reported, with its photo');
+  eq((await apiAct(op, c.id, { action: 'accept', version: c.version })).state, 'to_register', 'accepted, it skips verification');
+  check(Math.abs(c.lat - DEHUA.latitude) < 1e-6 && Math.abs(c.lon - DEHUA.longitude) < 1e-6, 'at the device location');
+  await shot(page, 'staff-field-report-done-phone');
+}
+
 const SCENARIOS = [
   ['a citizen reports a problem on the map and finds it by number', citizenReports],
   ['a citizen reports with the device location and sees open cases nearby', citizenUsesDeviceLocation],
@@ -951,11 +1103,16 @@ const SCENARIOS = [
   ['Chinese by default, English remembered; labels, keyboard, focus', languageAndAccessibility],
   ['an admin changes a time limit and assigns a road chief; errors show next to the field', adminChangesLimitAndRoadChief],
   ['an admin issues an API key once and replaces the public page key; the old one stops working', adminManagesApiKeys],
+  ['an operator registers a hotline call by keyboard only', operatorRegistersByKeyboard],
+  ['an inspector reports on the phone with a photo (城管通)', inspectorReportsOnPhone],
 ];
+/** CITYLOOP_E2E_ONLY=regex runs only the scenarios whose name matches (while developing). */
+const ONLY = process.env.CITYLOOP_E2E_ONLY ? new RegExp(process.env.CITYLOOP_E2E_ONLY) : null;
 
 let passed = 0;
 let failed = 0;
 for (const [name, f] of SCENARIOS) {
+  if (ONLY && !ONLY.test(name)) continue;
   const t0 = Date.now();
   pageErrors.length = 0;
   try {

@@ -60,6 +60,7 @@ const ASSETS: &[Asset] = &[
     web!("staff.html"),
     web!("icon.svg"),
     web!("css/app.css"),
+    web!("css/console.css"),
     web!("js/i18n.js"),
     web!("js/common.js"),
     web!("js/map.js"),
@@ -71,6 +72,15 @@ const ASSETS: &[Asset] = &[
     web!("js/integrity.js"),
     web!("js/apikeys.js"),
     web!("js/icons.js"),
+    web!("js/console/ctx.js"),
+    web!("js/console/strings.js"),
+    web!("js/console/keys.js"),
+    web!("js/console/actions.js"),
+    web!("js/console/category.js"),
+    web!("js/console/case.js"),
+    web!("js/console/queue.js"),
+    web!("js/console/intake.js"),
+    web!("js/console/field.js"),
     web!("vendor/VERSIONS.md"),
     web!("vendor/leaflet/leaflet.js"),
     web!("vendor/leaflet/leaflet.css"),
@@ -296,6 +306,47 @@ mod tests {
                     "{} names /assets/{path}, which is not served",
                     a.path
                 );
+            }
+        }
+    }
+
+    /// A module a script imports (`from './x.js'`, `import '../y.js'`) must be served too:
+    /// one missing file stops the whole page that imports it.
+    #[test]
+    fn every_module_a_script_imports_is_served() {
+        for a in ASSETS.iter().filter(|a| a.path.starts_with("js/")) {
+            let text = std::str::from_utf8(a.body).unwrap();
+            let dir = a.path.rsplit_once('/').map_or("", |(d, _)| d);
+            for quote in ['\'', '"'] {
+                for (at, _) in text
+                    .match_indices(&format!("{quote}./"))
+                    .chain(text.match_indices(&format!("{quote}../")))
+                {
+                    let rest = &text[at + 1..];
+                    let Some(end) = rest.find(quote) else {
+                        continue;
+                    };
+                    let spec = &rest[..end];
+                    if !spec.ends_with(".js") {
+                        continue;
+                    }
+                    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+                    for seg in spec.split('/') {
+                        match seg {
+                            "." => {}
+                            ".." => {
+                                parts.pop();
+                            }
+                            s => parts.push(s),
+                        }
+                    }
+                    let path = parts.join("/");
+                    assert!(
+                        ASSETS.iter().any(|x| x.path == path),
+                        "{} imports {spec} ({path}), which is not served",
+                        a.path
+                    );
+                }
             }
         }
     }

@@ -1,0 +1,191 @@
+// One action on a case as a form: the fields the rule table requires for it (the server
+// checks them again and names any missing one), an optional note, a reply for the
+// citizen and photos; posted with the case's version. Also the row shortcuts a work
+// list offers (never a destructive one: 作废 and the like only inside the case).
+
+import { t } from '../i18n.js';
+import { h, api, showError, clearErrors, clearOnInput } from '../common.js';
+import { photoPicker, uploadPhoto } from '../photos.js';
+import { ctx, actionName, fieldBox } from './ctx.js';
+
+/**
+ * The fields each action needs, as the rule table says (the server checks them again;
+ * a missing one comes back as a 422 naming the field, shown next to it).
+ */
+export const ACTION_FIELDS = {
+  void: ['reason'],
+  return: ['reason'],
+  roll_back: ['reason'],
+  check_fail: ['reason'],
+  refuse_extension: ['reason'],
+  suspend: ['reason'],
+  dispatch: ['unit_id'],
+  request_extension: ['extension', 'reason'],
+  report_back: ['note', 'attachments'],
+};
+export const DANGEROUS = new Set(['void', 'return', 'roll_back', 'check_fail', 'refuse_extension', 'suspend']);
+/** What a citizen may be told when a case is not taken up (the reason itself stays internal). */
+export const PUBLIC_REASONS = ['other', 'duplicate', 'not_found_on_site', 'not_urban_management', 'outside_district', 'insufficient_information'];
+
+/**
+ * Quick actions offered in a work list's rows, by state and role. A shortcut only: the
+ * case shows the server's `allowed_actions`, and the server refuses anything else with a
+ * message shown in the row. Destructive actions (void, roll back) are not here: they
+ * are taken inside the case, with a reason and a confirmation.
+ */
+export const ROW_ACTIONS = {
+  received: [['accept', ['operator', 'supervisor']]],
+  to_verify: [['confirm', ['inspector']]],
+  to_register: [['register', ['operator', 'supervisor']]],
+  to_dispatch: [['dispatch', ['dispatcher', 'supervisor']]],
+};
+
+let formSeq = 0;
+
+/**
+ * The form of one action on case `c`: the fields the action requires (and an optional
+ * note), a confirm and a cancel button. Posts with the case's version; every failure is
+ * shown next to the field the server names.
+ */
+export function actionForm(action, c, { onDone, onCancel }) {
+  const n = ++formSeq;
+  const id = (f) => `act-${n}-${f}`;
+  const needs = ACTION_FIELDS[action] || [];
+  const form = h('form', { class: 'action-form', novalidate: true, dataset: { action } });
+  form.append(h('h4', {}, `${actionName(action)} · ${c.number}`));
+  form.append(h('p', { class: 'form-error', role: 'alert', hidden: true }));
+
+  if (needs.includes('unit_id')) {
+    const suggested = c.suggested_unit?.id || c.unit?.id;
+    const opt = (u) =>
+      h('option', { value: u.id, selected: u.id === suggested }, `${u.name}${u.id === suggested ? ` ${t('act.suggested')}` : ''}`);
+    const sel = h(
+      'select',
+      { name: 'unit_id' },
+      h('option', { value: '' }, t('act.unit_pick')),
+      ['department', 'street'].map((kind) =>
+        h('optgroup', { label: t(`unitkind.${kind}`) }, ctx.units.filter((u) => u.kind === kind && u.active !== false).map(opt)),
+      ),
+    );
+    form.append(fieldBox('unit_id', id('unit'), t('act.unit'), sel));
+  }
+  if (needs.includes('extension')) {
+    const amount = h('input', { type: 'number', name: 'extension_amount', min: '1', step: '1', inputmode: 'numeric', value: '1', id: id('ext-amount'), 'aria-label': `${t('act.extension')} · ${t('act.extension_amount')}` });
+    const unit = h(
+      'select',
+      { name: 'extension_unit', id: id('ext-unit'), 'aria-label': `${t('act.extension')} · ${t('act.extension_unit')}` },
+      ['工作日', '工作时', '自然日', '小时'].map((u) => h('option', { value: u }, t(`ext.${u}`))),
+    );
+    form.append(
+      h(
+        'fieldset',
+        { class: 'field', dataset: { field: 'extension' } },
+        h('legend', {}, t('act.extension')),
+        h('div', { class: 'ext-row' }, amount, unit),
+        h('p', { class: 'field-error', id: `${id('ext-amount')}-error`, hidden: true, 'aria-live': 'polite' }),
+      ),
+    );
+  }
+  if (needs.includes('reason')) {
+    form.append(fieldBox('reason', id('reason'), t('act.reason'), h('textarea', { name: 'reason', rows: 2, maxlength: 500 })));
+  }
+  if (action === 'void') {
+    form.append(
+      fieldBox(
+        'public_reason',
+        id('public-reason'),
+        t('act.public_reason'),
+        h('select', { name: 'public_reason' }, PUBLIC_REASONS.map((r) => h('option', { value: r }, t(`preason.${r}`)))),
+      ),
+    );
+  }
+  form.append(
+    fieldBox(
+      'note',
+      id('note'),
+      needs.includes('note') ? t('act.note_required') : t('act.note'),
+      h('textarea', { name: 'note', rows: 2, maxlength: 2000 }),
+    ),
+  );
+  const reply = fieldBox(
+    'public_reply',
+    id('public-reply'),
+    t('act.public_reply'),
+    h('textarea', { name: 'public_reply', rows: 2, maxlength: 500, 'aria-describedby': id('public-reply-hint') }),
+  );
+  reply.insertBefore(h('p', { class: 'hint', id: id('public-reply-hint') }, t('act.public_reply_hint')), reply.lastChild);
+  form.append(reply);
+  // Photos: required for report-back (after photos), optional with any other action.
+  const photos = photoPicker({
+    id: id('att'),
+    field: 'attachments',
+    label: needs.includes('attachments') ? t('act.photos_required') : t('act.photos'),
+    hint: t('act.photos_hint'),
+  });
+  form.append(photos);
+  const submit = h(
+    'button',
+    { type: 'submit', class: DANGEROUS.has(action) ? 'danger' : 'primary', dataset: { confirm: action } },
+    t('act.confirm_button', { action: actionName(action) }),
+  );
+  form.append(
+    h(
+      'div',
+      { class: 'row' },
+      submit,
+      h('button', { type: 'button', class: 'secondary', onclick: () => onCancel && onCancel() }, t('act.cancel')),
+    ),
+  );
+  clearOnInput(form);
+  form.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      onCancel && onCancel();
+    }
+  });
+  // Voiding ends the case: once the reason is written, the first press asks again.
+  const ask = h('p', { class: 'warning confirm-ask', role: 'alert', hidden: true, 'data-testid': 'confirm-ask' });
+  submit.parentElement.before(ask);
+  let asked = false;
+  form.addEventListener('input', () => {
+    asked = false;
+    ask.hidden = true;
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    /** @type {Record<string, any>} */
+    const body = { action, version: c.version };
+    const val = (/** @type {string} */ name) => form.elements[name]?.value?.trim() || '';
+    if (action === 'void' && val('reason') && !asked) {
+      asked = true;
+      ask.textContent = t('act.void_confirm', { number: c.number });
+      ask.hidden = false;
+      submit.textContent = t('act.void_confirm_button');
+      submit.focus();
+      return;
+    }
+    if (val('note')) body.note = val('note');
+    if (needs.includes('reason') && val('reason')) body.reason = val('reason');
+    if (val('public_reply')) body.public_reply = val('public_reply');
+    if (action === 'void' && val('public_reason')) body.public_reason = val('public_reason');
+    if (needs.includes('unit_id') && val('unit_id')) body.unit_id = val('unit_id');
+    if (needs.includes('extension') && val('extension_amount')) body.extension = `${val('extension_amount')}${val('extension_unit')}`;
+    submit.disabled = true;
+    try {
+      const files = photos.files();
+      if (files.length) {
+        body.attachments = [];
+        for (const f of files) body.attachments.push((await uploadPhoto(f)).id);
+      }
+      const updated = await api(`/api/v1/cases/${encodeURIComponent(c.id)}/actions`, { method: 'POST', body });
+      await onDone(updated);
+    } catch (err) {
+      showError(form, err);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+

@@ -1,0 +1,282 @@
+// A case with everything a decision needs: description, photos, reporter (as privacy
+// allows), routing, the deadline and the remaining working time, the timeline, a map, and
+// exactly the actions the server lists in `allowed_actions`. Drawn as a page of its own
+// (`#/case/ID`) or beside a work list (the queue's case panel), by the same code.
+
+import { t } from '../i18n.js';
+import { h, fill, timeEl, api, describe, announce, safeLink } from '../common.js';
+import { createMap, LIGHT_COLOURS } from '../map.js';
+import { photoStrip, beforeAfter } from '../photos.js';
+import {
+  ctx,
+  HOME,
+  stateName,
+  colon,
+  actionName,
+  roleName,
+  categoryName,
+  unitName,
+  stateBadge,
+  lightEl,
+  timeLeftEl,
+} from './ctx.js';
+import { actionForm, DANGEROUS } from './actions.js';
+
+
+/**
+ * The reporter as the server shaped it for this role (masked phone 138****0000, masked or
+ * absent name and e-mail). Roles that may see the full number get a button that asks the
+ * server for it; the server writes every such view to the audit log.
+ */
+function reporterView(c) {
+  const r = c.reporter || {};
+  const phone = r.phone ? h('span', { class: 'phone', 'data-testid': 'reporter-phone' }, r.phone) : null;
+  const parts = [r.name, phone, r.email].filter(Boolean);
+  if (!parts.length) return null;
+  const out = [];
+  parts.forEach((p, i) => out.push(i ? ' · ' : '', p));
+  if (phone && r.phone_revealable) {
+    const status = h('span', { class: 'hint', role: 'status' });
+    const btn = h('button', {
+      type: 'button',
+      class: 'link',
+      'data-testid': 'reveal-phone',
+      title: t('case.reveal_phone_hint'),
+      onclick: async () => {
+        btn.disabled = true;
+        try {
+          const got = await api(`/api/v1/cases/${c.id}/reveal-phone`, { method: 'POST', body: {} });
+          fill(phone, got.phone);
+          btn.remove();
+          fill(status, t('case.reveal_phone_logged'));
+        } catch (e) {
+          btn.disabled = false;
+          fill(status, describe(e));
+        }
+      },
+    }, t('case.reveal_phone'));
+    out.push(' ', btn, ' ', status);
+  }
+  return out;
+}
+
+/** The extra lines a hotline or channel report carries: its ref, call time, call-back. */
+function intakeView(c) {
+  const r = c.reporter || {};
+  const out = [];
+  if (c.external_ref && c.source !== 'public') out.push(h('span', { 'data-testid': 'external-ref' }, `${t('case.external_ref')}${colon()}${c.external_ref}`));
+  if (r.contacted_at) out.push(h('span', {}, `${t('case.contacted_at')}${colon()}`, timeEl(r.contacted_at)));
+  if (r.callback !== undefined && r.callback !== null) out.push(h('span', {}, r.callback ? t('case.callback_yes') : t('case.callback_no')));
+  if (!out.length) return null;
+  const list = [];
+  out.forEach((x, i) => list.push(i ? ' · ' : '', x));
+  return list;
+}
+
+/**
+ * Draws case `id` into `root`. `embedded`: beside a work list (compact, no back link;
+ * `onChanged(updated, message)` is called after an action instead of redrawing here).
+ * @param {HTMLElement} root
+ * @param {string} id
+ * `context`: the queue row's road chiefs and possible duplicates, shown with the case.
+ * @param {{ message?: string, embedded?: boolean, focus?: boolean, context?: any, onChanged?: (updated: any, message: string) => void | Promise<void> }} [opts]
+ */
+export async function renderCase(root, id, { message, embedded = false, onChanged, focus = false, context = null } = {}) {
+  let c;
+  try {
+    c = await api(`/api/v1/cases/${encodeURIComponent(id)}`);
+  } catch (err) {
+    fill(root, h('section', { class: 'card-box' }, h('p', { class: 'form-error', role: 'alert' }, describe(err)), embedded ? null : backLink()));
+    return;
+  }
+  const heading = h(embedded ? 'h3' : 'h2', { tabindex: '-1', id: 'case-heading' }, t('case.heading', { number: c.number }));
+  const status = h('p', { class: 'status-line', 'aria-live': 'polite', 'data-testid': embedded ? 'case-status' : 'status' }, message || '');
+  const formBox = h('div', { id: 'action-form-box' });
+  const buttons = h(
+    'div',
+    { class: 'actions-bar', 'data-testid': 'actions' },
+    (c.allowed_actions || []).map((a) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: DANGEROUS.has(a) ? 'danger' : 'primary',
+          dataset: { action: a },
+          'aria-expanded': 'false',
+          'aria-controls': 'action-form-box',
+          onclick: (e) => openAction(a, e.currentTarget),
+        },
+        actionName(a),
+      ),
+    ),
+  );
+  const openAction = (a, button) => {
+    for (const b of buttons.querySelectorAll('button')) b.setAttribute('aria-expanded', String(b === button));
+    const form = actionForm(a, c, {
+      onDone: async (updated) => {
+        const msg = t('act.done', { action: actionName(a), number: updated.number });
+        if (embedded && onChanged) await onChanged(updated, msg);
+        else await renderCase(root, updated.id, { message: msg });
+        announce(msg);
+      },
+      onCancel: () => {
+        fill(formBox);
+        button.setAttribute('aria-expanded', 'false');
+        button.focus();
+      },
+    });
+    fill(formBox, form);
+    form.querySelector('input, select, textarea')?.focus();
+  };
+
+  const r = c.routing || {};
+  const kv = (k, v) => (v === null || v === undefined || v === '' ? null : [h('dt', {}, t(k)), h('dd', {}, v)]);
+  const details = h(
+    'dl',
+    { class: 'kv' },
+    kv('case.category', categoryName(c.category)),
+    kv('case.source', t(`source.${c.source}`)),
+    kv('case.priority', t(`priority.${c.priority}`)),
+    kv('case.unit', c.unit?.name),
+    kv('case.suggested_unit', !c.unit && c.suggested_unit ? c.suggested_unit.name : null),
+    kv('case.stage', c.stage ? t(`stage.${c.stage}`) : null),
+    kv(
+      'case.deadline',
+      c.deadline
+        ? [
+            timeEl(c.deadline),
+            ' ',
+            lightEl(c.light),
+            ' ',
+            timeLeftEl(c),
+            c.deadline_weekends_only ? h('span', { class: 'warning weekends-only', dataset: { testid: 'deadline-weekends-only' } }, t('case.deadline_weekends_only')) : null,
+          ]
+        : null,
+    ),
+    kv('case.created', timeEl(c.created_at)),
+    kv('case.updated', timeEl(c.updated_at)),
+    kv('case.closed_at', c.closed_at ? timeEl(c.closed_at) : null),
+    kv('case.address', c.address),
+    kv('case.reporter', reporterView(c)),
+    kv('case.intake', intakeView(c)),
+    kv(
+      'case.media',
+      c.media?.length
+        ? photoStrip(c.photos, { showGps: true }) || c.media.map((m) => [safeLink(m), h('br')])
+        : null,
+    ),
+  );
+  const placeList = h(
+    'dl',
+    { class: 'kv' },
+    r.outside_district ? kv('case.place', t('case.outside')) : null,
+    kv('case.street', r.street_name ? `${r.street_name} ${r.schematic ? t('case.schematic') : ''}` : null),
+    kv('case.community', r.community_code),
+    kv('case.grid', r.grid_code),
+    kv('case.road', r.road_name ? `${r.road_name}（${r.segment_id}${r.segment_distance_m != null ? `, ${r.segment_distance_m} m` : ''}）` : null),
+    kv('case.coords', `${c.lat.toFixed(6)}, ${c.lon.toFixed(6)} (WGS84)`),
+    kv('list.road_chief', context?.road_chiefs?.length ? context.road_chiefs.map((/** @type {any} */ r) => `${r.name}（${r.level_zh}）`).join('、') : null),
+  );
+  const dups = (context?.duplicates || []).filter((/** @type {any} */ d) => d.id !== c.id);
+  const dupNote = dups.length
+    ? h(
+        'div',
+        { class: 'dup-hint', role: 'note', 'data-testid': 'case-dups' },
+        h('strong', {}, t('intake.dups', { n: dups.length })),
+        ' ',
+        dups.map((/** @type {any} */ d, /** @type {number} */ i) => [i ? '、' : '', h('a', { href: `#/case/${d.id}` }, d.number), ` (${Math.round(d.distance_m)} m)`]),
+      )
+    : null;
+  const notes = [
+    c.pending_extension ? t('case.pending_extension', { x: c.pending_extension }) : null,
+    c.void_reason ? t('case.void_reason', { x: c.void_reason }) : null,
+    c.public_reason ? t('case.public_reason', { x: t(`preason.${c.public_reason}`) }) : null,
+    t('case.counts', { r: c.return_count, w: c.rework_count, e: c.extension_count }),
+  ].filter(Boolean);
+
+  const mapEl = h('div', { class: 'map map-small', 'aria-label': t('case.place') });
+  const head = h(
+    'section',
+    { class: 'card-box', 'aria-labelledby': 'case-heading' },
+    embedded ? null : backLink(),
+    h(
+      'div',
+      { class: 'case-head' },
+      heading,
+      stateBadge(c.state),
+      c.light ? lightEl(c.light) : null,
+      timeLeftEl(c),
+      h('span', { class: 'muted' }, t('case.version', { v: c.version })),
+      h('button', { type: 'button', class: 'secondary small', onclick: () => renderCase(root, c.id, { embedded, onChanged, context, focus: true }) }, t('case.reload')),
+      embedded ? h('a', { class: 'small', href: `#/case/${c.id}`, 'data-testid': 'open-full' }, t('case.open_full')) : null,
+    ),
+    status,
+    dupNote,
+    h('p', { class: 'description', 'data-testid': 'description' }, c.description),
+    notes.map((x) => h('p', { class: 'muted' }, x)),
+  );
+  const actionsBox = h(
+    'section',
+    { class: 'card-box', 'aria-labelledby': 'actions-heading' },
+    h('h3', { id: 'actions-heading' }, t('case.actions')),
+    c.allowed_actions?.length ? buttons : h('p', { class: 'muted', 'data-testid': 'no-actions' }, t('case.no_actions')),
+    formBox,
+  );
+  const detailsBox = h('section', { class: 'card-box', 'aria-labelledby': 'details-heading' }, h('h3', { id: 'details-heading' }, t('case.details')), details);
+  const photosBox = beforeAfter(c.events)
+    ? h('section', { class: 'card-box', 'aria-labelledby': 'photos-heading' }, h('h3', { id: 'photos-heading' }, t('photo.heading')), beforeAfter(c.events))
+    : null;
+  const timelineBox = h(
+    'section',
+    { class: 'card-box', 'aria-labelledby': 'timeline-heading' },
+    h('h3', { id: 'timeline-heading' }, t('case.timeline')),
+    timeline(c.events || []),
+  );
+  const placeBox = h('section', { class: 'card-box', 'aria-label': t('case.place') }, h('h3', {}, t('case.place')), mapEl, placeList);
+  if (embedded) {
+    fill(root, head, actionsBox, photosBox, detailsBox, placeBox, timelineBox);
+  } else {
+    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, detailsBox, photosBox, timelineBox), placeBox));
+  }
+  if (!embedded || focus) heading.focus({ preventScroll: embedded });
+  const map = createMap(mapEl, { center: [c.lat, c.lon], zoom: 14, label: t('case.place') });
+  map.setCases([{ lat: c.lat, lon: c.lon, radius: 9, colour: c.light ? LIGHT_COLOURS[c.light] : '#5a6470', title: c.number }]);
+}
+
+function backLink() {
+  return h('p', {}, h('a', { href: ctx.lastList || `#/${HOME[ctx.user.role] || 'all'}` }, `← ${t('case.back')}`));
+}
+
+function timeline(events) {
+  return h(
+    'ol',
+    { class: 'timeline', 'data-testid': 'timeline' },
+    events.map((e) => {
+      const lines = [
+        e.note ? [t('ev.note'), e.note] : null,
+        e.reason ? [t('ev.reason'), e.reason] : null,
+        e.unit_id ? [t('ev.unit'), unitName(e.unit_id)] : null,
+        e.extension ? [t('ev.extension'), e.extension] : null,
+        e.attachments?.length && !e.photos?.length ? [t('ev.attachments'), e.attachments.join('、')] : null,
+        e.public_reason ? [t('ev.public_reason'), t(`preason.${e.public_reason}`)] : null,
+        e.public_reply ? [t('ev.public_reply'), e.public_reply] : null,
+      ].filter(Boolean);
+      return h(
+        'li',
+        { dataset: { kind: e.kind } },
+        h('p', { class: 'ev-head' }, timeEl(e.at), ' · ', actionName(e.kind)),
+        h(
+          'p',
+          { class: 'ev-meta' },
+          roleName(e.actor_role),
+          ' · ',
+          e.from_state ? `${stateName(e.from_state)} → ` : '',
+          stateName(e.to_state),
+        ),
+        lines.map(([k, v]) => h('p', { class: 'ev-body' }, h('strong', {}, `${k}${colon()}`), v)),
+        photoStrip(e.photos, { showGps: true }),
+      );
+    }),
+  );
+}
+
