@@ -308,6 +308,15 @@ export async function renderList(root, view, params) {
       select(/** @type {HTMLTableRowElement} */ (tr), { into: true });
     }
   });
+  // Escape inside the case (outside a form, which cancels itself) goes back to its row.
+  panel.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || e.defaultPrevented || /** @type {HTMLElement} */ (e.target).closest('form')) return;
+    const tr = rows().find((r) => r.dataset.id === selected);
+    if (tr) {
+      e.preventDefault();
+      tr.focus();
+    }
+  });
   tbody.addEventListener('click', (e) => {
     const target = /** @type {HTMLElement} */ (e.target);
     if (target.closest('a, button, form, input, select, textarea')) return;
@@ -319,6 +328,7 @@ export async function renderList(root, view, params) {
     { keys: ['k', '↑'], label: t('keys.prev'), run: () => move(-1) },
     { keys: ['Enter'], label: t('keys.open'), run: () => rows().find((r) => r.dataset.id === selected) && select(/** @type {HTMLTableRowElement} */ (rows().find((r) => r.dataset.id === selected)), { into: true }) },
     { keys: ['r'], label: t('keys.reload'), run: () => void reload() },
+    { keys: ['Esc'], label: t('keys.back_to_list'), run: () => {} },
   ]);
 
   const load = async (/** @type {string | null} */ cursor) => {
@@ -328,7 +338,7 @@ export async function renderList(root, view, params) {
     try {
       const page = await api(`/api/v1/cases?${q}`);
       items.push(...page.items);
-      for (const c of page.items) renderRow(tbody, c, cfg, { reload, open: (tr) => select(tr, { into: true }) });
+      for (const c of page.items) renderRow(tbody, c, cfg, { reload });
       if (!items.length) tbody.append(h('tr', {}, h('td', { colspan: cfg.rowActions ? 5 : 4, class: 'empty' }, t('list.empty'))));
       more.hidden = !page.next_cursor;
       more.onclick = () => load(page.next_cursor);
@@ -382,9 +392,9 @@ function excerpt(text) {
  * @param {HTMLElement} tbody
  * @param {any} c
  * @param {any} cfg
- * @param {{ reload: (message?: string) => Promise<void>, open: (tr: HTMLTableRowElement) => void }} hooks
+ * @param {{ reload: (message?: string) => Promise<void> }} hooks
  */
-function renderRow(tbody, c, cfg, { reload, open }) {
+function renderRow(tbody, c, cfg, { reload }) {
   const thumb = thumbUrl(c.media?.[0]);
   const dups = (c.duplicates || []).filter((/** @type {any} */ d) => d.id !== c.id);
   // The segment's own road chief (the most local level) speaks for the road; the others
@@ -430,7 +440,7 @@ function renderRow(tbody, c, cfg, { reload, open }) {
             `${t('list.road_chief')}${colon()}${chief}${chiefs.length > 1 ? t('list.more_chiefs', { n: chiefs.length - 1 }) : ''}`,
           )
         : null,
-      h('div', { class: 'cell-sub unit' }, unit),
+      h('div', { class: 'cell-sub unit', title: unit }, unit),
     ),
     h(
       'td',
@@ -444,6 +454,7 @@ function renderRow(tbody, c, cfg, { reload, open }) {
   const cell = h('div', { class: 'row-actions' });
   tr.append(h('td', { 'data-label': t('list.actions') }, cell));
   const actions = (ROW_ACTIONS[c.state] || []).filter(([, roles]) => roles.includes(ctx.user?.role || '')).map(([a]) => a);
+  // The row itself opens the case beside the list (click, Enter); its number, as a page.
   /** @type {HTMLElement | null} */
   let formRow = null;
   const openForm = (/** @type {string} */ action) => {
@@ -475,7 +486,6 @@ function renderRow(tbody, c, cfg, { reload, open }) {
       ),
     );
   }
-  cell.append(h('button', { type: 'button', class: 'secondary small', onclick: () => open(/** @type {HTMLTableRowElement} */ (tr)) }, t('list.open')));
 }
 
 // ---- the overdue chart --------------------------------------------------------------------

@@ -65,7 +65,7 @@ extend(
     'fr.need_location': '还没有位置：请定位或在地图上点选',
     'fr.map': '问题位置地图',
     'fr.photo_heading': '现场照片',
-    'fr.photo': '📷 拍照',
+    'fr.photo': '拍照',
     'fr.photo_hint': '用相机拍摄现场，可拍多张。',
     'fr.description': '简要描述',
     'fr.submit': '上报',
@@ -112,6 +112,7 @@ extend(
     'keys.prev': '上一件',
     'keys.open': '进入选中案件的操作',
     'keys.reload': '刷新列表',
+    'keys.back_to_list': '从案件回到列表中的这一行',
     'keys.send': '提交登记',
     'login.signed_out_elsewhere': '已在其他标签页退出登录。',
 
@@ -181,7 +182,7 @@ extend(
     'fr.need_location': 'no location yet: locate or pick on the map',
     'fr.map': 'Map of the location',
     'fr.photo_heading': 'Photos of the scene',
-    'fr.photo': '📷 Take a photo',
+    'fr.photo': 'Take a photo',
     'fr.photo_hint': 'Photograph the scene; several photos are fine.',
     'fr.description': 'Short description',
     'fr.submit': 'Report',
@@ -228,6 +229,7 @@ extend(
     'keys.prev': 'Previous case',
     'keys.open': 'Act on the selected case',
     'keys.reload': 'Reload the list',
+    'keys.back_to_list': 'From the case back to its row in the list',
     'keys.send': 'Send the registration',
     'login.signed_out_elsewhere': 'You signed out in another tab.',
 
