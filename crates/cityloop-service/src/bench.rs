@@ -164,3 +164,36 @@ pub async fn raw_floor(
         all,
     ))
 }
+
+/// Rows written together per commit by [`batched_floor`].
+pub const FLOOR_BATCH: usize = 256;
+
+/// The batched floor: case-sized rows written [`FLOOR_BATCH`] to a commit by one client,
+/// the database's throughput when rows share an fsync (what a group commit can approach).
+pub async fn batched_floor(
+    store: &Arc<dyn Store>,
+    ops: usize,
+) -> Result<IntakeFigures, ServiceError> {
+    let payload = serde_json::Value::String("x".repeat(1500));
+    let start = Instant::now();
+    let mut lat = Vec::with_capacity(ops);
+    let mut done = 0;
+    while done < ops {
+        let n = FLOOR_BATCH.min(ops - done);
+        let items: Vec<(String, serde_json::Value)> = (done..done + n)
+            .map(|i| (format!("bench-batch:{i}"), payload.clone()))
+            .collect();
+        let t = Instant::now();
+        store.put_settings(&items).await?;
+        // Every row of the batch waited for the same commit.
+        lat.extend(std::iter::repeat_n(t.elapsed(), n));
+        done += n;
+    }
+    let backend = format!("{:?}", store.backend()).to_lowercase();
+    Ok(figures(
+        format!("floor: {FLOOR_BATCH} rows per commit ({backend})"),
+        1,
+        start.elapsed(),
+        lat,
+    ))
+}

@@ -37,6 +37,15 @@ impl EvalCalendar {
     }
 }
 
+/// What the write path of one store applies commands with (`apply_command`).
+pub(crate) struct WriteCtx {
+    /// The district calendar evaluation counters are derived with.
+    pub(crate) calendar: std::sync::Arc<cityloop_domain::calendar::WorkCalendar>,
+    /// Evaluation buckets as delta rows folded later (PostgreSQL: no hot rows) instead
+    /// of direct updates of the shared bucket rows (SQLite's single writer).
+    pub(crate) eval_deltas: bool,
+}
+
 macro_rules! sql_store {
     ($store:ty, $db:ty, $backend:expr) => {
         use async_trait::async_trait;
@@ -142,6 +151,24 @@ macro_rules! sql_store {
                 .bind(Utc::now())
                 .execute(&self.writer)
                 .await?;
+                Ok(())
+            }
+
+            async fn put_settings(&self, items: &[(String, serde_json::Value)]) -> Result<()> {
+                let mut tx = self.writer.begin().await?;
+                let now = Utc::now();
+                for (key, value) in items {
+                    sqlx::query(
+                        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    )
+                    .bind(key)
+                    .bind(value.to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -359,12 +386,12 @@ macro_rules! sql_store {
                 deadline: Option<DateTime<Utc>>,
                 event: &Event,
             ) -> Result<()> {
-                let mut tx = self.writer.begin().await?;
-                insert_case(&mut tx, case, deadline).await?;
-                insert_event(&mut tx, event).await?;
-                enqueue_case_event(&mut tx, case, event).await?;
-                eval_refresh(&mut tx, &self.eval_calendar.get(), case.id).await?;
-                tx.commit().await?;
+                self.execute(crate::pipeline::Command::CreateCase {
+                    case: case.clone(),
+                    deadline,
+                    event: event.clone(),
+                })
+                .await?;
                 Ok(())
             }
 
@@ -374,9 +401,12 @@ macro_rules! sql_store {
                 deadline: Option<DateTime<Utc>>,
                 event: &Event,
             ) -> Result<()> {
-                let mut tx = self.writer.begin().await?;
-                append_in(&mut tx, &self.eval_calendar.get(), case, deadline, event).await?;
-                tx.commit().await?;
+                self.execute(crate::pipeline::Command::AppendEvent {
+                    case: case.clone(),
+                    deadline,
+                    event: event.clone(),
+                })
+                .await?;
                 Ok(())
             }
 
@@ -388,37 +418,19 @@ macro_rules! sql_store {
                 scope: &str,
                 key: &str,
             ) -> Result<Option<crate::KeyUse>> {
-                let mut tx = self.writer.begin().await?;
-                if let Some(used) = key_use(&mut *tx, scope, key).await? {
-                    return Ok(Some(used));
-                }
-                let appended = append_in(&mut tx, &self.eval_calendar.get(), case, deadline, event).await;
-                if let Err(StoreError::Conflict(_)) = &appended {
-                    // A concurrent request with the same key may have won the version.
-                    drop(tx);
-                    if let Some(used) = key_use(&self.writer, scope, key).await? {
-                        return Ok(Some(used));
-                    }
-                    return appended.map(|()| None);
-                }
-                appended?;
-                let claimed = sqlx::query(
-                    "INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(scope)
-                .bind(key)
-                .bind(case.id.to_string())
-                .bind(event.at)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from);
-                if let Err(StoreError::Conflict(_)) = claimed {
-                    drop(tx);
-                    return key_use(&self.writer, scope, key).await;
-                }
-                claimed?;
-                tx.commit().await?;
-                Ok(None)
+                let out = self
+                    .execute(crate::pipeline::Command::AppendEventOnce {
+                        case: case.clone(),
+                        deadline,
+                        event: event.clone(),
+                        scope: scope.to_owned(),
+                        key: key.to_owned(),
+                    })
+                    .await?;
+                Ok(match out {
+                    crate::pipeline::Outcome::KeyUsed(used) => Some(used),
+                    _ => None,
+                })
             }
 
             async fn idempotency_key(&self, scope: &str, key: &str) -> Result<Option<crate::KeyUse>> {
@@ -779,16 +791,7 @@ macro_rules! sql_store {
             }
 
             async fn import_cases(&self, batch: &[crate::CaseRecord]) -> Result<()> {
-                let mut tx = self.writer.begin().await?;
-                let cal = self.eval_calendar.get();
-                for rec in batch {
-                    insert_case(&mut tx, &rec.case, rec.deadline).await?;
-                    for ev in &rec.events {
-                        insert_event(&mut tx, ev).await?;
-                    }
-                    eval_refresh(&mut tx, &cal, rec.case.id).await?;
-                }
-                tx.commit().await?;
+                self.execute(crate::pipeline::Command::ImportCases(batch.to_vec())).await?;
                 Ok(())
             }
 
@@ -944,49 +947,29 @@ macro_rules! sql_store {
                 event: &mut Event,
                 idempotency: Option<(&str, &str)>,
             ) -> Result<Option<CaseId>> {
-                let mut tx = self.writer.begin().await?;
-                if let Some((scope, key)) = idempotency {
-                    if let Some(id) = idempotent_case(&mut *tx, scope, key).await? {
-                        return Ok(Some(id));
+                let out = self
+                    .execute(crate::pipeline::Command::CreateNumberedCase {
+                        prefix: prefix.to_owned(),
+                        case: case.clone(),
+                        deadline,
+                        event: event.clone(),
+                        idempotency: idempotency.map(|(s, k)| (s.to_owned(), k.to_owned())),
+                        number: None,
+                    })
+                    .await?;
+                match out {
+                    crate::pipeline::Outcome::Replayed(id) => Ok(Some(id)),
+                    crate::pipeline::Outcome::Numbered(number) => {
+                        if let Some(report) = event.report.as_mut() {
+                            report.number = number.clone();
+                        }
+                        case.number = number;
+                        Ok(None)
                     }
+                    other => Err(StoreError::Corrupt(format!(
+                        "a numbered creation answered {other:?}"
+                    ))),
                 }
-                let row = sqlx::query(
-                    "INSERT INTO case_seq (scope, last) VALUES ($1, 1)
-                     ON CONFLICT (scope) DO UPDATE SET last = case_seq.last + 1
-                     RETURNING last",
-                )
-                .bind(format!("case:{prefix}"))
-                .fetch_one(&mut *tx)
-                .await?;
-                let number = cityloop_domain::ids::CaseNumber::with_prefix(prefix, row.try_get("last")?);
-                case.number = number.clone();
-                if let Some(report) = event.report.as_mut() {
-                    report.number = number;
-                }
-                insert_case(&mut tx, case, deadline).await?;
-                insert_event(&mut tx, event).await?;
-                enqueue_case_event(&mut tx, case, event).await?;
-                eval_refresh(&mut tx, &self.eval_calendar.get(), case.id).await?;
-                if let Some((scope, key)) = idempotency {
-                    let claimed = sqlx::query(
-                        "INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(scope)
-                    .bind(key)
-                    .bind(case.id.to_string())
-                    .bind(case.created_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::from);
-                    if let Err(StoreError::Conflict(_)) = claimed {
-                        // A concurrent retry won the key; answer with its case.
-                        drop(tx);
-                        return idempotent_case(&self.writer, scope, key).await;
-                    }
-                    claimed?;
-                }
-                tx.commit().await?;
-                Ok(None)
             }
 
             async fn admin_apply(&self, ops: &[crate::AdminOp], audit: &crate::AuditEntry) -> Result<()> {
@@ -1073,7 +1056,8 @@ macro_rules! sql_store {
 
             async fn eval_sums(&self, kind: ObjectKind, from_day: i32, to_day: i32) -> Result<Vec<(String, String, i64)>> {
                 // Whole months from the month totals, the days before and after from the day
-                // buckets (`crate::month_split`).
+                // buckets (`crate::month_split`), and the deltas not yet folded (PostgreSQL)
+                // over the whole range, all in one statement (one snapshot: exact).
                 let (head_to, months, tail_from) = crate::month_split(from_day, to_day);
                 let rows = sqlx::query(
                     "SELECT object_id, metric, CAST(SUM(v) AS BIGINT) AS v FROM (
@@ -1082,6 +1066,9 @@ macro_rules! sql_store {
                        UNION ALL
                        SELECT object_id, metric, value AS v FROM eval_buckets_month
                        WHERE object_kind = $1 AND month >= $6 AND month <= $7
+                       UNION ALL
+                       SELECT object_id, metric, value AS v FROM eval_bucket_deltas
+                       WHERE object_kind = $1 AND day >= $2 AND day <= $5
                      ) AS parts
                      GROUP BY object_id, metric",
                 )
@@ -1172,7 +1159,12 @@ macro_rules! sql_store {
 
             async fn eval_buckets(&self) -> Result<Vec<cityloop_domain::evaluation::Counter>> {
                 let rows = sqlx::query(
-                    "SELECT object_kind, day, object_id, metric, value FROM eval_buckets WHERE value <> 0
+                    "SELECT object_kind, day, object_id, metric, CAST(SUM(value) AS BIGINT) AS value FROM (
+                       SELECT object_kind, day, object_id, metric, value FROM eval_buckets
+                       UNION ALL
+                       SELECT object_kind, day, object_id, metric, value FROM eval_bucket_deltas
+                     ) AS parts
+                     GROUP BY object_kind, day, object_id, metric HAVING SUM(value) <> 0
                      ORDER BY object_kind, day, object_id, metric",
                 )
                 .fetch_all(&self.reader)
@@ -1193,12 +1185,13 @@ macro_rules! sql_store {
                 sqlx::query("DELETE FROM eval_buckets").execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM eval_buckets_month").execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM eval_case_counters").execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM eval_bucket_deltas").execute(&mut *tx).await?;
                 let ids = sqlx::query("SELECT id FROM cases ORDER BY id").fetch_all(&mut *tx).await?;
                 let mut n = 0u64;
                 for r in &ids {
                     let id: String = r.try_get("id")?;
                     let id = CaseId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    eval_refresh(&mut tx, &cal, id).await?;
+                    eval_refresh(&mut tx, &cal, false, id).await?;
                     n += 1;
                 }
                 tx.commit().await?;
@@ -1252,6 +1245,7 @@ macro_rules! sql_store {
         async fn eval_refresh(
             tx: &mut sqlx::Transaction<'_, $db>,
             cal: &cityloop_domain::calendar::WorkCalendar,
+            deltas: bool,
             case_id: CaseId,
         ) -> Result<()> {
             use cityloop_domain::evaluation::{counters_of, sum_counters};
@@ -1281,6 +1275,20 @@ macro_rules! sql_store {
             }
             delta.retain(|_, v| *v != 0);
             for (k, v) in &delta {
+                if deltas {
+                    // No shared row: the background fold adds it to the buckets.
+                    sqlx::query(
+                        "INSERT INTO eval_bucket_deltas (object_kind, day, object_id, metric, value)
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(k.kind.as_str())
+                    .bind(k.day)
+                    .bind(&k.object_id)
+                    .bind(&k.metric)
+                    .bind(*v)
+                    .execute(&mut **tx)
+                    .await?;
+                } else {
                 sqlx::query(
                     "INSERT INTO eval_buckets (object_kind, day, object_id, metric, value) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (object_kind, day, object_id, metric) DO UPDATE SET value = eval_buckets.value + excluded.value",
@@ -1303,6 +1311,7 @@ macro_rules! sql_store {
                 .bind(*v)
                 .execute(&mut **tx)
                 .await?;
+                }
                 match new.get(k) {
                     Some(n) => {
                         sqlx::query(
@@ -1360,15 +1369,182 @@ macro_rules! sql_store {
             }
         }
 
-        /// The body of `append_event`: the version-checked view update, the event and its
-        /// projections, in the caller's transaction.
-        async fn append_in(
+        /// Applies one write-path command inside `tx` (the caller's transaction, or the
+        /// savepoint of one write in a SQLite group commit): the command's own checks
+        /// (idempotency key, case number), then every registered projection
+        /// (`crate::pipeline::PROJECTIONS`) in order. On an error nothing of the command
+        /// may be committed: the caller rolls `tx` back.
+        pub(crate) async fn apply_command(
             tx: &mut sqlx::Transaction<'_, $db>,
-            cal: &cityloop_domain::calendar::WorkCalendar,
-            case: &Case,
-            deadline: Option<DateTime<Utc>>,
-            event: &Event,
+            ctx: &crate::common::WriteCtx,
+            cmd: &crate::pipeline::Command,
+        ) -> Result<crate::pipeline::Outcome> {
+            use crate::pipeline::{Change, ChangeKind, Command, Outcome};
+            match cmd {
+                Command::CreateCase { case, deadline, event } => {
+                    let change = Change {
+                        case,
+                        deadline: *deadline,
+                        events: std::slice::from_ref(event),
+                        kind: ChangeKind::Created,
+                    };
+                    run_projections(tx, ctx, &change).await?;
+                    Ok(Outcome::Done)
+                }
+                Command::CreateNumberedCase { prefix, case, deadline, event, idempotency, number } => {
+                    if let Some((scope, key)) = idempotency {
+                        if let Some(id) = idempotent_case(&mut **tx, scope, key).await? {
+                            return Ok(Outcome::Replayed(id));
+                        }
+                    }
+                    // Everything from the number on in a savepoint: a lost race for the
+                    // key rolls back the number too (gap-free where `case_seq` is used).
+                    let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+                    let n = match number {
+                        Some(n) => *n,
+                        None => take_number_in(&mut sp, prefix).await?,
+                    };
+                    let assigned = cityloop_domain::ids::CaseNumber::with_prefix(prefix, n);
+                    let mut case = case.clone();
+                    case.number = assigned.clone();
+                    let mut event = event.clone();
+                    if let Some(report) = event.report.as_mut() {
+                        report.number = assigned.clone();
+                    }
+                    let change = Change {
+                        case: &case,
+                        deadline: *deadline,
+                        events: std::slice::from_ref(&event),
+                        kind: ChangeKind::Created,
+                    };
+                    run_projections(&mut sp, ctx, &change).await?;
+                    if let Some((scope, key)) = idempotency {
+                        let claimed = claim_key(&mut sp, scope, key, case.id, case.created_at).await;
+                        if let Err(StoreError::Conflict(_)) = claimed {
+                            // A concurrent retry won the key; answer with its case.
+                            sp.rollback().await?;
+                            return match idempotent_case(&mut **tx, scope, key).await? {
+                                Some(id) => Ok(Outcome::Replayed(id)),
+                                None => Err(StoreError::Conflict(format!("idempotency key {key:?} is being used"))),
+                            };
+                        }
+                        claimed?;
+                    }
+                    sp.commit().await?;
+                    Ok(Outcome::Numbered(assigned))
+                }
+                Command::AppendEvent { case, deadline, event } => {
+                    let change = Change {
+                        case,
+                        deadline: *deadline,
+                        events: std::slice::from_ref(event),
+                        kind: ChangeKind::Appended,
+                    };
+                    run_projections(tx, ctx, &change).await?;
+                    Ok(Outcome::Done)
+                }
+                Command::AppendEventOnce { case, deadline, event, scope, key } => {
+                    if let Some(used) = key_use(&mut **tx, scope, key).await? {
+                        return Ok(Outcome::KeyUsed(used));
+                    }
+                    let change = Change {
+                        case,
+                        deadline: *deadline,
+                        events: std::slice::from_ref(event),
+                        kind: ChangeKind::Appended,
+                    };
+                    let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+                    let appended = run_projections(&mut sp, ctx, &change).await;
+                    if let Err(StoreError::Conflict(_)) = &appended {
+                        // A concurrent request with the same key may have won the version.
+                        sp.rollback().await?;
+                        if let Some(used) = key_use(&mut **tx, scope, key).await? {
+                            return Ok(Outcome::KeyUsed(used));
+                        }
+                        return appended.map(|()| Outcome::Done);
+                    }
+                    appended?;
+                    let claimed = claim_key(&mut sp, scope, key, case.id, event.at).await;
+                    if let Err(StoreError::Conflict(_)) = claimed {
+                        sp.rollback().await?;
+                        return match key_use(&mut **tx, scope, key).await? {
+                            Some(used) => Ok(Outcome::KeyUsed(used)),
+                            None => Err(StoreError::Conflict(format!("idempotency key {key:?} is being used"))),
+                        };
+                    }
+                    claimed?;
+                    sp.commit().await?;
+                    Ok(Outcome::Done)
+                }
+                Command::ImportCases(batch) => {
+                    for rec in batch {
+                        let change = Change {
+                            case: &rec.case,
+                            deadline: rec.deadline,
+                            events: &rec.events,
+                            kind: ChangeKind::Imported,
+                        };
+                        run_projections(tx, ctx, &change).await?;
+                    }
+                    Ok(Outcome::Done)
+                }
+            }
+        }
+
+        /// Runs every registered projection on one change, in the registered order.
+        async fn run_projections(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            ctx: &crate::common::WriteCtx,
+            change: &crate::pipeline::Change<'_>,
         ) -> Result<()> {
+            for p in crate::pipeline::PROJECTIONS {
+                project(tx, ctx, *p, change).await?;
+            }
+            Ok(())
+        }
+
+        /// One projection consuming one change: the single place each read model of the
+        /// write path is written.
+        async fn project(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            ctx: &crate::common::WriteCtx,
+            projection: crate::pipeline::Projection,
+            change: &crate::pipeline::Change<'_>,
+        ) -> Result<()> {
+            use crate::pipeline::{ChangeKind, Projection};
+            match projection {
+                Projection::CaseView => case_view_in(tx, change).await,
+                Projection::Events => {
+                    for event in change.events {
+                        insert_event(tx, event).await?;
+                    }
+                    Ok(())
+                }
+                Projection::WebhookOutbox => {
+                    // A copied history fired its webhooks where it was written.
+                    if change.kind != ChangeKind::Imported {
+                        for event in change.events {
+                            enqueue_case_event(tx, change.case, event).await?;
+                        }
+                    }
+                    Ok(())
+                }
+                Projection::EvalBuckets => {
+                    eval_refresh(tx, &ctx.calendar, ctx.eval_deltas, change.case.id).await
+                }
+            }
+        }
+
+        /// The case-view projection: a new case's row, or the version-checked update of an
+        /// existing one (optimistic concurrency: a stale version is a conflict).
+        async fn case_view_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            change: &crate::pipeline::Change<'_>,
+        ) -> Result<()> {
+            let case = change.case;
+            if change.kind != crate::pipeline::ChangeKind::Appended {
+                return insert_case(tx, case, change.deadline).await;
+            }
             let done = sqlx::query(
                 "UPDATE cases SET state = $1, category_code = $2, unit_id = $3, deadline = $4,
                    updated_at = $5, version = $6, view = $7
@@ -1377,7 +1553,7 @@ macro_rules! sql_store {
             .bind(case.state.as_str())
             .bind(&case.category.code)
             .bind(case.unit_id.map(|u| u.to_string()))
-            .bind(deadline)
+            .bind(change.deadline)
             .bind(case.updated_at)
             .bind(case.version)
             .bind(serde_json::to_string(case)?)
@@ -1392,9 +1568,38 @@ macro_rules! sql_store {
                     case.version - 1
                 )));
             }
-            insert_event(tx, event).await?;
-            enqueue_case_event(tx, case, event).await?;
-            eval_refresh(tx, cal, case.id).await?;
+            Ok(())
+        }
+
+        /// The next number of the scope `case:{prefix}` from `case_seq`, in the caller's
+        /// transaction (so a rolled-back write gives its number back).
+        async fn take_number_in(tx: &mut sqlx::Transaction<'_, $db>, prefix: &str) -> Result<i64> {
+            let row = sqlx::query(
+                "INSERT INTO case_seq (scope, last) VALUES ($1, 1)
+                 ON CONFLICT (scope) DO UPDATE SET last = case_seq.last + 1
+                 RETURNING last",
+            )
+            .bind(format!("case:{prefix}"))
+            .fetch_one(&mut **tx)
+            .await?;
+            Ok(row.try_get("last")?)
+        }
+
+        /// Records the first use of an idempotency key (a conflict if it is used).
+        async fn claim_key(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            scope: &str,
+            key: &str,
+            case_id: CaseId,
+            at: DateTime<Utc>,
+        ) -> Result<()> {
+            sqlx::query("INSERT INTO idempotency (scope, key, case_id, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(scope)
+                .bind(key)
+                .bind(case_id.to_string())
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
             Ok(())
         }
 

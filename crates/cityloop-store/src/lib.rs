@@ -24,6 +24,7 @@ pub mod chainbench;
 mod common;
 pub mod evalbench;
 pub mod listbench;
+pub mod pipeline;
 pub mod postgres;
 pub mod sqlite;
 pub mod testing;
@@ -317,6 +318,9 @@ pub trait Store: WebhookStore + IntegrityStore + Send + Sync + 'static {
 
     // ---- settings (calendar, limit table, district profile) as JSON documents ----
     async fn put_setting(&self, key: &str, value: &serde_json::Value) -> Result<()>;
+    /// Writes several settings in one transaction (one commit; `cityloop bench intake`'s
+    /// batched floor).
+    async fn put_settings(&self, items: &[(String, serde_json::Value)]) -> Result<()>;
     async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>>;
 
     // ---- reference data ----

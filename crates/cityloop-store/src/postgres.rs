@@ -3,11 +3,19 @@
 //!
 //! Reads and writes share one pool; PostgreSQL's MVCC handles concurrent writers and the
 //! optimistic version check in `append_event` keeps concurrent transitions safe.
+//!
+//! No row is shared by all writers of a day: case numbers come from blocks reserved in
+//! `case_seq` ([`NumberBlocks`]) and evaluation buckets are written as delta rows that a
+//! background pass folds ([`PgStore::fold_eval_deltas`]); readers add the unfolded rows.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
+
+use crate::pipeline::{Command, Outcome};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -18,6 +26,10 @@ pub struct PgStore {
     pub(crate) reader: PgPool,
     /// The calendar evaluation counters are derived with (see `Store::set_eval_calendar`).
     pub(crate) eval_calendar: crate::common::EvalCalendar,
+    /// Case numbers reserved in blocks (no hot `case_seq` row in a case's transaction).
+    numbers: Arc<NumberBlocks>,
+    /// Alive while a clone of the store is: the background fold stops after the last.
+    _open: Arc<()>,
 }
 
 impl PgStore {
@@ -35,10 +47,14 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| crate::StoreError::Unavailable(format!("migration failed: {e}")))?;
+        let open = Arc::new(());
+        tokio::spawn(fold_loop(pool.clone(), Arc::downgrade(&open)));
         let store = Self {
             writer: pool.clone(),
             reader: pool,
             eval_calendar: crate::common::EvalCalendar::default(),
+            numbers: Arc::new(NumberBlocks::default()),
+            _open: open,
         };
         crate::chain::after_migrate(&store).await?;
         Ok(store)
@@ -96,6 +112,137 @@ impl PgStore {
     /// The underlying pool (for tests and tools that need raw SQL).
     pub fn pool(&self) -> &PgPool {
         &self.writer
+    }
+}
+
+/// How many case numbers a PostgreSQL store reserves from `case_seq` at a time.
+pub const NUMBER_BLOCK: i64 = 32;
+
+/// How often the background pass folds evaluation delta rows into the buckets.
+pub const FOLD_EVERY: Duration = Duration::from_millis(500);
+
+/// Case numbers handed out from blocks reserved in `case_seq`: a writer touches the
+/// day's `case_seq` row once per [`NUMBER_BLOCK`] cases, in its own short committed
+/// statement, instead of holding the row for the length of every case's transaction.
+#[derive(Debug, Default)]
+pub(crate) struct NumberBlocks {
+    /// Per scope: the next free number and the last one of the reserved block.
+    blocks: tokio::sync::Mutex<HashMap<String, (i64, i64)>>,
+}
+
+/// How many scopes (days) keep a reserved block in memory; older ones are forgotten.
+const KEPT_SCOPES: usize = 8;
+
+impl NumberBlocks {
+    /// The next number of `case:{prefix}`. Numbers are unique; they are consecutive in
+    /// the order handed out while no write fails and the server keeps running, and the
+    /// rest of a block is skipped after a restart (docs/API-DESIGN.md, "Case numbers").
+    pub(crate) async fn take(&self, pool: &PgPool, prefix: &str) -> crate::Result<i64> {
+        let scope = format!("case:{prefix}");
+        let mut blocks = self.blocks.lock().await;
+        if let Some((next, last)) = blocks.get_mut(&scope) {
+            if *next <= *last {
+                let n = *next;
+                *next += 1;
+                return Ok(n);
+            }
+        }
+        let row = sqlx::query(
+            "INSERT INTO case_seq (scope, last) VALUES ($1, $2)
+             ON CONFLICT (scope) DO UPDATE SET last = case_seq.last + $2
+             RETURNING last",
+        )
+        .bind(&scope)
+        .bind(NUMBER_BLOCK)
+        .fetch_one(pool)
+        .await?;
+        let last: i64 = row.try_get("last")?;
+        let first = last - NUMBER_BLOCK + 1;
+        if blocks.len() >= KEPT_SCOPES && !blocks.contains_key(&scope) {
+            blocks.clear();
+        }
+        blocks.insert(scope, (first + 1, last));
+        Ok(first)
+    }
+}
+
+impl PgStore {
+    /// Runs one write-path command in its own transaction. A numbered case takes its
+    /// number from a reserved block before the transaction (after checking its
+    /// idempotency key, so a replay uses no number).
+    pub(crate) async fn execute(&self, mut cmd: Command) -> crate::Result<Outcome> {
+        if let Command::CreateNumberedCase {
+            prefix,
+            idempotency,
+            number: number @ None,
+            ..
+        } = &mut cmd
+        {
+            if let Some((scope, key)) = idempotency {
+                if let Some(id) = idempotent_case(&self.writer, scope, key).await? {
+                    return Ok(Outcome::Replayed(id));
+                }
+            }
+            *number = Some(self.numbers.take(&self.writer, prefix).await?);
+        }
+        let ctx = crate::common::WriteCtx {
+            calendar: self.eval_calendar.get(),
+            eval_deltas: true,
+        };
+        let mut tx = self.writer.begin().await?;
+        let out = apply_command(&mut tx, &ctx, &cmd).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Folds every committed evaluation delta row into the day and month buckets, in one
+    /// transaction (readers sum buckets and unfolded deltas in one statement, so they see
+    /// the rows either before or after the fold: exact at all times). Returns the number
+    /// of delta rows folded.
+    pub async fn fold_eval_deltas(&self) -> crate::Result<u64> {
+        fold(&self.writer).await
+    }
+}
+
+async fn fold(pool: &PgPool) -> crate::Result<u64> {
+    let row = sqlx::query(
+        "WITH moved AS (
+           DELETE FROM eval_bucket_deltas
+           RETURNING object_kind, day, object_id, metric, value
+         ), days AS (
+           INSERT INTO eval_buckets (object_kind, day, object_id, metric, value)
+           SELECT object_kind, day, object_id, metric, CAST(SUM(value) AS BIGINT) FROM moved
+           GROUP BY object_kind, day, object_id, metric
+           ORDER BY object_kind, day, object_id, metric
+           ON CONFLICT (object_kind, day, object_id, metric)
+             DO UPDATE SET value = eval_buckets.value + excluded.value
+         ), months AS (
+           INSERT INTO eval_buckets_month (object_kind, month, object_id, metric, value)
+           SELECT object_kind, day / 100, object_id, metric, CAST(SUM(value) AS BIGINT) FROM moved
+           GROUP BY object_kind, day / 100, object_id, metric
+           ORDER BY object_kind, day / 100, object_id, metric
+           ON CONFLICT (object_kind, month, object_id, metric)
+             DO UPDATE SET value = eval_buckets_month.value + excluded.value
+         )
+         SELECT COUNT(*) AS n FROM moved",
+    )
+    .fetch_one(pool)
+    .await?;
+    let n: i64 = row.try_get("n")?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The background fold: every [`FOLD_EVERY`] while the store is open (it stops when the
+/// last clone of the store is dropped). A failed pass is logged and tried again.
+async fn fold_loop(pool: PgPool, open: std::sync::Weak<()>) {
+    loop {
+        tokio::time::sleep(FOLD_EVERY).await;
+        if open.upgrade().is_none() {
+            return;
+        }
+        if let Err(e) = fold(&pool).await {
+            tracing::debug!(error = %e, "evaluation delta fold failed; next pass retries");
+        }
     }
 }
 

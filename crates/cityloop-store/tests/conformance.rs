@@ -14,7 +14,7 @@ use cityloop_domain::model::{
 };
 use cityloop_domain::workflow::{Action, Command};
 use cityloop_store::testing::TestDb;
-use cityloop_store::{CaseFilter, Page, Store, StoreError};
+use cityloop_store::{CaseFilter, CaseRecord, Page, Store, StoreError};
 
 /// Runs a test body once per available backend.
 macro_rules! store_test {
@@ -1056,4 +1056,490 @@ async fn the_public_list_holds_exactly_the_published_cases(db: &TestDb) {
 store_test!(
     public_list_published_only,
     the_public_list_holds_exactly_the_published_cases
+);
+
+/// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n.max(1)
+    }
+}
+
+/// The next event of `case` for a random legal action by a random allowed role, if the
+/// domain accepts it.
+fn random_step(
+    fx: &Fixture,
+    case: &Case,
+    rng: &mut Rng,
+    now: DateTime<Utc>,
+) -> Option<(Case, Event)> {
+    let legal: Vec<Action> = Action::ALL
+        .iter()
+        .copied()
+        .filter(|a| a.rule().from.contains(&case.state))
+        .collect();
+    if legal.is_empty() {
+        return None;
+    }
+    let action = legal[rng.below(legal.len())];
+    let roles = action.rule().roles;
+    let role = roles[rng.below(roles.len())];
+    let actor = Actor {
+        person_id: Some(PersonId::new_v7()),
+        role: ActorRole::Staff(role),
+        unit_id: (role == Role::Handler).then_some(case.unit_id).flatten(),
+    };
+    let cmd = Command {
+        note: Some("说明".into()),
+        reason: Some("原因".into()),
+        unit_id: Some(UnitId::new_v7()),
+        extension: Some(TimeLimit {
+            amount: 1,
+            unit: LimitUnit::WorkingDays,
+        }),
+        ..Command::default()
+    };
+    let ev = case.decide(action, &cmd, &actor, fx.ctx(now)).ok()?;
+    let mut next = case.clone();
+    next.apply(&ev).ok()?;
+    Some((next, ev))
+}
+
+/// A case with a short history built in memory, as `import_cases` receives it.
+fn history(fx: &Fixture, n: i64, rng: &mut Rng, now: DateTime<Utc>) -> CaseRecord {
+    let (mut case, first) = fx.report(n, now);
+    let mut events = vec![first];
+    for k in 0..rng.below(4) {
+        let Some((next, ev)) = random_step(fx, &case, rng, now + Duration::minutes(k as i64 + 1))
+        else {
+            break;
+        };
+        case = next;
+        events.push(ev);
+    }
+    CaseRecord {
+        deadline: case.deadline(&fx.cal),
+        case,
+        events,
+    }
+}
+
+/// Random rounds of concurrent write-path commands (creates, numbered and keyed creates,
+/// appends, keyed appends, imports, and racing appends of which one must lose), then
+/// every registered projection is compared with a rebuild from the stored events. The
+/// `match` over `PROJECTIONS` is exhaustive: a new projection does not compile here until
+/// it has its check.
+async fn every_projection_equals_a_rebuild_from_events_after_random_commands(db: &TestDb) {
+    use cityloop_domain::evaluation::{counters_of, sum_counters};
+    use cityloop_store::pipeline::{Projection, PROJECTIONS};
+    use std::collections::{BTreeSet, HashMap};
+
+    let fx = Arc::new(Fixture::new());
+    let sub = cityloop_store::WebhookSubscription {
+        id: uuid::Uuid::now_v7(),
+        url: "https://example.invalid/hook".into(),
+        secret: "s".into(),
+        event_types: cityloop_domain::webhook::EventType::ALL
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect(),
+        active: true,
+        description: "pipeline test".into(),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let audit = cityloop_store::AuditEntry {
+        id: uuid::Uuid::now_v7(),
+        at: t0(),
+        actor_id: None,
+        entity: "webhook".into(),
+        entity_id: sub.id.to_string(),
+        action: "create".into(),
+        before: None,
+        after: None,
+    };
+    db.store
+        .admin_apply(
+            &[cityloop_store::AdminOp::CreateWebhook(sub.clone())],
+            &audit,
+        )
+        .await
+        .unwrap();
+
+    // Imported cases and how many events they came with (those fire no webhooks).
+    let mut imported: HashMap<CaseId, i64> = HashMap::new();
+    let mut cases: Vec<Case> = Vec::new();
+    let mut n = 1000;
+    let mut now = t0();
+    for seed in 1..=3u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for _round in 0..8 {
+            now += Duration::minutes(rng.below(300) as i64);
+            let mut tasks = Vec::new();
+            for _ in 0..1 + rng.below(6) {
+                n += 1;
+                let store = db.store.clone();
+                let choice = if cases.is_empty() {
+                    rng.below(2)
+                } else {
+                    rng.below(6)
+                };
+                let key = format!("k{}", rng.below(4));
+                match choice {
+                    0 => {
+                        let (case, ev) = fx.report(n, now);
+                        let dl = case.deadline(&fx.cal);
+                        tasks.push(tokio::spawn(async move {
+                            store.create_case(&case, dl, &ev).await
+                        }));
+                    }
+                    1 => {
+                        let (mut case, mut ev) = fx.report(n, now);
+                        let dl = case.deadline(&fx.cal);
+                        let keyed = rng.below(2) == 0;
+                        tasks.push(tokio::spawn(async move {
+                            let idem = keyed.then_some(("create", key.as_str()));
+                            store
+                                .create_numbered_case(
+                                    "410103-20261126",
+                                    &mut case,
+                                    dl,
+                                    &mut ev,
+                                    idem,
+                                )
+                                .await
+                                .map(|_| ())
+                        }));
+                    }
+                    4 => {
+                        let rec = history(&fx, n, &mut rng, now);
+                        imported.insert(rec.case.id, rec.events.len() as i64);
+                        tasks.push(tokio::spawn(
+                            async move { store.import_cases(&[rec]).await },
+                        ));
+                    }
+                    c => {
+                        let case = &cases[rng.below(cases.len())];
+                        let Some((next, ev)) = random_step(&fx, case, &mut rng, now) else {
+                            continue;
+                        };
+                        let dl = next.deadline(&fx.cal);
+                        if c == 5 {
+                            // A racing append from the same view: at most one of the two wins.
+                            if let Some((other, ev2)) = random_step(&fx, case, &mut rng, now) {
+                                let store = db.store.clone();
+                                let dl2 = other.deadline(&fx.cal);
+                                tasks.push(tokio::spawn(async move {
+                                    store.append_event(&other, dl2, &ev2).await
+                                }));
+                            }
+                        }
+                        if c == 3 {
+                            tasks.push(tokio::spawn(async move {
+                                store
+                                    .append_event_once(&next, dl, &ev, "act", &key)
+                                    .await
+                                    .map(|_| ())
+                            }));
+                        } else {
+                            tasks.push(tokio::spawn(async move {
+                                store.append_event(&next, dl, &ev).await
+                            }));
+                        }
+                    }
+                }
+            }
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(()) | Err(StoreError::Conflict(_)) => {}
+                    Err(e) => panic!("unexpected store error: {e}"),
+                }
+            }
+            // Read every case back: the next round starts from the stored views.
+            let all = db.store.export_cases(None, 10_000).await.unwrap();
+            cases = all.into_iter().map(|r| r.case).collect();
+        }
+    }
+
+    let records = db.store.export_cases(None, 10_000).await.unwrap();
+    assert!(
+        records.len() > 20,
+        "the run wrote cases ({})",
+        records.len()
+    );
+    for p in PROJECTIONS {
+        match p {
+            Projection::CaseView => {
+                for r in &records {
+                    assert_eq!(
+                        Case::from_events(&r.events).unwrap(),
+                        r.case,
+                        "{}",
+                        p.name()
+                    );
+                }
+            }
+            Projection::Events => {
+                let report = db.store.verify_chains().await.unwrap();
+                assert!(report.ok, "{}: {:?}", p.name(), report.problems);
+                let events: usize = records.iter().map(|r| r.events.len()).sum();
+                assert_eq!(report.events, events as u64, "{}", p.name());
+            }
+            Projection::WebhookOutbox => {
+                let mut want = BTreeSet::new();
+                for r in &records {
+                    let copied = imported.get(&r.case.id).copied().unwrap_or(0);
+                    for (i, ev) in r.events.iter().enumerate().filter(|(_, e)| e.seq > copied) {
+                        let view = Case::from_events(&r.events[..=i]).unwrap();
+                        let id = format!("case:{}:{}", r.case.id, ev.seq);
+                        let out = cityloop_domain::webhook::case_event(&view, ev, &id);
+                        want.insert((
+                            id,
+                            out.event_type.as_str().to_owned(),
+                            out.payload.to_string(),
+                        ));
+                    }
+                }
+                let got: BTreeSet<_> = db
+                    .store
+                    .webhook_deliveries(sub.id, None, 500)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|d| (d.event_id, d.event_type, d.payload))
+                    .collect();
+                assert!(want.len() < 500, "the check reads one page of deliveries");
+                let extra: Vec<_> = got.difference(&want).collect();
+                let missing: Vec<_> = want.difference(&got).collect();
+                assert!(
+                    extra.is_empty() && missing.is_empty(),
+                    "{}: queued but not derived {extra:#?}, derived but not queued {missing:#?}",
+                    p.name()
+                );
+            }
+            Projection::EvalBuckets => {
+                let mut all = Vec::new();
+                for r in &records {
+                    all.extend(counters_of(&r.events, &fx.cal));
+                }
+                let want = sum_counters(&all);
+                let got = sum_counters(&db.store.eval_buckets().await.unwrap());
+                assert_eq!(got, want, "{}", p.name());
+                db.store.eval_rebuild().await.unwrap();
+                let rebuilt = sum_counters(&db.store.eval_buckets().await.unwrap());
+                assert_eq!(rebuilt, want, "{} after eval_rebuild", p.name());
+            }
+        }
+    }
+}
+store_test!(
+    pipeline_projections_equal_a_rebuild,
+    every_projection_equals_a_rebuild_from_events_after_random_commands
+);
+
+/// SQLite group commit: writes submitted together are committed in one transaction,
+/// each in its own savepoint. The failing one (its case row is written, then its event
+/// names a case that does not exist) is rolled back alone and answered its own error;
+/// the others commit. Then 64 concurrent writers through the trait, one of them failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_rolls_back_only_the_failing_write_of_a_batch() {
+    use cityloop_store::pipeline::{Command, Outcome};
+    use cityloop_store::testing::Raw;
+    let db = TestDb::sqlite().await;
+    let Raw::Sqlite(store) = &db.raw else {
+        panic!("TestDb::sqlite is a SQLite store");
+    };
+    let fx = Fixture::new();
+    let (mut cmds, mut ids) = (Vec::new(), Vec::new());
+    for n in 0..8 {
+        let (case, mut ev) = fx.report(500 + n, t0());
+        if n == 4 {
+            ev.case_id = CaseId::new_v7();
+        }
+        ids.push(case.id);
+        cmds.push(Command::CreateCase {
+            deadline: case.deadline(&fx.cal),
+            case,
+            event: ev,
+        });
+    }
+    let before = store.group_commit_stats();
+    let answers = store.execute_all(cmds).await;
+    let after = store.group_commit_stats();
+    assert_eq!(
+        after.commits - before.commits,
+        1,
+        "one commit for the batch"
+    );
+    assert_eq!(after.writes - before.writes, 8);
+    for (n, (answer, id)) in answers.iter().zip(&ids).enumerate() {
+        if n == 4 {
+            assert!(answer.is_err(), "the failing write answers its own error");
+            assert!(matches!(
+                db.store.get_case(*id).await,
+                Err(StoreError::NotFound(_))
+            ));
+        } else {
+            assert_eq!(answer.as_ref().unwrap(), &Outcome::Done, "write {n}");
+            db.store.get_case(*id).await.unwrap();
+        }
+    }
+    assert_eq!(db.store.count_cases().await.unwrap(), 7);
+    let counts: std::collections::HashMap<String, i64> =
+        db.store.counts().await.unwrap().into_iter().collect();
+    assert_eq!(counts["case_events"], 7, "no event of the failed write");
+
+    // A lone write on an idle store is its own commit.
+    let before = store.group_commit_stats();
+    create(&db.store, &fx, 600, t0()).await;
+    let after = store.group_commit_stats();
+    assert_eq!(
+        (after.commits - before.commits, after.writes - before.writes),
+        (1, 1)
+    );
+
+    // 64 concurrent writers; one reuses an existing case id and must get a conflict.
+    let fx = Arc::new(fx);
+    let taken = ids[0];
+    let mut tasks = Vec::new();
+    for n in 0..64 {
+        let store = db.store.clone();
+        let fx = fx.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut case, mut ev) = fx.report(700 + n, t0());
+            if n == 31 {
+                case.id = taken;
+                ev.case_id = taken;
+            }
+            store.create_case(&case, None, &ev).await.map(|()| case.id)
+        }));
+    }
+    let mut ok = 0;
+    for (n, t) in tasks.into_iter().enumerate() {
+        match t.await.unwrap() {
+            Ok(id) => {
+                db.store.get_case(id).await.unwrap();
+                ok += 1;
+            }
+            Err(StoreError::Conflict(_)) => assert_eq!(n, 31),
+            Err(e) => panic!("writer {n}: {e}"),
+        }
+    }
+    assert_eq!(ok, 63);
+    assert_eq!(db.store.count_cases().await.unwrap(), 7 + 1 + 63);
+}
+
+/// 64 concurrent intakes of the same street and day (the hot rows of a naive store: the
+/// day's number and the street × day buckets): every number unique and, in one server
+/// process where no write fails, consecutive; buckets exact against a recompute before
+/// and after PostgreSQL's background fold; then 64 concurrent transitions, exact again.
+async fn concurrent_intakes_of_one_street_and_day_number_uniquely_and_count_exactly(db: &TestDb) {
+    use cityloop_domain::evaluation::{counters_of, sum_counters};
+    use cityloop_store::testing::Raw;
+    let fx = Arc::new(Fixture::new());
+    let mut tasks = Vec::new();
+    for n in 0..64 {
+        let store = db.store.clone();
+        let fx = fx.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut case, mut ev) = fx.report(900 + n, t0());
+            let dl = case.deadline(&fx.cal);
+            store
+                .create_numbered_case("410103-20261126", &mut case, dl, &mut ev, None)
+                .await
+                .unwrap();
+            case
+        }));
+    }
+    let mut cases = Vec::new();
+    for t in tasks {
+        cases.push(t.await.unwrap());
+    }
+    let mut numbers: Vec<String> = cases.iter().map(|c| c.number.to_string()).collect();
+    numbers.sort();
+    let want: Vec<String> = (1..=64)
+        .map(|i| format!("410103-20261126-{i:04}"))
+        .collect();
+    assert_eq!(
+        numbers, want,
+        "unique, and consecutive while no write fails"
+    );
+
+    let exact = |label: &'static str| {
+        let store = db.store.clone();
+        let fx = fx.clone();
+        async move {
+            let mut all = Vec::new();
+            for r in store.export_cases(None, 10_000).await.unwrap() {
+                all.extend(counters_of(&r.events, &fx.cal));
+            }
+            let want = sum_counters(&all);
+            assert!(!want.is_empty());
+            let got = sum_counters(&store.eval_buckets().await.unwrap());
+            assert_eq!(got, want, "{label}");
+            let mut sums = std::collections::BTreeMap::new();
+            for (id, m, v) in store
+                .eval_sums(ObjectKind::Street, 20_261_101, 20_261_130)
+                .await
+                .unwrap()
+            {
+                *sums.entry((id, m)).or_insert(0i64) += v;
+            }
+            sums.retain(|_, v| *v != 0);
+            let mut want_sums = std::collections::BTreeMap::new();
+            for (k, v) in want.iter().filter(|(k, _)| k.kind == ObjectKind::Street) {
+                *want_sums
+                    .entry((k.object_id.clone(), k.metric.clone()))
+                    .or_insert(0i64) += v;
+            }
+            want_sums.retain(|_, v| *v != 0);
+            assert_eq!(sums, want_sums, "{label}: eval_sums");
+        }
+    };
+    exact("after intake").await;
+    if let Raw::Postgres(pg) = &db.raw {
+        // The background pass may have folded some already; this folds the rest.
+        pg.fold_eval_deltas().await.unwrap();
+        exact("after the fold").await;
+    }
+
+    // Every case accepted at once: 64 concurrent transitions of one street and day.
+    let mut tasks = Vec::new();
+    for case in cases {
+        let store = db.store.clone();
+        let fx = fx.clone();
+        tasks.push(tokio::spawn(async move {
+            let ev = case
+                .decide(
+                    Action::Accept,
+                    &Command::default(),
+                    &operator(),
+                    fx.ctx(t0() + Duration::minutes(5)),
+                )
+                .unwrap();
+            let mut next = case.clone();
+            next.apply(&ev).unwrap();
+            store
+                .append_event(&next, next.deadline(&fx.cal), &ev)
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    exact("after 64 transitions").await;
+    if let Raw::Postgres(pg) = &db.raw {
+        pg.fold_eval_deltas().await.unwrap();
+        exact("after the second fold").await;
+    }
+}
+store_test!(
+    same_street_and_day_intake,
+    concurrent_intakes_of_one_street_and_day_number_uniquely_and_count_exactly
 );

@@ -412,7 +412,7 @@ enum BenchCmd {
         /// Cases to create per run.
         #[arg(long, default_value_t = 2000)]
         ops: usize,
-        /// Concurrent clients, comma-separated (one run each).
+        /// Concurrent clients, comma-separated (one run each), e.g. `1,8,64,256`.
         #[arg(long, default_value = "1,8", value_delimiter = ',')]
         clients: Vec<usize>,
         /// A second database measured in the same run, client count by client count,
@@ -782,6 +782,10 @@ async fn bench_intake(db: Option<String>, ops: usize, clients: Vec<usize>) -> Re
     println!(
         "cityloop bench intake on {:?} ({ops} operations per run)",
         store.backend()
+    );
+    println!(
+        "{}",
+        cityloop_service::bench::batched_floor(&store, ops).await?
     );
     for &c in &clients {
         println!(

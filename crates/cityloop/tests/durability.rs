@@ -10,6 +10,16 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_case_survives_kill_9_and_restart() {
+    acknowledged_cases_survive_kill_9(4, 200).await;
+}
+
+/// 64 writers: the kill lands while the group commit carries large batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_case_of_64_writers_survives_kill_9_during_group_commits() {
+    acknowledged_cases_survive_kill_9(64, 100).await;
+}
+
+async fn acknowledged_cases_survive_kill_9(writers: usize, per_writer: usize) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db").display().to_string();
     let mut server = Server::spawn("demo", &db);
@@ -17,13 +27,13 @@ async fn every_acknowledged_case_survives_kill_9_and_restart() {
     let base = Arc::new(server.base.clone());
     // Writers keep posting while the process is killed under them.
     let mut tasks = Vec::new();
-    for w in 0..4 {
+    for w in 0..writers {
         let http = server.http.clone();
         let base = base.clone();
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let mut acked = Vec::new();
-            for i in 0..200 {
+            for i in 0..per_writer {
                 let r = http
                     .post(format!("{base}/api/v1/cases"))
                     .bearer_auth(&token)
