@@ -3,6 +3,10 @@
 //! and PostgreSQL: `$n` placeholders, ids and JSON as TEXT, times as bound
 //! `DateTime<Utc>` values (TEXT in SQLite, TIMESTAMPTZ in PostgreSQL).
 //!
+//! The case write path is here too: `apply_command` and `project` are the SQL half of
+//! the projection pipeline described in [`crate::pipeline`]; the backends' executors
+//! (`SqliteStore::execute`, the group commit, and `PgStore::execute`) call them.
+//!
 //! A new query is added here, once; the shared conformance suite in `tests/` runs it on
 //! both backends. A statement that cannot be written portably gets a method on the
 //! backend struct (see `sqlite.rs` / `postgres.rs`) and is called from here.

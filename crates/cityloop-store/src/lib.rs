@@ -9,6 +9,9 @@
 //! migration trees `migrations/sqlite` and `migrations/postgres`.
 //!
 //! Invariants:
+//! - every case write is a [`pipeline::Command`]; its projections (case view, events and
+//!   chain links, webhook outbox, evaluation buckets) are written in its transaction, in
+//!   the fixed order of [`pipeline::PROJECTIONS`];
 //! - a case transition is one transaction: the event row is inserted and the case view
 //!   updated together, guarded by the optimistic `version` check;
 //! - `case_events` is append-only (database triggers refuse UPDATE and DELETE);
