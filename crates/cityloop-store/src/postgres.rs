@@ -90,10 +90,14 @@ impl PgStore {
                 applied.unwrap_or(0)
             )));
         }
+        // No fold pass here: a standby cannot write. The primary folds; the replica's
+        // readers add the unfolded delta rows like the primary's do.
         Ok(Self {
             writer: pool.clone(),
             reader: pool,
             eval_calendar: crate::common::EvalCalendar::default(),
+            numbers: Arc::new(NumberBlocks::default()),
+            _open: Arc::new(()),
         })
     }
 
