@@ -3,10 +3,13 @@
 pub mod coords;
 pub mod demo;
 pub mod error;
+pub mod geocode;
 pub mod layers;
+pub mod mapview;
 pub mod metric;
 pub mod router;
 pub mod territory;
+pub mod tiles;
 pub mod validate;
 
 pub use coords::{to_wgs84, CoordSystem, UnknownCoordSystem};

@@ -14,6 +14,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod integrity;
+pub mod maps;
 pub mod open311;
 pub mod openapi;
 pub mod rankings;

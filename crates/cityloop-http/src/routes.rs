@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::webhooks::routes())
         .merge(crate::rankings::routes())
         .merge(crate::track::routes())
+        .merge(crate::maps::routes())
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -3,18 +3,19 @@
 //! folder (plain HTML, CSS and ES modules; vendored Leaflet and ECharts), so the product
 //! serves its UI with no build step, no CDN and no map tiles.
 //!
-//! The district geometry the maps draw comes from the demo territory already embedded by
-//! `cityloop-geo` (`/assets/geo/*.geojson`) until a territory-layer API exists.
+//! The maps draw the territory stored in the database through the layer API
+//! (`crate::maps`); nothing geographic is embedded here.
 //!
 //! Responses carry an `ETag` and `Cache-Control: no-cache` (revalidate, cheap 304s), text
 //! is gzip-compressed once on first request when the client accepts it, and pages get a
-//! Content-Security-Policy that allows only this origin. This module knows nothing about
+//! Content-Security-Policy that allows only this origin — plus, for images only, the hosts
+//! of the tile source an admin configured (`PUT /api/v1/admin/map/tiles`). This module knows nothing about
 //! the APIs the pages call; it never shadows `/api`, `/open311` or `/healthz`.
 
 use std::io::Write;
 use std::sync::OnceLock;
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -29,6 +30,19 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
      font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
      form-action 'self'";
+
+/// The page policy with the configured tile hosts added to `img-src` (the origins are
+/// validated by `cityloop_geo::tiles::TileSource::validate`: scheme, host and port only).
+pub fn content_security_policy(tile_origins: &[String]) -> String {
+    if tile_origins.is_empty() {
+        return CONTENT_SECURITY_POLICY.to_owned();
+    }
+    CONTENT_SECURITY_POLICY.replacen(
+        "img-src 'self' data: blob:;",
+        &format!("img-src 'self' data: blob: {};", tile_origins.join(" ")),
+        1,
+    )
+}
 
 /// The web routes (merged into the application router).
 pub fn routes() -> Router<AppState> {
@@ -54,7 +68,7 @@ macro_rules! web {
     };
 }
 
-/// Every file of `web/` (a test checks that none is missing) and the demo geometry.
+/// Every file of `web/` (a test checks that none is missing).
 const ASSETS: &[Asset] = &[
     web!("index.html"),
     web!("staff.html"),
@@ -64,6 +78,7 @@ const ASSETS: &[Asset] = &[
     web!("js/i18n.js"),
     web!("js/common.js"),
     web!("js/map.js"),
+    web!("js/geocode.js"),
     web!("js/public.js"),
     web!("js/staff.js"),
     web!("js/photos.js"),
@@ -94,14 +109,6 @@ const ASSETS: &[Asset] = &[
     web!("vendor/echarts/LICENSE"),
     web!("vendor/echarts/NOTICE"),
     web!("vendor/echarts/LICENSE-d3"),
-    Asset {
-        path: "geo/erqi_district.wgs84.geojson",
-        body: cityloop_geo::demo::ERQI_DISTRICT.as_bytes(),
-    },
-    Asset {
-        path: "geo/erqi_streets.geojson",
-        body: cityloop_geo::demo::ERQI_STREETS.as_bytes(),
-    },
 ];
 
 const N: usize = ASSETS.len();
@@ -110,12 +117,24 @@ static GZIP: [OnceLock<Option<Vec<u8>>>; N] = [const { OnceLock::new() }; N];
 /// Each asset's entity tag, made on first request.
 static ETAGS: [OnceLock<String>; N] = [const { OnceLock::new() }; N];
 
-async fn public_page(headers: HeaderMap) -> Response {
-    serve("index.html", &headers)
+async fn public_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    with_policy(serve("index.html", &headers), &st)
 }
 
-async fn staff_page(headers: HeaderMap) -> Response {
-    serve("staff.html", &headers)
+async fn staff_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    with_policy(serve("staff.html", &headers), &st)
+}
+
+/// Replaces a page's policy with one that allows the configured tile hosts.
+fn with_policy(mut resp: Response, st: &AppState) -> Response {
+    let origins = st.svc.tile_origins();
+    if !origins.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&content_security_policy(&origins)) {
+            resp.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    resp
 }
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {

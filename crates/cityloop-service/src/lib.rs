@@ -19,6 +19,7 @@ pub mod escalate;
 pub mod evaluation;
 pub mod integrity;
 pub mod keywords;
+pub mod maps;
 pub mod media;
 pub mod open311;
 pub mod privacy;

@@ -28,6 +28,8 @@ pub struct Cache {
     pub limits: Arc<LimitTable>,
     /// The district's changes to the privacy policy (settings document `privacy`).
     pub privacy: cityloop_domain::privacy::PrivacySettings,
+    /// The maps' tile source (settings document `map_tiles`); none: the territory is the base.
+    pub tiles: Option<cityloop_geo::tiles::TileSource>,
 }
 
 /// Settings key of the admin's assignment rules (category × street → unit).
@@ -43,6 +45,7 @@ impl Cache {
             calendar: Arc::new(WorkCalendar::china_2026()),
             limits: Arc::new(default_limits()?),
             privacy: Default::default(),
+            tiles: None,
         })
     }
 
@@ -71,6 +74,12 @@ impl Cache {
             privacy: get_setting(store, crate::privacy::SETTING)
                 .await?
                 .unwrap_or_default(),
+            tiles: get_setting::<Option<cityloop_geo::tiles::TileSource>>(
+                store,
+                crate::maps::TILES_SETTING,
+            )
+            .await?
+            .flatten(),
         })
     }
 }

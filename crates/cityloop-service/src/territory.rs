@@ -31,6 +31,10 @@ pub struct GeoLocator {
     /// (kind, id, name) of every street, community, grid and segment, for rankings.
     objects: Vec<(&'static str, String, String)>,
     schematic: bool,
+    /// The drawable layers by view (the layer API).
+    map: cityloop_geo::mapview::MapLayers,
+    /// Address search and reverse geocoding.
+    geocoder: cityloop_geo::geocode::Geocoder,
 }
 
 fn territory_objects(t: &Territory) -> Vec<(&'static str, String, String)> {
@@ -75,7 +79,24 @@ impl GeoLocator {
                 .collect(),
             objects: territory_objects(t),
             schematic,
+            map: cityloop_geo::mapview::MapLayers::new(t),
+            geocoder: cityloop_geo::geocode::Geocoder::new(t),
         }
+    }
+
+    /// The drawable layers.
+    pub fn map(&self) -> &cityloop_geo::mapview::MapLayers {
+        &self.map
+    }
+
+    /// The address search and reverse-geocoding index.
+    pub fn geocoder(&self) -> &cityloop_geo::geocode::Geocoder {
+        &self.geocoder
+    }
+
+    /// The territory's extent: the district outline's, else every layer's.
+    pub fn extent(&self) -> Option<[f64; 4]> {
+        self.map.extent()
     }
 
     /// Every (id, name) of one kind: `street`, `community`, `grid` or `segment`.

@@ -524,6 +524,62 @@ macro_rules! sql_store {
                 rows.iter().map(decode_case).collect()
             }
 
+            async fn case_clusters(
+                &self,
+                f: &crate::ClusterFilter,
+                now: DateTime<Utc>,
+            ) -> Result<Vec<crate::CaseCluster>> {
+                let [cx, cy] = f.cell;
+                if !(cx.is_finite() && cy.is_finite() && cx > 0.0 && cy > 0.0) {
+                    return Ok(Vec::new());
+                }
+                // floor() portably: SQLite's CAST truncates and PostgreSQL's rounds, and
+                // neither is ever below the value after the correction. The cell sizes are
+                // finite numbers, written as literals so each appears three times.
+                let floor = |e: String| {
+                    format!("(CAST({e} AS BIGINT) - CASE WHEN CAST({e} AS BIGINT) > {e} THEN 1 ELSE 0 END)")
+                };
+                let gx = floor(format!("((lon + 180.0) / {cx})"));
+                let gy = floor(format!("((lat + 90.0) / {cy})"));
+                let mut q = QueryBuilder::<$db>::new(format!(
+                    "SELECT {gx} AS gx, {gy} AS gy, COUNT(*) AS n, SUM(CASE WHEN deadline < "
+                ));
+                q.push_bind(now);
+                q.push(
+                    " THEN 1 ELSE 0 END) AS overdue, AVG(lon) AS mlon, AVG(lat) AS mlat, \
+                     MIN(id) AS min_id FROM cases WHERE 1 = 1",
+                );
+                push_in(&mut q, "state", f.states.iter().cloned());
+                if let Some(u) = f.unit_id {
+                    q.push(" AND unit_id = ").push_bind(u.to_string());
+                }
+                if let Some(s) = &f.street_code {
+                    q.push(" AND street_code = ").push_bind(s.clone());
+                }
+                let [x0, y0, x1, y1] = f.bbox;
+                q.push(" AND lon >= ").push_bind(x0);
+                q.push(" AND lon <= ").push_bind(x1);
+                q.push(" AND lat >= ").push_bind(y0);
+                q.push(" AND lat <= ").push_bind(y1);
+                q.push(" GROUP BY gx, gy ORDER BY gx, gy");
+                let rows = q.build().fetch_all(&self.reader).await?;
+                rows.iter()
+                    .map(|r| {
+                        let n: i64 = r.try_get("n")?;
+                        let overdue: Option<i64> = r.try_get("overdue")?;
+                        Ok(crate::CaseCluster {
+                            gx: r.try_get("gx")?,
+                            gy: r.try_get("gy")?,
+                            count: u64::try_from(n).unwrap_or(0),
+                            overdue: u64::try_from(overdue.unwrap_or(0)).unwrap_or(0),
+                            lon: r.try_get("mlon")?,
+                            lat: r.try_get("mlat")?,
+                            min_id: r.try_get("min_id")?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn list_public_cases(
                 &self,
                 f: &crate::PublicCaseFilter,

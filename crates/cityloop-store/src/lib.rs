@@ -155,6 +155,37 @@ pub struct CaseFilter {
     pub ids: Vec<CaseId>,
 }
 
+/// What [`Store::case_clusters`] counts: cases in `states` inside `bbox` (inclusive, as
+/// [`CaseFilter::bbox`]), optionally one unit's or one street's, in cells of `cell`
+/// degrees (longitude, latitude) on a grid anchored at (−180°, −90°).
+#[derive(Debug, Clone, Default)]
+pub struct ClusterFilter {
+    pub states: Vec<String>,
+    pub unit_id: Option<UnitId>,
+    pub street_code: Option<String>,
+    /// [min_lon, min_lat, max_lon, max_lat]
+    pub bbox: [f64; 4],
+    /// Cell size in degrees: [longitude, latitude]; both must be positive.
+    pub cell: [f64; 2],
+}
+
+/// One cell of [`Store::case_clusters`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseCluster {
+    /// Cell column: `floor((lon + 180) / cell_lon)`.
+    pub gx: i64,
+    /// Cell row: `floor((lat + 90) / cell_lat)`.
+    pub gy: i64,
+    pub count: u64,
+    /// Cases whose deadline is before the given instant.
+    pub overdue: u64,
+    /// Mean position of the cell's cases.
+    pub lon: f64,
+    pub lat: f64,
+    /// The lowest case id in the cell (the case itself when `count` is 1).
+    pub min_id: String,
+}
+
 /// Filters of the public Open311 list (`GET /open311/v2/requests`): only published
 /// cases whose category a `service_code` can name (the `open311_code` column, migration
 /// 0010). Empty lists and `None` mean any.
@@ -389,6 +420,14 @@ pub trait Store: WebhookStore + IntegrityStore + Send + Sync + 'static {
     async fn get_case_by_number(&self, number: &str) -> Result<Case>;
     async fn events(&self, id: CaseId) -> Result<Vec<Event>>;
     async fn list_cases(&self, filter: &CaseFilter, page: &Page) -> Result<Vec<Case>>;
+    /// Counts cases per grid cell (map clusters, issue 17): one aggregate query over the
+    /// covering index `cases_map` (migration 0015). The counts sum to the cases the filter
+    /// selects; cells are ordered by (gx, gy).
+    async fn case_clusters(
+        &self,
+        filter: &ClusterFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CaseCluster>>;
     /// One page of the public Open311 list, newest first by (created_at, id); at most
     /// [`MAX_PUBLIC_PAGE`] rows. One indexed query (`cases_open311*`, migration 0010).
     async fn list_public_cases(

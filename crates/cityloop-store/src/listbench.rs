@@ -121,3 +121,40 @@ impl PgStore {
         Ok(())
     }
 }
+
+impl SqliteStore {
+    /// Moves every case to a pseudo-random position inside `bbox` ([w, s, e, n]), for the
+    /// map benchmark (`cityloop bench map`).
+    pub async fn bench_spread_cases(&self, bbox: [f64; 4]) -> Result<()> {
+        sqlx::query(
+            "UPDATE cases SET lon = $1 + (abs(random()) % 1000000) / 1000000.0 * $3,
+                              lat = $2 + (abs(random()) % 1000000) / 1000000.0 * $4",
+        )
+        .bind(bbox[0])
+        .bind(bbox[1])
+        .bind(bbox[2] - bbox[0])
+        .bind(bbox[3] - bbox[1])
+        .execute(&self.writer)
+        .await?;
+        sqlx::query("ANALYZE").execute(&self.writer).await?;
+        Ok(())
+    }
+}
+
+impl PgStore {
+    /// Moves every case to a pseudo-random position inside `bbox` ([w, s, e, n]), for the
+    /// map benchmark (`cityloop bench map`).
+    pub async fn bench_spread_cases(&self, bbox: [f64; 4]) -> Result<()> {
+        sqlx::query("UPDATE cases SET lon = $1 + random() * $3, lat = $2 + random() * $4")
+            .bind(bbox[0])
+            .bind(bbox[1])
+            .bind(bbox[2] - bbox[0])
+            .bind(bbox[3] - bbox[1])
+            .execute(&self.writer)
+            .await?;
+        sqlx::query("VACUUM ANALYZE cases")
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}

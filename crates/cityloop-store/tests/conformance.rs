@@ -1543,3 +1543,109 @@ store_test!(
     same_street_and_day_intake,
     concurrent_intakes_of_one_street_and_day_number_uniquely_and_count_exactly
 );
+
+/// Open cases at spread positions (a fixed pseudo-random sequence), for the cluster tests.
+async fn spread_cases(store: &Arc<dyn Store>, fx: &Fixture, n: i64) -> Vec<Case> {
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % 1_000_000) as f64 / 1_000_000.0
+    };
+    let now = t0();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let (mut case, ev) = fx.report(1000 + i, now);
+        // The event does not carry the position; the case view does.
+        case.location.lon = 113.60 + 0.1 * next();
+        case.location.lat = 34.70 + 0.08 * next();
+        store
+            .create_case(&case, case.deadline(&fx.cal), &ev)
+            .await
+            .unwrap();
+        out.push(case);
+    }
+    out
+}
+
+async fn cluster_counts_sum_to_the_cases_in_the_box_at_every_zoom(db: &TestDb) {
+    let fx = Fixture::new();
+    let cases = spread_cases(&db.store, &fx, 150).await;
+    let state = cases[0].state.as_str().to_owned();
+    let bbox = [113.62, 34.71, 113.69, 34.77];
+    let inside = cases
+        .iter()
+        .filter(|c| {
+            let (x, y) = (c.location.lon, c.location.lat);
+            x >= bbox[0] && x <= bbox[2] && y >= bbox[1] && y <= bbox[3]
+        })
+        .count() as u64;
+    assert!(inside > 30 && inside < 150, "{inside}");
+    for zoom in 8..=19 {
+        let cell = 64.0 * 360.0 / (256.0 * f64::from(1u32 << zoom));
+        let f = cityloop_store::ClusterFilter {
+            states: vec![state.clone()],
+            bbox,
+            cell: [cell, cell * 0.82],
+            ..Default::default()
+        };
+        let clusters = db.store.case_clusters(&f, t0()).await.unwrap();
+        let sum: u64 = clusters.iter().map(|c| c.count).sum();
+        assert_eq!(sum, inside, "zoom {zoom}");
+        let mut cells: Vec<_> = clusters.iter().map(|c| (c.gx, c.gy)).collect();
+        cells.dedup();
+        assert_eq!(
+            cells.len(),
+            clusters.len(),
+            "one row per cell at zoom {zoom}"
+        );
+        for c in &clusters {
+            // The mean position lies in the cell.
+            let x0 = c.gx as f64 * cell - 180.0;
+            let y0 = c.gy as f64 * cell * 0.82 - 90.0;
+            assert!(
+                c.lon >= x0 - 1e-9 && c.lon <= x0 + cell + 1e-9,
+                "zoom {zoom}: {c:?}"
+            );
+            assert!(
+                c.lat >= y0 - 1e-9 && c.lat <= y0 + cell * 0.82 + 1e-9,
+                "zoom {zoom}: {c:?}"
+            );
+            assert!(c.overdue <= c.count);
+        }
+        if zoom == 8 {
+            assert_eq!(clusters.len(), 1, "the whole box is one cell at zoom 8");
+        }
+    }
+    // Another state, or a street nobody has, counts nothing.
+    let none = cityloop_store::ClusterFilter {
+        states: vec!["closed".into()],
+        bbox,
+        cell: [0.01, 0.01],
+        ..Default::default()
+    };
+    assert!(db
+        .store
+        .case_clusters(&none, t0())
+        .await
+        .unwrap()
+        .is_empty());
+    let other_street = cityloop_store::ClusterFilter {
+        states: vec![state],
+        street_code: Some("410103999".into()),
+        bbox,
+        cell: [0.01, 0.01],
+        ..Default::default()
+    };
+    assert!(db
+        .store
+        .case_clusters(&other_street, t0())
+        .await
+        .unwrap()
+        .is_empty());
+}
+store_test!(
+    case_clusters,
+    cluster_counts_sum_to_the_cases_in_the_box_at_every_zoom
+);

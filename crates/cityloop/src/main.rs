@@ -459,6 +459,22 @@ enum BenchCmd {
     },
     /// `cityloop verify` over a generated history (SQLite), beside plain SHA-256.
     Verify(bench_verify::Args),
+    /// The maps on a large road network: layer and cluster answers per zoom (p50/p99) over
+    /// random phone-sized views, and reverse geocoding per point.
+    Map {
+        /// SQLite file to generate into; default: a fresh file in a temporary folder.
+        #[arg(long)]
+        db: Option<std::path::PathBuf>,
+        /// PostgreSQL URL of an empty scratch database to measure on as well.
+        #[arg(long)]
+        pg: Option<String>,
+        /// Open cases to generate (3 of 10 generated cases are open).
+        #[arg(long, default_value_t = 100_000)]
+        cases: i64,
+        /// OSM road file; default ../shared/data/geo/phoenix_az303_osm_roads.geojson.gz.
+        #[arg(long)]
+        roads: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -659,6 +675,15 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             cmd: BenchCmd::Verify(args),
         } => bench_verify::run(args).await,
+        Cmd::Bench {
+            cmd:
+                BenchCmd::Map {
+                    db,
+                    pg,
+                    cases,
+                    roads,
+                },
+        } => bench_map::run(db, pg, cases, roads).await,
         Cmd::Verify(args) => ops::verify(args).await,
         Cmd::Backup(args) => ops::backup(args).await,
         Cmd::Restore(args) => ops::restore(args).await,
@@ -749,6 +774,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+mod bench_map;
 mod bench_media;
 mod bench_open311;
 mod bench_rankings;
