@@ -22,7 +22,8 @@ import {
   ApiError,
   safeLink,
 } from './common.js';
-import { createMap, inDistrict } from './map.js';
+import { createMap } from './map.js';
+import { addressSearch, reversePlace, placeText } from './geocode.js';
 import { uploadPhoto } from './photos.js';
 import { icon } from './icons.js';
 
@@ -280,20 +281,50 @@ function ensureReportMap() {
     label: t('report.location_hint'),
     onPick: (lat, lon) => setPick(lat, lon),
   });
+  // Search the district's own roads, intersections, streets and communities.
+  $('report-map').before(
+    addressSearch({
+      id: 'report-place',
+      onChoose: (place) => {
+        state.maps.report.showPlace(place);
+        setPick(place.lat, place.lon, { place });
+      },
+    }),
+  );
   renderPicked();
 }
 
-async function setPick(lat, lon, { pan = false } = {}) {
+/**
+ * Sets the report's spot (WGS84) and names it from the territory: the place shows under the
+ * map and above the submit button, and fills the address unless the reporter wrote one.
+ */
+async function setPick(lat, lon, { pan = false, accuracy, place } = {}) {
   state.pick = { lat, lon };
   state.nearbySpot = { lat, lon };
+  state.place = null;
   const err = $('location-error');
   err.hidden = true;
   err.textContent = '';
   $('report-map').removeAttribute('aria-invalid');
-  if (pan) state.maps.report?.setPick(lat, lon, { pan: true });
+  if (pan || place || accuracy) state.maps.report?.setPick(lat, lon, { pan, accuracy });
   renderPicked();
-  const inside = await inDistrict(lat, lon).catch(() => true);
-  $('outside').hidden = inside;
+  const mine = (state.pickSeq = (state.pickSeq || 0) + 1);
+  let answer = null;
+  try {
+    answer = await reversePlace(lat, lon);
+  } catch {
+    answer = null;
+  }
+  if (mine !== state.pickSeq) return;
+  state.place = answer;
+  $('outside').hidden = !answer || !answer.outside_district;
+  const address = $('address');
+  const words = place && place.kind === 'intersection' ? place.label : answer ? placeText(answer) : '';
+  if (words && (address.value.trim() === '' || address.value === state.autoAddress)) {
+    address.value = words;
+    state.autoAddress = words;
+  }
+  renderPicked();
 }
 
 function renderPicked() {
@@ -301,19 +332,28 @@ function renderPicked() {
   $('picked').textContent = p
     ? t('report.picked', { lat: p.lat.toFixed(6), lon: p.lon.toFixed(6) })
     : t('report.not_picked');
+  const words = state.place ? placeText(state.place) : '';
+  $('picked-place').textContent = words;
+  $('submit-place').textContent = p ? t('report.submit_place', { place: words || t('report.picked_short', { lat: p.lat.toFixed(5), lon: p.lon.toFixed(5) }) }) : t('report.not_picked');
 }
 
-function locate(onFound, statusEl) {
+function locate(onFound, statusEl, map) {
   if (!navigator.geolocation) {
     statusEl.textContent = t('report.geo_unsupported');
     return;
   }
   statusEl.textContent = t('report.locating');
+  const failed = (e) => {
+    statusEl.textContent = t('report.geo_failed', { msg: e.message || e.code });
+  };
+  if (map) {
+    // The map draws the fix with its accuracy circle.
+    map.locate({ onFound: (lat, lon, accuracy) => onFound(lat, lon, accuracy), onError: failed });
+    return;
+  }
   navigator.geolocation.getCurrentPosition(
-    (pos) => onFound(pos.coords.latitude, pos.coords.longitude),
-    (e) => {
-      statusEl.textContent = t('report.geo_failed', { msg: e.message || e.code });
-    },
+    (pos) => onFound(pos.coords.latitude, pos.coords.longitude, pos.coords.accuracy),
+    failed,
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
   );
 }
@@ -696,13 +736,14 @@ function start() {
     }
   });
   $('category').addEventListener('change', onCategory);
-  $('locate').addEventListener('click', () =>
-    locate((lat, lon) => setPick(lat, lon, { pan: true }), $('picked')),
-  );
+  $('locate').addEventListener('click', () => {
+    ensureReportMap();
+    locate((lat, lon, accuracy) => setPick(lat, lon, { pan: true, accuracy }), $('picked'), state.maps.report);
+  });
   $('nearby-locate').addEventListener('click', () =>
-    locate((lat, lon) => {
+    locate((lat, lon, accuracy) => {
       state.nearbySpot = { lat, lon };
-      state.maps.nearby.setPick(lat, lon, { pan: true });
+      state.maps.nearby.setPick(lat, lon, { pan: true, accuracy });
       $('nearby-count').textContent = state.open ? t('nearby.count', { n: state.open.length }) : '';
       renderNearest();
     }, $('nearby-count')),
