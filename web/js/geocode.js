@@ -49,6 +49,7 @@ const KIND_KEYS = { road: 'geo.kind_road', intersection: 'geo.kind_intersection'
 /**
  * A search box: typing lists matching roads, intersections, streets and communities;
  * choosing one calls onChoose(place). Keyboard: ↑/↓ move, Enter chooses, Esc closes.
+ * @param {{ onChoose?: (place: any) => void, id?: string }} [opts]
  */
 export function addressSearch({ onChoose, id = 'place-search' } = {}) {
   const input = h('input', {

@@ -441,6 +441,11 @@ export function createMap(el, { center, zoom, onPick, label, base = true } = {})
 
 
   // ---- pin, location ----
+  /**
+   * @param {number} lat
+   * @param {number} lon
+   * @param {{ pan?: boolean, accuracy?: number }} [opts]
+   */
   function setPick(lat, lon, { pan = false, accuracy } = {}) {
     const at = toMap(lat, lon);
     if (!pick) {
@@ -481,6 +486,7 @@ export function createMap(el, { center, zoom, onPick, label, base = true } = {})
     }
   }
 
+  /** @param {{ onFound?: (lat: number, lon: number, accuracy: number) => void, onError?: (err: any, unsupported: boolean) => void }} [opts] */
   function locate({ onFound, onError } = {}) {
     if (!navigator.geolocation) {
       if (onError) onError(new Error('unsupported'), true);
@@ -615,6 +621,7 @@ export function createMap(el, { center, zoom, onPick, label, base = true } = {})
     map.fitBounds(L.latLngBounds([toMap(s, w), toMap(n, e)]), { maxZoom: 19 });
   }
 
+  /** @param {{ heat?: boolean, onCase?: (id: string) => void }} [opts] */
   function showClusters({ heat = false, onCase } = {}) {
     clusters = { heat, onCase, seq: 0 };
     map.on('moveend', loadClusters);
@@ -647,6 +654,6 @@ export function createMap(el, { center, zoom, onPick, label, base = true } = {})
     refresh,
   };
   // The browser tests place clicks at known map positions through this.
-  el.cityloopMap = handle;
+  /** @type {any} */ (el).cityloopMap = handle;
   return handle;
 }

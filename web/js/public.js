@@ -297,6 +297,9 @@ function ensureReportMap() {
 /**
  * Sets the report's spot (WGS84) and names it from the territory: the place shows under the
  * map and above the submit button, and fills the address unless the reporter wrote one.
+ * @param {number} lat
+ * @param {number} lon
+ * @param {{ pan?: boolean, accuracy?: number, place?: any }} [opts]
  */
 async function setPick(lat, lon, { pan = false, accuracy, place } = {}) {
   state.pick = { lat, lon };
