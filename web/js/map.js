@@ -19,6 +19,7 @@
 //         showPlace(place),         zoom to a search answer (see geocode.js)
 //         locate({ onFound, onError }),  device location with an accuracy circle
 //         geoJSON(data, options),   L.geoJSON with the WGS84 → map shift applied
+//         fitTo(bounds, options),   fit the view (kept on resize until the user moves the map)
 //         toMap(lat, lon), fromMap(latlng) → [lat, lon] WGS84,
 //         refresh(),                after the container changed size
 //       }
@@ -180,6 +181,11 @@ export function createMap(el, { center, zoom, onPick, label, base = true } = {})
   const fromMap = (ll) => (sys === 'gcj02' ? gcj02ToWgs84(ll.lat, ll.lng) : [ll.lat, ll.lng]);
   const coordsToLatLng = (c) => L.latLng(...toMap(c[1], c[0]));
   const geoJSON = (data, options = {}) => L.geoJSON(data, { coordsToLatLng, ...options });
+  /** Fits the view to `bounds` (map coordinates) and keeps it fitted when the container resizes. */
+  const fitTo = (bounds, options = {}) => {
+    fitted = bounds;
+    map.fitBounds(bounds, { padding: [8, 8], ...options });
+  };
 
   // Panes, bottom to top: areas, grids, district outline, roads, road names, cases, pin.
   map.createPane('areas').style.zIndex = 300;
@@ -649,6 +655,7 @@ export function createMap(el, { center, zoom, onPick, label, base = true } = {})
     showPlace,
     locate,
     geoJSON,
+    fitTo,
     toMap,
     fromMap: (ll) => fromMap(ll),
     refresh,

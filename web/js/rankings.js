@@ -203,7 +203,7 @@ async function heatMap(el, legend, drill, range) {
   const { map } = m;
   await m.ready;
   const few = heat.features.length <= 40;
-  const layer = L.geoJSON(heat, {
+  const layer = m.geoJSON(heat, {
     style: (f) => ({
       className: 'heat-cell',
       color: '#5a2a00',
@@ -225,7 +225,7 @@ async function heatMap(el, legend, drill, range) {
       });
     },
   }).addTo(map);
-  if (heat.features.length) map.fitBounds(layer.getBounds(), { padding: [24, 24], maxZoom: 16 });
+  if (heat.features.length) m.fitTo(layer.getBounds(), { padding: [24, 24], maxZoom: 16 });
   const steps = HEAT.map((c, k) => {
     const lo = Math.floor((k * heat.max) / HEAT.length) + 1;
     const hi = Math.floor(((k + 1) * heat.max) / HEAT.length);
