@@ -15,6 +15,7 @@
 //! - [`evaluation`]: per-case evaluation facts, additive counters, indicators, scores, ranks.
 //! - [`workflow`]: the case state machine (states, actions, who may do what, required fields).
 //! - [`public`]: what citizens are told (state wording, public replies), apart from internal notes.
+//! - [`search`]: case search text (two-character words), query parsing, number and phone keys.
 //! - [`case`]: the case aggregate: a current view that is a fold over its events.
 //! - [`privacy`]: privacy by role: who sees a reporter's name, phone, e-mail, ids and photo GPS.
 //! - [`chain`]: tamper-evident history: the canonical event encoding, hash links, roots,
@@ -33,5 +34,6 @@ pub mod model;
 pub mod privacy;
 pub mod public;
 pub mod track;
+pub mod search;
 pub mod webhook;
 pub mod workflow;

@@ -19,6 +19,7 @@ pub mod open311;
 pub mod openapi;
 pub mod rankings;
 mod routes;
+pub mod search;
 pub mod server;
 pub mod track;
 pub mod web;

@@ -41,6 +41,8 @@ use crate::routes;
         routes::get_case,
         routes::act,
         routes::reveal_phone,
+        crate::search::search,
+        crate::search::by_number,
         crate::attachments::upload_staff,
         crate::attachments::original,
         crate::attachments::upload_public,

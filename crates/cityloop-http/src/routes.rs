@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::rankings::routes())
         .merge(crate::track::routes())
         .merge(crate::maps::routes())
+        .merge(crate::search::routes())
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -284,7 +285,7 @@ pub(crate) async fn units(
     Ok(Json(units.iter().map(UnitDto::from).collect()))
 }
 
-async fn names(st: &AppState) -> Result<Names, ApiError> {
+pub(crate) async fn names(st: &AppState) -> Result<Names, ApiError> {
     let units = st
         .svc
         .store

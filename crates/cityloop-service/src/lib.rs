@@ -28,6 +28,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod reference;
 pub mod retry;
+pub mod search;
 pub mod territory;
 pub mod track;
 pub mod webhooks;

@@ -1592,6 +1592,7 @@ macro_rules! sql_store {
                 Projection::EvalBuckets => {
                     eval_refresh(tx, &ctx.calendar, ctx.eval_deltas, change.case.id).await
                 }
+                Projection::SearchIndex => search_index_in(tx, &ctx.calendar, change.case).await,
             }
         }
 

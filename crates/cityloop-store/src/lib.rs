@@ -29,6 +29,7 @@ pub mod evalbench;
 pub mod listbench;
 pub mod pipeline;
 pub mod postgres;
+pub mod search;
 pub mod sqlite;
 pub mod testing;
 pub mod webhooks;
@@ -45,6 +46,7 @@ use serde::{Deserialize, Serialize};
 pub use admin::{AdminOp, AuditCursor, AuditEntry, AuditFilter};
 pub use chain::{ChainStatus, Checkpoint, IntegrityStore, VerifyRun};
 pub use postgres::PgStore;
+pub use search::SearchStore;
 pub use sqlite::SqliteStore;
 pub use webhooks::{
     AttemptOutcome, DueDelivery, WebhookAttempt, WebhookDelivery, WebhookStore, WebhookSubscription,
@@ -344,7 +346,7 @@ pub struct Attachment {
 
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: WebhookStore + IntegrityStore + Send + Sync + 'static {
+pub trait Store: WebhookStore + IntegrityStore + SearchStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Row counts per table and a checksum per case event chain are built on this.

@@ -119,8 +119,7 @@ pub struct Change<'a> {
 /// A read model kept in the transaction of the events it derives from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Projection {
-    /// The `cases` row (the folded view and its indexed columns). The search index, when
-    /// it lands, is written beside it.
+    /// The `cases` row (the folded view and its indexed columns).
     CaseView,
     /// The `case_events` rows and each one's history-chain link.
     Events,
@@ -129,6 +128,10 @@ pub enum Projection {
     /// The case's evaluation counters and the day/month buckets (on PostgreSQL as delta
     /// rows that a background pass folds).
     EvalBuckets,
+    /// The case's `case_search` row (number and phone digits, bigrams of its texts, the
+    /// filter columns and the moment its light turns yellow); it reads the stored events,
+    /// so it runs after them.
+    SearchIndex,
 }
 
 /// The registered projections, in the order they run. The case view comes first (the
@@ -139,6 +142,7 @@ pub const PROJECTIONS: &[Projection] = &[
     Projection::Events,
     Projection::WebhookOutbox,
     Projection::EvalBuckets,
+    Projection::SearchIndex,
 ];
 
 impl Projection {
@@ -149,6 +153,7 @@ impl Projection {
             Projection::Events => "events",
             Projection::WebhookOutbox => "webhook outbox",
             Projection::EvalBuckets => "evaluation buckets",
+            Projection::SearchIndex => "search index",
         }
     }
 }

@@ -57,6 +57,7 @@ impl PgStore {
             _open: open,
         };
         crate::chain::after_migrate(&store).await?;
+        crate::search::SearchStore::search_backfill(&store).await?;
         Ok(store)
     }
 
@@ -250,8 +251,26 @@ async fn fold_loop(pool: PgPool, open: std::sync::Weak<()>) {
     }
 }
 
+impl PgStore {
+    /// The time limit of one search statement: `SET LOCAL statement_timeout` in the
+    /// search's read transaction (it ends with the transaction).
+    pub(crate) async fn arm_search_timeout(
+        conn: &mut sqlx::PgConnection,
+        limit: Duration,
+    ) -> crate::Result<()> {
+        sqlx::query(&format!(
+            "SET LOCAL statement_timeout = {}",
+            limit.as_millis()
+        ))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
 crate::common::sql_store!(PgStore, Postgres, Backend::Postgres);
 crate::webhooks::sql_webhooks!(PgStore, Postgres);
+crate::search::sql_search!(PgStore, Postgres, Backend::Postgres);
 // A verification reads every table from one snapshot while the server goes on writing.
 crate::chain::sql_chain!(
     PgStore,

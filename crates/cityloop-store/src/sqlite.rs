@@ -82,6 +82,7 @@ impl SqliteStore {
             committer,
         };
         crate::chain::after_migrate(&store).await?;
+        crate::search::SearchStore::search_backfill(&store).await?;
         Ok(store)
     }
 
@@ -124,6 +125,38 @@ impl SqliteStore {
             log_frames: row.try_get(1)?,
             checkpointed_frames: row.try_get(2)?,
         }))
+    }
+}
+
+/// The time limit of one search statement on a SQLite connection: a progress handler
+/// that interrupts the statement (`SQLITE_INTERRUPT`) once `limit` has passed. The handler
+/// stays on the pooled connection after the search but does nothing once the guard
+/// (dropped at the end of the search, also when its future is cancelled) disarmed it; the
+/// next search replaces it.
+pub(crate) struct SearchLimit(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SearchLimit {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl SqliteStore {
+    /// Arms [`SearchLimit`] on `conn`.
+    pub(crate) async fn arm_search_timeout(
+        conn: &mut sqlx::SqliteConnection,
+        limit: Duration,
+    ) -> crate::Result<SearchLimit> {
+        let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = armed.clone();
+        let deadline = std::time::Instant::now() + limit;
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(10_000, move || {
+                !(flag.load(std::sync::atomic::Ordering::Relaxed)
+                    && std::time::Instant::now() > deadline)
+            });
+        Ok(SearchLimit(armed))
     }
 }
 
@@ -332,5 +365,6 @@ async fn commit_batch(
 
 crate::common::sql_store!(SqliteStore, Sqlite, Backend::Sqlite);
 crate::webhooks::sql_webhooks!(SqliteStore, Sqlite);
+crate::search::sql_search!(SqliteStore, Sqlite, Backend::Sqlite);
 // A SQLite read transaction is a snapshot from its first read on: nothing to set.
 crate::chain::sql_chain!(SqliteStore, Sqlite, "");

@@ -1334,6 +1334,24 @@ async fn every_projection_equals_a_rebuild_from_events_after_random_commands(db:
                 let rebuilt = sum_counters(&db.store.eval_buckets().await.unwrap());
                 assert_eq!(rebuilt, want, "{} after eval_rebuild", p.name());
             }
+            Projection::SearchIndex => {
+                // Every case is found by its whole number in its current state, with its
+                // current view.
+                for r in &records {
+                    let s = cityloop_store::search::CaseSearch {
+                        number_rev: Some(
+                            cityloop_domain::search::number_query(r.case.number.as_str())
+                                .unwrap(),
+                        ),
+                        states: vec![r.case.state.as_str().to_owned()],
+                        now: r.case.updated_at,
+                        limit: 5,
+                        ..Default::default()
+                    };
+                    let hits = db.store.search_cases(&s).await.unwrap().cases;
+                    assert_eq!(hits, vec![r.case.clone()], "{}: {}", p.name(), r.case.number);
+                }
+            }
         }
     }
 }
@@ -1648,4 +1666,395 @@ async fn cluster_counts_sum_to_the_cases_in_the_box_at_every_zoom(db: &TestDb) {
 store_test!(
     case_clusters,
     cluster_counts_sum_to_the_cases_in_the_box_at_every_zoom
+);
+
+// ---- case search (issue 15; cityloop-store/src/search.rs) ----
+
+use cityloop_store::search::{CaseSearch, SearchSort};
+
+/// A search at `now` with `f` applied, 50 rows.
+fn search_at(now: DateTime<Utc>, f: impl FnOnce(&mut CaseSearch)) -> CaseSearch {
+    let mut s = CaseSearch {
+        now,
+        limit: 50,
+        ..CaseSearch::default()
+    };
+    f(&mut s);
+    s
+}
+
+/// Numbers of the cases a search finds, in its order.
+async fn found(store: &Arc<dyn Store>, s: &CaseSearch) -> Vec<String> {
+    store
+        .search_cases(s)
+        .await
+        .unwrap()
+        .cases
+        .iter()
+        .map(|c| c.number.as_str().rsplit('-').next().unwrap().to_owned())
+        .collect()
+}
+
+/// Creates case `n` at `at` with `f` applied to its view.
+async fn create_with(
+    store: &Arc<dyn Store>,
+    fx: &Fixture,
+    n: i64,
+    at: DateTime<Utc>,
+    f: impl FnOnce(&mut Case),
+) -> Case {
+    let (mut case, ev) = fx.report(n, at);
+    f(&mut case);
+    store
+        .create_case(&case, case.deadline(&fx.cal), &ev)
+        .await
+        .unwrap();
+    case
+}
+
+async fn search_finds_cases_by_each_key_and_filter(db: &TestDb) {
+    let fx = Fixture::new();
+    let s = &db.store;
+    let unit = UnitId::new_v7();
+    let a = create_with(s, &fx, 1, t0(), |c| {
+        c.description = "大学路井盖破损，存在安全隐患".into();
+        c.reporter.phone = Some("138 1234 5678".into());
+        c.external_ref = Some("ZZ20261126001".into());
+        c.location.address = Some("二七区大学路12号".into());
+        c.routing.road_name = Some("大学路".into());
+        c.routing.community_code = Some("410103010001".into());
+        c.routing.grid_code = Some("410103010001001".into());
+        c.routing.segment_id = Some("seg-daxue-1".into());
+        c.source = Source::Hotline12345;
+    })
+    .await;
+    let b = create_with(s, &fx, 2, t0() + Duration::minutes(1), |c| {
+        c.description = "德化街占道经营，影响通行".into();
+        c.reporter.phone = Some("+86 139-0000-1234".into());
+        c.routing.street_code = Some("410103001".into());
+        c.category = CategoryCode::parse_service_code("06020").unwrap_or(c.category.clone());
+    })
+    .await;
+    // 井 and 盖 apart are not the word 井盖.
+    create_with(s, &fx, 3, t0() + Duration::minutes(2), |c| {
+        c.description = "井边有个盖子，路灯不亮".into();
+        c.reporter.phone = None;
+    })
+    .await;
+    // A note written later is searchable too.
+    let (mut d, ev) = fx.report(4, t0() + Duration::minutes(3));
+    d.description = "人行道".into();
+    s.create_case(&d, d.deadline(&fx.cal), &ev).await.unwrap();
+    let note = d
+        .decide(
+            Action::Accept,
+            &Command {
+                note: Some("现场发现积水".into()),
+                ..Command::default()
+            },
+            &operator(),
+            fx.ctx(t0() + Duration::minutes(4)),
+        )
+        .unwrap();
+    d.apply(&note).unwrap();
+    d.unit_id = Some(unit);
+    s.append_event(&d, d.deadline(&fx.cal), &note)
+        .await
+        .unwrap();
+
+    let now = t0() + Duration::minutes(5);
+    let q = |text: &str| {
+        let t = cityloop_domain::search::text_query(text).unwrap();
+        search_at(now, move |s| s.text = Some(t))
+    };
+    assert_eq!(found(s, &q("井盖")).await, ["0001"]);
+    assert_eq!(found(s, &q("占道")).await, ["0002"]);
+    assert_eq!(found(s, &q("井盖破损")).await, ["0001"]);
+    assert!(found(s, &q("井盖经营")).await.is_empty());
+    assert_eq!(found(s, &q("路灯")).await, ["0003"]);
+    assert_eq!(
+        found(s, &q("大学路")).await,
+        ["0001"],
+        "address and road name"
+    );
+    assert_eq!(found(s, &q("积水")).await, ["0004"], "notes");
+    assert_eq!(
+        found(s, &q("德化街")).await.len(),
+        3,
+        "B by its description, C and D by the fixture address"
+    );
+
+    let phone = |p: &str| {
+        let p = cityloop_domain::search::phone_query(p).unwrap();
+        search_at(now, move |s| s.phone_rev = Some(p))
+    };
+    assert_eq!(found(s, &phone("5678")).await, ["0001"]);
+    assert_eq!(found(s, &phone("13812345678")).await, ["0001"]);
+    assert_eq!(found(s, &phone("1234")).await, ["0002"]);
+    assert_eq!(
+        found(s, &phone("13900001234")).await,
+        ["0002"],
+        "+86 and dashes"
+    );
+    assert_eq!(
+        found(s, &phone("0000")).await,
+        ["0004"],
+        "the fixture's 13800000000"
+    );
+    assert!(found(s, &phone("9999")).await.is_empty());
+    // The row keeps the stored phone; shaping for the reader is the service's job.
+    let hit = s.search_cases(&phone("5678")).await.unwrap();
+    assert_eq!(hit.cases[0].id, a.id);
+
+    let number = |n: &str| {
+        let n = cityloop_domain::search::number_query(n).unwrap();
+        search_at(now, move |s| s.number_rev = Some(n))
+    };
+    assert_eq!(found(s, &number("0002")).await, ["0002"]);
+    assert_eq!(found(s, &number("410103-20261126-0003")).await, ["0003"]);
+    assert_eq!(found(s, &number("20261126-0004")).await, ["0004"]);
+    assert!(found(s, &number("5555")).await.is_empty());
+
+    let by = |f: fn(&mut CaseSearch)| search_at(now, f);
+    assert_eq!(
+        found(s, &by(|s| s.external_ref = Some("ZZ20261126001".into()))).await,
+        ["0001"]
+    );
+    assert_eq!(
+        found(s, &by(|s| s.street_code = Some("410103001".into()))).await,
+        ["0002"]
+    );
+    assert_eq!(
+        found(s, &by(|s| s.community_code = Some("410103010001".into()))).await,
+        ["0001"]
+    );
+    assert_eq!(
+        found(s, &by(|s| s.grid_code = Some("410103010001001".into()))).await,
+        ["0001"]
+    );
+    assert_eq!(
+        found(s, &by(|s| s.source = Some("hotline_12345".into()))).await,
+        ["0001"]
+    );
+    let accepted = d.state.as_str().to_owned();
+    assert_ne!(accepted, "received");
+    assert_eq!(
+        found(s, &search_at(now, |s| s.states = vec![accepted])).await,
+        ["0004"]
+    );
+    assert_eq!(
+        found(s, &search_at(now, |s| s.unit_id = Some(unit))).await,
+        ["0004"]
+    );
+    let major = cityloop_store::search::major_code_of(&b.category);
+    let code = b.category.code.clone();
+    let n_major = found(s, &search_at(now, |s| s.major_code = Some(major))).await;
+    assert!(n_major.contains(&"0002".to_owned()));
+    let n_cat = found(s, &search_at(now, |s| s.category_code = Some(code))).await;
+    assert!(n_cat.contains(&"0002".to_owned()));
+    assert_eq!(
+        found(
+            s,
+            &search_at(now, |s| {
+                s.created_from = Some(t0() + Duration::minutes(1));
+                s.created_to = Some(t0() + Duration::minutes(3));
+            })
+        )
+        .await,
+        ["0003", "0002"]
+    );
+    // Keys and filters combine.
+    let t = cityloop_domain::search::text_query("德化街").unwrap();
+    assert_eq!(
+        found(
+            s,
+            &search_at(now, |s| {
+                s.text = Some(t);
+                s.street_code = Some("410103001".into());
+            })
+        )
+        .await,
+        ["0002"]
+    );
+
+    // Road chief: the cases on the segments they hold now.
+    let chief = PersonId::new_v7();
+    s.create_person(
+        &Person {
+            id: chief,
+            username: "lu.zhang".into(),
+            display_name: "路长".into(),
+            role: Role::RoadChief,
+            unit_id: None,
+            active: true,
+        },
+        "hash",
+    )
+    .await
+    .unwrap();
+    s.assign_road_chiefs(&[("seg-daxue-1".into(), "一级".into(), chief)], t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        found(s, &search_at(now, |s| s.road_chief = Some(chief))).await,
+        ["0001"]
+    );
+}
+store_test!(
+    search_keys_and_filters,
+    search_finds_cases_by_each_key_and_filter
+);
+
+async fn search_judges_light_and_overdue_and_sorts_by_deadline(db: &TestDb) {
+    use cityloop_domain::calendar::Light;
+    let fx = Fixture::new();
+    let s = &db.store;
+    let mut cases = Vec::new();
+    for n in 1..=4 {
+        cases.push(create(s, &fx, n, t0() + Duration::minutes(40 * n)).await);
+    }
+    // Closed cases have no clock: no light, never overdue, not in a deadline order.
+    let (mut closed, ev) = fx.report(5, t0());
+    closed.clock = None;
+    s.create_case(&closed, None, &ev).await.unwrap();
+    let tail = |c: &Case| c.number.as_str().rsplit('-').next().unwrap().to_owned();
+    for now in [
+        t0(),
+        t0() + Duration::minutes(100),
+        t0() + Duration::minutes(150),
+        t0() + Duration::hours(5),
+        t0() + Duration::days(3),
+    ] {
+        for l in [Light::Green, Light::Yellow, Light::Red] {
+            let mut want: Vec<String> = cases
+                .iter()
+                .rev()
+                .filter(|c| c.light(&fx.cal, now) == Some(l))
+                .map(tail)
+                .collect();
+            want.dedup();
+            let got = found(s, &search_at(now, |s| s.light = Some(l))).await;
+            assert_eq!(got, want, "{l:?} at {now}");
+        }
+        let red: Vec<String> = cases
+            .iter()
+            .rev()
+            .filter(|c| c.light(&fx.cal, now) == Some(Light::Red))
+            .map(tail)
+            .collect();
+        assert_eq!(
+            found(s, &search_at(now, |s| s.overdue = Some(true))).await,
+            red
+        );
+        assert_eq!(
+            found(s, &search_at(now, |s| s.overdue = Some(false)))
+                .await
+                .len(),
+            5 - red.len()
+        );
+        // Longest overdue first = earliest deadline first, overdue cases only.
+        let mut by_deadline: Vec<&Case> = cases.iter().collect();
+        by_deadline.sort_by_key(|c| c.deadline(&fx.cal));
+        let overdue: Vec<String> = by_deadline
+            .iter()
+            .filter(|c| c.light(&fx.cal, now) == Some(Light::Red))
+            .map(|c| tail(c))
+            .collect();
+        assert_eq!(
+            found(s, &search_at(now, |s| s.sort = SearchSort::Overdue)).await,
+            overdue
+        );
+        assert_eq!(
+            found(s, &search_at(now, |s| s.sort = SearchSort::Deadline)).await,
+            by_deadline.iter().map(|c| tail(c)).collect::<Vec<_>>()
+        );
+    }
+}
+store_test!(
+    search_light_and_deadline_order,
+    search_judges_light_and_overdue_and_sorts_by_deadline
+);
+
+async fn search_pages_are_stable_while_cases_are_added(db: &TestDb) {
+    let fx = Fixture::new();
+    let s = &db.store;
+    // Three cases share each creation instant: the sort key breaks the tie.
+    let mut made = Vec::new();
+    for n in 0..12 {
+        made.push(create(s, &fx, n, t0() + Duration::seconds(n / 3)).await.id);
+    }
+    let mut extra = 0;
+    for sort in [SearchSort::Reported, SearchSort::Deadline] {
+        let mut seen = Vec::new();
+        let mut search = search_at(t0(), |s| {
+            s.limit = 5;
+            s.sort = sort;
+        });
+        loop {
+            let page = s.search_cases(&search).await.unwrap();
+            seen.extend(page.cases.iter().map(|c| c.id));
+            // Cases reported meanwhile are newer (and due later): they do not shift
+            // the pages after the cursor.
+            for _ in 0..2 {
+                extra += 1;
+                create(
+                    s,
+                    &fx,
+                    100 + extra,
+                    t0() + Duration::hours(1) + Duration::seconds(extra),
+                )
+                .await;
+            }
+            match page.next {
+                Some(next) => search.after = Some(next),
+                None => break,
+            }
+        }
+        let original: Vec<_> = seen
+            .iter()
+            .filter(|id| made.contains(id))
+            .copied()
+            .collect();
+        let mut unique = original.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 12, "{sort:?}: every case once");
+        assert_eq!(original.len(), 12, "{sort:?}: no duplicates");
+        if sort == SearchSort::Reported {
+            let mut newest_first = made.clone();
+            newest_first.reverse();
+            assert_eq!(
+                seen, newest_first,
+                "no case added meanwhile slips into a later page"
+            );
+        }
+    }
+}
+store_test!(
+    search_paging_stable,
+    search_pages_are_stable_while_cases_are_added
+);
+
+async fn search_backfill_indexes_cases_without_an_index_row(db: &TestDb) {
+    let fx = Fixture::new();
+    let s = &db.store;
+    for n in 1..=3 {
+        create_with(s, &fx, n, t0() + Duration::minutes(n), |c| {
+            c.description = format!("占道经营 {n}");
+        })
+        .await;
+    }
+    let t = cityloop_domain::search::text_query("占道").unwrap();
+    let q = search_at(t0(), |s| s.text = Some(t));
+    assert_eq!(found(s, &q).await.len(), 3);
+    // As a database from before migration 0014: no index rows.
+    db.raw.execute("DELETE FROM case_search").await.unwrap();
+    assert!(found(s, &q).await.is_empty());
+    assert_eq!(s.search_backfill().await.unwrap(), 3);
+    assert_eq!(found(s, &q).await, ["0003", "0002", "0001"]);
+    assert_eq!(s.search_backfill().await.unwrap(), 0);
+}
+store_test!(
+    search_backfill,
+    search_backfill_indexes_cases_without_an_index_row
 );

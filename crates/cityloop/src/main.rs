@@ -475,6 +475,23 @@ enum BenchCmd {
         #[arg(long)]
         roads: Option<std::path::PathBuf>,
     },
+    /// Case search (number, phone tail, two-character words, filters) at many generated
+    /// cases with Chinese descriptions, on SQLite and (with --pg) PostgreSQL: p50/p99,
+    /// beside a plain `LIKE '%…%'` scan.
+    Search {
+        /// SQLite file to generate into; default: a fresh file in a temporary folder.
+        #[arg(long)]
+        db: Option<std::path::PathBuf>,
+        /// PostgreSQL URL of an empty scratch database to measure on as well.
+        #[arg(long)]
+        pg: Option<String>,
+        /// Skip SQLite (measure only --pg).
+        #[arg(long)]
+        no_sqlite: bool,
+        /// Cases to generate, spread over the last year.
+        #[arg(long, default_value_t = 1_000_000)]
+        cases: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -684,6 +701,15 @@ async fn run(cli: Cli) -> Result<()> {
                     roads,
                 },
         } => bench_map::run(db, pg, cases, roads).await,
+        Cmd::Bench {
+            cmd:
+                BenchCmd::Search {
+                    db,
+                    pg,
+                    no_sqlite,
+                    cases,
+                },
+        } => bench_search::run(db, pg, cases, no_sqlite).await,
         Cmd::Verify(args) => ops::verify(args).await,
         Cmd::Backup(args) => ops::backup(args).await,
         Cmd::Restore(args) => ops::restore(args).await,
@@ -778,6 +804,7 @@ mod bench_map;
 mod bench_media;
 mod bench_open311;
 mod bench_rankings;
+mod bench_search;
 mod bench_verify;
 mod ops;
 
