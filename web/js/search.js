@@ -196,8 +196,11 @@ export function mountSearch(host, ctx) {
       panel.hidden = false;
       if (!append) heading.focus();
     } catch (err) {
-      error.textContent = describe(err);
+      // The search's own refusals in the page's language; anything else as usual.
+      const own = err && err.status === 422 && ['q', 'phone', 'number', 'external_ref'].includes(err.field);
+      error.textContent = own ? t(`search.err.${err.field}`) : describe(err);
       error.hidden = false;
+      if (!append) panel.hidden = true;
       input.focus();
     } finally {
       go.disabled = false;
@@ -228,6 +231,7 @@ export function mountSearch(host, ctx) {
   });
   toggle.addEventListener('click', () => {
     filters.hidden = !filters.hidden;
+    form.classList.toggle('open', !filters.hidden);
     toggle.setAttribute('aria-expanded', String(!filters.hidden));
   });
   reset.addEventListener('click', () => {

@@ -17,6 +17,7 @@ import { renderCase } from './console/case.js';
 import { renderIntake } from './console/intake.js';
 import { renderFieldReport } from './console/field.js';
 import { listen, setGlobalKeys, setScreenKeys, showShortcuts } from './console/keys.js';
+import { mountSearch } from './search.js';
 
 /** Who sees the rankings page (综合评价). */
 const RANKING_ROLES = ['admin', 'supervisor', 'dispatcher', 'operator', 'road_chief'];
@@ -106,6 +107,7 @@ async function enter(user) {
   ctx.catByKey = new Map(cats.map((/** @type {any} */ c) => [`${c.standard}:${c.kind}:${c.code}`, c]));
   renderWho();
   renderNav();
+  mountSearch($('nav'), ctx);
   $('nav').hidden = false;
   $('view').hidden = false;
   route();
@@ -209,7 +211,7 @@ async function start() {
         if (v) location.hash = `#/${v}`;
       },
     },
-    { keys: ['/'], label: t('keys.search'), run: () => /** @type {HTMLElement | null} */ (document.querySelector('#search-slot input'))?.focus() },
+    { keys: ['/'], label: t('keys.search'), run: () => /** @type {HTMLElement | null} */ (document.querySelector('#search-input'))?.focus() },
   ]);
   $('shortcuts-button').addEventListener('click', () => showShortcuts());
   document.addEventListener('langchange', () => {
