@@ -33,7 +33,7 @@ pub mod limits;
 pub mod model;
 pub mod privacy;
 pub mod public;
-pub mod track;
 pub mod search;
+pub mod track;
 pub mod webhook;
 pub mod workflow;

@@ -365,7 +365,8 @@ async fn one(store: Arc<dyn Store>, n: usize) -> Result<()> {
         "  {:<48} {:>9} {:>9} {:>9} {:>7}",
         "plain LIKE '%…%' scan of the view, 50 rows", "p50 ms", "p99 ms", "max ms", "rows"
     );
-    let scans: Vec<(&str, Box<dyn FnMut(&mut Rng) -> String + '_>)> = vec![
+    type Needle<'a> = Box<dyn FnMut(&mut Rng) -> String + 'a>;
+    let scans: Vec<(&str, Needle)> = vec![
         (
             "LIKE: two-character word",
             Box::new(|r: &mut Rng| WORDS[r.below(WORDS.len())].to_owned()),

@@ -127,28 +127,28 @@ async fn search_finds_by_each_key_within_scope_and_masks_the_phone(s: &Server) {
     assert_eq!(st, 200, "{v}");
     assert!(ids(&v).contains(&a), "{v}");
     let (_, v) = s.get(&dispatcher, &search(&[("q", "井盖")])).await;
-    assert_eq!(ids(&v), [a.clone()]);
+    assert_eq!(ids(&v), [a.as_str()]);
     let (_, v) = s.get(&dispatcher, &search(&[("q", "占道")])).await;
-    assert_eq!(ids(&v), [b.clone()]);
+    assert_eq!(ids(&v), [b.as_str()]);
     let (_, v) = s
         .get(&dispatcher, &search(&[("external_ref", "ZZ20261201002")]))
         .await;
-    assert_eq!(ids(&v), [b.clone()]);
+    assert_eq!(ids(&v), [b.as_str()]);
     // The phone matches; the row still shows it masked to a dispatcher.
     let (_, v) = s.get(&dispatcher, &search(&[("phone", "5678")])).await;
-    assert_eq!(ids(&v), [a.clone()]);
+    assert_eq!(ids(&v), [a.as_str()]);
     assert_eq!(v["items"][0]["reporter"]["phone"], "138****5678", "{v}");
     assert!(!v.to_string().contains("13812345678"));
     let (_, v) = s
         .get(&dispatcher, &search(&[("phone", "13812345678")]))
         .await;
-    assert_eq!(ids(&v), [a.clone()]);
+    assert_eq!(ids(&v), [a.as_str()]);
 
     // Scope: the 环卫 handler finds their case and never the 市政 one.
     let hw = s.login("handler-hw").await;
     let (st, v) = s.get(&hw, &search(&[("q", "井盖")])).await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(ids(&v), [a.clone()]);
+    assert_eq!(ids(&v), [a.as_str()]);
     let (_, v) = s.get(&hw, &search(&[("q", "占道")])).await;
     assert!(ids(&v).is_empty(), "{v}");
     let (_, v) = s
