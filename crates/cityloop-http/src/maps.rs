@@ -181,7 +181,7 @@ pub struct SearchQuery {
     pub limit: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/map/search", tag = "maps",
+#[utoipa::path(get, path = "/api/v1/map/search", tag = "maps", operation_id = "map_search",
     params(SearchQuery),
     responses((status = 200, description = "Matching places, best first", body = Vec<Place>),
               (status = 422, description = "`q` missing or over 64 characters, or a bad `limit`", body = ErrorBody)))]

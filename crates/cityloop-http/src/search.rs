@@ -73,7 +73,7 @@ pub struct SearchQuery {
     pub limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/cases/search", tag = "cases", security(("bearer" = [])), params(SearchQuery),
+#[utoipa::path(get, path = "/api/v1/cases/search", tag = "cases", operation_id = "search_cases", security(("bearer" = [])), params(SearchQuery),
     responses((status = 200, description = "A page of matching cases in the caller's scope, in the requested order; keyset pages stay stable while cases are added", body = CaseList),
               (status = 401, body = ErrorBody),
               (status = 403, description = "A filter outside the caller's scope, or a phone search by a role that sees no phone numbers", body = ErrorBody),

@@ -206,7 +206,8 @@ macro_rules! sql_search {
                     .bind(&id)
                     .fetch_optional(&mut **tx)
                     .await?;
-                let sort_key: i64 = match existing {
+                let new_row = existing.is_none();
+                let mut sort_key: i64 = match existing {
                     Some(r) => r.try_get("sort_key")?,
                     None => {
                         let base = case.created_at.timestamp_micros();
@@ -221,58 +222,82 @@ macro_rules! sql_search {
                         m.map_or(base, |m| m + 1)
                     }
                 };
-                let mut q = QueryBuilder::<$db>::new(
-                    "INSERT INTO case_search (sort_key, case_id, created_at, state, source, category_code,
-                       major_code, unit_id, street_code, community_code, grid_code, segment_id,
-                       number_rev, phone_rev, external_ref, yellow_at",
-                );
                 let postgres = matches!($backend, Backend::Postgres);
-                if postgres {
-                    q.push(", tokens, body");
-                }
-                q.push(") VALUES (");
-                {
-                    let mut sep = q.separated(", ");
-                    sep.push_bind(sort_key);
-                    sep.push_bind(id.clone());
-                    sep.push_bind(case.created_at);
-                    sep.push_bind(case.state.as_str());
-                    sep.push_bind(case.source.as_str());
-                    sep.push_bind(case.category.code.clone());
-                    sep.push_bind(major_code_of(&case.category));
-                    sep.push_bind(case.unit_id.map(|u| u.to_string()));
-                    sep.push_bind(case.routing.street_code.clone());
-                    sep.push_bind(case.routing.community_code.clone());
-                    sep.push_bind(case.routing.grid_code.clone());
-                    sep.push_bind(case.routing.segment_id.clone());
-                    sep.push_bind(text::reversed_digits(case.number.as_str()));
-                    sep.push_bind(phone_rev);
-                    sep.push_bind(case.external_ref.clone());
-                    sep.push_bind(yellow_at);
-                }
-                if postgres {
-                    q.push(", ARRAY[");
+                // PostgreSQL writers run concurrently: two new cases of the same microsecond
+                // may both pick the same free key. The later insert waits for the earlier
+                // transaction, fails on the key, rolls back to its savepoint and takes the
+                // next one. (SQLite has one writer, so MAX above is already exact.)
+                let claim = postgres && new_row;
+                let mut attempts = 0;
+                loop {
+                    if claim {
+                        sqlx::query("SAVEPOINT search_key").execute(&mut **tx).await?;
+                    }
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO case_search (sort_key, case_id, created_at, state, source, category_code,
+                           major_code, unit_id, street_code, community_code, grid_code, segment_id,
+                           number_rev, phone_rev, external_ref, yellow_at",
+                    );
+                    if postgres {
+                        q.push(", tokens, body");
+                    }
+                    q.push(") VALUES (");
                     {
                         let mut sep = q.separated(", ");
-                        for t in text::index_tokens(parts.iter().copied()) {
-                            sep.push_bind(t);
-                        }
+                        sep.push_bind(sort_key);
+                        sep.push_bind(id.clone());
+                        sep.push_bind(case.created_at);
+                        sep.push_bind(case.state.as_str());
+                        sep.push_bind(case.source.as_str());
+                        sep.push_bind(case.category.code.clone());
+                        sep.push_bind(major_code_of(&case.category));
+                        sep.push_bind(case.unit_id.map(|u| u.to_string()));
+                        sep.push_bind(case.routing.street_code.clone());
+                        sep.push_bind(case.routing.community_code.clone());
+                        sep.push_bind(case.routing.grid_code.clone());
+                        sep.push_bind(case.routing.segment_id.clone());
+                        sep.push_bind(text::reversed_digits(case.number.as_str()));
+                        sep.push_bind(phone_rev.clone());
+                        sep.push_bind(case.external_ref.clone());
+                        sep.push_bind(yellow_at);
                     }
-                    q.push("]::text[], ").push_bind(text::plain_text(parts.iter().copied()));
+                    if postgres {
+                        q.push(", ARRAY[");
+                        {
+                            let mut sep = q.separated(", ");
+                            for t in text::index_tokens(parts.iter().copied()) {
+                                sep.push_bind(t);
+                            }
+                        }
+                        q.push("]::text[], ").push_bind(text::plain_text(parts.iter().copied()));
+                    }
+                    q.push(
+                        ") ON CONFLICT (case_id) DO UPDATE SET state = excluded.state, source = excluded.source,
+                           category_code = excluded.category_code, major_code = excluded.major_code,
+                           unit_id = excluded.unit_id, street_code = excluded.street_code,
+                           community_code = excluded.community_code, grid_code = excluded.grid_code,
+                           segment_id = excluded.segment_id, number_rev = excluded.number_rev,
+                           phone_rev = excluded.phone_rev, external_ref = excluded.external_ref,
+                           yellow_at = excluded.yellow_at",
+                    );
+                    if postgres {
+                        q.push(", tokens = excluded.tokens, body = excluded.body");
+                    }
+                    match q.build().execute(&mut **tx).await.map_err(StoreError::from) {
+                        Ok(_) => {
+                            if claim {
+                                sqlx::query("RELEASE SAVEPOINT search_key").execute(&mut **tx).await?;
+                            }
+                            break;
+                        }
+                        Err(StoreError::Conflict(_)) if claim && attempts < 1000 => {
+                            sqlx::query("ROLLBACK TO SAVEPOINT search_key").execute(&mut **tx).await?;
+                            attempts += 1;
+                            sort_key += 1;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
-                q.push(
-                    ") ON CONFLICT (case_id) DO UPDATE SET state = excluded.state, source = excluded.source,
-                       category_code = excluded.category_code, major_code = excluded.major_code,
-                       unit_id = excluded.unit_id, street_code = excluded.street_code,
-                       community_code = excluded.community_code, grid_code = excluded.grid_code,
-                       segment_id = excluded.segment_id, number_rev = excluded.number_rev,
-                       phone_rev = excluded.phone_rev, external_ref = excluded.external_ref,
-                       yellow_at = excluded.yellow_at",
-                );
-                if postgres {
-                    q.push(", tokens = excluded.tokens, body = excluded.body");
-                }
-                q.build().execute(&mut **tx).await?;
                 if !postgres {
                     sqlx::query("DELETE FROM case_fts WHERE rowid = $1")
                         .bind(sort_key)

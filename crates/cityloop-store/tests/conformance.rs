@@ -1340,8 +1340,7 @@ async fn every_projection_equals_a_rebuild_from_events_after_random_commands(db:
                 for r in &records {
                     let s = cityloop_store::search::CaseSearch {
                         number_rev: Some(
-                            cityloop_domain::search::number_query(r.case.number.as_str())
-                                .unwrap(),
+                            cityloop_domain::search::number_query(r.case.number.as_str()).unwrap(),
                         ),
                         states: vec![r.case.state.as_str().to_owned()],
                         now: r.case.updated_at,
@@ -1349,7 +1348,13 @@ async fn every_projection_equals_a_rebuild_from_events_after_random_commands(db:
                         ..Default::default()
                     };
                     let hits = db.store.search_cases(&s).await.unwrap().cases;
-                    assert_eq!(hits, vec![r.case.clone()], "{}: {}", p.name(), r.case.number);
+                    assert_eq!(
+                        hits,
+                        vec![r.case.clone()],
+                        "{}: {}",
+                        p.name(),
+                        r.case.number
+                    );
                 }
             }
         }
