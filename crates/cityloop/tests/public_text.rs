@@ -54,24 +54,7 @@ async fn staff(s: &Server) -> Staff {
 
 /// Reports through Open311 and returns (case number, case id).
 async fn report(s: &Server, key: &str) -> (String, String) {
-    let r = s
-        .http
-        .post(s.url(&format!("{V2}/requests.json")))
-        .header("Idempotency-Key", key)
-        .form(&[
-            ("api_key", "demo-key"),
-            ("service_code", "06010"),
-            ("lat", "34.7503"),
-            ("long", "113.6615"),
-            ("description", "德化街人行道暴露垃圾"),
-            ("phone", "13800000000"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let v: Value = r.json().await.unwrap();
-    let number = v[0]["service_request_id"].as_str().unwrap().to_owned();
+    let (number, _) = report_with_code(s, key).await;
     let token = s.login("supervisor").await;
     let (st, case) = s
         .get(&token, &format!("/api/v1/cases/by-number/{number}"))
