@@ -244,13 +244,6 @@ export function mountSearch(host, ctx) {
   if (!listening) {
     listening = true;
     window.addEventListener('hashchange', () => current?.hide());
-    // `/` focuses the box from anywhere outside a text field.
-    document.addEventListener('keydown', (e) => {
-      if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || !current) return;
-      const tag = document.activeElement?.tagName;
-      if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT') return;
-      e.preventDefault();
-      current.input.focus();
-    });
+    // `/` focuses the box: one of the console's global shortcuts (staff.js), listed on `?`.
   }
 }

@@ -184,6 +184,14 @@ pub struct Receipt {
     pub replayed: bool,
 }
 
+/// A case's state as the public is told it (see [`Services::public_state`]).
+pub(crate) struct PublicState {
+    pub unit: Option<String>,
+    pub expected: Option<DateTime<FixedOffset>>,
+    pub expected_text: Option<String>,
+    pub wording: String,
+}
+
 /// `open` or `closed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublicStatus {
@@ -510,7 +518,7 @@ fn check_media_url(u: &str, lang: Lang) -> Result<(), ServiceError> {
 }
 
 /// Whether a stored case has a real point (address-only reports sit at (0, 0)).
-fn has_point(case: &Case) -> bool {
+pub(crate) fn has_point(case: &Case) -> bool {
     !(case.location.lat == 0.0 && case.location.lon == 0.0)
 }
 
@@ -949,7 +957,7 @@ impl Services {
 
     // ---- reads ----
 
-    async fn unit_names(&self) -> Result<HashMap<UnitId, String>, ServiceError> {
+    pub(crate) async fn unit_names(&self) -> Result<HashMap<UnitId, String>, ServiceError> {
         Ok(self
             .cached()
             .units
@@ -975,22 +983,12 @@ impl Services {
             .unwrap_or_else(|| case.category.code.clone());
         // Only a dispatched case names its unit: before dispatch the routed unit is a
         // suggestion an operator may still change.
-        let agency = case.unit_id.and_then(|u| units.get(&u).cloned());
-        let expected = self.expected_handled_by(case).map(|t| self.local_time(t));
-        let expected_text = expected.map(|t| match lang {
-            Lang::Zh => t.format("%Y年%m月%d日 %H:%M").to_string(),
-            Lang::En => t.format("%Y-%m-%d %H:%M").to_string(),
-        });
-        let public_lang = match lang {
-            Lang::Zh => PublicLang::Zh,
-            Lang::En => PublicLang::En,
-        };
-        let facts = WordingFacts {
-            unit: agency.as_deref(),
-            expected: expected_text.as_deref(),
-            reason: case.public_reason,
-        };
-        let mut status_notes = public::wording(case.state, facts, public_lang);
+        let PublicState {
+            unit: agency,
+            expected,
+            expected_text,
+            wording: mut status_notes,
+        } = self.public_state(case, units, lang);
         if let Some(reply) = case.public_replies.last() {
             status_notes.push_str(lang.pick("。答复：", ". Reply: "));
             status_notes.push_str(&reply.text);
@@ -1031,6 +1029,38 @@ impl Services {
                     m.starts_with("http://") || m.starts_with("https://")
                 })
                 .cloned(),
+        }
+    }
+
+    /// What every public view says of a case's state: the unit (once dispatched), the
+    /// expected time (district zone, and as words in `lang`) and the fixed wording.
+    pub(crate) fn public_state(
+        &self,
+        case: &Case,
+        units: &HashMap<UnitId, String>,
+        lang: Lang,
+    ) -> PublicState {
+        let unit = case.unit_id.and_then(|u| units.get(&u).cloned());
+        let expected = self.expected_handled_by(case).map(|t| self.local_time(t));
+        let expected_text = expected.map(|t| match lang {
+            Lang::Zh => t.format("%Y年%m月%d日 %H:%M").to_string(),
+            Lang::En => t.format("%Y-%m-%d %H:%M").to_string(),
+        });
+        let public_lang = match lang {
+            Lang::Zh => PublicLang::Zh,
+            Lang::En => PublicLang::En,
+        };
+        let facts = WordingFacts {
+            unit: unit.as_deref(),
+            expected: expected_text.as_deref(),
+            reason: case.public_reason,
+        };
+        let wording = public::wording(case.state, facts, public_lang);
+        PublicState {
+            unit,
+            expected,
+            expected_text,
+            wording,
         }
     }
 

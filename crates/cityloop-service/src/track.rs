@@ -17,14 +17,14 @@ use chrono::{DateTime, FixedOffset};
 use cityloop_domain::case::{Case, Event};
 use cityloop_domain::ids::CaseNumber;
 use cityloop_domain::model::Source;
-use cityloop_domain::public::{self, PublicLang, WordingFacts};
+use cityloop_domain::public::PublicLang;
 use cityloop_domain::track;
 use cityloop_store::{AdminOp, AuditEntry, StoreError};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::hex;
-use crate::open311::{is_published, Lang, PublicStatus};
+use crate::open311::{has_point, is_published, Lang, PublicState, PublicStatus};
 use crate::{reference, ServiceError, Services};
 
 /// Settings key of the query-code secret.
@@ -83,16 +83,6 @@ pub struct PublicCase {
     pub before_photos: Vec<String>,
     /// The handler's photos after the fix (from the latest report-back).
     pub after_photos: Vec<String>,
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
-        .collect()
 }
 
 /// Whether a case of this source has a citizen page reached by its code.
@@ -158,8 +148,11 @@ impl Services {
                     .ok_or_else(|| ServiceError::NotConfigured("no query-code key".into()))?
             }
         };
-        unhex(&stored.key)
-            .ok_or_else(|| ServiceError::NotConfigured(format!("setting {SETTING}: not hex")))
+        cityloop_domain::chain::from_hex(&stored.key)
+            .map(|k| k.to_vec())
+            .ok_or_else(|| {
+                ServiceError::NotConfigured(format!("setting {SETTING}: not 32 bytes of hex"))
+            })
     }
 
     /// The query code of a case number (`None` for a number the code cannot carry).
@@ -240,10 +233,9 @@ impl Services {
         query_code: Option<String>,
         lang: Lang,
     ) -> Result<PublicCase, ServiceError> {
-        let cache = self.cached();
-        let units: std::collections::HashMap<_, _> =
-            cache.units.iter().map(|u| (u.id, u.name.clone())).collect();
-        let service_name = cache
+        let units = self.unit_names().await?;
+        let service_name = self
+            .cached()
             .categories
             .get(&case.category)
             .map(|c| lang.pick(&c.name_zh, &c.name_en).to_owned())
@@ -252,21 +244,12 @@ impl Services {
             Lang::Zh => PublicLang::Zh,
             Lang::En => PublicLang::En,
         };
-        let unit = case.unit_id.and_then(|u| units.get(&u).cloned());
-        let expected = self.expected_handled_by(case).map(|t| self.local_time(t));
-        let expected_text = expected.map(|t| match lang {
-            Lang::Zh => t.format("%Y年%m月%d日 %H:%M").to_string(),
-            Lang::En => t.format("%Y-%m-%d %H:%M").to_string(),
-        });
-        let status_text = public::wording(
-            case.state,
-            WordingFacts {
-                unit: unit.as_deref(),
-                expected: expected_text.as_deref(),
-                reason: case.public_reason,
-            },
-            public_lang,
-        );
+        let PublicState {
+            unit,
+            expected,
+            wording: status_text,
+            ..
+        } = self.public_state(case, &units, lang);
         let unit_of = |e: &Event| e.unit_id.and_then(|u| units.get(&u).cloned());
         let steps: Vec<StepView> = track::public_steps(events, &unit_of, public_lang)
             .into_iter()
@@ -294,7 +277,7 @@ impl Services {
                     .collect()
             })
             .unwrap_or_default();
-        let point = !(case.location.lat == 0.0 && case.location.lon == 0.0);
+        let point = has_point(case);
         Ok(PublicCase {
             number: case.number.0.clone(),
             query_code,
