@@ -202,7 +202,8 @@ async function citizenReports() {
   const page = await newPage({ viewport: PHONE });
   await page.goto(`${BASE}/`);
   await page.waitForSelector('#category option[value="06010"]');
-  check(await page.isVisible('[data-testid="schematic"]'), 'the map says 示意数据 / schematic data');
+  check(await page.isVisible('[data-testid="schematic"]'), 'the map says its data is schematic');
+  eq((await page.textContent('[data-testid="schematic"]')).trim(), '示意数据', 'the schematic label is Chinese on the Chinese page');
 
   // Submitting with nothing chosen: the API's words appear next to the category field.
   await page.click('#submit');

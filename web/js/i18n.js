@@ -15,7 +15,7 @@ const zh = {
   'app.times_note': '时间均为北京时间（Asia/Shanghai）',
   'app.demo_note': '演示系统：人员、单位与网格为演示数据',
 
-  'map.schematic': '示意数据 / schematic data',
+  'map.schematic': '示意数据',
   'map.attribution': '区界：DataV.GeoAtlas（高德数据，仅供学习交流）；街道边界为示意',
   'map.label': '地图',
   'map.outside': '该位置不在二七区范围内，将转区指挥中心处理。',
@@ -638,7 +638,7 @@ const en = {
   'app.times_note': 'Times are Beijing time (Asia/Shanghai)',
   'app.demo_note': 'Demo system: staff, units and grids are demo data',
 
-  'map.schematic': '示意数据 / schematic data',
+  'map.schematic': 'Schematic data',
   'map.attribution': 'Boundary: DataV.GeoAtlas (Amap data, study use only); street boundaries are schematic',
   'map.label': 'Map',
   'map.outside': 'This spot is outside Erqi District; the district command centre will handle it.',
