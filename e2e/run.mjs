@@ -382,8 +382,8 @@ async function closedLoop() {
   await voidForm.locator('button[data-confirm="void"]').click();
   await voidForm.locator('[data-field="reason"] .field-error:not([hidden])').waitFor();
   check(
-    (await voidForm.locator('[data-field="reason"] .field-error').textContent()).includes('required'),
-    'reason error in words',
+    (await voidForm.locator('[data-field="reason"] .field-error').textContent()).trim() === '必填',
+    'reason error in words, with no English on the Chinese page',
   );
   // With a reason, the first press asks again; cancelling leaves the case as it was.
   await voidForm.locator('textarea[name="reason"]').fill('测试作废确认');
@@ -459,19 +459,71 @@ async function closedLoop() {
   await openCase(ins, number, await apiLogin('inspector'));
   await act(ins, 'check_pass');
 
-  // The supervisor's overdue board (with its chart), then closes the case.
+  // The citizen left a phone, so the case waits for its call-back (回访). On the case page
+  // (by the receipt's code) they say it is not fixed: without a word on what is wrong the
+  // page asks for one; with it, the case goes back to the unit (重办), once.
+  const rate = await newPage({ viewport: PHONE });
+  await rate.goto(`${BASE}/#track/${shared.code}`);
+  await rate.waitForSelector('[data-testid="rating-form"]');
+  eq((await rate.textContent('[data-testid="track-status"]')).trim(), '已核查，处理到位，等待回访', 'waiting for the call-back');
+  eq(await unlabeled(rate), [], 'controls without a label in the rating form');
+  await shot(rate, 'public-rating');
+  await rate.click('[data-testid="rating-form"] button[type="submit"]');
+  await rate.locator('[data-testid="rating-form"] [data-field="satisfaction"] .field-error:not([hidden])').waitFor();
+  await rate.check('[data-testid="rating-form"] input[value="unsatisfied"]');
+  await rate.click('[data-testid="rating-form"] button[type="submit"]');
+  await rate.locator('[data-testid="rating-form"] [data-field="comment"] .field-error:not([hidden])').waitFor();
+  const why = await rate.textContent('[data-testid="rating-form"] [data-field="comment"] .field-error');
+  check(why.includes('哪里还没有解决') && !/[A-Za-z_]/.test(why), `the missing comment in plain Chinese: ${why}`);
+  await rate.fill('#rating-comment', '拐角处还有一袋垃圾没清走');
+  await rate.click('[data-testid="rating-form"] button[type="submit"]');
+  await rate.waitForSelector('[data-testid="rating-done"]');
+  eq(await rate.locator('[data-testid="rating-form"]').count(), 0, 'rated once: the form is gone');
+  const redoSteps = await rate.locator('[data-testid="track-steps"] li .step-text').allTextContents();
+  eq(redoSteps.at(-1), '回访时反映问题仍未解决，已重新安排处理', 'the redo in citizen words');
+  check(!(await rate.textContent('[data-testid="track-result"]')).includes('拐角处'), 'the comment stays internal');
+  await shot(rate, 'public-rated-redo');
+
+  // Back in handling at 环卫 (重办), in the handler's list with the citizen's words; fixed
+  // and checked again.
+  const cid = (await caseByNumber(tokens.operator, number)).id;
+  const redo = (await apiGet(tokens.operator, `/api/v1/cases/${cid}`)).body;
+  eq([redo.state, redo.redo_count, redo.satisfaction, redo.unit?.id], ['handling', 1, 'unsatisfied', hw.id], 'back in handling as a redo');
+  await hdl.goto(`${BASE}/staff#/mine`);
+  await row(hdl, number).waitFor();
+  await openCase(hdl, number, tokens.handler);
+  check((await hdl.textContent('[data-testid="timeline"]')).includes('拐角处还有一袋垃圾没清走'), 'the handler reads what is still wrong');
+  const photos = redo.events.find((/** @type {any} */ e) => e.kind === 'report_back').attachments;
+  await apiAct(tokens.handler, cid, { action: 'report_back', note: '拐角处已补清', attachments: photos });
+  await apiAct(await apiLogin('inspector'), cid, { action: 'check_pass' });
+
+  // The supervisor's overdue board (with its chart); in 回访结案 they record the phone
+  // call's answer, then close the case.
   const sup = await staffLogin('supervisor');
   await sup.waitForSelector('#chart svg');
   await shot(sup, 'staff-overdue');
   await sup.click('#nav-list a[data-view="to_close"]');
   await row(sup, number).waitFor();
   await openCase(sup, number, await apiLogin('supervisor'));
+  await sup.click('[data-testid="actions"] button[data-action="callback"]');
+  const cb = sup.locator('form.action-form[data-action="callback"]');
+  await cb.locator('button[data-confirm="callback"]').click();
+  await cb.locator('[data-field="satisfaction"] .field-error:not([hidden])').waitFor();
+  eq(await unlabeled(sup), [], 'controls without a label in the call-back form');
+  await shot(sup, 'staff-callback');
+  await act(sup, 'callback', async (form) => {
+    await form.locator('select[name="satisfaction"]').selectOption('satisfied');
+  });
   await act(sup, 'close');
   await sup.waitForSelector('.badge[data-state="closed"]');
 
   // The timeline has every step, in Shanghai time, with the role and the notes.
   const kinds = await sup.$$eval('[data-testid="timeline"] li', (lis) => lis.map((l) => l.dataset.kind));
-  eq(kinds, ['reported', 'accept', 'confirm', 'register', 'dispatch', 'report_back', 'check_pass', 'close'], 'timeline');
+  eq(
+    kinds,
+    ['reported', 'accept', 'confirm', 'register', 'dispatch', 'report_back', 'check_pass', 'callback', 'report_back', 'check_pass', 'callback', 'close'],
+    'timeline',
+  );
   const id = sup.url().split('#/case/')[1];
   const detail = (await apiGet(tokens.operator, `/api/v1/cases/${id}`)).body;
   const times = await sup.$$eval('[data-testid="timeline"] li time', (ts) => ts.map((t) => t.textContent));
@@ -489,7 +541,24 @@ async function closedLoop() {
   await pub.waitForSelector('[data-testid="track-status"]');
   eq((await pub.textContent('[data-testid="track-status"]')).trim(), '已办结', 'public status closed');
   const steps = await pub.locator('[data-testid="track-steps"] li .step-text').allTextContents();
-  eq(steps, ['提交反映', '已受理', '经现场核实，问题属实', '已立案', '已派遣至区城管局环卫中心处置', '处置单位反馈已处理完毕', '经现场核查，处理到位', '已办结'], 'citizen steps');
+  eq(
+    steps,
+    [
+      '提交反映',
+      '已受理',
+      '经现场核实，问题属实',
+      '已立案',
+      '已派遣至区城管局环卫中心处置',
+      '处置单位反馈已处理完毕',
+      '经现场核查，处理到位',
+      '回访时反映问题仍未解决，已重新安排处理',
+      '处置单位反馈已处理完毕',
+      '经现场核查，处理到位',
+      '已回访反映人',
+      '已办结',
+    ],
+    'citizen steps',
+  );
   await pub.waitForFunction(() => [...document.querySelectorAll('[data-testid="track-after"] img')].filter((i) => i.complete && i.naturalWidth > 0).length === 2);
   check(!(await pub.textContent('[data-testid="track-result"]')).includes('已清运，现场已冲洗'), 'the handler\'s note stays internal');
   await shot(pub, 'public-closed');

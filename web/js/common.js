@@ -152,7 +152,9 @@ export function stripField(message, field) {
 /** The message to show next to a field: short, translated where we know the pattern. */
 function fieldMessage(err) {
   const msg = stripField(err.message, err.field);
-  if (lang() === 'zh' && /^is required\b/.test(msg)) return `${t('err.required')}（${msg}）`;
+  // The server's "is required for <action>" names the action in English: on the Chinese
+  // page the field's own label already says what is missing.
+  if (lang() === 'zh' && /^is required\b/.test(msg)) return t('err.required');
   return msg;
 }
 

@@ -21,6 +21,7 @@ import {
   announce,
   ApiError,
   safeLink,
+  field,
 } from './common.js';
 import { createMap } from './map.js';
 import { addressSearch, reversePlace, placeText } from './geocode.js';
@@ -593,6 +594,7 @@ function renderTracked(r) {
       row('track.address', r.address),
       row('track.description', r.description),
     ),
+    r.can_rate ? ratingForm(r) : null,
     r.after_photos.length ? [h('h4', {}, t('track.after')), photoStrip(r.after_photos, 'track-after')] : null,
     r.before_photos.length ? [h('h4', {}, t('track.before')), photoStrip(r.before_photos, 'track-photo')] : null,
     h('h4', {}, t('track.steps')),
@@ -624,6 +626,61 @@ function renderTracked(r) {
   } else {
     mapEl.hidden = true;
   }
+}
+
+/**
+ * The call-back (回访) the reporter answers themselves: shown only when the page was
+ * opened with the receipt's query code and the case waits for its call-back. 不满意 needs
+ * a word on what is still wrong; the case then goes back to the unit (重办).
+ */
+function ratingForm(r) {
+  const form = h('form', { class: 'rating', novalidate: true, 'data-testid': 'rating-form' });
+  const choices = ['satisfied', 'basically_satisfied', 'unsatisfied'];
+  const comment = h('textarea', { name: 'comment', id: 'rating-comment', rows: 3, maxlength: 500 });
+  form.append(
+    h('h4', {}, t('rate.heading')),
+    h('p', { class: 'hint' }, t('rate.intro')),
+    h('p', { class: 'form-error', role: 'alert', hidden: true }),
+    h(
+      'fieldset',
+      { class: 'field rating-choices', dataset: { field: 'satisfaction' } },
+      h('legend', {}, t('rate.question')),
+      choices.map((v) =>
+        h('label', { class: 'choice' }, h('input', { type: 'radio', name: 'satisfaction', value: v, required: true }), t(`rate.${v}`)),
+      ),
+      h('p', { class: 'field-error', hidden: true, 'aria-live': 'polite' }),
+    ),
+    field({ name: 'comment', id: 'rating-comment', label: t('rate.comment'), control: comment, hint: t('rate.comment_hint') }),
+    h('button', { type: 'submit', class: 'primary' }, t('rate.submit')),
+  );
+  clearOnInput(form);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const picked = /** @type {HTMLInputElement|null} */ (form.querySelector('input[name=satisfaction]:checked'));
+    const button = /** @type {HTMLButtonElement} */ (form.querySelector('button[type=submit]'));
+    try {
+      if (!picked) throw new ApiError({ status: 422, code: 'invalid_field', field: 'satisfaction', message: t('rate.pick') });
+      /** @type {{satisfaction: string, comment?: string}} */
+      const body = { satisfaction: picked.value };
+      if (comment.value.trim()) body.comment = comment.value.trim();
+      button.disabled = true;
+      const after = await api(`/api/v1/public/cases/${encodeURIComponent(r.query_code)}/rating?lang=${lang()}`, {
+        method: 'POST',
+        body,
+        auth: false,
+      });
+      state.tracked = after;
+      renderTracked(after);
+      announce(t('rate.thanks'));
+      $('track-result').prepend(h('p', { class: 'notice', role: 'status', 'data-testid': 'rating-done' }, t('rate.thanks')));
+    } catch (err) {
+      showError(form, err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
 }
 
 // ---- nearby --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { h, fill, timeEl, api, describe } from './common.js';
 
 const STATES = [
   'received', 'to_verify', 'to_register', 'to_dispatch', 'handling', 'extension_pending',
-  'suspended', 'to_check', 'to_close', 'closed', 'voided',
+  'suspended', 'to_check', 'to_callback', 'to_close', 'closed', 'voided',
 ];
 const OPEN = STATES.filter((s) => s !== 'closed' && s !== 'voided').join(',');
 const SOURCES = [

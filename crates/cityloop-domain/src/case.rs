@@ -15,7 +15,9 @@ use crate::ids::{CaseId, CaseNumber, UnitId};
 use crate::limits::{LimitTable, Stage};
 use crate::model::{Actor, AreaGrade, CategoryCode, Priority, Source};
 use crate::public::{PublicReason, PublicReply};
-use crate::workflow::{check_with_source, Action, CaseState, Command, TransitionError};
+use crate::workflow::{
+    check_with_source, Action, CaseState, Command, Satisfaction, Subject, TransitionError,
+};
 
 /// Limits on a report's free text.
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
@@ -181,6 +183,9 @@ pub struct Event {
     /// On a void: the reason category the citizen is told.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_reason: Option<PublicReason>,
+    /// On a call-back: what the reporter said (回访结果).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<Satisfaction>,
     /// The report itself, on the creating event only.
     pub report: Option<Box<ReportData>>,
 }
@@ -236,6 +241,12 @@ pub struct Case {
     /// The replies written for the citizen (答复市民), oldest first.
     #[serde(default)]
     pub public_replies: Vec<PublicReply>,
+    /// The latest call-back's result (回访结果), if the reporter was called back.
+    #[serde(default)]
+    pub satisfaction: Option<Satisfaction>,
+    /// How often an unsatisfied call-back sent the case back to handling (重办).
+    #[serde(default)]
+    pub redo_count: i64,
     pub handled_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
 }
@@ -292,6 +303,7 @@ impl Case {
             public_note: None,
             public_reply: None,
             public_reason: None,
+            satisfaction: None,
             report: Some(Box::new(ReportData { number, case: new })),
         };
         let case = Case::from_events(std::slice::from_ref(&event)).map_err(|e| ReportError {
@@ -315,8 +327,21 @@ impl Case {
             actor,
             self.unit_id,
             cmd,
-            Some(self.source),
+            Some(self.subject()),
         )?;
+        if cmd.satisfaction == Some(Satisfaction::Unreached) {
+            // 未回访 only once the call-back's time has run out (design.md §4).
+            if let Some(due) = self.deadline(ctx.calendar).filter(|d| ctx.now < *d) {
+                return Err(TransitionError::InvalidField {
+                    field: "satisfaction",
+                    problem: format!(
+                        "unreached may be recorded only after the call-back time limit \
+                         ({}) has run out; keep calling until then",
+                        due.to_rfc3339()
+                    ),
+                });
+            }
+        }
         let category = if action == Action::Register {
             cmd.category.clone().filter(|c| *c != self.category)
         } else {
@@ -385,8 +410,24 @@ impl Case {
             public_note: None,
             public_reply,
             public_reason,
+            satisfaction: if action == Action::Callback {
+                cmd.satisfaction
+            } else {
+                None
+            },
             report: None,
         })
+    }
+
+    /// What the state machine needs of this case beyond its state.
+    pub fn subject(&self) -> Subject {
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        Subject {
+            source: self.source,
+            // Someone to call, who did not say at intake that they want no call-back.
+            reachable: (given(&self.reporter.phone) || given(&self.reporter.email))
+                && self.reporter.callback != Some(false),
+        }
     }
 
     /// Evolves the view by one event.
@@ -429,6 +470,12 @@ impl Case {
                 self.public_reason = ev.public_reason;
             }
             Action::ReportBack => self.handled_at = Some(ev.at),
+            Action::Callback => {
+                self.satisfaction = ev.satisfaction;
+                if ev.satisfaction == Some(Satisfaction::Unsatisfied) {
+                    self.redo_count += 1;
+                }
+            }
             Action::Close => self.closed_at = Some(ev.at),
             _ => {}
         }
@@ -483,6 +530,8 @@ impl Case {
             void_reason: None,
             public_reason: None,
             public_replies: Vec::new(),
+            satisfaction: None,
+            redo_count: 0,
             handled_at: None,
             closed_at: None,
         };
@@ -607,6 +656,10 @@ mod tests {
 
     impl Run {
         fn new(source: Source) -> Self {
+            Self::of(new_case(source))
+        }
+
+        fn of(new: NewCase) -> Self {
             let cal = WorkCalendar::china_2026();
             let limits = limits();
             // Monday 2026-11-23 09:00 Beijing time.
@@ -619,7 +672,7 @@ mod tests {
             let (case, ev) = Case::report(
                 CaseId::new_v7(),
                 CaseNumber("410103-20261123-0001".into()),
-                new_case(source),
+                new,
                 &Actor::public(),
                 ctx,
             )
@@ -752,6 +805,96 @@ mod tests {
         assert_eq!(r.case.extension_count, 1);
         assert!(r.case.clock.is_none());
         assert_eq!(r.case.version, r.events.len() as i64);
+        assert_eq!(Case::from_events(&r.events).unwrap(), r.case);
+    }
+
+    #[test]
+    fn an_unsatisfied_callback_is_a_redo_with_a_fresh_clock_and_unreached_waits_for_the_limit() {
+        let unit = UnitId::new_v7();
+        let mut new = new_case(Source::Hotline12345);
+        new.reporter.phone = Some("13800138000".into());
+        let mut r = Run::of(new);
+        let op = staff(Role::Operator, None);
+        let inspector = staff(Role::Inspector, None);
+        let handler = staff(Role::Handler, Some(unit));
+        r.act(Action::Accept, &op, Command::default()).unwrap();
+        r.act(Action::Confirm, &inspector, Command::default())
+            .unwrap();
+        r.act(Action::Register, &op, Command::default()).unwrap();
+        r.act(
+            Action::Dispatch,
+            &staff(Role::Dispatcher, None),
+            Command {
+                unit_id: Some(unit),
+                ..Command::default()
+            },
+        )
+        .unwrap();
+        let back = Command {
+            note: Some("已清理".into()),
+            attachments: vec!["sha256:after".into()],
+            ..Command::default()
+        };
+        r.act(Action::ReportBack, &handler, back.clone()).unwrap();
+        r.act(Action::CheckPass, &inspector, Command::default())
+            .unwrap();
+        assert_eq!(r.case.state, CaseState::ToCallback);
+        assert_eq!(r.case.stage(), Some(Stage::Callback));
+        let callback = |s: Satisfaction, why: Option<&str>| Command {
+            satisfaction: Some(s),
+            reason: why.map(str::to_owned),
+            ..Command::default()
+        };
+        r.act(
+            Action::Callback,
+            &op,
+            callback(Satisfaction::Unsatisfied, Some("垃圾又堆起来了")),
+        )
+        .unwrap();
+        // 重办: back to the same unit's handling, on a fresh 4-hour clock started now.
+        assert_eq!(r.case.state, CaseState::Handling);
+        assert_eq!(r.case.unit_id, Some(unit));
+        assert_eq!(r.case.redo_count, 1);
+        assert_eq!(r.case.rework_count, 0, "a redo is not a failed check");
+        assert_eq!(r.case.satisfaction, Some(Satisfaction::Unsatisfied));
+        let clock = r.case.clock.clone().unwrap();
+        assert_eq!(clock.limit_secs, 4 * 3600);
+        assert_eq!(clock.elapsed(&r.cal, r.now), Duration::zero());
+        r.act(Action::ReportBack, &handler, back).unwrap();
+        r.act(Action::CheckPass, &inspector, Command::default())
+            .unwrap();
+        assert_eq!(r.case.state, CaseState::ToCallback);
+        // Nobody answers: 未回访 is refused while the 1-working-hour call-back limit runs…
+        let err = r
+            .act(
+                Action::Callback,
+                &op,
+                callback(Satisfaction::Unreached, None),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TransitionError::InvalidField {
+                    field: "satisfaction",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // …and taken once it has run out.
+        r.now += Duration::hours(1);
+        r.act(
+            Action::Callback,
+            &op,
+            callback(Satisfaction::Unreached, None),
+        )
+        .unwrap();
+        assert_eq!(r.case.state, CaseState::ToClose);
+        assert_eq!(r.case.satisfaction, Some(Satisfaction::Unreached));
+        r.act(Action::Close, &op, Command::default()).unwrap();
+        assert_eq!(r.case.state, CaseState::Closed);
+        assert_eq!(r.events.last().unwrap().satisfaction, None);
         assert_eq!(Case::from_events(&r.events).unwrap(), r.case);
     }
 

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{StageClock, WorkCalendar};
 use crate::case::{Event, EventKind};
 use crate::model::{string_enum, Source};
-use crate::workflow::{Action, CaseState};
+use crate::workflow::{Action, CaseState, Satisfaction};
 
 string_enum!(
     /// The kinds of object counters are kept for.
@@ -53,6 +53,15 @@ pub mod metric {
     pub const CLOSED_ON_TIME: &str = "closed_on_time";
     pub const REWORK: &str = "rework";
     pub const SELF_FOUND: &str = "self_found";
+    // Call-backs (回访), for regions, segments and the department that holds the case.
+    /// Call-backs recorded (one per `callback` event, 未回访 included).
+    pub const CALLBACKS: &str = "callbacks";
+    /// Call-backs where the reporter answered.
+    pub const CALLBACK_REACHED: &str = "callback_reached";
+    /// Answers 满意 or 基本满意.
+    pub const CALLBACK_SATISFIED: &str = "callback_satisfied";
+    /// Answers 不满意: the case went back to handling as 重办.
+    pub const REDO: &str = "redo";
     // Departments (dated at first dispatch to the department).
     pub const DISPATCHED: &str = "dispatched";
     pub const RETURNED: &str = "returned";
@@ -170,6 +179,33 @@ pub struct DeptPart {
     pub rework: i64,
     /// Working time of its rounds (clock mode for clock-time limits), suspensions excluded.
     pub handle_secs: i64,
+    /// Call-backs on its handling.
+    pub callbacks: CallbackTally,
+}
+
+/// What the call-backs (回访) of a case said; additive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackTally {
+    /// `callback` events.
+    pub recorded: i64,
+    /// The reporter answered.
+    pub reached: i64,
+    /// 满意 or 基本满意.
+    pub satisfied: i64,
+    /// 不满意 (重办).
+    pub redo: i64,
+}
+
+impl CallbackTally {
+    fn add(&mut self, s: Satisfaction) {
+        self.recorded += 1;
+        self.reached += i64::from(s.answered());
+        self.satisfied += i64::from(matches!(
+            s,
+            Satisfaction::Satisfied | Satisfaction::BasicallySatisfied
+        ));
+        self.redo += i64::from(s == Satisfaction::Unsatisfied);
+    }
 }
 
 /// Everything evaluation needs to know about one case, derived from its history.
@@ -190,8 +226,10 @@ pub struct CaseFacts {
     pub closed: bool,
     /// Closed, and every handling round ended within its clock.
     pub closed_on_time: bool,
-    /// Failed checks (返工), one per `check_fail` event.
+    /// Failed checks (返工), one per `check_fail` event, and unsatisfied call-backs (重办).
     pub rework: i64,
+    /// The case's call-backs (回访).
+    pub callbacks: CallbackTally,
     pub accepts: Vec<(StaffAct, bool)>,
     pub verifies: Vec<StaffAct>,
     pub registers: Vec<StaffAct>,
@@ -310,6 +348,18 @@ impl CaseFacts {
                             }
                         }
                     }
+                    Action::Callback => {
+                        let s = ev.satisfaction.unwrap_or(Satisfaction::Unreached);
+                        f.callbacks.add(s);
+                        // 重办 counts as rework of the unit that handled it.
+                        let redo = s == Satisfaction::Unsatisfied;
+                        f.rework += i64::from(redo);
+                        if let Some(part) = current.as_ref().and_then(|u| f.departments.get_mut(u))
+                        {
+                            part.callbacks.add(s);
+                            part.rework += i64::from(redo);
+                        }
+                    }
                     Action::Close => {
                         f.closed = true;
                         f.closed_on_time = all_rounds_on_time;
@@ -375,6 +425,7 @@ impl CaseFacts {
                 );
                 push(day, kind, id, REWORK, self.rework);
                 push(day, kind, id, SELF_FOUND, i64::from(self_found));
+                push_callbacks(&mut push, day, kind, id, self.callbacks);
             }
         }
         for (unit, p) in &self.departments {
@@ -394,6 +445,7 @@ impl CaseFacts {
                 let bin = hours_bin(p.handle_secs);
                 push(p.day, k, unit, &format!("{HBIN_PREFIX}{bin}"), 1);
             }
+            push_callbacks(&mut push, p.day, k, unit, p.callbacks);
         }
         let k = ObjectKind::Person;
         if let (Some(Source::Inspector), Some(p)) = (self.source, &self.reported_by) {
@@ -438,6 +490,38 @@ impl CaseFacts {
         }
         out
     }
+}
+
+fn push_callbacks(
+    push: &mut impl FnMut(i32, ObjectKind, &str, &str, i64),
+    day: i32,
+    kind: ObjectKind,
+    id: &str,
+    t: CallbackTally,
+) {
+    use metric::*;
+    push(day, kind, id, CALLBACKS, t.recorded);
+    push(day, kind, id, CALLBACK_REACHED, t.reached);
+    push(day, kind, id, CALLBACK_SATISFIED, t.satisfied);
+    push(day, kind, id, REDO, t.redo);
+}
+
+/// The call-back indicators (12345 practice's 回访率, 满意率, 重办率; urban-management-
+/// standard.md §6 [U]): shown beside the standard's, not weighted in the composite.
+fn callback_indicators(t: &Totals) -> [Indicator; 4] {
+    use metric::*;
+    let recorded = get(t, CALLBACKS);
+    let reached = get(t, CALLBACK_REACHED);
+    [
+        count("callbacks", "回访数", recorded),
+        rate("callback_rate", "回访率", pct(reached, recorded)),
+        rate(
+            "satisfaction_rate",
+            "满意率",
+            pct(get(t, CALLBACK_SATISFIED), reached),
+        ),
+        rate("redo_rate", "重办率", pct(get(t, REDO), recorded)),
+    ]
 }
 
 /// The histogram bin of a handling time: whole hours rounded up, capped.
@@ -916,19 +1000,21 @@ pub fn indicators(
             let public_rate = pct(get(t, PUBLIC), registered);
             let closure = pct(get(t, CLOSED), to_close);
             let on_time = pct(get(t, CLOSED_ON_TIME), to_close);
+            let mut indicators = vec![
+                count("registered", "立案数", registered),
+                count("public", "公众举报核实数", get(t, PUBLIC)),
+                count("to_close", "应结案数", to_close),
+                count("not_yet_due", "未到期数", get(t, TO_CLOSE) - to_close),
+                count("closed", "结案数", get(t, CLOSED)),
+                count("closed_on_time", "按期结案数", get(t, CLOSED_ON_TIME)),
+                rate("public_rate", "监督举报率", public_rate),
+                rate("closure_rate", "结案率", closure),
+                rate("on_time_closure_rate", "按期结案率", on_time),
+            ];
+            indicators.extend(callback_indicators(t));
             Evaluation {
                 cases: case_count(object, t),
-                indicators: vec![
-                    count("registered", "立案数", registered),
-                    count("public", "公众举报核实数", get(t, PUBLIC)),
-                    count("to_close", "应结案数", to_close),
-                    count("not_yet_due", "未到期数", get(t, TO_CLOSE) - to_close),
-                    count("closed", "结案数", get(t, CLOSED)),
-                    count("closed_on_time", "按期结案数", get(t, CLOSED_ON_TIME)),
-                    rate("public_rate", "监督举报率", public_rate),
-                    rate("closure_rate", "结案率", closure),
-                    rate("on_time_closure_rate", "按期结案率", on_time),
-                ],
+                indicators,
                 components: vec![
                     ("public_rate", inverse(public_rate)),
                     ("registered", Some(cfg.count_bands.score(registered))),
@@ -959,6 +1045,7 @@ pub fn indicators(
                 rate("on_time_closure_rate", "按期结案率", on_time),
                 count("rework", "返工数", get(t, REWORK)),
             ];
+            indicators.extend(callback_indicators(t));
             if object == RankObject::Segment {
                 return Evaluation {
                     cases: case_count(object, t),
@@ -995,32 +1082,34 @@ pub fn indicators(
             let on_time = pct(get(t, HANDLED_ON_TIME), to_handle);
             let rework_rate = pct(rework, handled);
             let mean = (handled > 0).then(|| get(t, HANDLE_SECS) as f64 / handled as f64 / 3600.0);
+            let mut indicators = vec![
+                count("to_handle", "应处置数", to_handle),
+                count("not_yet_due", "未到期数", get(t, TO_HANDLE) - to_handle),
+                count("handled", "处置数", handled),
+                count("handled_on_time", "按期处置数", get(t, HANDLED_ON_TIME)),
+                count("overdue", "超期处置数", get(t, OVERDUE)),
+                count("rework", "返工数", rework),
+                count("returned", "退回数", get(t, RETURNED)),
+                rate("handling_rate", "处置率", handling),
+                rate("on_time_handling_rate", "按期处置率", on_time),
+                rate("rework_rate", "返工率", rework_rate),
+                ind(
+                    "mean_hours",
+                    "平均处置时长(工作时)",
+                    IndicatorUnit::Hours,
+                    mean,
+                ),
+                ind(
+                    "p90_hours",
+                    "90%处置时长(工作时)",
+                    IndicatorUnit::Hours,
+                    histogram_percentile(t, 0.9),
+                ),
+            ];
+            indicators.extend(callback_indicators(t));
             Evaluation {
                 cases: case_count(object, t),
-                indicators: vec![
-                    count("to_handle", "应处置数", to_handle),
-                    count("not_yet_due", "未到期数", get(t, TO_HANDLE) - to_handle),
-                    count("handled", "处置数", handled),
-                    count("handled_on_time", "按期处置数", get(t, HANDLED_ON_TIME)),
-                    count("overdue", "超期处置数", get(t, OVERDUE)),
-                    count("rework", "返工数", rework),
-                    count("returned", "退回数", get(t, RETURNED)),
-                    rate("handling_rate", "处置率", handling),
-                    rate("on_time_handling_rate", "按期处置率", on_time),
-                    rate("rework_rate", "返工率", rework_rate),
-                    ind(
-                        "mean_hours",
-                        "平均处置时长(工作时)",
-                        IndicatorUnit::Hours,
-                        mean,
-                    ),
-                    ind(
-                        "p90_hours",
-                        "90%处置时长(工作时)",
-                        IndicatorUnit::Hours,
-                        histogram_percentile(t, 0.9),
-                    ),
-                ],
+                indicators,
                 components: vec![
                     ("handling_rate", handling),
                     ("on_time_handling_rate", on_time),

@@ -26,6 +26,8 @@ string_enum!(
         Handle = "handle",
         /// 核查: on-site check of the result.
         Check = "check",
+        /// 回访: calling the reporter back (public and hotline cases).
+        Callback = "callback",
         /// 结案: closing.
         Close = "close",
     }
@@ -43,6 +45,7 @@ impl Stage {
                 Stage::Handle
             }
             CaseState::ToCheck => Stage::Check,
+            CaseState::ToCallback => Stage::Callback,
             CaseState::ToClose => Stage::Close,
             CaseState::Closed | CaseState::Voided => return None,
         })
@@ -56,6 +59,7 @@ impl Stage {
             Stage::Dispatch => "派遣",
             Stage::Handle => "处置",
             Stage::Check => "核查",
+            Stage::Callback => "回访",
             Stage::Close => "结案",
         }
     }
@@ -72,6 +76,31 @@ pub struct LimitRule {
     pub limit: TimeLimit,
     /// Where the value comes from, or why it was chosen (shown to admins).
     pub source: String,
+}
+
+impl LimitRule {
+    /// The wildcard rule of its stage (all categories, any grade, any urgency).
+    pub fn is_default(&self) -> bool {
+        self.category.is_none() && self.grade.is_none() && self.priority.is_none()
+    }
+
+    /// The call-back (回访) default a table without one gets: 3 working days, an invented
+    /// default (no official call-back limit is cited).
+    pub fn callback_default() -> LimitRule {
+        LimitRule {
+            category: None,
+            grade: None,
+            priority: None,
+            stage: Stage::Callback,
+            limit: TimeLimit {
+                amount: 3,
+                unit: crate::calendar::LimitUnit::WorkingDays,
+            },
+            source: "[invented default] call-back (回访) of a public or hotline reporter; \
+                     no official call-back limit is cited"
+                .into(),
+        }
+    }
 }
 
 /// A limit table with a default for every stage.
@@ -97,14 +126,16 @@ pub enum LimitTableError {
 impl LimitTable {
     /// Builds a table; every stage needs a wildcard default so every lookup has an answer,
     /// and no key may appear twice (the answer would depend on row order).
-    pub fn new(rules: Vec<LimitRule>) -> Result<Self, LimitTableError> {
+    pub fn new(mut rules: Vec<LimitRule>) -> Result<Self, LimitTableError> {
+        // Tables written before the call-back stage existed load with its default.
+        if !rules
+            .iter()
+            .any(|r| r.stage == Stage::Callback && r.is_default())
+        {
+            rules.push(LimitRule::callback_default());
+        }
         for &stage in Stage::ALL {
-            let has_default = rules.iter().any(|r| {
-                r.stage == stage
-                    && r.category.is_none()
-                    && r.grade.is_none()
-                    && r.priority.is_none()
-            });
+            let has_default = rules.iter().any(|r| r.stage == stage && r.is_default());
             if !has_default {
                 return Err(LimitTableError::MissingDefault(stage));
             }
@@ -200,6 +231,31 @@ mod tests {
             LimitTable::new(rules),
             Err(LimitTableError::MissingDefault(Stage::Check))
         );
+    }
+
+    #[test]
+    fn a_table_from_before_the_callback_stage_loads_with_the_invented_callback_default() {
+        let mut rules = defaults();
+        rules.retain(|r| r.stage != Stage::Callback);
+        let t = LimitTable::new(rules).unwrap();
+        let r = t.lookup(
+            &code("06010"),
+            AreaGrade::A,
+            Priority::Normal,
+            Stage::Callback,
+        );
+        assert_eq!(r.limit.amount, 3);
+        assert_eq!(r.limit.unit, LimitUnit::WorkingDays);
+        assert!(r.source.starts_with("[invented default]"));
+        // A table with its own call-back default keeps it.
+        let t = LimitTable::new(defaults()).unwrap();
+        let r = t.lookup(
+            &code("06010"),
+            AreaGrade::A,
+            Priority::Normal,
+            Stage::Callback,
+        );
+        assert_eq!(r.limit.amount, 1);
     }
 
     #[test]

@@ -392,6 +392,12 @@ impl Source {
         )
     }
 
+    /// Public and hotline cases get a satisfaction call-back (回访) after the on-site check
+    /// and before closing (design.md §4), when the reporter left a way to be reached.
+    pub fn needs_callback(self) -> bool {
+        matches!(self, Source::Public | Source::Hotline12345)
+    }
+
     pub fn zh(self) -> &'static str {
         match self {
             Source::Inspector => "监督员上报",

@@ -125,6 +125,8 @@ pub fn wording(state: CaseState, facts: WordingFacts<'_>, lang: PublicLang) -> S
         },
         (S::ToCheck, true) => "处理完毕，待核查".into(),
         (S::ToCheck, false) => "Handled, waiting for the on-site check".into(),
+        (S::ToCallback, true) => "已核查，处理到位，等待回访".into(),
+        (S::ToCallback, false) => "Checked on site: fixed; the reporter will be called back".into(),
         (S::ToClose, true) => "已核查，即将办结".into(),
         (S::ToClose, false) => "Checked on site, about to be closed".into(),
         (S::Closed, true) => "已办结".into(),

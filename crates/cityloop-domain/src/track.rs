@@ -183,6 +183,17 @@ fn step_text(
                 "经现场核查，处理未到位，退回重新处置",
                 "Checked on site: not fixed yet, sent back to the unit",
             ),
+            Action::Callback => match e.satisfaction {
+                Some(crate::workflow::Satisfaction::Unsatisfied) => pick(
+                    "回访时反映问题仍未解决，已重新安排处理",
+                    "At the call-back the reporter said it is not fixed; it is being handled again",
+                ),
+                Some(crate::workflow::Satisfaction::Unreached) => pick(
+                    "回访未能联系上反映人",
+                    "The reporter could not be reached for the call-back",
+                ),
+                _ => pick("已回访反映人", "The reporter was called back"),
+            },
             Action::Close => pick("已办结", "Closed"),
             Action::Void => Some(match (e.public_reason.unwrap_or(PublicReason::Other), zh) {
                 (r, true) => format!("不予受理：{}", r.zh()),
@@ -341,6 +352,7 @@ mod tests {
             public_note: Some("旧版混合备注".into()),
             public_reply: None,
             public_reason: None,
+            satisfaction: None,
             report: None,
         }
     }

@@ -33,7 +33,10 @@ string_enum!(
         Suspended = "suspended",
         /// 待核查: reported back, waiting for the on-site check.
         ToCheck = "to_check",
-        /// 待结案: check passed, waiting to be closed.
+        /// 待回访: check passed on a public or hotline case; the reporter is to be called
+        /// back (回访) before closing.
+        ToCallback = "to_callback",
+        /// 待结案: check passed (and, where due, the call-back done), waiting to be closed.
         ToClose = "to_close",
         /// 已结案 (terminal).
         Closed = "closed",
@@ -53,6 +56,7 @@ impl CaseState {
             CaseState::ExtensionPending => "延期审批",
             CaseState::Suspended => "挂账",
             CaseState::ToCheck => "待核查",
+            CaseState::ToCallback => "待回访",
             CaseState::ToClose => "待结案",
             CaseState::Closed => "已结案",
             CaseState::Voided => "作废",
@@ -88,9 +92,41 @@ string_enum!(
         ReportBack = "report_back",
         CheckPass = "check_pass",
         CheckFail = "check_fail",
+        Callback = "callback",
         Close = "close",
     }
 );
+
+string_enum!(
+    /// What the reporter said when called back (回访结果). `Unreached` (未回访) is recorded
+    /// only once the call-back's time limit has run out (design.md §4).
+    Satisfaction {
+        /// 满意
+        Satisfied = "satisfied",
+        /// 基本满意
+        BasicallySatisfied = "basically_satisfied",
+        /// 不满意: the case goes back to handling as 重办 with a fresh clock.
+        Unsatisfied = "unsatisfied",
+        /// 未回访: nobody answered within the call-back's time limit.
+        Unreached = "unreached",
+    }
+);
+
+impl Satisfaction {
+    pub fn zh(self) -> &'static str {
+        match self {
+            Satisfaction::Satisfied => "满意",
+            Satisfaction::BasicallySatisfied => "基本满意",
+            Satisfaction::Unsatisfied => "不满意",
+            Satisfaction::Unreached => "未回访",
+        }
+    }
+
+    /// Whether the reporter answered (a rating counts for the satisfaction rate).
+    pub fn answered(self) -> bool {
+        self != Satisfaction::Unreached
+    }
+}
 
 impl Action {
     pub fn zh(self) -> &'static str {
@@ -110,6 +146,7 @@ impl Action {
             Action::ReportBack => "处置反馈",
             Action::CheckPass => "核查通过",
             Action::CheckFail => "核查不通过(返工)",
+            Action::Callback => "回访",
             Action::Close => "结案",
         }
     }
@@ -130,6 +167,7 @@ pub enum Field {
     UnitId,
     Extension,
     Attachments,
+    Satisfaction,
 }
 
 impl Field {
@@ -140,6 +178,7 @@ impl Field {
             Field::UnitId => "unit_id",
             Field::Extension => "extension",
             Field::Attachments => "attachments",
+            Field::Satisfaction => "satisfaction",
         }
     }
 }
@@ -150,6 +189,11 @@ pub enum Target {
     To(CaseState),
     /// `accept`: to_verify for sources that need on-site confirmation, else to_register.
     ByVerification,
+    /// `check_pass`: to_callback for cases whose reporter is to be called back, else
+    /// to_close.
+    ByCallback,
+    /// `callback`: back to handling (重办) when the reporter is unsatisfied, else to_close.
+    BySatisfaction,
 }
 
 /// The legality rule of one action.
@@ -262,7 +306,7 @@ pub const RULES: &[Rule] = &[
         action: Action::CheckPass,
         from: &[S::ToCheck],
         roles: &[R::Inspector],
-        target: Target::To(S::ToClose),
+        target: Target::ByCallback,
         requires: &[],
     },
     Rule {
@@ -273,6 +317,13 @@ pub const RULES: &[Rule] = &[
         requires: &[Field::Reason],
     },
     Rule {
+        action: Action::Callback,
+        from: &[S::ToCallback],
+        roles: &[R::Operator, R::Supervisor],
+        target: Target::BySatisfaction,
+        requires: &[Field::Satisfaction],
+    },
+    Rule {
         action: Action::Close,
         from: &[S::ToClose],
         roles: &[R::Supervisor, R::Operator],
@@ -280,6 +331,10 @@ pub const RULES: &[Rule] = &[
         requires: &[],
     },
 ];
+
+/// The actions the case's own reporter (a public actor) may take besides the staff of
+/// the rule's roles: answering the call-back (回访) on the public page.
+pub const REPORTER_ACTIONS: &[Action] = &[Action::Callback];
 
 /// Limits on free-text fields (characters, not bytes).
 pub const MAX_NOTE_CHARS: usize = 2000;
@@ -303,6 +358,26 @@ pub struct Command {
     pub public_reply: Option<String>,
     /// On `void`: the reason category the citizen is told (the `reason` stays internal).
     pub public_reason: Option<crate::public::PublicReason>,
+    /// On `callback`: what the reporter said (回访结果).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<Satisfaction>,
+}
+
+/// What the state machine needs to know of a case beyond its state: where it came from
+/// (accept's target) and whether its reporter can be called back (check_pass's target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject {
+    pub source: Source,
+    /// The reporter left a phone number or an e-mail address and did not decline a
+    /// call-back (需要回访: no) at intake.
+    pub reachable: bool,
+}
+
+impl Subject {
+    /// Whether a passed check leads to a call-back (回访) before closing.
+    pub fn needs_callback(self) -> bool {
+        self.source.needs_callback() && self.reachable
+    }
 }
 
 /// Why an action was refused. Each variant maps to one HTTP status at the edge:
@@ -336,18 +411,31 @@ pub fn check(
     check_with_source(action, state, actor, case_unit, cmd, None)
 }
 
-/// Like [`check`], with the case's source to resolve `accept`'s target.
+/// Like [`check`], with what is known of the case to resolve `accept`'s and
+/// `check_pass`'s targets (without it: no verification, no call-back).
 pub fn check_with_source(
     action: Action,
     state: CaseState,
     actor: &Actor,
     case_unit: Option<UnitId>,
     cmd: &Command,
-    source: Option<Source>,
+    subject: Option<Subject>,
 ) -> Result<CaseState, TransitionError> {
     let rule = action.rule();
     let role = match actor.role {
-        ActorRole::Staff(r) if rule.roles.contains(&r) => r,
+        ActorRole::Staff(r) if rule.roles.contains(&r) => Some(r),
+        // The reporter answers their own call-back on the public page (the service proves
+        // who they are by the case's query code); they cannot declare themselves unreached.
+        ActorRole::Public if REPORTER_ACTIONS.contains(&action) => {
+            if cmd.satisfaction == Some(Satisfaction::Unreached) {
+                return Err(TransitionError::InvalidField {
+                    field: "satisfaction",
+                    problem: "a reporter answers satisfied, basically_satisfied or unsatisfied"
+                        .into(),
+                });
+            }
+            None
+        }
         ActorRole::Staff(r) => {
             return Err(TransitionError::RoleNotAllowed {
                 action,
@@ -370,19 +458,30 @@ pub fn check_with_source(
     if !rule.from.contains(&state) {
         return Err(TransitionError::WrongState { action, state });
     }
-    if role == Role::Handler && (case_unit.is_none() || actor.unit_id != case_unit) {
+    if role == Some(Role::Handler) && (case_unit.is_none() || actor.unit_id != case_unit) {
         return Err(TransitionError::OutOfScope { action });
     }
     check_fields(action, rule.requires, cmd)?;
     Ok(match rule.target {
         Target::To(s) => s,
         Target::ByVerification => {
-            if source.is_some_and(Source::needs_verification) {
+            if subject.is_some_and(|s| s.source.needs_verification()) {
                 CaseState::ToVerify
             } else {
                 CaseState::ToRegister
             }
         }
+        Target::ByCallback => {
+            if subject.is_some_and(Subject::needs_callback) {
+                CaseState::ToCallback
+            } else {
+                CaseState::ToClose
+            }
+        }
+        Target::BySatisfaction => match cmd.satisfaction {
+            Some(Satisfaction::Unsatisfied) => CaseState::Handling,
+            _ => CaseState::ToClose,
+        },
     })
 }
 
@@ -394,6 +493,7 @@ fn check_fields(action: Action, requires: &[Field], cmd: &Command) -> Result<(),
             Field::UnitId => cmd.unit_id.is_some(),
             Field::Extension => cmd.extension.is_some(),
             Field::Attachments => !cmd.attachments.is_empty(),
+            Field::Satisfaction => cmd.satisfaction.is_some(),
         };
         if !present {
             return Err(TransitionError::MissingField {
@@ -409,6 +509,21 @@ fn check_fields(action: Action, requires: &[Field], cmd: &Command) -> Result<(),
         cmd.public_reply.as_deref(),
         crate::public::MAX_PUBLIC_REPLY_CHARS,
     )?;
+    if cmd.satisfaction.is_some() && action != Action::Callback {
+        return Err(TransitionError::InvalidField {
+            field: "satisfaction",
+            problem: "only a call-back takes a satisfaction".into(),
+        });
+    }
+    // 重办 needs what the reporter said was still wrong.
+    if cmd.satisfaction == Some(Satisfaction::Unsatisfied)
+        && cmd.reason.as_deref().is_none_or(|s| s.trim().is_empty())
+    {
+        return Err(TransitionError::MissingField {
+            action,
+            field: Field::Reason.as_str(),
+        });
+    }
     if cmd.public_reason.is_some() && action != Action::Void {
         return Err(TransitionError::InvalidField {
             field: "public_reason",
@@ -557,7 +672,17 @@ mod tests {
             category: None,
             public_reply: Some("已安排处理".into()),
             public_reason: None,
+            satisfaction: None,
         }
+    }
+
+    /// A command with every field `action` may take (a satisfaction only on a call-back).
+    fn command_for(action: Action, unit: UnitId) -> Command {
+        let mut cmd = full_command(unit);
+        if action == Action::Callback {
+            cmd.satisfaction = Some(Satisfaction::Satisfied);
+        }
+        cmd
     }
 
     /// Every (state, action, role) triple, generated from the table: allowed triples
@@ -565,10 +690,10 @@ mod tests {
     #[test]
     fn every_state_action_role_triple_is_allowed_or_refused_with_the_right_error() {
         let unit = UnitId::new_v7();
-        let cmd = full_command(unit);
         let mut allowed = 0;
         for &state in CaseState::ALL {
             for &action in Action::ALL {
+                let cmd = command_for(action, unit);
                 for &role in Role::ALL {
                     let actor = Actor {
                         person_id: None,
@@ -594,7 +719,7 @@ mod tests {
                 }
             }
         }
-        // 16 actions; the number of (from-state, role) pairs in the table.
+        // 17 actions; the number of (from-state, role) pairs in the table.
         let expected: usize = RULES.iter().map(|r| r.from.len() * r.roles.len()).sum();
         assert_eq!(allowed, expected);
     }
@@ -608,19 +733,46 @@ mod tests {
     }
 
     #[test]
-    fn system_and_public_actors_cannot_move_a_case() {
+    fn system_and_public_actors_cannot_move_a_case_except_the_reporter_answering_a_callback() {
         for &action in Action::ALL {
-            for actor in [Actor::system(), Actor::public()] {
-                let got = check(
-                    action,
-                    CaseState::Received,
-                    &actor,
-                    None,
-                    &Command::default(),
-                );
-                assert!(matches!(got, Err(TransitionError::RoleNotAllowed { .. })));
+            for &state in CaseState::ALL {
+                for actor in [Actor::system(), Actor::public()] {
+                    let cmd = command_for(action, UnitId::new_v7());
+                    let got = check(action, state, &actor, None, &cmd);
+                    let reporter = actor.role == ActorRole::Public
+                        && action == Action::Callback
+                        && state == CaseState::ToCallback;
+                    if reporter {
+                        assert_eq!(got, Ok(CaseState::ToClose));
+                    } else if actor.role == ActorRole::Public && action == Action::Callback {
+                        assert_eq!(got, Err(TransitionError::WrongState { action, state }));
+                    } else {
+                        assert!(
+                            matches!(got, Err(TransitionError::RoleNotAllowed { .. })),
+                            "{state} {action} {actor:?}: {got:?}"
+                        );
+                    }
+                }
             }
         }
+        // The reporter cannot record that nobody answered.
+        let unreached = Command {
+            satisfaction: Some(Satisfaction::Unreached),
+            ..Command::default()
+        };
+        assert!(matches!(
+            check(
+                Action::Callback,
+                CaseState::ToCallback,
+                &Actor::public(),
+                None,
+                &unreached
+            ),
+            Err(TransitionError::InvalidField {
+                field: "satisfaction",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -631,10 +783,119 @@ mod tests {
             unit_id: None,
         };
         let c = Command::default();
-        let f = |s| check_with_source(Action::Accept, CaseState::Received, &op, None, &c, Some(s));
+        let f = |source| {
+            let subject = Subject {
+                source,
+                reachable: true,
+            };
+            check_with_source(
+                Action::Accept,
+                CaseState::Received,
+                &op,
+                None,
+                &c,
+                Some(subject),
+            )
+        };
         assert_eq!(f(Source::Public), Ok(CaseState::ToVerify));
         assert_eq!(f(Source::Hotline12345), Ok(CaseState::ToVerify));
         assert_eq!(f(Source::Inspector), Ok(CaseState::ToRegister));
+    }
+
+    fn staff(role: Role) -> Actor {
+        Actor {
+            person_id: None,
+            role: ActorRole::Staff(role),
+            unit_id: None,
+        }
+    }
+
+    #[test]
+    fn a_passed_check_leads_to_a_callback_only_for_reachable_public_and_hotline_reporters() {
+        let c = Command::default();
+        let f = |source, reachable| {
+            check_with_source(
+                Action::CheckPass,
+                CaseState::ToCheck,
+                &staff(Role::Inspector),
+                None,
+                &c,
+                Some(Subject { source, reachable }),
+            )
+        };
+        assert_eq!(f(Source::Public, true), Ok(CaseState::ToCallback));
+        assert_eq!(f(Source::Hotline12345, true), Ok(CaseState::ToCallback));
+        // Nobody to call: an anonymous report closes without a call-back.
+        assert_eq!(f(Source::Public, false), Ok(CaseState::ToClose));
+        // Staff reports are not called back.
+        assert_eq!(f(Source::Inspector, true), Ok(CaseState::ToClose));
+        assert_eq!(f(Source::Sensor, true), Ok(CaseState::ToClose));
+    }
+
+    #[test]
+    fn an_unsatisfied_callback_sends_the_case_back_to_handling_and_needs_a_reason() {
+        let op = staff(Role::Operator);
+        let cb = |satisfaction, reason: Option<&str>| {
+            let cmd = Command {
+                satisfaction: Some(satisfaction),
+                reason: reason.map(str::to_owned),
+                ..Command::default()
+            };
+            check(Action::Callback, CaseState::ToCallback, &op, None, &cmd)
+        };
+        assert_eq!(cb(Satisfaction::Satisfied, None), Ok(CaseState::ToClose));
+        assert_eq!(
+            cb(Satisfaction::BasicallySatisfied, None),
+            Ok(CaseState::ToClose)
+        );
+        assert_eq!(cb(Satisfaction::Unreached, None), Ok(CaseState::ToClose));
+        assert_eq!(
+            cb(Satisfaction::Unsatisfied, Some("垃圾还在")),
+            Ok(CaseState::Handling)
+        );
+        assert_eq!(
+            cb(Satisfaction::Unsatisfied, Some("  ")),
+            Err(TransitionError::MissingField {
+                action: Action::Callback,
+                field: "reason"
+            })
+        );
+        // A callback without a result names the field.
+        assert_eq!(
+            check(
+                Action::Callback,
+                CaseState::ToCallback,
+                &op,
+                None,
+                &Command::default()
+            ),
+            Err(TransitionError::MissingField {
+                action: Action::Callback,
+                field: "satisfaction"
+            })
+        );
+    }
+
+    #[test]
+    fn a_satisfaction_on_any_other_action_is_an_invalid_field() {
+        let cmd = Command {
+            satisfaction: Some(Satisfaction::Satisfied),
+            ..Command::default()
+        };
+        let got = check(
+            Action::Close,
+            CaseState::ToClose,
+            &staff(Role::Operator),
+            None,
+            &cmd,
+        );
+        assert!(matches!(
+            got,
+            Err(TransitionError::InvalidField {
+                field: "satisfaction",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -665,13 +926,14 @@ mod tests {
         let unit = UnitId::new_v7();
         for rule in RULES {
             for &field in rule.requires {
-                let mut cmd = full_command(unit);
+                let mut cmd = command_for(rule.action, unit);
                 match field {
                     Field::Note => cmd.note = Some("  ".into()),
                     Field::Reason => cmd.reason = None,
                     Field::UnitId => cmd.unit_id = None,
                     Field::Extension => cmd.extension = None,
                     Field::Attachments => cmd.attachments.clear(),
+                    Field::Satisfaction => cmd.satisfaction = None,
                 }
                 let actor = Actor {
                     person_id: None,

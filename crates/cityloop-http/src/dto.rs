@@ -9,7 +9,7 @@ use cityloop_domain::case::{Case, Event, Routing};
 use cityloop_domain::ids::UnitId;
 use cityloop_domain::model::{Category, CategoryCode, CategoryKind, CodeStandard, Source, Unit};
 use cityloop_domain::public::PublicReason;
-use cityloop_domain::workflow::{Action, CaseState};
+use cityloop_domain::workflow::{Action, CaseState, Satisfaction};
 use cityloop_service::cases::CaseDetail;
 use serde::{Deserialize, Serialize};
 
@@ -165,6 +165,11 @@ pub struct ActionRequest {
     /// default `other`).
     #[serde(default)]
     pub public_reason: Option<String>,
+    /// On `callback` (回访), required: what the reporter said — `satisfied` (满意),
+    /// `basically_satisfied` (基本满意), `unsatisfied` (不满意: back to handling as 重办,
+    /// `reason` required) or `unreached` (未回访: only after the call-back limit ran out).
+    #[serde(default)]
+    pub satisfaction: Option<String>,
     /// The case version the client saw; a mismatch is a 409.
     #[serde(default)]
     pub version: Option<i64>,
@@ -274,6 +279,9 @@ pub struct EventDto {
     pub public_reply: Option<String>,
     /// On a void: the reason category the citizen is told.
     pub public_reason: Option<PublicReason>,
+    /// On a call-back: what the reporter said (回访结果).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<Satisfaction>,
 }
 
 impl From<&Event> for EventDto {
@@ -298,6 +306,7 @@ impl From<&Event> for EventDto {
             photos: Vec::new(),
             public_reply: e.public_reply.clone(),
             public_reason: e.public_reason,
+            satisfaction: e.satisfaction,
         }
     }
 }
@@ -332,6 +341,10 @@ pub struct CaseDto {
     pub time_left: Option<TimeLeftDto>,
     pub version: i64,
     pub rework_count: i64,
+    /// How often an unsatisfied call-back sent the case back to handling (重办).
+    pub redo_count: i64,
+    /// The latest call-back's result (回访结果), if any.
+    pub satisfaction: Option<Satisfaction>,
     pub return_count: i64,
     pub extension_count: i64,
     pub pending_extension: Option<String>,
@@ -479,6 +492,8 @@ impl CaseDto {
             light,
             version: case.version,
             rework_count: case.rework_count,
+            redo_count: case.redo_count,
+            satisfaction: case.satisfaction,
             return_count: case.return_count,
             extension_count: case.extension_count,
             pending_extension: case.pending_extension.map(|x| x.to_string()),

@@ -102,6 +102,7 @@ use crate::routes;
         crate::integrity::status,
         crate::integrity::verify_now,
         crate::track::public_case,
+        crate::track::rate_case,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &WireStatuses),

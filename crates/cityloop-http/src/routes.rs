@@ -11,7 +11,7 @@ use cityloop_domain::case::Contact;
 use cityloop_domain::ids::{CaseId, UnitId};
 use cityloop_domain::model::{AreaGrade, Priority, Source, UnknownValue};
 use cityloop_domain::public::PublicReason;
-use cityloop_domain::workflow::{Action, Command};
+use cityloop_domain::workflow::{Action, Command, Satisfaction};
 use cityloop_service::cases::ReportInput;
 use cityloop_store::{CaseFilter, Cursor, Page};
 use serde_json::json;
@@ -470,6 +470,11 @@ pub(crate) async fn act(
             .public_reason
             .as_deref()
             .map(|r| parse_enum::<PublicReason>("public_reason", r))
+            .transpose()?,
+        satisfaction: req
+            .satisfaction
+            .as_deref()
+            .map(|r| parse_enum::<Satisfaction>("satisfaction", r))
             .transpose()?,
     };
     let (d, replayed) = st

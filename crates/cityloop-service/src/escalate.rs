@@ -88,7 +88,9 @@ impl Services {
         match level {
             Level::Yellow => {
                 let role = match case.stage() {
-                    Some(Stage::Accept | Stage::Register | Stage::Close) => Role::Operator,
+                    Some(Stage::Accept | Stage::Register | Stage::Callback | Stage::Close) => {
+                        Role::Operator
+                    }
                     Some(Stage::Verify | Stage::Check) => Role::Inspector,
                     Some(Stage::Dispatch) => Role::Dispatcher,
                     Some(Stage::Handle) => Role::Handler,

@@ -16,9 +16,10 @@
 use chrono::{DateTime, FixedOffset};
 use cityloop_domain::case::{Case, Event};
 use cityloop_domain::ids::CaseNumber;
-use cityloop_domain::model::Source;
+use cityloop_domain::model::{Actor, Source};
 use cityloop_domain::public::PublicLang;
 use cityloop_domain::track;
+use cityloop_domain::workflow::{Action, CaseState, Command, Satisfaction};
 use cityloop_store::{AdminOp, AuditEntry, StoreError};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,8 @@ use crate::{reference, ServiceError, Services};
 pub const SETTING: &str = "query_code_key";
 /// The longest reference (a code or a number) looked up, in characters.
 pub const MAX_REF_CHARS: usize = 64;
+/// The longest comment a reporter writes with their rating (the workflow's reason limit).
+pub const MAX_COMMENT_CHARS: usize = cityloop_domain::workflow::MAX_REASON_CHARS;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CodeKey {
@@ -83,6 +86,9 @@ pub struct PublicCase {
     pub before_photos: Vec<String>,
     /// The handler's photos after the fix (from the latest report-back).
     pub after_photos: Vec<String>,
+    /// The page was opened with the query code and the case waits for its call-back
+    /// (回访): the reporter may rate it (`POST /api/v1/public/cases/{code}/rating`).
+    pub can_rate: bool,
 }
 
 /// Whether a case of this source has a citizen page reached by its code.
@@ -226,6 +232,101 @@ impl Services {
         self.page_of(&case, &events, code, lang).await
     }
 
+    /// The reporter's answer to the call-back (回访) on the case page: 满意, 基本满意 or 不满意
+    /// with what is still wrong. Only by the query code (the receipt's capability; a
+    /// published number is known to anyone), only while the case waits for its call-back
+    /// (409 otherwise: one answer per round), and 不满意 sends it back to handling (重办).
+    pub async fn rate_case(
+        &self,
+        reference: &str,
+        satisfaction: Satisfaction,
+        comment: Option<&str>,
+        lang: Lang,
+    ) -> Result<PublicCase, ServiceError> {
+        let reference = reference.trim();
+        if !track::looks_like_code(reference) {
+            return Err(ServiceError::Invalid {
+                field: "reference".into(),
+                message: match lang {
+                    Lang::Zh => "请用回执上的查询码评价".into(),
+                    Lang::En => "rate with the query code from your receipt".into(),
+                },
+            });
+        }
+        if satisfaction == Satisfaction::Unreached {
+            return Err(ServiceError::Invalid {
+                field: "satisfaction".into(),
+                message: match lang {
+                    Lang::Zh => "请选择满意、基本满意或不满意".into(),
+                    Lang::En => "choose satisfied, basically satisfied or unsatisfied".into(),
+                },
+            });
+        }
+        let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+        if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
+            return Err(ServiceError::Invalid {
+                field: "comment".into(),
+                message: match lang {
+                    Lang::Zh => format!("意见请不要超过 {MAX_COMMENT_CHARS} 个字"),
+                    Lang::En => format!("at most {MAX_COMMENT_CHARS} characters"),
+                },
+            });
+        }
+        if satisfaction == Satisfaction::Unsatisfied && comment.is_none() {
+            return Err(ServiceError::Invalid {
+                field: "comment".into(),
+                message: match lang {
+                    Lang::Zh => "请说明哪里还没有解决，以便重新处理".into(),
+                    Lang::En => "say what is still wrong so that it can be handled again".into(),
+                },
+            });
+        }
+        let key = self.query_code_key().await?;
+        let not_found = || {
+            ServiceError::NotFound(match lang {
+                Lang::Zh => "没有找到这个查询码对应的案件，请核对后重新输入".into(),
+                Lang::En => "no case has this query code; please check it".into(),
+            })
+        };
+        let number = track::decode(reference, &self.district.code, &key).ok_or_else(not_found)?;
+        let case = match self.store.get_case_by_number(number.as_str()).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound(_)) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        if !has_page(case.source) {
+            return Err(not_found());
+        }
+        if case.state != CaseState::ToCallback {
+            return Err(ServiceError::Conflict(match lang {
+                Lang::Zh => "这件事现在不在回访阶段，暂时不能评价".into(),
+                Lang::En => "this case is not waiting for your rating now".into(),
+            }));
+        }
+        let (note, reason) = match satisfaction {
+            Satisfaction::Unsatisfied => (None, comment.map(str::to_owned)),
+            _ => (comment.map(str::to_owned), None),
+        };
+        let cmd = Command {
+            note,
+            reason,
+            satisfaction: Some(satisfaction),
+            ..Command::default()
+        };
+        self.act(
+            &Actor::public(),
+            case.id,
+            Action::Callback,
+            cmd,
+            Some(case.version),
+        )
+        .await?;
+        let case = self.store.get_case(case.id).await?;
+        let events = self.store.events(case.id).await?;
+        let code = self.query_code(&case.number).await?;
+        self.page_of(&case, &events, code, lang).await
+    }
+
     async fn page_of(
         &self,
         case: &Case,
@@ -280,7 +381,6 @@ impl Services {
         let point = has_point(case);
         Ok(PublicCase {
             number: case.number.0.clone(),
-            query_code,
             status: PublicStatus::of(case.state).as_str(),
             status_text,
             service_name,
@@ -292,6 +392,8 @@ impl Services {
             lat: point.then_some(case.location.lat),
             long: point.then_some(case.location.lon),
             description: Some(case.description.clone()).filter(|d| !d.is_empty()),
+            can_rate: query_code.is_some() && case.state == CaseState::ToCallback,
+            query_code,
             steps,
             before_photos,
             after_photos,

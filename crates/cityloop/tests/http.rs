@@ -163,8 +163,19 @@ async fn the_closed_loop_runs_over_http_and_the_timeline_records_every_step(s: &
         "handling",
     );
     ok(act(s, &hw_handler, id, back).await, "to_check");
+    // The caller left a phone: called back (回访) before closing.
     ok(
         act(s, &inspector, id, json!({"action": "check_pass"})).await,
+        "to_callback",
+    );
+    ok(
+        act(
+            s,
+            &hotline,
+            id,
+            json!({"action": "callback", "satisfaction": "satisfied"}),
+        )
+        .await,
         "to_close",
     );
     let closed = ok(
@@ -199,10 +210,11 @@ async fn the_closed_loop_runs_over_http_and_the_timeline_records_every_step(s: &
             "check_fail",
             "report_back",
             "check_pass",
+            "callback",
             "close"
         ]
     );
-    assert_eq!(detail["version"], 14);
+    assert_eq!(detail["version"], 15);
     assert_eq!(detail["allowed_actions"], json!([]));
 }
 http_test!(

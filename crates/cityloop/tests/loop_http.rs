@@ -203,6 +203,7 @@ fn body(action: &str, c: &Cast, unit: Option<&str>) -> Value {
         "report_back" => {
             json!({"action": action, "note": "已清运", "attachments": [c.photo]})
         }
+        "callback" => json!({"action": action, "satisfaction": "satisfied"}),
         "confirm" => json!({"action": action, "note": "现场属实"}),
         _ => json!({"action": action}),
     }
@@ -230,6 +231,9 @@ async fn the_full_loop(s: &Server, c: &Cast, source: &str, reporter: Option<&Who
         None => report_public(s, c).await,
     };
     let verified = matches!(source, "public" | "hotline_12345" | "media" | "petition");
+    // Staff reports carry the reporter's phone (the Open311 report here has none): public
+    // and hotline ones are called back (回访) before closing.
+    let callback = matches!(source, "public" | "hotline_12345") && reporter.is_some();
     let mut rows: Vec<Row> = vec![(
         "reported",
         None,
@@ -271,7 +275,7 @@ async fn the_full_loop(s: &Server, c: &Cast, source: &str, reporter: Option<&Who
             "",
         ));
     }
-    let steps: Vec<(&Who, Value, &str, &str)> = vec![
+    let mut steps: Vec<(&Who, Value, &str, &str)> = vec![
         (
             &c.operator,
             body("register", c, None),
@@ -330,10 +334,18 @@ async fn the_full_loop(s: &Server, c: &Cast, source: &str, reporter: Option<&Who
             &c.inspector,
             body("check_pass", c, None),
             "to_check",
-            "to_close",
+            if callback { "to_callback" } else { "to_close" },
         ),
-        (&c.supervisor, body("close", c, None), "to_close", "closed"),
     ];
+    if callback {
+        steps.push((
+            &c.operator,
+            body("callback", c, None),
+            "to_callback",
+            "to_close",
+        ));
+    }
+    steps.push((&c.supervisor, body("close", c, None), "to_close", "closed"));
     for (who, b, _, to) in &steps {
         must(s, who, &id, b.clone(), to).await;
     }
@@ -370,7 +382,7 @@ async fn the_full_loop(s: &Server, c: &Cast, source: &str, reporter: Option<&Who
         }
     }
     // The dispatches name their units; the reasons and the report back are kept.
-    let n = rows.len();
+    let n = rows.len() - usize::from(callback);
     assert_eq!(events[n - 10]["unit_id"], c.zf.as_str());
     assert_eq!(events[n - 9]["reason"], "测试原因");
     assert_eq!(events[n - 8]["unit_id"], c.hw.as_str());
@@ -431,6 +443,7 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
     ("report_back", &["handler"], &["handling"]),
     ("check_pass", &["inspector"], &["to_check"]),
     ("check_fail", &["inspector"], &["to_check"]),
+    ("callback", &["operator", "supervisor"], &["to_callback"]),
     ("close", &["supervisor", "operator"], &["to_close"]),
 ];
 
@@ -458,7 +471,12 @@ async fn case_in(s: &Server, c: &Cast, state: &str) -> String {
         "extension_pending" => &[("request_extension", "handler")],
         "suspended" => &[("suspend", "supervisor")],
         "to_check" => &[("report_back", "handler")],
-        "to_close" => &[("report_back", "handler"), ("check_pass", "inspector")],
+        "to_callback" => &[("report_back", "handler"), ("check_pass", "inspector")],
+        "to_close" => &[
+            ("report_back", "handler"),
+            ("check_pass", "inspector"),
+            ("callback", "operator"),
+        ],
         _ => &[],
     };
     for (action, role) in path.iter().chain(tail) {

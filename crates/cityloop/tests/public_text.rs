@@ -170,6 +170,21 @@ async fn internal_text_never_reaches_any_public_get(s: &Server) {
             json!({"action": "report_back", "attachments": [st.photo]}),
         ),
         (&st.inspector, json!({"action": "check_pass"})),
+        // The reporter left a phone: the case is called back before closing (回访); the
+        // first call-back is unsatisfied (重办), the second satisfied.
+        (
+            &st.operator,
+            json!({"action": "callback", "satisfaction": "unsatisfied"}),
+        ),
+        (
+            &st.handler,
+            json!({"action": "report_back", "attachments": [st.photo]}),
+        ),
+        (&st.inspector, json!({"action": "check_pass"})),
+        (
+            &st.operator,
+            json!({"action": "callback", "satisfaction": "satisfied"}),
+        ),
         (&st.supervisor, json!({"action": "close"})),
     ];
     for (n, (token, mut body)) in steps.into_iter().enumerate() {
@@ -186,7 +201,7 @@ async fn internal_text_never_reaches_any_public_get(s: &Server) {
                     | "check_fail"
             )
         );
-        if needs_reason {
+        if needs_reason || body["satisfaction"] == "unsatisfied" {
             body["reason"] = json!(secret(n));
         }
         let case = act(s, token, &id, body.clone()).await;
@@ -203,6 +218,7 @@ async fn internal_text_never_reaches_any_public_get(s: &Server) {
             }
             "suspended" => assert!(notes.ends_with("暂缓处理中"), "{notes}"),
             "to_check" => assert_eq!(notes, "处理完毕，待核查"),
+            "to_callback" => assert_eq!(notes, "已核查，处理到位，等待回访"),
             "to_close" => assert_eq!(notes, "已核查，即将办结"),
             "closed" => assert_eq!(notes, "已办结"),
             other => panic!("unexpected state {other}"),
@@ -373,12 +389,31 @@ async fn the_case_page_tells_each_step_in_citizen_words(s: &Server) {
             json!({"action": "report_back", "attachments": [st.photo], "public_reply": "垃圾已清运，感谢您的反映"}),
         ),
         (&st.inspector, json!({"action": "check_pass"})),
-        (&st.supervisor, json!({"action": "close"})),
     ];
     for (n, (token, mut body)) in steps.into_iter().enumerate() {
         body["note"] = json!(secret(200 + n));
         act(s, token, &id, body).await;
     }
+    // The reporter rates it on the page with the receipt's code (回访), then it is closed.
+    let (_, p) = page(s, &code).await;
+    assert_eq!(p["can_rate"], true, "{p}");
+    let (_, by_number) = page(s, &number).await;
+    assert_eq!(by_number["can_rate"], false, "a number proves nothing");
+    let r = s
+        .http
+        .post(s.url(&format!("/api/v1/public/cases/{code}/rating")))
+        .json(&json!({"satisfaction": "satisfied", "comment": secret(207)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    act(
+        s,
+        &st.supervisor,
+        &id,
+        json!({"action": "close", "note": secret(208)}),
+    )
+    .await;
     let (status, p) = page(s, &code).await;
     assert_eq!(status, 200, "{p}");
     assert_eq!(p["number"], json!(number));
@@ -401,6 +436,7 @@ async fn the_case_page_tells_each_step_in_citizen_words(s: &Server) {
             "已派遣至区城管局环卫中心处置",
             "处置单位反馈已处理完毕",
             "经现场核查，处理到位",
+            "已回访反映人",
             "已办结",
         ]
     );
@@ -408,7 +444,7 @@ async fn the_case_page_tells_each_step_in_citizen_words(s: &Server) {
     assert_eq!(p["after_photos"], json!([format!("/media/{}", st.photo)]));
     assert_eq!(p["steps"][5]["photos"], p["after_photos"]);
     let text = p.to_string();
-    for n in 200..207 {
+    for n in 200..=208 {
         assert!(
             !text.contains(&secret(n)),
             "internal note {n} on the case page: {text}"

@@ -22,7 +22,10 @@ export const ACTION_FIELDS = {
   dispatch: ['unit_id'],
   request_extension: ['extension', 'reason'],
   report_back: ['note', 'attachments'],
+  callback: ['satisfaction'],
 };
+/** The call-back (回访) results an operator may record, in the order a call goes. */
+export const SATISFACTIONS = ['satisfied', 'basically_satisfied', 'unsatisfied', 'unreached'];
 export const DANGEROUS = new Set(['void', 'return', 'roll_back', 'check_fail', 'refuse_extension', 'suspend']);
 /** What a citizen may be told when a case is not taken up (the reason itself stays internal). */
 export const PUBLIC_REASONS = ['other', 'duplicate', 'not_found_on_site', 'not_urban_management', 'outside_district', 'insufficient_information'];
@@ -85,6 +88,18 @@ export function actionForm(action, c, { onDone, onCancel }) {
         h('p', { class: 'field-error', id: `${id('ext-amount')}-error`, hidden: true, 'aria-live': 'polite' }),
       ),
     );
+  }
+  if (needs.includes('satisfaction')) {
+    const sel = h(
+      'select',
+      { name: 'satisfaction', 'aria-describedby': id('sat-hint') },
+      h('option', { value: '' }, t('sat.pick')),
+      SATISFACTIONS.map((v) => h('option', { value: v }, t(`sat.${v}`))),
+    );
+    const box = fieldBox('satisfaction', id('sat'), t('act.satisfaction'), sel);
+    box.insertBefore(h('p', { class: 'hint', id: id('sat-hint') }, t('act.callback_hint')), box.lastChild);
+    form.append(box);
+    form.append(fieldBox('reason', id('reason'), t('act.callback_reason'), h('textarea', { name: 'reason', rows: 2, maxlength: 500 })));
   }
   if (needs.includes('reason')) {
     form.append(fieldBox('reason', id('reason'), t('act.reason'), h('textarea', { name: 'reason', rows: 2, maxlength: 500 })));
@@ -166,7 +181,8 @@ export function actionForm(action, c, { onDone, onCancel }) {
       return;
     }
     if (val('note')) body.note = val('note');
-    if (needs.includes('reason') && val('reason')) body.reason = val('reason');
+    if ((needs.includes('reason') || needs.includes('satisfaction')) && val('reason')) body.reason = val('reason');
+    if (needs.includes('satisfaction') && val('satisfaction')) body.satisfaction = val('satisfaction');
     if (val('public_reply')) body.public_reply = val('public_reply');
     if (action === 'void' && val('public_reason')) body.public_reason = val('public_reason');
     if (needs.includes('unit_id') && val('unit_id')) body.unit_id = val('unit_id');

@@ -192,6 +192,8 @@ export async function renderCase(root, id, { message, embedded = false, onChange
     c.void_reason ? t('case.void_reason', { x: c.void_reason }) : null,
     c.public_reason ? t('case.public_reason', { x: t(`preason.${c.public_reason}`) }) : null,
     t('case.counts', { r: c.return_count, w: c.rework_count, e: c.extension_count }),
+    c.satisfaction ? t('case.satisfaction', { x: t(`sat.${c.satisfaction}`) }) : null,
+    c.redo_count ? t('case.redo_count', { n: c.redo_count }) : null,
   ].filter(Boolean);
 
   const mapEl = h('div', { class: 'map map-small', 'aria-label': t('case.place') });
@@ -253,6 +255,7 @@ function timeline(events) {
     { class: 'timeline', 'data-testid': 'timeline' },
     events.map((e) => {
       const lines = [
+        e.satisfaction ? [t('act.satisfaction'), t(`sat.${e.satisfaction}`)] : null,
         e.note ? [t('ev.note'), e.note] : null,
         e.reason ? [t('ev.reason'), e.reason] : null,
         e.unit_id ? [t('ev.unit'), unitName(e.unit_id)] : null,

@@ -53,6 +53,7 @@ export const ALL_STATES = [
   'extension_pending',
   'suspended',
   'to_check',
+  'to_callback',
   'to_close',
   'closed',
   'voided',

@@ -44,7 +44,7 @@ export const VIEWS = {
   mine: { roles: ['handler'], filters: ['state', 'category', 'source'], defaultState: 'open' },
   overdue: { roles: ['supervisor', 'dispatcher', 'admin'], overdue: true, chart: true, filters: ['category', 'source'] },
   roadchief: { roles: ['road_chief'], street: true, filters: ['state', 'category', 'source'], defaultState: 'open' },
-  to_close: { roles: ['supervisor', 'operator'], states: ['to_close'] },
+  to_close: { roles: ['supervisor', 'operator'], states: ['to_callback', 'to_close'] },
   all: {
     roles: ['admin', 'operator', 'dispatcher', 'inspector', 'supervisor', 'handler', 'road_chief'],
     filters: ['state', 'category', 'source'],

@@ -35,7 +35,7 @@ use crate::case::{Case, Contact, Ctx, Location, NewCase, Routing};
 use crate::ids::{CaseId, CaseNumber, PersonId, UnitId};
 use crate::limits::{LimitRule, LimitTable, Stage};
 use crate::model::{Actor, ActorRole, AreaGrade, CategoryCode, Priority, Role};
-use crate::workflow::Command;
+use crate::workflow::{Command, Satisfaction};
 
 fn limits() -> LimitTable {
     let hours = |amount| TimeLimit {
@@ -133,6 +133,16 @@ fn routing(street: &str, community: &str, grid: &str, segment: Option<&str>) -> 
 
 impl Run {
     fn report(at: &str, source: Source, by: &Actor, routing: Routing) -> Run {
+        Self::report_from(at, source, by, routing, Contact::default())
+    }
+
+    fn report_from(
+        at: &str,
+        source: Source,
+        by: &Actor,
+        routing: Routing,
+        reporter: Contact,
+    ) -> Run {
         let cal = WorkCalendar::china_2026();
         let limits = limits();
         let new = NewCase {
@@ -147,7 +157,7 @@ impl Run {
                 address: None,
             },
             routing,
-            reporter: Contact::default(),
+            reporter,
             media: vec![],
             external_ref: None,
         };
@@ -721,4 +731,122 @@ fn honours_need_the_minimum_of_cases_six_eligible_rows_and_a_fitting_grade() {
     let mut bad = cfg;
     bad.honour_min_cases = -1;
     assert_eq!(bad.validate().unwrap_err().field, "honour_min_cases");
+}
+
+/// Two public cases with a phone in street S3 (segment SEG3), both handled by U3, on the
+/// Monday 2026-11-09 (limits: every stage 1 working hour, handling 4):
+///   E: 09:00 report; accept, confirm, register, dispatch → U3 by 09:40; 10:00 report back;
+///      10:10 check_pass → 待回访 (due 11:10); 10:30 回访 不满意 → 重办 (handling again);
+///      11:00 report back; 11:10 check_pass → 待回访, due 11:10 + 1 working hour = 13:40
+///      (50 min before noon, 10 after 13:30); 13:00 未回访 refused (not due); 14:00 未回访
+///      taken; 14:10 close.
+///   F: 09:05 report; the same steps to 10:15 check_pass; 10:40 回访 满意; 11:00 close.
+/// Street S3 and department U3: 回访数 3 (E twice, F once), reached 2 (未回访 is not),
+/// satisfied 1 → 回访率 2/3, 满意率 1/2, 重办率 1/3; the redo is one rework of U3 and SEG3.
+#[test]
+fn callback_rates_match_hand_computation() {
+    let p = People::new();
+    let u3 = UnitId::new_v7();
+    let h3 = p.handler(u3);
+    let phone = Contact {
+        phone: Some("13800138000".into()),
+        ..Contact::default()
+    };
+    let answer = |s: Satisfaction, why: Option<&str>| Command {
+        satisfaction: Some(s),
+        reason: why.map(Into::into),
+        ..Command::default()
+    };
+    let mut e = Run::report_from(
+        "11-09 09:00",
+        Source::Public,
+        &Actor::public(),
+        routing("S3", "C3", "G4", Some("SEG3")),
+        phone.clone(),
+    );
+    e.go("11-09 09:10", Action::Accept, &p.o1)
+        .go("11-09 09:20", Action::Confirm, &p.i1)
+        .go("11-09 09:30", Action::Register, &p.sup)
+        .dispatch("11-09 09:40", &p.d1, u3)
+        .go("11-09 10:00", Action::ReportBack, &h3)
+        .go("11-09 10:10", Action::CheckPass, &p.i1);
+    assert_eq!(e.case.state, CaseState::ToCallback);
+    e.act(
+        "11-09 10:30",
+        Action::Callback,
+        &p.o1,
+        answer(Satisfaction::Unsatisfied, Some("仍有垃圾")),
+    );
+    assert_eq!(e.case.state, CaseState::Handling);
+    e.go("11-09 11:00", Action::ReportBack, &h3)
+        .go("11-09 11:10", Action::CheckPass, &p.i1);
+    assert_eq!(e.case.deadline(&e.cal), Some(bj("11-09 13:40")));
+    let early = e.case.decide(
+        Action::Callback,
+        &answer(Satisfaction::Unreached, None),
+        &p.o1,
+        Ctx {
+            now: bj("11-09 13:00"),
+            calendar: &e.cal,
+            limits: &e.limits,
+        },
+    );
+    assert!(early.is_err(), "未回访 before the limit ran out");
+    e.act(
+        "11-09 14:00",
+        Action::Callback,
+        &p.o1,
+        answer(Satisfaction::Unreached, None),
+    )
+    .go("11-09 14:10", Action::Close, &p.sup);
+    assert_eq!(e.case.state, CaseState::Closed);
+
+    let mut f = Run::report_from(
+        "11-09 09:05",
+        Source::Public,
+        &Actor::public(),
+        routing("S3", "C3", "G4", Some("SEG3")),
+        phone,
+    );
+    f.go("11-09 09:10", Action::Accept, &p.o1)
+        .go("11-09 09:20", Action::Confirm, &p.i1)
+        .go("11-09 09:30", Action::Register, &p.sup)
+        .dispatch("11-09 09:40", &p.d1, u3)
+        .go("11-09 10:05", Action::ReportBack, &h3)
+        .go("11-09 10:15", Action::CheckPass, &p.i1)
+        .act(
+            "11-09 10:40",
+            Action::Callback,
+            &p.o1,
+            answer(Satisfaction::Satisfied, None),
+        )
+        .go("11-09 11:00", Action::Close, &p.sup);
+
+    let t = totals(&[&e, &f]);
+    let cfg = EvaluationConfig::default();
+    for (object, id) in [
+        (RankObject::Street, "S3".to_owned()),
+        (RankObject::Segment, "SEG3".to_owned()),
+        (RankObject::Department, u3.to_string()),
+    ] {
+        let totals = t
+            .get(&(object.counter_kind(), id.clone()))
+            .cloned()
+            .unwrap_or_default();
+        let ev = indicators(object, &totals, None, &cfg);
+        assert_eq!(value(&ev, "callbacks"), Some(3.0), "{object:?}");
+        assert!(
+            close(value(&ev, "callback_rate"), 200.0 / 3.0),
+            "{object:?}"
+        );
+        assert!(close(value(&ev, "satisfaction_rate"), 50.0), "{object:?}");
+        assert!(close(value(&ev, "redo_rate"), 100.0 / 3.0), "{object:?}");
+        if object != RankObject::Street {
+            assert_eq!(value(&ev, "rework"), Some(1.0), "{object:?}");
+        }
+    }
+    // A redo is not a failed check on the case itself.
+    assert_eq!(e.case.rework_count, 0);
+    assert_eq!(e.case.redo_count, 1);
+    assert_eq!(Case::from_events(&e.events).unwrap(), e.case);
 }
