@@ -593,8 +593,10 @@ function renderTracked(r) {
       row('track.expected', closed || !r.expected_datetime ? null : timeEl(r.expected_datetime)),
       row('track.address', r.address),
       row('track.description', r.description),
+      row('track.follows', r.follows),
     ),
     r.can_rate ? ratingForm(r) : null,
+    r.can_follow_up ? followUpForm(r) : null,
     r.after_photos.length ? [h('h4', {}, t('track.after')), photoStrip(r.after_photos, 'track-after')] : null,
     r.before_photos.length ? [h('h4', {}, t('track.before')), photoStrip(r.before_photos, 'track-photo')] : null,
     h('h4', {}, t('track.steps')),
@@ -674,6 +676,48 @@ function ratingForm(r) {
       renderTracked(after);
       announce(t('rate.thanks'));
       $('track-result').prepend(h('p', { class: 'notice', role: 'status', 'data-testid': 'rating-done' }, t('rate.thanks')));
+    } catch (err) {
+      showError(form, err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+/**
+ * "Still not fixed" after closing (within 30 days, by the receipt's code): opens a new
+ * case linked to the closed one, handled by the same unit; the closed case stays as it was.
+ */
+function followUpForm(r) {
+  const form = h('form', { class: 'rating follow-up', novalidate: true, 'data-testid': 'follow-up-form' });
+  const comment = h('textarea', { name: 'comment', id: 'follow-up-comment', rows: 3, maxlength: 500 });
+  form.append(
+    h('h4', {}, t('again.heading')),
+    h('p', { class: 'hint' }, t('again.intro')),
+    h('p', { class: 'form-error', role: 'alert', hidden: true }),
+    field({ name: 'comment', id: 'follow-up-comment', label: t('again.comment'), control: comment }),
+    h('button', { type: 'submit', class: 'secondary' }, t('again.submit')),
+  );
+  clearOnInput(form);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    const button = /** @type {HTMLButtonElement} */ (form.querySelector('button[type=submit]'));
+    try {
+      if (!comment.value.trim()) throw new ApiError({ status: 422, code: 'invalid_field', field: 'comment', message: t('again.required') });
+      button.disabled = true;
+      const opened = await api(`/api/v1/public/cases/${encodeURIComponent(r.query_code)}/still-not-fixed?lang=${lang()}`, {
+        method: 'POST',
+        body: { comment: comment.value.trim() },
+        auth: false,
+      });
+      remember({ number: opened.number, code: opened.query_code || null, at: new Date().toISOString(), service: opened.service_name });
+      state.tracked = opened;
+      renderTracked(opened);
+      const done = t('again.done', { code: opened.query_code || opened.number });
+      announce(done);
+      $('track-result').prepend(h('p', { class: 'notice', role: 'status', 'data-testid': 'follow-up-done' }, done));
     } catch (err) {
       showError(form, err);
     } finally {

@@ -81,6 +81,38 @@ pub struct NewCase {
     pub media: Vec<String>,
     /// An external reference (a 12345 ticket number, an Open311 client's token).
     pub external_ref: Option<String>,
+    /// The closed case this one says is still not fixed (a recurrence is a new case linked
+    /// to the old one, design.md §4; it counts against the first closure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<FollowUp>,
+}
+
+/// How long after closing the citizen may say a case is still not fixed (issue 16's 30
+/// days; a product default, not an official rule).
+pub const STILL_NOT_FIXED_DAYS: i64 = 30;
+
+/// The closed case a new report follows up, as it was when the report came in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    pub case_id: CaseId,
+    pub number: CaseNumber,
+    /// The unit that handled (and closed) it: the recurrence counts against it.
+    pub unit_id: Option<UnitId>,
+    pub closed_at: DateTime<Utc>,
+}
+
+impl FollowUp {
+    /// The link to `case`, if it is closed and closed at most [`STILL_NOT_FIXED_DAYS`]
+    /// before `now`; `None` otherwise (voided, open, or too long ago).
+    pub fn of(case: &Case, now: DateTime<Utc>) -> Option<FollowUp> {
+        let closed_at = case.closed_at.filter(|_| case.state == CaseState::Closed)?;
+        (now - closed_at <= chrono::Duration::days(STILL_NOT_FIXED_DAYS)).then(|| FollowUp {
+            case_id: case.id,
+            number: case.number.clone(),
+            unit_id: case.unit_id,
+            closed_at,
+        })
+    }
 }
 
 /// A report that fails its own checks (before any state machine is involved).
@@ -221,6 +253,9 @@ pub struct Case {
     pub reporter: Contact,
     pub media: Vec<String>,
     pub external_ref: Option<String>,
+    /// The closed case this one follows up ("still not fixed").
+    #[serde(default)]
+    pub follows: Option<FollowUp>,
     /// The unit the case is dispatched to (None before dispatch and after a return).
     pub unit_id: Option<UnitId>,
     pub clock: Option<StageClock>,
@@ -517,6 +552,7 @@ impl Case {
             reporter: new.reporter.clone(),
             media: new.media.clone(),
             external_ref: new.external_ref.clone(),
+            follows: new.follows.clone(),
             unit_id: None,
             clock: first.clock_after.clone(),
             created_at: first.at,
@@ -643,6 +679,7 @@ mod tests {
             reporter: Contact::default(),
             media: vec![],
             external_ref: None,
+            follows: None,
         }
     }
 

@@ -62,6 +62,10 @@ pub mod metric {
     pub const CALLBACK_SATISFIED: &str = "callback_satisfied";
     /// Answers 不满意: the case went back to handling as 重办.
     pub const REDO: &str = "redo";
+    /// Recurrences ("still not fixed" within 30 days of closing): counted on the case that
+    /// was closed — its department, street, community, grid and segment — on its closing
+    /// day, by the new case's report.
+    pub const RECURRED: &str = "recurred";
     // Departments (dated at first dispatch to the department).
     pub const DISPATCHED: &str = "dispatched";
     pub const RETURNED: &str = "returned";
@@ -230,6 +234,8 @@ pub struct CaseFacts {
     pub rework: i64,
     /// The case's call-backs (回访).
     pub callbacks: CallbackTally,
+    /// The closed case this one follows up, with its closing day.
+    pub follows: Option<(Option<String>, i32)>,
     pub accepts: Vec<(StaffAct, bool)>,
     pub verifies: Vec<StaffAct>,
     pub registers: Vec<StaffAct>,
@@ -274,6 +280,11 @@ impl CaseFacts {
         f.grid = r.grid_code.clone();
         f.segment = r.segment_id.clone();
         f.report_day = day_key(cal, first.at);
+        f.follows = report
+            .case
+            .follows
+            .as_ref()
+            .map(|u| (u.unit_id.map(|u| u.to_string()), day_key(cal, u.closed_at)));
         f.reported_by = person(first);
         let mut current: Option<String> = None;
         let mut all_rounds_on_time = true;
@@ -428,6 +439,21 @@ impl CaseFacts {
                 push_callbacks(&mut push, day, kind, id, self.callbacks);
             }
         }
+        // A recurrence counts against the first closure, whatever becomes of the new case.
+        if let Some((unit, day)) = &self.follows {
+            let regions = [
+                (ObjectKind::Street, &self.street),
+                (ObjectKind::Community, &self.community),
+                (ObjectKind::Grid, &self.grid),
+                (ObjectKind::Segment, &self.segment),
+                (ObjectKind::Department, unit),
+            ];
+            for (kind, id) in regions {
+                if let Some(id) = id.as_deref() {
+                    push(*day, kind, id, RECURRED, 1);
+                }
+            }
+        }
         for (unit, p) in &self.departments {
             let k = ObjectKind::Department;
             push(p.day, k, unit, DISPATCHED, p.dispatched);
@@ -507,8 +533,9 @@ fn push_callbacks(
 }
 
 /// The call-back indicators (12345 practice's 回访率, 满意率, 重办率; urban-management-
-/// standard.md §6 [U]): shown beside the standard's, not weighted in the composite.
-fn callback_indicators(t: &Totals) -> [Indicator; 4] {
+/// standard.md §6 [U]) and the recurrences after closing: shown beside the standard's,
+/// not weighted in the composite.
+fn callback_indicators(t: &Totals) -> [Indicator; 5] {
     use metric::*;
     let recorded = get(t, CALLBACKS);
     let reached = get(t, CALLBACK_REACHED);
@@ -521,6 +548,7 @@ fn callback_indicators(t: &Totals) -> [Indicator; 4] {
             pct(get(t, CALLBACK_SATISFIED), reached),
         ),
         rate("redo_rate", "重办率", pct(get(t, REDO), recorded)),
+        count("recurred", "复发数(办结后仍未解决)", get(t, RECURRED)),
     ]
 }
 

@@ -343,6 +343,9 @@ pub struct CaseDto {
     pub rework_count: i64,
     /// How often an unsatisfied call-back sent the case back to handling (重办).
     pub redo_count: i64,
+    /// The closed case this one follows up ("still not fixed" after closing), by number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
     /// The latest call-back's result (回访结果), if any.
     pub satisfaction: Option<Satisfaction>,
     pub return_count: i64,
@@ -493,6 +496,7 @@ impl CaseDto {
             version: case.version,
             rework_count: case.rework_count,
             redo_count: case.redo_count,
+            follows: case.follows.as_ref().map(|f| f.number.0.clone()),
             satisfaction: case.satisfaction,
             return_count: case.return_count,
             extension_count: case.extension_count,

@@ -103,6 +103,7 @@ use crate::routes;
         crate::integrity::verify_now,
         crate::track::public_case,
         crate::track::rate_case,
+        crate::track::still_not_fixed,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &WireStatuses),

@@ -21,6 +21,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/public/cases/{reference}", get(public_case))
         .route("/api/v1/public/cases/{reference}/rating", post(rate_case))
+        .route(
+            "/api/v1/public/cases/{reference}/still-not-fixed",
+            post(still_not_fixed),
+        )
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -95,6 +99,43 @@ pub(crate) async fn rate_case(
     let page = st
         .svc
         .rate_case(&reference, req.satisfaction, req.comment.as_deref(), lang)
+        .await?;
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(page),
+    ))
+}
+
+/// `POST /api/v1/public/cases/{code}/still-not-fixed`: the reporter says a closed case is
+/// still not fixed.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StillNotFixedRequest {
+    /// What the problem looks like now (required, at most 500 characters); it becomes the
+    /// new case's description after a line naming the closed case.
+    pub comment: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/public/cases/{reference}/still-not-fixed", tag = "system",
+    params(("reference" = String, Path, description = "The query code from the receipt of the closed case (a case number is refused)"), PublicCaseQuery),
+    request_body = StillNotFixedRequest,
+    responses((status = 200, description = "The new case opened for it (linked to the closed one, suggested to the unit that closed it), as its case page with its own query code; pressing again answers the same new case", body = cityloop_service::track::PublicCase),
+              (status = 404, description = "No case has this code", body = ErrorBody),
+              (status = 409, description = "The case is not closed, or was closed more than 30 days ago", body = ErrorBody),
+              (status = 422, description = "A missing or overlong comment, or not a query code, named in `field`", body = ErrorBody),
+              (status = 429, description = "Too many lookups from this address; see Retry-After", body = ErrorBody)))]
+pub(crate) async fn still_not_fixed(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(reference): Path<String>,
+    ApiQuery(q): ApiQuery<PublicCaseQuery>,
+    ApiJson(req): ApiJson<StillNotFixedRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let lang = page_lang(&q)?;
+    st.svc.admit_public_lookup(ip)?;
+    let page = st
+        .svc
+        .still_not_fixed(&reference, req.comment.as_deref(), lang)
         .await?;
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],

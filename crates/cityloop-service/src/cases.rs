@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use cityloop_domain::assign::{assign_unit, AssignRule};
 use cityloop_domain::calendar::Light;
-use cityloop_domain::case::{Case, Contact, Ctx, Event, Location, NewCase, Routing};
+use cityloop_domain::case::{Case, Contact, Ctx, Event, FollowUp, Location, NewCase, Routing};
 use cityloop_domain::ids::{CaseId, CaseNumber};
 use cityloop_domain::model::{
     Actor, ActorRole, AreaGrade, Category, CategoryCode, Priority, Role, Source, UnitKind,
@@ -180,6 +180,19 @@ impl Services {
         input: ReportInput,
         key: Option<&str>,
     ) -> Result<(Case, bool), ServiceError> {
+        self.report_follow_up(actor, input, key, None).await
+    }
+
+    /// [`Services::report_case_once`] of a report that may follow up a closed case
+    /// ("still not fixed"): the new case carries the link and is suggested to the unit that
+    /// handled the first one.
+    pub(crate) async fn report_follow_up(
+        &self,
+        actor: &Actor,
+        input: ReportInput,
+        key: Option<&str>,
+        follows: Option<FollowUp>,
+    ) -> Result<(Case, bool), ServiceError> {
         let key = key.map(check_idempotency_key).transpose()?;
         let scope = format!("{STAFF_CREATE_SCOPE}{}", person_scope(actor));
         if let Some(k) = key {
@@ -196,7 +209,7 @@ impl Services {
         }
         let mut input = input;
         check_staff_fields(&mut input, self.now())?;
-        let (mut case, mut event) = self.prepare_report(actor, input).await?;
+        let (mut case, mut event) = self.prepare_report(actor, input, follows).await?;
         self.check_attachment_refs("media", &case.media).await?;
         let deadline = case.deadline(&self.calendar());
         let prefix = self.number_prefix(&case);
@@ -248,6 +261,7 @@ impl Services {
         &self,
         actor: &Actor,
         input: ReportInput,
+        follows: Option<FollowUp>,
     ) -> Result<(Case, Event), ServiceError> {
         if !may_report(actor, input.source) {
             return Err(ServiceError::Forbidden(format!(
@@ -259,7 +273,7 @@ impl Services {
         let category = cache.categories.get(&input.category).ok_or_else(|| {
             ServiceError::invalid("category", format!("unknown category {}", input.category))
         })?;
-        let routing = self
+        let mut routing = self
             .route(
                 &input.category,
                 &category.default_unit_type,
@@ -267,6 +281,10 @@ impl Services {
                 input.lat,
             )
             .await?;
+        // "Still not fixed" goes back to the unit that closed it.
+        if let Some(unit) = follows.as_ref().and_then(|f| f.unit_id) {
+            routing.unit_id = Some(unit);
+        }
         let now = self.now();
         let local_date = now.with_timezone(&self.calendar().tz()).date_naive();
         let new = NewCase {
@@ -284,6 +302,7 @@ impl Services {
             reporter: input.reporter,
             media: input.media,
             external_ref: input.external_ref,
+            follows,
         };
         Case::report(
             CaseId::new_v7(),

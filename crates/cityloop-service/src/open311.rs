@@ -864,7 +864,7 @@ impl Services {
             media,
             external_ref: Some(format!("{SCOPE_PREFIX}{client}")),
         };
-        let (mut case, mut event) = self.prepare_report(&Actor::public(), input).await?;
+        let (mut case, mut event) = self.prepare_report(&Actor::public(), input, None).await?;
         let mut note = format!("Open311 客户端：{client}");
         for line in answers {
             note.push('；');

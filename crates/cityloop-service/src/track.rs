@@ -14,7 +14,7 @@
 //! server start; a code is never stored.
 
 use chrono::{DateTime, FixedOffset};
-use cityloop_domain::case::{Case, Event};
+use cityloop_domain::case::{Case, Event, FollowUp, STILL_NOT_FIXED_DAYS};
 use cityloop_domain::ids::CaseNumber;
 use cityloop_domain::model::{Actor, Source};
 use cityloop_domain::public::PublicLang;
@@ -25,6 +25,7 @@ use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::hex;
+use crate::cases::ReportInput;
 use crate::open311::{has_point, is_published, Lang, PublicState, PublicStatus};
 use crate::{reference, ServiceError, Services};
 
@@ -89,6 +90,13 @@ pub struct PublicCase {
     /// The page was opened with the query code and the case waits for its call-back
     /// (回访): the reporter may rate it (`POST /api/v1/public/cases/{code}/rating`).
     pub can_rate: bool,
+    /// The page was opened with the query code and the case was closed at most 30 days ago:
+    /// the reporter may say it is still not fixed
+    /// (`POST /api/v1/public/cases/{code}/still-not-fixed`), which opens a linked new case.
+    pub can_follow_up: bool,
+    /// The closed case this one follows up ("still not fixed"), by number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
 }
 
 /// Whether a case of this source has a citizen page reached by its code.
@@ -243,16 +251,6 @@ impl Services {
         comment: Option<&str>,
         lang: Lang,
     ) -> Result<PublicCase, ServiceError> {
-        let reference = reference.trim();
-        if !track::looks_like_code(reference) {
-            return Err(ServiceError::Invalid {
-                field: "reference".into(),
-                message: match lang {
-                    Lang::Zh => "请用回执上的查询码评价".into(),
-                    Lang::En => "rate with the query code from your receipt".into(),
-                },
-            });
-        }
         if satisfaction == Satisfaction::Unreached {
             return Err(ServiceError::Invalid {
                 field: "satisfaction".into(),
@@ -281,22 +279,7 @@ impl Services {
                 },
             });
         }
-        let key = self.query_code_key().await?;
-        let not_found = || {
-            ServiceError::NotFound(match lang {
-                Lang::Zh => "没有找到这个查询码对应的案件，请核对后重新输入".into(),
-                Lang::En => "no case has this query code; please check it".into(),
-            })
-        };
-        let number = track::decode(reference, &self.district.code, &key).ok_or_else(not_found)?;
-        let case = match self.store.get_case_by_number(number.as_str()).await {
-            Ok(c) => c,
-            Err(StoreError::NotFound(_)) => return Err(not_found()),
-            Err(e) => return Err(e.into()),
-        };
-        if !has_page(case.source) {
-            return Err(not_found());
-        }
+        let case = self.case_by_code(reference, lang).await?;
         if case.state != CaseState::ToCallback {
             return Err(ServiceError::Conflict(match lang {
                 Lang::Zh => "这件事现在不在回访阶段，暂时不能评价".into(),
@@ -325,6 +308,114 @@ impl Services {
         let events = self.store.events(case.id).await?;
         let code = self.query_code(&case.number).await?;
         self.page_of(&case, &events, code, lang).await
+    }
+
+    /// "Still not fixed" (仍未解决) after closing, by the reporter with the receipt's code,
+    /// within [`STILL_NOT_FIXED_DAYS`] of the close: a new public case at the same place and
+    /// of the same category, linked to the closed one and suggested to the unit that closed
+    /// it; the closed case itself never changes (design.md §4). A second press answers the
+    /// same new case (the link is the idempotency key). Answers the new case's page, with
+    /// its own query code.
+    pub async fn still_not_fixed(
+        &self,
+        reference: &str,
+        comment: Option<&str>,
+        lang: Lang,
+    ) -> Result<PublicCase, ServiceError> {
+        let zh = lang == Lang::Zh;
+        let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+        let Some(comment) = comment else {
+            return Err(ServiceError::Invalid {
+                field: "comment".into(),
+                message: if zh {
+                    "请说明问题现在是什么样子".into()
+                } else {
+                    "say what the problem looks like now".into()
+                },
+            });
+        };
+        if comment.chars().count() > MAX_COMMENT_CHARS {
+            return Err(ServiceError::Invalid {
+                field: "comment".into(),
+                message: if zh {
+                    format!("说明请不要超过 {MAX_COMMENT_CHARS} 个字")
+                } else {
+                    format!("at most {MAX_COMMENT_CHARS} characters")
+                },
+            });
+        }
+        let case = self.case_by_code(reference, lang).await?;
+        let follows = FollowUp::of(&case, self.now()).ok_or_else(|| {
+            ServiceError::Conflict(match (case.state == CaseState::Closed, zh) {
+                (true, true) => format!(
+                    "这件事办结已超过 {STILL_NOT_FIXED_DAYS} 天，请作为新问题重新反映"
+                ),
+                (true, false) => format!(
+                    "this case was closed more than {STILL_NOT_FIXED_DAYS} days ago; please report it as a new problem"
+                ),
+                (false, true) => "这件事还没有办结，办理结果出来后再告诉我们".into(),
+                (false, false) => "this case is not closed yet".into(),
+            })
+        })?;
+        let input = ReportInput {
+            source: Source::Public,
+            priority: case.priority,
+            category: case.category.clone(),
+            area_grade: Some(case.area_grade),
+            description: format!(
+                "{}{comment}",
+                if zh {
+                    format!("【办结后反映仍未解决，原案件 {}】", case.number)
+                } else {
+                    format!("[Still not fixed after case {} was closed] ", case.number)
+                }
+            ),
+            lon: case.location.lon,
+            lat: case.location.lat,
+            address: case.location.address.clone(),
+            reporter: case.reporter.clone(),
+            media: Vec::new(),
+            external_ref: None,
+        };
+        let key = format!("still-not-fixed:{}", case.number);
+        let (new, _) = self
+            .report_follow_up(&Actor::public(), input, Some(&key), Some(follows))
+            .await?;
+        let events = self.store.events(new.id).await?;
+        let code = self.query_code(&new.number).await?;
+        self.page_of(&new, &events, code, lang).await
+    }
+
+    /// The case of a query code (the reporter's proof): a number is refused, a wrong code
+    /// or a case without a citizen page is not found.
+    async fn case_by_code(&self, reference: &str, lang: Lang) -> Result<Case, ServiceError> {
+        let reference = reference.trim();
+        if !track::looks_like_code(reference) {
+            return Err(ServiceError::Invalid {
+                field: "reference".into(),
+                message: match lang {
+                    Lang::Zh => "请用回执上的查询码".into(),
+                    Lang::En => "use the query code from your receipt".into(),
+                },
+            });
+        }
+        let key = self.query_code_key().await?;
+        let not_found = || {
+            ServiceError::NotFound(match lang {
+                Lang::Zh => "没有找到这个查询码对应的案件，请核对后重新输入".into(),
+                Lang::En => "no case has this query code; please check it".into(),
+            })
+        };
+        let number = track::decode(reference, &self.district.code, &key).ok_or_else(not_found)?;
+        let case = match self.store.get_case_by_number(number.as_str()).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound(_)) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        if !has_page(case.source) {
+            return Err(not_found());
+        }
+        Ok(case)
     }
 
     async fn page_of(
@@ -393,6 +484,8 @@ impl Services {
             long: point.then_some(case.location.lon),
             description: Some(case.description.clone()).filter(|d| !d.is_empty()),
             can_rate: query_code.is_some() && case.state == CaseState::ToCallback,
+            can_follow_up: query_code.is_some() && FollowUp::of(case, self.now()).is_some(),
+            follows: case.follows.as_ref().map(|f| f.number.0.clone()),
             query_code,
             steps,
             before_photos,

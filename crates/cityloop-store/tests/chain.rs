@@ -84,6 +84,7 @@ async fn case_with_three_events(store: &Arc<dyn Store>, n: i64) -> Case {
         reporter: Contact::default(),
         media: vec![],
         external_ref: None,
+        follows: None,
     };
     // Sub-microsecond parts on purpose: the hash must agree with what the database keeps.
     let at = t0() + Duration::nanoseconds(n * 1_000_123_457);

@@ -104,6 +104,7 @@ impl Fixture {
             },
             media: vec![],
             external_ref: None,
+            follows: None,
         };
         Case::report(
             CaseId::new_v7(),

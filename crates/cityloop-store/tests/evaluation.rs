@@ -95,6 +95,7 @@ fn new_case(i: usize) -> NewCase {
         reporter: Contact::default(),
         media: vec![],
         external_ref: None,
+        follows: None,
     }
 }
 

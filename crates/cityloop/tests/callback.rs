@@ -4,7 +4,9 @@
 //! 基本满意 / 不满意 with what is still wrong), or an operator records the answer of a
 //! phone call; 不满意 sends the case back to the same unit (重办) on a fresh clock; 未回访
 //! waits for the call-back limit; an anonymous report closes without a call-back; and the
-//! department's 回访率, 满意率 and 重办率 follow from the answers.
+//! department's 回访率, 满意率 and 重办率 follow from the answers. Within 30 days of closing
+//! the reporter may say it is still not fixed: a new case linked to the closed one, for the
+//! same unit, counted against the first closure.
 
 mod common;
 
@@ -320,6 +322,103 @@ async fn an_anonymous_report_closes_without_a_callback(s: &Server) {
     assert_eq!(closed["state"], "closed");
 }
 
+async fn still_not_fixed_after_closing_opens_a_linked_case_for_the_same_unit(s: &Server) {
+    let st = staff(s).await;
+    let (number, code, id) = report(s, "still-not-fixed-1", Some("13800000002")).await;
+    let say = |reference: String, body: Value| async move {
+        let r = s
+            .http
+            .post(s.url(&format!("/api/v1/public/cases/{reference}/still-not-fixed")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    // Not closed yet: 409.
+    let (status, _) = say(code.clone(), json!({"comment": "还在"})).await;
+    assert_eq!(status, 409);
+    to_passed_check(s, &st, &id).await;
+    act(
+        s,
+        &st.operator,
+        &id,
+        json!({"action": "callback", "satisfaction": "satisfied"}),
+    )
+    .await;
+    let closed = act(s, &st.supervisor, &id, json!({"action": "close"})).await;
+    assert_eq!(page(s, &code).await["can_follow_up"], true);
+    assert_eq!(page(s, &number).await["can_follow_up"], false);
+
+    let (status, err) = say(number.clone(), json!({"comment": "又堆上了"})).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("reference"))
+    );
+    let (status, err) = say(code.clone(), json!({"comment": "  "})).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("comment"))
+    );
+    let (status, opened) = say(code.clone(), json!({"comment": "又堆上了三袋"})).await;
+    assert_eq!(status, 200, "{opened}");
+    let new_number = opened["number"].as_str().unwrap().to_owned();
+    assert_ne!(new_number, number);
+    assert_eq!(opened["follows"], json!(number));
+    assert_eq!(opened["status_text"], "已提交，等待受理");
+    let new_code = opened["query_code"]
+        .as_str()
+        .expect("its own code")
+        .to_owned();
+    assert_ne!(new_code, code);
+    // Pressing again answers the same new case.
+    let (status, again) = say(code.clone(), json!({"comment": "又堆上了三袋"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["number"], json!(new_number));
+
+    // Staff: a public case at the same place, linked, suggested to 环卫; the closed case
+    // is as it was.
+    let (_, new_case) = s
+        .get(
+            &st.supervisor,
+            &format!("/api/v1/cases/by-number/{new_number}"),
+        )
+        .await;
+    assert_eq!(new_case["follows"], json!(number));
+    assert_eq!(new_case["source"], "public");
+    assert_eq!(new_case["state"], "received");
+    assert_eq!(new_case["suggested_unit"]["id"], json!(st.hw));
+    assert!(new_case["description"]
+        .as_str()
+        .unwrap()
+        .contains("又堆上了三袋"));
+    let (_, old) = s.get(&st.supervisor, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(old["state"], "closed");
+    assert_eq!(old["version"], closed["version"]);
+
+    // It counts against the first closure: one recurrence for 环卫.
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let p = format!(
+        "from={}&to={}",
+        today - chrono::Duration::days(1),
+        today + chrono::Duration::days(1)
+    );
+    let (_, table) = s
+        .get(
+            &st.supervisor,
+            &format!("/api/v1/rankings?object=department&{p}"),
+        )
+        .await;
+    let hw = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == json!(st.hw))
+        .unwrap_or_else(|| panic!("no 环卫 row in {table}"));
+    assert_eq!(ind(hw, "recurred"), json!(1.0));
+}
+
 macro_rules! callback_test {
     ($name:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,4 +436,5 @@ mod on_every_store {
     use super::*;
     callback_test!(an_unsatisfied_rating_on_the_case_page_is_a_redo_by_the_same_unit);
     callback_test!(an_anonymous_report_closes_without_a_callback);
+    callback_test!(still_not_fixed_after_closing_opens_a_linked_case_for_the_same_unit);
 }

@@ -194,6 +194,7 @@ export async function renderCase(root, id, { message, embedded = false, onChange
     t('case.counts', { r: c.return_count, w: c.rework_count, e: c.extension_count }),
     c.satisfaction ? t('case.satisfaction', { x: t(`sat.${c.satisfaction}`) }) : null,
     c.redo_count ? t('case.redo_count', { n: c.redo_count }) : null,
+    c.follows ? t('case.follows', { n: c.follows }) : null,
   ].filter(Boolean);
 
   const mapEl = h('div', { class: 'map map-small', 'aria-label': t('case.place') });

@@ -160,6 +160,7 @@ impl Run {
             reporter,
             media: vec![],
             external_ref: None,
+            follows: None,
         };
         let ctx = Ctx {
             now: bj(at),
@@ -849,4 +850,76 @@ fn callback_rates_match_hand_computation() {
     assert_eq!(e.case.rework_count, 0);
     assert_eq!(e.case.redo_count, 1);
     assert_eq!(Case::from_events(&e.events).unwrap(), e.case);
+}
+
+/// Case A (closed 10-10 09:30 by U1, street S1, segment SEG1) is reported still not fixed
+/// on 10-20: the new case counts one recurrence against A's closure — U1, S1 and SEG1 on
+/// 10-10, A's closing day — whatever becomes of the new case; a voided or long-closed case
+/// cannot be followed up.
+#[test]
+fn a_still_not_fixed_report_counts_one_recurrence_against_the_first_closure() {
+    let p = People::new();
+    let a = case_a(&p);
+    let follows =
+        crate::case::FollowUp::of(&a.case, bj("10-20 10:00")).expect("closed 10 days ago");
+    assert_eq!(follows.unit_id, Some(p.u1));
+    assert_eq!(
+        crate::case::FollowUp::of(&a.case, bj("11-10 09:31")),
+        None,
+        "31 days later"
+    );
+    assert_eq!(
+        crate::case::FollowUp::of(&case_d(&p).case, bj("11-03 10:00")),
+        None,
+        "voided"
+    );
+    assert_eq!(
+        crate::case::FollowUp::of(&case_c(&p).case, bj("11-03 10:00")),
+        None,
+        "open"
+    );
+    let mut g = Run::report_from(
+        "10-20 10:00",
+        Source::Public,
+        &Actor::public(),
+        routing("S1", "C1", "G1", Some("SEG1")),
+        Contact::default(),
+    );
+    // The follow-up rides on the report; build it again with the link.
+    let mut first = g.events[0].clone();
+    if let Some(r) = first.report.as_deref_mut() {
+        r.case.follows = Some(follows);
+    }
+    g.events = vec![first];
+    g.case = Case::from_events(&g.events).unwrap();
+    assert!(g.case.follows.is_some());
+    let recurred: Vec<_> = g
+        .facts()
+        .counters()
+        .into_iter()
+        .filter(|c| c.key.metric == metric::RECURRED)
+        .map(|c| (c.key.kind, c.key.object_id, c.key.day, c.value))
+        .collect();
+    assert_eq!(
+        recurred,
+        vec![
+            (ObjectKind::Street, "S1".to_owned(), 20261010, 1),
+            (ObjectKind::Community, "C1".to_owned(), 20261010, 1),
+            (ObjectKind::Grid, "G1".to_owned(), 20261010, 1),
+            (ObjectKind::Segment, "SEG1".to_owned(), 20261010, 1),
+            (ObjectKind::Department, p.u1.to_string(), 20261010, 1),
+        ]
+    );
+    let t = totals(&[&g]);
+    let dept = t
+        .get(&(ObjectKind::Department, p.u1.to_string()))
+        .cloned()
+        .unwrap_or_default();
+    let ev = indicators(
+        RankObject::Department,
+        &dept,
+        None,
+        &EvaluationConfig::default(),
+    );
+    assert_eq!(value(&ev, "recurred"), Some(1.0));
 }
