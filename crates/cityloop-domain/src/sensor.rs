@@ -416,11 +416,11 @@ impl RuleSet {
                 })?;
             rule.with(o).validate()?;
         }
-        if !(60..=MAX_RULE_SECS).contains(&self.offline_after_secs) {
+        if !(1..=MAX_RULE_SECS).contains(&self.offline_after_secs) {
             return Err(RuleError {
                 rule: "(set)".into(),
                 field: "offline_after_secs",
-                message: "must be 60 s to 7 days".into(),
+                message: "must be 1 s to 7 days".into(),
             });
         }
         Ok(())
