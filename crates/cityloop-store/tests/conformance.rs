@@ -2233,10 +2233,11 @@ async fn sensor_sites_devices_rule_states_and_the_append_only_case_log(db: &Test
     assert_eq!(db.store.sensor_case_log(case.id).await.unwrap(), vec![log]);
     // The log is append-only.
     assert!(db
+        .raw
         .execute("UPDATE sensor_case_log SET kind = 'x'")
         .await
         .is_err());
-    assert!(db.execute("DELETE FROM sensor_case_log").await.is_err());
+    assert!(db.raw.execute("DELETE FROM sensor_case_log").await.is_err());
     // A reading of an unknown device writes nothing.
     let err = db
         .store
