@@ -21,6 +21,7 @@
 //! - [`chain`]: tamper-evident history: the canonical event encoding, hash links, roots,
 //!   and the verifier that recomputes them.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
+//! - [`sensor`]: sensor alarm rules: rolling means, holds, hysteresis, episodes, bad readings.
 
 pub mod assign;
 pub mod calendar;
@@ -34,6 +35,7 @@ pub mod model;
 pub mod privacy;
 pub mod public;
 pub mod search;
+pub mod sensor;
 pub mod track;
 pub mod webhook;
 pub mod workflow;

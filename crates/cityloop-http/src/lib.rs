@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod rankings;
 mod routes;
 pub mod search;
+pub mod sensors;
 pub mod server;
 pub mod track;
 pub mod web;

@@ -104,6 +104,16 @@ use crate::routes;
         crate::track::public_case,
         crate::track::rate_case,
         crate::track::still_not_fixed,
+        crate::sensors::telemetry,
+        crate::sensors::sites,
+        crate::sensors::put_site,
+        crate::sensors::devices,
+        crate::sensors::put_device,
+        crate::sensors::import_csv,
+        crate::sensors::rules,
+        crate::sensors::put_rules,
+        crate::sensors::intake,
+        crate::sensors::case_log,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &WireStatuses),
@@ -118,6 +128,7 @@ use crate::routes;
         (name = "system", description = "Health and this document"),
         (name = "webhooks", description = "Signed outgoing webhooks (admin): subscriptions, delivery log, dead letters"),
         (name = "admin", description = "Units, people, roles, road chiefs, time limits, routing rules, calendar, API keys, audit log (admin role only)"),
+        (name = "sensors", description = "Sensor intake (污染防治联动): device telemetry, sites, devices, alarm rules, a case's sensor log"),
     )
 )]
 pub struct ApiDoc;

@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::track::routes())
         .merge(crate::maps::routes())
         .merge(crate::search::routes())
+        .merge(crate::sensors::routes())
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -69,7 +70,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "system",
-    responses((status = 200, description = "Store reachable: status, backend, district code, version, and `calendar`: the working calendar's coverage (`years`, `coverage_end`, `days_left`, `warning` from 60 days before coverage ends)", body = Object),
+    responses((status = 200, description = "Store reachable: status, backend, district code, version, and `calendar`: the working calendar's coverage (`years`, `coverage_end`, `days_left`, `warning` from 60 days before coverage ends), and `sensors`: the sensor intake (`status` ok, or degraded while the MQTT broker is away; `broker`, `accepted`, `dropped` by reason)", body = Object),
               (status = 503, description = "Store unreachable", body = ErrorBody)))]
 pub(crate) async fn healthz(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     st.svc
@@ -83,6 +84,7 @@ pub(crate) async fn healthz(State(st): State<AppState>) -> Result<impl IntoRespo
         "district": st.svc.district.code,
         "version": env!("CARGO_PKG_VERSION"),
         "calendar": calendar_health(&st.svc.calendar_coverage()),
+        "sensors": st.svc.sensors.health(),
     })))
 }
 

@@ -231,6 +231,7 @@ impl Services {
             write_retry: crate::retry::DEFAULT_WRITE_RETRY,
             reads: None,
             clock: std::sync::Arc::new(chrono::Utc::now),
+            sensors: Default::default(),
         })
     }
 }

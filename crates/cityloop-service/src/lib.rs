@@ -29,6 +29,7 @@ pub mod ratelimit;
 pub mod reference;
 pub mod retry;
 pub mod search;
+pub mod sensors;
 pub mod territory;
 pub mod track;
 pub mod webhooks;
@@ -92,6 +93,8 @@ pub struct Services {
     /// (`--read-db`), else the store itself. See [`Services::with_read_store`].
     reads: Option<Arc<dyn Store>>,
     clock: Clock,
+    /// The sensor intake's rules, counters and broker health (see [`sensors`]).
+    pub sensors: Arc<sensors::Intake>,
 }
 
 impl Services {
@@ -109,7 +112,9 @@ impl Services {
         let territory = territory::load(&*store).await?;
         store.set_eval_calendar(cache.calendar.clone());
         evaluation::ensure_buckets(&*store).await?;
+        let sensors = Arc::new(sensors::Intake::load(&*store).await?);
         Ok(Self {
+            sensors,
             reference: Arc::new(std::sync::RwLock::new(Arc::new(cache))),
             store,
             district: Arc::new(district),

@@ -64,6 +64,14 @@ pub enum AdminOp {
     /// Deletes a subscription: it stops receiving events and its pending deliveries are
     /// never sent; its delivery history stays.
     DeleteWebhook(uuid::Uuid),
+    /// Inserts or replaces a sensor site.
+    PutSensorSite(cityloop_domain::sensor::Site),
+    /// Inserts or replaces a device; `secret_hash` None keeps the stored secret (not
+    /// found when the device does not exist yet).
+    PutSensorDevice {
+        device: cityloop_domain::sensor::Device,
+        secret_hash: Option<String>,
+    },
 }
 
 /// One row of the admin audit log.
@@ -301,6 +309,51 @@ macro_rules! admin_sql {
                         .await?;
                         if done.rows_affected() == 0 {
                             return Err(StoreError::NotFound(format!("webhook {id}")));
+                        }
+                    }
+                    AdminOp::PutSensorSite(site) => {
+                        sqlx::query(
+                            "INSERT INTO sensor_sites (id, kind, body, updated_at) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, body = excluded.body,
+                               updated_at = excluded.updated_at",
+                        )
+                        .bind(&site.id)
+                        .bind(site.kind.as_str())
+                        .bind(serde_json::to_string(site)?)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    AdminOp::PutSensorDevice { device, secret_hash } => {
+                        let body = serde_json::to_string(device)?;
+                        let done = match secret_hash {
+                            Some(hash) => sqlx::query(
+                                "INSERT INTO sensor_devices (id, site_id, secret_hash, body, updated_at)
+                                 VALUES ($1, $2, $3, $4, $5)
+                                 ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id,
+                                   secret_hash = excluded.secret_hash, body = excluded.body,
+                                   updated_at = excluded.updated_at",
+                            )
+                            .bind(&device.id)
+                            .bind(&device.site_id)
+                            .bind(hash)
+                            .bind(body)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?,
+                            None => sqlx::query(
+                                "UPDATE sensor_devices SET site_id = $1, body = $2, updated_at = $3
+                                 WHERE id = $4",
+                            )
+                            .bind(&device.site_id)
+                            .bind(body)
+                            .bind(now)
+                            .bind(&device.id)
+                            .execute(&mut *tx)
+                            .await?,
+                        };
+                        if done.rows_affected() == 0 {
+                            return Err(StoreError::NotFound(format!("device {}", device.id)));
                         }
                     }
                     AdminOp::RevokeApiKey { key_hash } => {

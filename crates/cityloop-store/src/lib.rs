@@ -30,6 +30,7 @@ pub mod listbench;
 pub mod pipeline;
 pub mod postgres;
 pub mod search;
+pub mod sensors;
 pub mod sqlite;
 pub mod testing;
 pub mod webhooks;
@@ -47,6 +48,7 @@ pub use admin::{AdminOp, AuditCursor, AuditEntry, AuditFilter};
 pub use chain::{ChainStatus, Checkpoint, IntegrityStore, VerifyRun};
 pub use postgres::PgStore;
 pub use search::SearchStore;
+pub use sensors::{DeviceRow, RuleStateRow, SensorLogRow, SensorRecord, SensorStore};
 pub use sqlite::SqliteStore;
 pub use webhooks::{
     AttemptOutcome, DueDelivery, WebhookAttempt, WebhookDelivery, WebhookStore, WebhookSubscription,
@@ -346,7 +348,9 @@ pub struct Attachment {
 
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: WebhookStore + IntegrityStore + SearchStore + Send + Sync + 'static {
+pub trait Store:
+    WebhookStore + IntegrityStore + SearchStore + SensorStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Row counts per table and a checksum per case event chain are built on this.

@@ -2064,3 +2064,196 @@ store_test!(
     search_backfill,
     search_backfill_indexes_cases_without_an_index_row
 );
+
+// ---- sensor intake (migration 0019) ----
+
+fn sensor_audit(entity: &str, id: &str) -> cityloop_store::AuditEntry {
+    cityloop_store::AuditEntry {
+        id: uuid::Uuid::now_v7(),
+        at: t0(),
+        actor_id: None,
+        entity: entity.into(),
+        entity_id: id.into(),
+        action: "create".into(),
+        before: None,
+        after: None,
+    }
+}
+
+async fn sensor_sites_devices_rule_states_and_the_append_only_case_log(db: &TestDb) {
+    use cityloop_domain::sensor::{Device, RuleState, Site, SiteKind};
+    use cityloop_store::{AdminOp, RuleStateRow, SensorLogRow, SensorRecord};
+    let fx = Fixture::new();
+    let site = Site {
+        id: "S1".into(),
+        kind: SiteKind::BuildingSite,
+        name: "测试工地".into(),
+        lon: 113.66,
+        lat: 34.75,
+        street: None,
+        responsible_party: Some("测试建设单位".into()),
+        unit_code: None,
+        permit: Some("P-1".into()),
+        contractor: None,
+        demo: true,
+    };
+    db.store
+        .admin_apply(
+            &[AdminOp::PutSensorSite(site.clone())],
+            &sensor_audit("sensor_site", "S1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.sensor_site("S1").await.unwrap(),
+        Some(site.clone())
+    );
+    assert_eq!(db.store.sensor_sites().await.unwrap(), vec![site]);
+    let mut dev = Device {
+        id: "D1".into(),
+        site_id: "S1".into(),
+        district: "410103".into(),
+        kind: "扬尘监测仪".into(),
+        metrics: vec!["pm10".into()],
+        mqtt_username: None,
+    };
+    let put = |device: Device, secret_hash: Option<&str>| AdminOp::PutSensorDevice {
+        device,
+        secret_hash: secret_hash.map(str::to_owned),
+    };
+    db.store
+        .admin_apply(
+            &[put(dev.clone(), Some("h1"))],
+            &sensor_audit("sensor_device", "D1"),
+        )
+        .await
+        .unwrap();
+    // Replacing the fields without a secret keeps the stored secret.
+    dev.kind = "扬尘噪声一体机".into();
+    db.store
+        .admin_apply(
+            &[put(dev.clone(), None)],
+            &sensor_audit("sensor_device", "D1"),
+        )
+        .await
+        .unwrap();
+    let row = db.store.sensor_device("D1").await.unwrap().unwrap();
+    assert_eq!(
+        (row.device.clone(), row.secret_hash.as_str()),
+        (dev.clone(), "h1")
+    );
+    assert_eq!(row.last_seen_at, None);
+    // Without a secret, a device that does not exist is not created.
+    let mut ghost = dev.clone();
+    ghost.id = "D2".into();
+    let err = db
+        .store
+        .admin_apply(&[put(ghost, None)], &sensor_audit("sensor_device", "D2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(db.store.sensor_devices().await.unwrap().len(), 1);
+
+    // An episode's case, found again by its external reference.
+    let matter = CategoryCode::parse_service_code("08004").unwrap();
+    let (mut case, ev) = fx.report_as(1, t0(), Source::Sensor, matter);
+    case.external_ref = Some("sensor:D1:r1:100".into());
+    db.store.create_case(&case, None, &ev).await.unwrap();
+    assert_eq!(
+        db.store
+            .sensor_case_by_ref("sensor:D1:r1:100")
+            .await
+            .unwrap(),
+        Some(case.id)
+    );
+    assert_eq!(
+        db.store
+            .sensor_case_by_ref("sensor:D1:r1:101")
+            .await
+            .unwrap(),
+        None
+    );
+
+    let state = RuleState {
+        last_at: Some(t0()),
+        ..RuleState::default()
+    };
+    let log = SensorLogRow {
+        id: uuid::Uuid::now_v7(),
+        case_id: case.id,
+        device_id: "D1".into(),
+        rule_id: "r1".into(),
+        at: t0(),
+        kind: "opened".into(),
+        summary: serde_json::json!({"peak": 400.0}),
+    };
+    let seen = t0() + Duration::minutes(1);
+    db.store
+        .sensor_record(&SensorRecord {
+            device_id: "D1".into(),
+            now: seen,
+            seen: true,
+            status: Some(serde_json::json!({"battery": 80.0})),
+            states: vec![RuleStateRow {
+                rule_id: "r1".into(),
+                state: state.clone(),
+                case_id: Some(case.id),
+            }],
+            log: vec![log.clone()],
+            offline_case: Some(Some(case.id)),
+        })
+        .await
+        .unwrap();
+    let states = db.store.sensor_rule_states("D1").await.unwrap();
+    assert_eq!(
+        states,
+        vec![RuleStateRow {
+            rule_id: "r1".into(),
+            state,
+            case_id: Some(case.id)
+        }]
+    );
+    let row = db.store.sensor_device("D1").await.unwrap().unwrap();
+    assert_eq!(row.last_seen_at, Some(seen));
+    assert_eq!(row.last_status, Some(serde_json::json!({"battery": 80.0})));
+    assert_eq!(row.offline_case_id, Some(case.id));
+    // A reading without battery/signal keeps the last status; the offline case is cleared.
+    db.store
+        .sensor_record(&SensorRecord {
+            device_id: "D1".into(),
+            now: seen + Duration::minutes(1),
+            seen: true,
+            offline_case: Some(None),
+            ..SensorRecord::default()
+        })
+        .await
+        .unwrap();
+    let row = db.store.sensor_device("D1").await.unwrap().unwrap();
+    assert_eq!(row.last_status, Some(serde_json::json!({"battery": 80.0})));
+    assert_eq!(row.offline_case_id, None);
+    assert_eq!(db.store.sensor_case_log(case.id).await.unwrap(), vec![log]);
+    // The log is append-only.
+    assert!(db
+        .raw
+        .execute("UPDATE sensor_case_log SET kind = 'x'")
+        .await
+        .is_err());
+    assert!(db.raw.execute("DELETE FROM sensor_case_log").await.is_err());
+    // A reading of an unknown device writes nothing.
+    let err = db
+        .store
+        .sensor_record(&SensorRecord {
+            device_id: "NOPE".into(),
+            now: seen,
+            seen: true,
+            ..SensorRecord::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+store_test!(
+    sensor_sites_devices_rule_states_and_case_log_round_trip_on_both_stores,
+    sensor_sites_devices_rule_states_and_the_append_only_case_log
+);

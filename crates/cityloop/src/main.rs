@@ -146,6 +146,27 @@ struct ServeArgs {
     maintenance: ops::MaintenanceArgs,
     #[command(flatten)]
     net: NetArgs,
+    #[command(flatten)]
+    sensors: SensorArgs,
+}
+
+/// The sensor intake's MQTT subscription and offline check (README, "Sensors").
+#[derive(Args)]
+struct SensorArgs {
+    /// The district's MQTT broker, `mqtt://host[:port]`; none: MQTT intake off (the HTTP
+    /// intake `POST /api/v1/telemetry` works either way).
+    #[arg(long, env = "CITYLOOP_MQTT_URL")]
+    mqtt_url: Option<String>,
+    /// The MQTT client id; keep it fixed: the broker keeps the persistent session under it.
+    #[arg(long, default_value = "cityloop", env = "CITYLOOP_MQTT_CLIENT_ID")]
+    mqtt_client_id: String,
+    /// The `<district>` of the topics `cityloop/<district>/<device>/telemetry` subscribed
+    /// to; the district's code unless given.
+    #[arg(long, env = "CITYLOOP_MQTT_DISTRICT")]
+    mqtt_district: Option<String>,
+    /// How often the offline check (设备离线) runs.
+    #[arg(long, default_value = "60s", env = "CITYLOOP_SENSOR_OFFLINE_CHECK")]
+    sensor_offline_check: String,
 }
 
 /// Connection limits, rate limits and the client-address rule (docs/API-DESIGN.md,
@@ -1052,6 +1073,7 @@ async fn serve(listener: TcpListener, svc: Services, args: &ServeArgs) -> Result
     }
     tokio::spawn(scheduler(svc.clone()));
     tokio::spawn(webhook_worker(svc.clone(), sender, poll));
+    start_sensors(&svc, &args.sensors)?;
     let app = cityloop_http::router(AppState::with_net(svc, net_config));
     cityloop_http::server::serve(listener, app, limits, shutdown_signal())
         .await
@@ -1089,6 +1111,38 @@ async fn scheduler(svc: Services) {
             Err(e) => tracing::warn!(error = %e, "scheduler pass failed; retrying next tick"),
         }
     }
+}
+
+/// Starts the MQTT subscriber (when a broker is configured) and the offline check.
+fn start_sensors(svc: &Services, args: &SensorArgs) -> Result<()> {
+    if let Some(url) = &args.mqtt_url {
+        let district = args
+            .mqtt_district
+            .clone()
+            .unwrap_or_else(|| svc.district.code.clone());
+        let cfg = cityloop_service::sensors::mqtt::MqttConfig::from_url(
+            url,
+            &args.mqtt_client_id,
+            &district,
+        )
+        .map_err(|e| anyhow::anyhow!("--mqtt-url: {e}"))?;
+        tracing::info!(broker = %url, filter = %cfg.filter(), "sensor intake: MQTT");
+        cityloop_service::sensors::mqtt::spawn(svc.clone(), cfg);
+    }
+    let every = cityloop_domain::webhook::parse_duration(&args.sensor_offline_check)
+        .map_err(|e| anyhow::anyhow!("--sensor-offline-check: {e}"))?
+        .max(std::time::Duration::from_millis(100));
+    let svc = svc.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = svc.sensor_offline_pass().await {
+                tracing::warn!(error = %e, "sensor offline check failed; retrying next tick");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// The webhook delivery worker: every `poll` it sends the due deliveries of the outbox.
