@@ -21,6 +21,9 @@
 //! - [`chain`]: tamper-evident history: the canonical event encoding, hash links, roots,
 //!   and the verifier that recomputes them.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
+//! - [`party`]: parties (当事人), the 统一社会信用代码 check, the repeat-offender rule.
+//! - [`enforce`]: enforcement records: the penalty procedure, its statutory clocks, the
+//!   legal basis and the penalty range.
 
 pub mod assign;
 pub mod calendar;
@@ -37,3 +40,6 @@ pub mod search;
 pub mod track;
 pub mod webhook;
 pub mod workflow;
+
+pub mod enforce;
+pub mod party;

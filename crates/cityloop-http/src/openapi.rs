@@ -103,6 +103,15 @@ use crate::routes;
         crate::integrity::verify_now,
         crate::track::public_case,
         crate::track::rate_case,
+        crate::enforce::create_party,
+        crate::enforce::search_parties,
+        crate::enforce::party_page,
+        crate::enforce::set_case_party,
+        crate::enforce::case_enforcement,
+        crate::enforce::record_step,
+        crate::enforce::law_articles,
+        crate::enforce::put_law_articles,
+        crate::enforce::put_repeat_rule,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &WireStatuses),
@@ -116,6 +125,7 @@ use crate::routes;
         (name = "evaluation", description = "Rankings (综合评价), drill-down to cases, road-chief patrols"),
         (name = "system", description = "Health and this document"),
         (name = "webhooks", description = "Signed outgoing webhooks (admin): subscriptions, delivery log, dead letters"),
+        (name = "enforcement", description = "Parties (当事人), enforcement records (执法记录) on cases, the law-article table, the repeat-offender list (黑名单)"),
         (name = "admin", description = "Units, people, roles, road chiefs, time limits, routing rules, calendar, API keys, audit log (admin role only)"),
     )
 )]

@@ -34,6 +34,8 @@ pub mod sqlite;
 pub mod testing;
 pub mod webhooks;
 
+pub mod enforce;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use cityloop_domain::calendar::WorkCalendar;
@@ -45,6 +47,7 @@ use serde::{Deserialize, Serialize};
 
 pub use admin::{AdminOp, AuditCursor, AuditEntry, AuditFilter};
 pub use chain::{ChainStatus, Checkpoint, IntegrityStore, VerifyRun};
+pub use enforce::{CasePartyLink, EnforceStore, EnforcementStepRow, PartyRow};
 pub use postgres::PgStore;
 pub use search::SearchStore;
 pub use sqlite::SqliteStore;
@@ -346,7 +349,9 @@ pub struct Attachment {
 
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: WebhookStore + IntegrityStore + SearchStore + Send + Sync + 'static {
+pub trait Store:
+    WebhookStore + IntegrityStore + SearchStore + EnforceStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Row counts per table and a checksum per case event chain are built on this.
