@@ -442,17 +442,15 @@ pub fn decide(
                 "whether the party may ask for a hearing",
             )?);
         }
-        StepKind::Statement | StepKind::Drop => {
-            if ev.note.is_none() {
-                return Err(bad(
-                    "note",
-                    if kind == StepKind::Drop {
-                        "required: why no penalty is imposed"
-                    } else {
-                        "required: what the party stated"
-                    },
-                ));
-            }
+        StepKind::Statement | StepKind::Drop if ev.note.is_none() => {
+            return Err(bad(
+                "note",
+                if kind == StepKind::Drop {
+                    "required: why no penalty is imposed"
+                } else {
+                    "required: what the party stated"
+                },
+            ));
         }
         StepKind::RequestHearing => {
             let r = record.ok_or_else(|| order("no record"))?;
