@@ -578,6 +578,8 @@ impl Services {
 }
 
 impl Services {
+    /// Writes a settings document and its audit row (whose `before`/`after` are objects:
+    /// a list is wrapped as `{"items": [...]}`).
     async fn put_setting_audited<T: Serialize>(
         &self,
         actor: &cityloop_domain::model::Person,
@@ -586,17 +588,22 @@ impl Services {
         after: &T,
     ) -> Result<(), ServiceError> {
         let json = |v: &T| serde_json::to_value(v).map_err(|e| ServiceError::Internal(e.into()));
+        let audited = |v: serde_json::Value| match v {
+            serde_json::Value::Object(_) => v,
+            other => serde_json::json!({ "items": other }),
+        };
+        let value = json(after)?;
         self.admin_commit(
             actor,
             vec![cityloop_store::AdminOp::PutSetting {
                 key: key.to_owned(),
-                value: json(after)?,
+                value: value.clone(),
             }],
             "setting",
             key.to_owned(),
             "update",
-            Some(json(before)?),
-            Some(json(after)?),
+            Some(audited(json(before)?)),
+            Some(audited(value)),
         )
         .await
     }

@@ -312,6 +312,48 @@ async fn a_flagged_partys_new_case_is_marked_for_the_operator_and_ids_stay_maske
         (422, Some("penalties")),
         "{v}"
     );
+    // The law-article table is district data the admin replaces; rows are checked and the
+    // change is audited (a list is audited as an object, `{"items": [...]}`).
+    let (_, table) = s.get(&operator, "/api/v1/law-articles").await;
+    let mut items = table["items"].as_array().unwrap().clone();
+    assert!(
+        items.iter().all(|a| a["status"] == "未核实"),
+        "the shipped rows are marked"
+    );
+    let (st, v) = put(
+        s,
+        &admin,
+        "/api/v1/admin/law-articles",
+        json!({"items": items}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    items.push(items[0].clone());
+    let (st, v) = put(
+        s,
+        &admin,
+        "/api/v1/admin/law-articles",
+        json!({"items": items}),
+    )
+    .await;
+    let dup = format!("articles[{}].code", items.len() - 1);
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (422, Some(dup.as_str())),
+        "{v}"
+    );
+    let (_, audit) = s.get(&admin, "/api/v1/admin/audit?entity=setting").await;
+    let rows = audit["items"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["entity_id"] == "law_articles" && r["after"]["items"].is_array()),
+        "{audit}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["entity_id"] == "repeat_offender" && r["after"]["penalties"] == 2),
+        "{audit}"
+    );
 
     let (st, person) = s
         .post(
