@@ -1158,6 +1158,79 @@ async function inspectorReportsOnPhone() {
   await shot(page, 'staff-field-report-done-phone');
 }
 
+// ---- enforcement (issue 20) ---------------------------------------------------------------
+
+/** A 12345 case registered and dispatched to the enforcement brigade (unit `zf`), naming a person as its party. */
+async function caseForEnforcement(description, partyName) {
+  const op = await apiLogin('operator');
+  const c = await apiPost(op, '/api/v1/cases', {
+    source: 'hotline_12345',
+    category: '06010',
+    description,
+    lat: DEHUA.latitude,
+    lon: DEHUA.longitude,
+    reporter: { name: '赵六', phone: '13912345678' },
+  });
+  await apiAct(op, c.id, { action: 'accept' });
+  await apiAct(await apiLogin('inspector'), c.id, { action: 'confirm' });
+  await apiAct(await apiLogin('supervisor'), c.id, { action: 'register' });
+  const disp = await apiLogin('dispatcher');
+  const units = (await apiGet(disp, '/api/v1/units')).body;
+  await apiAct(disp, c.id, { action: 'dispatch', unit_id: units.find((u) => u.code === 'zf').id });
+  const party = await apiPost(op, '/api/v1/parties', { kind: 'person', name: partyName, id_number: '410103198805055678' });
+  const r = await fetch(`${BASE}/api/v1/cases/${c.id}/party`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${op}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ party_id: party.id }),
+  });
+  check(r.ok, `name the party: ${r.status}`);
+  return { id: c.id, number: c.number, party };
+}
+
+async function enforcerRecordsOnTheSpotPenaltyOnPhone() {
+  const { id, party } = await caseForEnforcement('德化街商铺门前乱倒生活垃圾', '钱七');
+  const page = await staffLogin('enforcer-zf', PHONE);
+  await page.goto(`${BASE}/staff#/case/${id}`);
+  const box = page.locator('[data-testid="enforcement"]');
+  await box.waitFor();
+  check((await box.locator('[data-testid="party"]').textContent()).includes('410103198805055678'), 'the enforcement officer sees the full id number');
+  const form = box.locator('[data-testid="enf-open-form"]');
+  await form.waitFor();
+  eq(await form.locator('select[name="kind"]').inputValue(), 'on_the_spot', 'the form opens on the on-the-spot penalty');
+  await form.locator('input[name="doc_no"]').fill('二七城执当〔2026〕0088号');
+  await form.locator('select[name="article"]').selectOption('msw-42');
+  await form.locator('input[name="amount_yuan"]').fill('300');
+  await form.locator('textarea[name="note"]').fill('当场责令清理，当事人认可');
+  eq(await unlabeled(page), [], 'every control of the form has a label');
+  await form.locator('button[type="submit"]').click();
+  // Over the on-the-spot cap for a person: the error sits next to the amount.
+  const err = form.locator('[data-field="amount_yuan"] .field-error');
+  await err.waitFor({ state: 'visible' });
+  check((await err.textContent()).includes('200'), `the amount error names the cap: ${await err.textContent()}`);
+  await shot(page, 'enforce-on-the-spot-error-phone');
+  await form.locator('input[name="amount_yuan"]').fill('150');
+  await form.locator('button[type="submit"]').click();
+  const record = box.locator('[data-testid="enf-record"]');
+  await record.waitFor();
+  eq(await record.getAttribute('data-state'), 'served', 'decided and handed over on the spot');
+  check((await record.textContent()).includes('二七城执当〔2026〕0088号'), 'the document number is on the record');
+  check((await record.textContent()).includes('150元'), 'the amount is on the record');
+  check(await record.locator('li[data-clock="pay"]').count() === 1, 'the payment clock runs');
+  await shot(page, 'enforce-on-the-spot-done-phone');
+  const op = await apiLogin('operator');
+  const e = (await apiGet(op, `/api/v1/cases/${id}/enforcement`)).body;
+  eq([e.records.length, e.records[0].procedure, e.records[0].amount_yuan, e.party.id_number], [1, 'on_the_spot', 150, '****5678'], 'stored, and masked for the operator');
+  // The desk view of the case and the party page.
+  const desk = await staffLogin('operator', { width: 1440, height: 900 });
+  await desk.goto(`${BASE}/staff#/case/${id}`);
+  await desk.locator('[data-testid="enf-record"]').waitFor();
+  check(!(await desk.locator('[data-testid="party"]').textContent()).includes('410103198805055678'), 'the operator sees no full id number');
+  await shot(desk, 'enforce-case-desk');
+  await desk.goto(`${BASE}/staff#/party/${party.id}`);
+  await desk.locator('[data-testid="party-page"] [data-testid="enf-record"]').waitFor();
+  await shot(desk, 'enforce-party-desk');
+}
+
 const SCENARIOS = [
   ['a citizen reports a problem on the map and finds it by number', citizenReports],
   ['a citizen reports with the device location and sees open cases nearby', citizenUsesDeviceLocation],
@@ -1175,6 +1248,7 @@ const SCENARIOS = [
   ['an admin issues an API key once and replaces the public page key; the old one stops working', adminManagesApiKeys],
   ['an operator registers a hotline call by keyboard only', operatorRegistersByKeyboard],
   ['an inspector reports on the phone with a photo (城管通)', inspectorReportsOnPhone],
+  ['an enforcement officer records an on-the-spot penalty from the case page on a phone', enforcerRecordsOnTheSpotPenaltyOnPhone],
 ];
 /** CITYLOOP_E2E_ONLY=regex runs only the scenarios whose name matches (while developing). */
 const ONLY = process.env.CITYLOOP_E2E_ONLY ? new RegExp(process.env.CITYLOOP_E2E_ONLY) : null;

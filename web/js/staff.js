@@ -12,6 +12,7 @@ import { h, fill, api, session, setUnauthorizedHandler, showError, clearErrors, 
 import { ADMIN_VIEWS, renderAdmin } from './admin.js';
 import { renderRankings } from './rankings.js';
 import { ctx, $, HOME, roleName, unitName } from './console/ctx.js';
+import { renderParty, renderParties } from './console/enforce.js';
 import { VIEWS, renderList } from './console/queue.js';
 import { renderCase } from './console/case.js';
 import { renderIntake } from './console/intake.js';
@@ -168,6 +169,10 @@ function route() {
   const root = $('view');
   if (view === 'case' && arg) {
     ctx.render = () => renderCase(root, arg);
+  } else if (view === 'party' && arg) {
+    ctx.render = () => renderParty(root, arg);
+  } else if (view === 'parties') {
+    ctx.render = () => renderParties(root);
   } else if (CREATE[view] && CREATE[view].roles.includes(ctx.user.role)) {
     ctx.render = () => CREATE[view].render(root);
   } else if (ADMIN_VIEWS.includes(view) && ctx.user.role === 'admin') {

@@ -22,6 +22,9 @@
 //!   and the verifier that recomputes them.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
 //! - [`sensor`]: sensor alarm rules: rolling means, holds, hysteresis, episodes, bad readings.
+//! - [`party`]: parties (当事人), the 统一社会信用代码 check, the repeat-offender rule.
+//! - [`enforce`]: enforcement records: the penalty procedure, its statutory clocks, the
+//!   legal basis and the penalty range.
 
 pub mod assign;
 pub mod calendar;
@@ -39,3 +42,6 @@ pub mod sensor;
 pub mod track;
 pub mod webhook;
 pub mod workflow;
+
+pub mod enforce;
+pub mod party;

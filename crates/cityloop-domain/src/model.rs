@@ -243,6 +243,9 @@ string_enum!(
         Supervisor = "supervisor",
         Handler = "handler",
         RoadChief = "road_chief",
+        /// 城管执法: an enforcement officer, scoped to their unit's cases; records
+        /// enforcement steps and reads a person's id number in full.
+        Enforcer = "enforcer",
     }
 );
 
@@ -256,6 +259,7 @@ impl Role {
             Role::Supervisor => "值班长",
             Role::Handler => "处置人员",
             Role::RoadChief => "路长",
+            Role::Enforcer => "城管执法",
         }
     }
 }

@@ -35,6 +35,9 @@ string_enum!(
         /// The EXIF GPS position in photo originals (where the photographer stood).
         /// `full` also means the original file itself (with its EXIF) may be fetched.
         PhotoGps = "photo_gps",
+        /// A party's (当事人) id number (居民身份证号码 …): full only to enforcement
+        /// officers (城管执法), who write it on their documents; masked to everyone else.
+        PartyIdNumber = "party_id_number",
     }
 );
 
@@ -54,7 +57,8 @@ string_enum!(
 use Access::{Full as F, Hidden as H, Masked as M};
 
 /// The default policy: per role, the access to
-/// `[reporter_name, reporter_phone, reporter_email, reporter_ids, photo_gps]`.
+/// `[reporter_name, reporter_phone, reporter_email, reporter_ids, photo_gps,
+/// party_id_number]`.
 ///
 /// Why: operators (hotline intake, 受理) and supervisors (值班长) call reporters back and
 /// answer their complaints, so they may see everything; dispatchers, inspectors and
@@ -62,14 +66,17 @@ use Access::{Full as F, Hidden as H, Masked as M};
 /// reporter exists and who to ask the operator about; GPS tells them where a photo was
 /// taken, which their work needs); road chiefs see their street's cases for oversight and
 /// need no contact at all; admins maintain the system and read personal data only masked.
-pub const POLICY: &[(Role, [Access; 5])] = &[
-    (Role::Admin, [M, M, M, H, M]),
-    (Role::Operator, [F, F, F, M, F]),
-    (Role::Dispatcher, [M, M, H, H, F]),
-    (Role::Inspector, [M, M, H, H, F]),
-    (Role::Supervisor, [F, F, F, M, F]),
-    (Role::Handler, [M, M, H, H, F]),
-    (Role::RoadChief, [M, H, H, H, M]),
+/// A party's id number is enforcement's business (issue 20): enforcement officers see it
+/// in full, every other role masked; enforcement officers see reporters like handlers.
+pub const POLICY: &[(Role, [Access; 6])] = &[
+    (Role::Admin, [M, M, M, H, M, M]),
+    (Role::Operator, [F, F, F, M, F, M]),
+    (Role::Dispatcher, [M, M, H, H, F, M]),
+    (Role::Inspector, [M, M, H, H, F, M]),
+    (Role::Supervisor, [F, F, F, M, F, M]),
+    (Role::Handler, [M, M, H, H, F, M]),
+    (Role::RoadChief, [M, H, H, H, M, M]),
+    (Role::Enforcer, [M, M, H, H, F, F]),
 ];
 
 fn column(field: PersonalField) -> usize {
@@ -79,6 +86,7 @@ fn column(field: PersonalField) -> usize {
         PersonalField::ReporterEmail => 2,
         PersonalField::ReporterIds => 3,
         PersonalField::PhotoGps => 4,
+        PersonalField::PartyIdNumber => 5,
     }
 }
 
@@ -108,7 +116,7 @@ pub struct PrivacyError {
 }
 
 /// The largest number of overrides (one per cell is enough).
-pub const MAX_OVERRIDES: usize = 35;
+pub const MAX_OVERRIDES: usize = 48;
 
 impl PrivacySettings {
     /// At most one override per (role, field).
@@ -295,6 +303,16 @@ pub fn shape_gps(gps: Option<(f64, f64)>, role: Role, s: &PrivacySettings) -> Op
     }
 }
 
+/// A party's id number as `role` may see it (full, [`mask_id`], or nothing).
+pub fn shape_party_id(id: Option<&str>, role: Role, s: &PrivacySettings) -> Option<String> {
+    let id = id.map(str::trim).filter(|v| !v.is_empty())?;
+    match s.access(role, PersonalField::PartyIdNumber) {
+        Access::Full => Some(id.to_owned()),
+        Access::Masked => Some(mask_id(id)),
+        Access::Hidden => None,
+    }
+}
+
 /// Whether `role` may fetch photo originals (their EXIF carries the full GPS position).
 pub fn may_fetch_originals(role: Role, s: &PrivacySettings) -> bool {
     s.access(role, PersonalField::PhotoGps) == Access::Full
@@ -416,6 +434,24 @@ mod tests {
             overrides: vec![o.clone(), o],
         };
         assert_eq!(s.validate().unwrap_err().field, "overrides[1]");
+    }
+
+    #[test]
+    fn a_party_id_number_is_full_only_to_enforcement_officers() {
+        let s = PrivacySettings::default();
+        let id = Some("410103199001011234");
+        assert_eq!(
+            shape_party_id(id, Role::Enforcer, &s).as_deref(),
+            Some("410103199001011234")
+        );
+        for role in Role::ALL.iter().filter(|r| **r != Role::Enforcer) {
+            assert_eq!(
+                shape_party_id(id, *role, &s).as_deref(),
+                Some("****1234"),
+                "{role}"
+            );
+        }
+        assert_eq!(shape_party_id(Some(" "), Role::Enforcer, &s), None);
     }
 
     #[test]

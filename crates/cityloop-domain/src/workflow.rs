@@ -592,6 +592,8 @@ impl ReadScope {
         match (role, unit, unit_street) {
             (Role::Handler, Some(u), _) => ReadScope::Unit(u),
             (Role::Handler, None, _) => ReadScope::Nothing,
+            (Role::Enforcer, Some(u), _) => ReadScope::Unit(u),
+            (Role::Enforcer, None, _) => ReadScope::Nothing,
             (Role::RoadChief, _, Some(street)) => ReadScope::Street(street.to_owned()),
             _ => ReadScope::All,
         }

@@ -64,7 +64,8 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{m} not found"))
             }
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            ServiceError::Duplicate { field, message } => Self {
+            ServiceError::Duplicate { field, message }
+            | ServiceError::OutOfOrder { field, message } => Self {
                 field: Some(field.clone()),
                 ..ApiError::new(
                     StatusCode::CONFLICT,

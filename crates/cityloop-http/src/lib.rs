@@ -26,6 +26,8 @@ pub mod track;
 pub mod web;
 pub mod webhooks;
 
+pub mod enforce;
+
 use std::future::Future;
 use std::time::Duration;
 

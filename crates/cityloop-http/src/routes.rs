@@ -52,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::maps::routes())
         .merge(crate::search::routes())
         .merge(crate::sensors::routes())
+        .merge(crate::enforce::routes())
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

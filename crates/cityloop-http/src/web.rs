@@ -96,6 +96,7 @@ const ASSETS: &[Asset] = &[
     web!("js/console/queue.js"),
     web!("js/console/intake.js"),
     web!("js/console/field.js"),
+    web!("js/console/enforce.js"),
     web!("js/search.js"),
     web!("css/search.css"),
     web!("vendor/VERSIONS.md"),

@@ -150,7 +150,7 @@ fn may_report(actor: &Actor, source: Source) -> bool {
                 source,
                 Source::Inspector | Source::RoadChief | Source::Sensor | Source::Video
             ),
-            Role::Admin | Role::Dispatcher | Role::Handler => false,
+            Role::Admin | Role::Dispatcher | Role::Handler | Role::Enforcer => false,
         },
     }
 }

@@ -126,6 +126,16 @@ pub async fn load_demo(
             password: DEMO_PASSWORD.into(),
         });
     }
+    // An enforcement officer (城管执法) of the enforcement brigade (issue 20).
+    if let Some(zf) = units.iter().find(|u| u.code == "zf") {
+        users.push(NewUser {
+            username: "enforcer-zf".into(),
+            display_name: "执法队员（演示）".into(),
+            role: Role::Enforcer,
+            unit_id: Some(zf.id),
+            password: DEMO_PASSWORD.into(),
+        });
+    }
     users.push(NewUser {
         username: "roadchief-district".into(),
         display_name: "总路长（演示）".into(),

@@ -24,6 +24,10 @@ pub enum ServiceError {
     /// registered from the same source); names the field.
     #[error("{field}: {message}")]
     Duplicate { field: String, message: String },
+    /// A step that cannot follow where a record stands (an enforcement step out of
+    /// order); names the field. 409 like a state conflict.
+    #[error("{field}: {message}")]
+    OutOfOrder { field: String, message: String },
     #[error("too many attempts; try again in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     /// The server is at its limit for this kind of work (e.g. every photo-decode slot

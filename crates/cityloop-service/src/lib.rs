@@ -34,6 +34,8 @@ pub mod territory;
 pub mod track;
 pub mod webhooks;
 
+pub mod enforce;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -35,6 +35,8 @@ pub mod sqlite;
 pub mod testing;
 pub mod webhooks;
 
+pub mod enforce;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use cityloop_domain::calendar::WorkCalendar;
@@ -46,6 +48,7 @@ use serde::{Deserialize, Serialize};
 
 pub use admin::{AdminOp, AuditCursor, AuditEntry, AuditFilter};
 pub use chain::{ChainStatus, Checkpoint, IntegrityStore, VerifyRun};
+pub use enforce::{CasePartyLink, EnforceStore, EnforcementStepRow, PartyRow};
 pub use postgres::PgStore;
 pub use search::SearchStore;
 pub use sensors::{DeviceRow, RuleStateRow, SensorLogRow, SensorRecord, SensorStore};
@@ -349,7 +352,7 @@ pub struct Attachment {
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    WebhookStore + IntegrityStore + SearchStore + SensorStore + Send + Sync + 'static
+    WebhookStore + IntegrityStore + SearchStore + SensorStore + EnforceStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 

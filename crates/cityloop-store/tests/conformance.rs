@@ -2257,3 +2257,151 @@ store_test!(
     sensor_sites_devices_rule_states_and_case_log_round_trip_on_both_stores,
     sensor_sites_devices_rule_states_and_the_append_only_case_log
 );
+
+// ---- parties and enforcement records (issue 20, `cityloop-store/src/enforce.rs`) ----
+
+fn party(name: &str, code: Option<&str>, id_number: Option<&str>) -> cityloop_store::PartyRow {
+    use cityloop_domain::party::PartyKind;
+    cityloop_store::PartyRow {
+        id: uuid::Uuid::now_v7(),
+        kind: if code.is_some() {
+            PartyKind::Organisation
+        } else {
+            PartyKind::Person
+        },
+        name: name.into(),
+        credit_code: code.map(Into::into),
+        id_number: id_number.map(Into::into),
+        address: Some("二七区大学路".into()),
+        created_at: t0(),
+        created_by: Some(PersonId::new_v7()),
+    }
+}
+
+fn enf_step(
+    seq: u32,
+    kind: cityloop_domain::enforce::StepKind,
+    at: DateTime<Utc>,
+) -> cityloop_domain::enforce::StepEvent {
+    cityloop_domain::enforce::StepEvent {
+        seq,
+        kind,
+        at,
+        doc_no: Some(format!("二七城执〔2026〕{seq}号")),
+        note: None,
+        hearing_right: None,
+        article: None,
+        penalty: None,
+        amount_yuan: None,
+        corrects: None,
+        attachments: vec!["0190f000-0000-7000-8000-000000000001".into()],
+    }
+}
+
+async fn parties_links_and_enforcement_steps_round_trip_and_stay_in_order(db: &TestDb) {
+    use cityloop_domain::enforce::{PenaltyKind, StepKind};
+    use cityloop_store::{CasePartyLink, EnforcementStepRow};
+    let fx = Fixture::new();
+    let s = &db.store;
+    let org = party("郑州某建筑工程有限公司", Some("91410103MA00000006"), None);
+    let person = party("张三", None, Some("410103199001011234"));
+    s.create_party(&org).await.unwrap();
+    s.create_party(&person).await.unwrap();
+    assert_eq!(s.get_party(org.id).await.unwrap(), org);
+    assert_eq!(s.get_party(person.id).await.unwrap(), person);
+    // A credit code is unique.
+    let twin = party("另一家公司", Some("91410103MA00000006"), None);
+    assert!(matches!(
+        s.create_party(&twin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Search: part of the name, or the code's first characters (any case); `%` is literal.
+    let names =
+        |v: Vec<cityloop_store::PartyRow>| v.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.search_parties("建筑", 10).await.unwrap()),
+        ["郑州某建筑工程有限公司"]
+    );
+    assert_eq!(
+        names(s.search_parties("91410103ma", 10).await.unwrap()),
+        ["郑州某建筑工程有限公司"]
+    );
+    assert!(s.search_parties("%", 10).await.unwrap().is_empty());
+
+    // Links: the latest is current; a case relinked leaves the first party's cases.
+    let c1 = create(s, &fx, 1, t0()).await;
+    let c2 = create(s, &fx, 2, t0() + Duration::hours(1)).await;
+    assert_eq!(s.case_party(c1.id).await.unwrap(), None);
+    let link = |case: CaseId, seq, party_id| CasePartyLink {
+        case_id: case,
+        seq,
+        party_id,
+        at: t0() + Duration::hours(2),
+        by: None,
+    };
+    s.link_case_party(&link(c1.id, 1, person.id)).await.unwrap();
+    s.link_case_party(&link(c2.id, 1, org.id)).await.unwrap();
+    // The same position twice is a conflict (two operators racing).
+    assert!(matches!(
+        s.link_case_party(&link(c1.id, 1, org.id)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.link_case_party(&link(c1.id, 2, org.id)).await.unwrap();
+    assert_eq!(s.case_party(c1.id).await.unwrap().unwrap().party_id, org.id);
+    let cases: Vec<CaseId> = s
+        .party_cases(org.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    assert_eq!(cases, [c1.id, c2.id], "oldest first");
+    assert_eq!(s.party_cases(org.id).await.unwrap()[0].1, c1.created_at);
+    assert!(s.party_cases(person.id).await.unwrap().is_empty());
+
+    // Steps: appended in order, read back by record then seq, one winner per position.
+    let record = uuid::Uuid::now_v7();
+    let row = |step| EnforcementStepRow {
+        record_id: record,
+        case_id: c1.id,
+        party_id: org.id,
+        unit_id: Some(UnitId::new_v7()),
+        step,
+        recorded_by: Some(PersonId::new_v7()),
+        recorded_at: t0() + Duration::hours(3),
+    };
+    let mut on_spot = enf_step(1, StepKind::OnTheSpot, t0() + Duration::hours(3));
+    on_spot.article = Some("msw-42".into());
+    on_spot.penalty = Some(PenaltyKind::Fine);
+    on_spot.amount_yuan = Some(200);
+    on_spot.note = Some("当场处罚「测试」".into());
+    let first = row(on_spot);
+    s.append_enforcement_step(&first).await.unwrap();
+    let second = row(enf_step(2, StepKind::Execute, t0() + Duration::hours(4)));
+    s.append_enforcement_step(&second).await.unwrap();
+    assert!(matches!(
+        s.append_enforcement_step(&row(enf_step(
+            2,
+            StepKind::Close,
+            t0() + Duration::hours(5)
+        )))
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let back = s.enforcement_steps_of_case(c1.id).await.unwrap();
+    assert_eq!(back, [first.clone(), second.clone()]);
+    assert_eq!(
+        s.enforcement_steps_of_party(org.id).await.unwrap(),
+        [first, second]
+    );
+    assert!(s.enforcement_steps_of_case(c2.id).await.unwrap().is_empty());
+    assert!(s
+        .enforcement_steps_of_party(person.id)
+        .await
+        .unwrap()
+        .is_empty());
+}
+store_test!(
+    enforcement_round_trip,
+    parties_links_and_enforcement_steps_round_trip_and_stay_in_order
+);

@@ -7,6 +7,7 @@ import { t } from '../i18n.js';
 import { h, fill, timeEl, api, describe, announce, safeLink } from '../common.js';
 import { createMap, LIGHT_COLOURS } from '../map.js';
 import { photoStrip, beforeAfter } from '../photos.js';
+import { renderEnforcement } from './enforce.js';
 import {
   ctx,
   HOME,
@@ -236,11 +237,13 @@ export async function renderCase(root, id, { message, embedded = false, onChange
     timeline(c.events || []),
   );
   const placeBox = h('section', { class: 'card-box', 'aria-label': t('case.place') }, h('h3', {}, t('case.place')), mapEl, placeList);
+  const enforcementBox = h('div', { id: 'enforcement-box' });
   if (embedded) {
-    fill(root, head, actionsBox, photosBox, detailsBox, placeBox, timelineBox);
+    fill(root, head, actionsBox, photosBox, detailsBox, enforcementBox, placeBox, timelineBox);
   } else {
-    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, detailsBox, photosBox, timelineBox), placeBox));
+    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, detailsBox, enforcementBox, photosBox, timelineBox), placeBox));
   }
+  renderEnforcement(enforcementBox, c.id);
   if (!embedded || focus) heading.focus({ preventScroll: embedded });
   const map = createMap(mapEl, { center: [c.lat, c.lon], zoom: 14, label: t('case.place') });
   map.setCases([{ lat: c.lat, lon: c.lon, radius: 9, colour: c.light ? LIGHT_COLOURS[c.light] : '#5a6470', title: c.number }]);

@@ -81,6 +81,7 @@ export const HOME = {
   handler: 'mine',
   road_chief: 'roadchief',
   admin: 'all',
+  enforcer: 'mine',
 };
 
 /** @param {string} s */

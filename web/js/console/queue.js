@@ -41,12 +41,12 @@ export const VIEWS = {
   verify: { roles: ['inspector'], states: ['to_verify', 'to_check'], rowActions: true },
   dispatch: { roles: ['dispatcher', 'supervisor'], states: ['to_dispatch'], rowActions: true },
   approvals: { roles: ['dispatcher', 'supervisor'], states: ['extension_pending', 'suspended'] },
-  mine: { roles: ['handler'], filters: ['state', 'category', 'source'], defaultState: 'open' },
+  mine: { roles: ['handler', 'enforcer'], filters: ['state', 'category', 'source'], defaultState: 'open' },
   overdue: { roles: ['supervisor', 'dispatcher', 'admin'], overdue: true, chart: true, filters: ['category', 'source'] },
   roadchief: { roles: ['road_chief'], street: true, filters: ['state', 'category', 'source'], defaultState: 'open' },
   to_close: { roles: ['supervisor', 'operator'], states: ['to_callback', 'to_close'] },
   all: {
-    roles: ['admin', 'operator', 'dispatcher', 'inspector', 'supervisor', 'handler', 'road_chief'],
+    roles: ['admin', 'operator', 'dispatcher', 'inspector', 'supervisor', 'handler', 'road_chief', 'enforcer'],
     filters: ['state', 'category', 'source'],
   },
 };

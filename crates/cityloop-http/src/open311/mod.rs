@@ -125,7 +125,10 @@ impl Failure {
             }
             ServiceError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
             ServiceError::Conflict(m) => Self::bad(m),
-            ServiceError::Duplicate { field, message } => Self::bad(format!("{field}: {message}")),
+            ServiceError::Duplicate { field, message }
+            | ServiceError::OutOfOrder { field, message } => {
+                Self::bad(format!("{field}: {message}"))
+            }
             ServiceError::RateLimited { retry_after_s } => Self {
                 retry_after_s: Some(retry_after_s),
                 ..Self::new(
