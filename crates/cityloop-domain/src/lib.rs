@@ -20,6 +20,7 @@
 //! - [`privacy`]: privacy by role: who sees a reporter's name, phone, e-mail, ids and photo GPS.
 //! - [`chain`]: tamper-evident history: the canonical event encoding, hash links, roots,
 //!   and the verifier that recomputes them.
+//! - [`import`]: history import: mapping files, row mapping and refusals, synthesised histories.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
 
 pub mod assign;
@@ -29,6 +30,7 @@ pub mod chain;
 pub mod escalation;
 pub mod evaluation;
 pub mod ids;
+pub mod import;
 pub mod limits;
 pub mod model;
 pub mod privacy;

@@ -80,6 +80,9 @@ enum Cmd {
     Backup(ops::BackupArgs),
     /// Bring a backup folder back as a new SQLite file and media folder, and verify it.
     Restore(ops::RestoreArgs),
+    /// Import historical records (CSV or xlsx) as cases through a mapping file;
+    /// idempotent by external reference (docs/IMPORT.md).
+    Import(import_cmd::ImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -711,6 +714,7 @@ async fn run(cli: Cli) -> Result<()> {
                 },
         } => bench_search::run(db, pg, cases, no_sqlite).await,
         Cmd::Verify(args) => ops::verify(args).await,
+        Cmd::Import(args) => import_cmd::run(args).await,
         Cmd::Backup(args) => ops::backup(args).await,
         Cmd::Restore(args) => ops::restore(args).await,
         Cmd::Bench {
@@ -806,6 +810,7 @@ mod bench_open311;
 mod bench_rankings;
 mod bench_search;
 mod bench_verify;
+mod import_cmd;
 mod ops;
 
 fn print_coverage(c: &cityloop_domain::calendar::Coverage) {
