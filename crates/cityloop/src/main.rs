@@ -462,6 +462,9 @@ enum BenchCmd {
     },
     /// `cityloop verify` over a generated history (SQLite), beside plain SHA-256.
     Verify(bench_verify::Args),
+    /// `cityloop import` of a records file (default Boston 311) into a fresh demo
+    /// database, beside the checking pass alone: rows/s and peak memory.
+    Import(bench_import::Args),
     /// The maps on a large road network: layer and cluster answers per zoom (p50/p99) over
     /// random phone-sized views, and reverse geocoding per point.
     Map {
@@ -696,6 +699,9 @@ async fn run(cli: Cli) -> Result<()> {
             cmd: BenchCmd::Verify(args),
         } => bench_verify::run(args).await,
         Cmd::Bench {
+            cmd: BenchCmd::Import(args),
+        } => bench_import::run(args).await,
+        Cmd::Bench {
             cmd:
                 BenchCmd::Map {
                     db,
@@ -804,6 +810,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+mod bench_import;
 mod bench_map;
 mod bench_media;
 mod bench_open311;
