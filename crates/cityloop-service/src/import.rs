@@ -200,7 +200,7 @@ impl Services {
                         }
                     }
                     if let Some(p) = &progress {
-                        if sum.rows % 1000 == 0 {
+                        if sum.rows.is_multiple_of(1000) {
                             p(bytes.load(Ordering::Relaxed), sum.rows);
                         }
                     }
