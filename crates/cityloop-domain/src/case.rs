@@ -227,6 +227,39 @@ pub struct Event {
 pub struct ReportData {
     pub number: CaseNumber,
     pub case: NewCase,
+    /// Set on a case brought in from another system's records (`cityloop import`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportMark>,
+}
+
+/// What marks an imported case: where it came from and what the source said about it.
+/// Its history is synthesised (reported, registered, closed at the source's times), so
+/// evaluation leaves it out unless `ranked` (the district's setting when it was imported).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportMark {
+    /// The mapping's name (e.g. `boston311`, `12345-export`).
+    pub mapping: String,
+    /// The source row's line number in its file.
+    pub line: u64,
+    /// The source had no usable location (a placeholder such as Boston's City Hall
+    /// default, or none): the case's point is a stand-in, not where the problem was.
+    #[serde(default)]
+    pub location_unknown: bool,
+    /// Counted in rankings (setting `import_in_rankings` when the case was imported).
+    #[serde(default)]
+    pub ranked: bool,
+    /// The source's own deadline (Boston `TARGET_DT`), if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_deadline: Option<DateTime<Utc>>,
+    /// The source's own on-time flag (Boston `OnTime_Status`), if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_on_time: Option<bool>,
+    /// The unit the source names as handling the case (承办单位), as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_unit: Option<String>,
+    /// The source's satisfaction result (满意度), as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<String>,
 }
 
 /// The time context of a decision: now, the district calendar and limit table.
@@ -284,6 +317,9 @@ pub struct Case {
     pub redo_count: i64,
     pub handled_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Set on a case brought in by `cityloop import` (see [`ImportMark`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportMark>,
 }
 
 /// History that does not fold into a case (a store bug or tampering, never user input).
@@ -339,7 +375,11 @@ impl Case {
             public_reply: None,
             public_reason: None,
             satisfaction: None,
-            report: Some(Box::new(ReportData { number, case: new })),
+            report: Some(Box::new(ReportData {
+                number,
+                case: new,
+                imported: None,
+            })),
         };
         let case = Case::from_events(std::slice::from_ref(&event)).map_err(|e| ReportError {
             field: "report",
@@ -570,6 +610,7 @@ impl Case {
             redo_count: 0,
             handled_at: None,
             closed_at: None,
+            imported: report.imported.clone(),
         };
         for ev in rest {
             case.apply(ev)?;
@@ -601,7 +642,7 @@ impl Case {
     }
 }
 
-fn stage_clock(
+pub(crate) fn stage_clock(
     category: &CategoryCode,
     grade: AreaGrade,
     priority: Priority,

@@ -271,6 +271,11 @@ impl CaseFacts {
         let Some(report) = first.report.as_deref() else {
             return f;
         };
+        // Pre-system records count only where the district asked for them (FixMyStreet
+        // users objected to league tables inflated by imported history).
+        if report.imported.as_ref().is_some_and(|m| !m.ranked) {
+            return f;
+        }
         let person = |e: &Event| e.actor.person_id.map(|p| p.to_string());
         let r = &report.case.routing;
         f.source = Some(report.case.source);

@@ -20,6 +20,7 @@
 //! - [`privacy`]: privacy by role: who sees a reporter's name, phone, e-mail, ids and photo GPS.
 //! - [`chain`]: tamper-evident history: the canonical event encoding, hash links, roots,
 //!   and the verifier that recomputes them.
+//! - [`import`]: history import: mapping files, row mapping and refusals, synthesised histories.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
 //! - [`sensor`]: sensor alarm rules: rolling means, holds, hysteresis, episodes, bad readings.
 //! - [`party`]: parties (当事人), the 统一社会信用代码 check, the repeat-offender rule.
@@ -33,6 +34,7 @@ pub mod chain;
 pub mod escalation;
 pub mod evaluation;
 pub mod ids;
+pub mod import;
 pub mod limits;
 pub mod model;
 pub mod privacy;

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod escalate;
 pub mod evaluation;
+pub mod import;
 pub mod integrity;
 pub mod keywords;
 pub mod maps;

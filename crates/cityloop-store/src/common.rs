@@ -855,6 +855,29 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn known_external_refs(
+                &self,
+                source: cityloop_domain::model::Source,
+                refs: &[String],
+            ) -> Result<Vec<String>> {
+                let mut out = Vec::new();
+                // Bounded statements: at most 500 placeholders each.
+                for chunk in refs.chunks(500) {
+                    let list = (2..chunk.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+                    let sql = format!(
+                        "SELECT external_ref FROM cases WHERE source = $1 AND external_ref IN ({list})"
+                    );
+                    let mut q = sqlx::query(&sql).bind(source.as_str());
+                    for r in chunk {
+                        q = q.bind(r);
+                    }
+                    for row in q.fetch_all(&self.reader).await? {
+                        out.push(row.try_get::<String, _>("external_ref")?);
+                    }
+                }
+                Ok(out)
+            }
+
             async fn import_case_links(&self, snap: &crate::ReferenceSnapshot) -> Result<()> {
                 let mut tx = self.writer.begin().await?;
                 for r in &snap.idempotency {

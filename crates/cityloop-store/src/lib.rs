@@ -537,6 +537,13 @@ pub trait Store:
     async fn export_cases(&self, after: Option<CaseId>, limit: u32) -> Result<Vec<CaseRecord>>;
     /// Inserts a batch of cases with their histories in one transaction.
     async fn import_cases(&self, batch: &[CaseRecord]) -> Result<()>;
+    /// Those of `refs` that already are the external reference of a case from `source`
+    /// (unique per source, migration 0016): what `cityloop import` skips on a re-run.
+    async fn known_external_refs(
+        &self,
+        source: cityloop_domain::model::Source,
+        refs: &[String],
+    ) -> Result<Vec<String>>;
     /// Writes the rows that refer to cases (idempotency, escalations, notifications),
     /// after the cases are in.
     async fn import_case_links(&self, snap: &ReferenceSnapshot) -> Result<()>;

@@ -45,6 +45,18 @@ impl Raw {
     }
 }
 
+impl Raw {
+    /// Runs one query outside the trait whose first row's first column is an integer
+    /// (a `SELECT COUNT(*)`), and returns it.
+    pub async fn scalar(&self, sql: &str) -> Result<i64, sqlx::Error> {
+        use sqlx::Row;
+        match self {
+            Raw::Sqlite(s) => sqlx::query(sql).fetch_one(&s.reader).await?.try_get(0),
+            Raw::Postgres(s) => sqlx::query(sql).fetch_one(&s.writer).await?.try_get(0),
+        }
+    }
+}
+
 impl TestDb {
     /// A fresh SQLite file in a temporary directory.
     pub async fn sqlite() -> TestDb {

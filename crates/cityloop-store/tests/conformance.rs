@@ -2405,3 +2405,54 @@ store_test!(
     enforcement_round_trip,
     parties_links_and_enforcement_steps_round_trip_and_stay_in_order
 );
+
+async fn known_external_refs_names_only_the_stored_refs_of_that_source(db: &TestDb) {
+    let fx = Fixture::new();
+    let s = &db.store;
+    let refs = |v: &[&str]| v.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+    let with = |source: Source, r: &'static str| {
+        move |c: &mut Case| {
+            c.source = source;
+            c.external_ref = Some(r.into());
+        }
+    };
+    create_with(s, &fx, 1, t0(), with(Source::Hotline12345, "GD1")).await;
+    create_with(s, &fx, 2, t0(), with(Source::Inspector, "GD2")).await;
+    // Public reports keep no per-source reference (migration 0016).
+    create_with(s, &fx, 3, t0(), with(Source::Public, "GD3")).await;
+    let asked = refs(&["GD1", "GD2", "GD3", "GD4"]);
+    let mut known = s
+        .known_external_refs(Source::Hotline12345, &asked)
+        .await
+        .unwrap();
+    known.sort();
+    assert_eq!(known, refs(&["GD1"]));
+    assert_eq!(
+        s.known_external_refs(Source::Inspector, &asked)
+            .await
+            .unwrap(),
+        refs(&["GD2"])
+    );
+    assert!(s
+        .known_external_refs(Source::Public, &asked)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .known_external_refs(Source::Hotline12345, &[])
+        .await
+        .unwrap()
+        .is_empty());
+    // More references than one statement binds (500 per statement).
+    let many: Vec<String> = (0..1200).map(|i| format!("GD{i}")).collect();
+    let mut known = s
+        .known_external_refs(Source::Hotline12345, &many)
+        .await
+        .unwrap();
+    known.sort();
+    assert_eq!(known, refs(&["GD1"]));
+}
+store_test!(
+    known_external_refs,
+    known_external_refs_names_only_the_stored_refs_of_that_source
+);

@@ -80,6 +80,9 @@ enum Cmd {
     Backup(ops::BackupArgs),
     /// Bring a backup folder back as a new SQLite file and media folder, and verify it.
     Restore(ops::RestoreArgs),
+    /// Import historical records (CSV or xlsx) as cases through a mapping file;
+    /// idempotent by external reference (docs/IMPORT.md).
+    Import(import_cmd::ImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -480,6 +483,9 @@ enum BenchCmd {
     },
     /// `cityloop verify` over a generated history (SQLite), beside plain SHA-256.
     Verify(bench_verify::Args),
+    /// `cityloop import` of a records file (default Boston 311) into a fresh demo
+    /// database, beside the checking pass alone: rows/s and peak memory.
+    Import(bench_import::Args),
     /// The maps on a large road network: layer and cluster answers per zoom (p50/p99) over
     /// random phone-sized views, and reverse geocoding per point.
     Map {
@@ -714,6 +720,9 @@ async fn run(cli: Cli) -> Result<()> {
             cmd: BenchCmd::Verify(args),
         } => bench_verify::run(args).await,
         Cmd::Bench {
+            cmd: BenchCmd::Import(args),
+        } => bench_import::run(args).await,
+        Cmd::Bench {
             cmd:
                 BenchCmd::Map {
                     db,
@@ -732,6 +741,7 @@ async fn run(cli: Cli) -> Result<()> {
                 },
         } => bench_search::run(db, pg, cases, no_sqlite).await,
         Cmd::Verify(args) => ops::verify(args).await,
+        Cmd::Import(args) => import_cmd::run(args).await,
         Cmd::Backup(args) => ops::backup(args).await,
         Cmd::Restore(args) => ops::restore(args).await,
         Cmd::Bench {
@@ -821,12 +831,14 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+mod bench_import;
 mod bench_map;
 mod bench_media;
 mod bench_open311;
 mod bench_rankings;
 mod bench_search;
 mod bench_verify;
+mod import_cmd;
 mod ops;
 
 fn print_coverage(c: &cityloop_domain::calendar::Coverage) {
