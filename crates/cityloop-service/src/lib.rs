@@ -22,6 +22,7 @@ pub mod keywords;
 pub mod maps;
 pub mod media;
 pub mod open311;
+pub mod patrol;
 pub mod privacy;
 pub mod public_page;
 pub mod queue;
