@@ -127,6 +127,7 @@ use crate::routes;
         crate::patrols::get_patrol,
         crate::patrols::upload_points,
         crate::patrols::end_patrol,
+        crate::patrols::road_chief_gaps,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &WireStatuses),

@@ -12,6 +12,7 @@ use cityloop_service::patrol::{PatrolResult, PatrolView, MAX_BATCH_POINTS};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::admin::Admin;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, Staff};
 use crate::AppState;
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/patrols/{id}", get(get_patrol))
         .route("/api/v1/patrols/{id}/points/{batch}", put(upload_points))
         .route("/api/v1/patrols/{id}/end", post(end_patrol))
+        .route("/api/v1/admin/road-chief-gaps", get(road_chief_gaps))
 }
 
 /// A patrol run.
@@ -198,4 +200,16 @@ pub(crate) async fn end_patrol(
         .end_patrol(&staff.person, patrol_id(&id)?, req.no_gps_reason, req.note)
         .await?;
     Ok(Json(v.into()))
+}
+
+/// `GET /api/v1/admin/road-chief-gaps`
+#[utoipa::path(get, path = "/api/v1/admin/road-chief-gaps", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "Segments missing a chief at some level, deactivated people still holding segments, chiefs over the district limit", body = cityloop_service::chief_gaps::ChiefGaps),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = "Not an admin", body = ErrorBody)))]
+pub(crate) async fn road_chief_gaps(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+) -> Result<Json<cityloop_service::chief_gaps::ChiefGaps>, ApiError> {
+    Ok(Json(st.svc.admin_road_chief_gaps(&me).await?))
 }

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod bench;
 pub mod calendar;
 pub mod cases;
+pub mod chief_gaps;
 pub mod copy;
 pub mod demo;
 pub mod error;

@@ -293,3 +293,60 @@ http_test!(
     jumps_future_and_outside_points_are_dropped_and_counted,
     unbelievable_points_are_dropped_and_counted
 );
+
+async fn gaps_list_the_segments_of_a_deactivated_chief(s: &Server) {
+    let admin = s.login("admin").await;
+    let (st, before) = s.get(&admin, "/api/v1/admin/road-chief-gaps").await;
+    assert_eq!(st, 200, "{before}");
+    assert_eq!(before["inactive_holders"], json!([]), "the demo has none");
+    let chief_name = format!("roadchief2-{}", street_unit(s).await);
+    let chief = s.login(&chief_name).await;
+    let (_, me) = s.get(&chief, "/api/v1/me").await;
+    let (st, v) = s
+        .http
+        .delete(s.url(&format!(
+            "/api/v1/admin/people/{}",
+            me["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(st, 200, "{v:?}");
+    let (st, after) = s.get(&admin, "/api/v1/admin/road-chief-gaps").await;
+    assert_eq!(st, 200, "{after}");
+    let holders = after["inactive_holders"].as_array().unwrap();
+    assert_eq!(holders.len(), 1, "{after}");
+    assert_eq!(holders[0]["person_id"], me["id"]);
+    // Each of their segments now misses its 二级 chief.
+    let held: Vec<String> = holders[0]["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().trim_end_matches(":second").to_owned())
+        .collect();
+    assert!(!held.is_empty());
+    for seg in &held {
+        let m = after["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["segment_id"] == seg.as_str())
+            .unwrap_or_else(|| panic!("{seg} listed as missing"));
+        assert!(
+            m["missing_levels"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("second")),
+            "{m}"
+        );
+    }
+    let (st, _) = s.get(&chief, "/api/v1/admin/road-chief-gaps").await;
+    assert!(st == 401 || st == 403, "{st}");
+}
+
+http_test!(
+    gaps_list_a_segment_whose_chief_was_deactivated,
+    gaps_list_the_segments_of_a_deactivated_chief
+);
