@@ -2256,6 +2256,8 @@ async fn sensor_sites_devices_rule_states_and_the_append_only_case_log(db: &Test
 store_test!(
     sensor_sites_devices_rule_states_and_case_log_round_trip_on_both_stores,
     sensor_sites_devices_rule_states_and_the_append_only_case_log
+);
+
 /// Patrols on the ground (migration 0021): a batch is stored once per id (a retry is a
 /// replay, other points under the same id differ), the point limit holds, a run ends once
 /// and its end writes the rankings' `patrols` row in the same transaction.
