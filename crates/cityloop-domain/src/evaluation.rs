@@ -581,6 +581,33 @@ pub struct Patrol {
     /// GPS track points `[lon, lat]` in WGS84.
     pub points: Vec<[f64; 2]>,
     pub note: Option<String>,
+    /// How it was recorded; a no-GPS patrol counts separately, never for a segment.
+    #[serde(default)]
+    pub kind: PatrolKind,
+    /// Why there is no trail (a no-GPS patrol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_gps_reason: Option<String>,
+}
+
+/// How a patrol was recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatrolKind {
+    /// `POST /api/v1/patrols`: segments checked in on (and points, matched at record time).
+    #[default]
+    CheckIn,
+    /// Started and ended on the phone; `segments` are the ones its trail covered.
+    Trail,
+    /// No trail (no GPS), with a reason: counted separately.
+    NoGps,
+}
+
+impl Patrol {
+    /// Whether the patrol counts for a road chief holding `segments`: not a no-GPS patrol,
+    /// and it covered (or checked in on) one of them.
+    pub fn counts_for(&self, segments: &[String]) -> bool {
+        self.kind != PatrolKind::NoGps && self.segments.iter().any(|s| segments.contains(s))
+    }
 }
 
 /// Patrol compliance over the local days `from..=to`: the range is cut into windows of

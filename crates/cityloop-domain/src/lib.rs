@@ -26,6 +26,7 @@
 //! - [`party`]: parties (当事人), the 统一社会信用代码 check, the repeat-offender rule.
 //! - [`enforce`]: enforcement records: the penalty procedure, its statutory clocks, the
 //!   legal basis and the penalty range.
+//! - [`patrol`]: the road chief's patrol clock: windows per level on the working-day calendar.
 
 pub mod assign;
 pub mod calendar;
@@ -37,6 +38,7 @@ pub mod ids;
 pub mod import;
 pub mod limits;
 pub mod model;
+pub mod patrol;
 pub mod privacy;
 pub mod public;
 pub mod search;

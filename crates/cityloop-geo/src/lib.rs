@@ -7,6 +7,7 @@ pub mod geocode;
 pub mod layers;
 pub mod mapview;
 pub mod metric;
+pub mod patrol;
 pub mod router;
 pub mod territory;
 pub mod tiles;

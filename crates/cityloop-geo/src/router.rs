@@ -1043,6 +1043,57 @@ impl Router {
         self.segments[i as usize].hit(d)
     }
 
+    /// Indexes (sorted, unique) of the segments with a piece that may lie within `radius_m`
+    /// of the straight piece `a`–`b` (WGS84): a superset, for exact measuring by the caller
+    /// (`crate::patrol`). Searches the piece R-tree with the piece's envelope, widened by the
+    /// radius at the scale of the piece's lower-scaled end.
+    pub(crate) fn segments_near_piece(
+        &self,
+        a: Coord,
+        b: Coord,
+        radius_m: f64,
+        out: &mut Vec<u32>,
+    ) {
+        out.clear();
+        if ![a.x, a.y, b.x, b.y, radius_m].iter().all(|v| v.is_finite()) || radius_m < 0.0 {
+            return;
+        }
+        let scale = |c: Coord| {
+            let q = LocalFrame::at(c.x, c.y);
+            (q.kx / self.frame.kx).min(q.ky / self.frame.ky)
+        };
+        let s = scale(a).min(scale(b));
+        if s.is_nan() || s <= 0.0 {
+            out.extend(0..self.segments.len() as u32);
+            return;
+        }
+        let (ax, ay) = self.frame.project(a.x, a.y);
+        let (bx, by) = self.frame.project(b.x, b.y);
+        let r = radius_m / s * (1.0 + 1e-9) + 1e-3;
+        let env = AABB::from_corners(
+            [ax.min(bx) - r, ay.min(by) - r],
+            [ax.max(bx) + r, ay.max(by) + r],
+        );
+        let _ = self
+            .piece_tree
+            .locate_in_envelope_intersecting_int(&env, |leaf| {
+                out.push(self.pieces[leaf.piece as usize].seg);
+                ControlFlow::<()>::Continue(())
+            });
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// The geometry of the segment at `i` (id order).
+    pub(crate) fn segment_geometry(&self, i: u32) -> &geo::LineString {
+        &self.seg_geoms[i as usize]
+    }
+
+    /// The id of the segment at `i` (id order).
+    pub(crate) fn segment_id(&self, i: u32) -> &str {
+        self.segments[i as usize].texts().0
+    }
+
     fn route_with(&self, lon: f64, lat: f64, brute: bool) -> Route {
         if !lon.is_finite() || !lat.is_finite() {
             return Route {

@@ -17,6 +17,7 @@ pub mod integrity;
 pub mod maps;
 pub mod open311;
 pub mod openapi;
+pub mod patrols;
 pub mod rankings;
 mod routes;
 pub mod search;

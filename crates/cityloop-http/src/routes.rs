@@ -54,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::sensors::routes())
         .merge(crate::enforce::routes())
         .merge(crate::web::routes())
+        .merge(crate::patrols::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -399,8 +399,17 @@ impl Services {
                 }
             }
             let figures: Option<PatrolFigures> = s.patrol_every_days.map(|every| {
-                let days = patrols.get(&s.id).map(Vec::as_slice).unwrap_or(&[]);
-                patrol_figures(every, period.from, period.to, days)
+                // A patrol counts for the chief only when it covered (or checked in on) one
+                // of their segments; a no-GPS patrol never does (issue 21).
+                let days: Vec<NaiveDate> = patrols
+                    .get(&s.id)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter(|(_, p)| p.counts_for(&s.sources))
+                    .map(|(d, _)| *d)
+                    .collect();
+                patrol_figures(every, period.from, period.to, &days)
             });
             let ev = indicators(object, &t, figures, cfg);
             let score = composite(object, &ev, cfg);
@@ -417,7 +426,7 @@ impl Services {
     async fn patrol_days(
         &self,
         period: Period,
-    ) -> Result<HashMap<String, Vec<NaiveDate>>, ServiceError> {
+    ) -> Result<HashMap<String, Vec<(NaiveDate, Patrol)>>, ServiceError> {
         let tz = self.calendar().tz();
         let start = |d: NaiveDate| {
             tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
@@ -428,11 +437,12 @@ impl Services {
         else {
             return Ok(HashMap::new());
         };
-        let mut out: HashMap<String, Vec<NaiveDate>> = HashMap::new();
+        let mut out: HashMap<String, Vec<(NaiveDate, Patrol)>> = HashMap::new();
         for p in self.store.patrols(from, to).await? {
+            let day = p.started_at.with_timezone(&tz).date_naive();
             out.entry(p.person_id.to_string())
                 .or_default()
-                .push(p.started_at.with_timezone(&tz).date_naive());
+                .push((day, p));
         }
         Ok(out)
     }
@@ -759,6 +769,8 @@ impl Services {
             segments: input.segments,
             points: input.points,
             note: input.note,
+            kind: cityloop_domain::evaluation::PatrolKind::CheckIn,
+            no_gps_reason: None,
         };
         self.store.add_patrol(&patrol).await?;
         Ok(patrol)

@@ -113,6 +113,11 @@ impl GeoLocator {
         self.router.route(lon, lat)
     }
 
+    /// The routing engine (trail matching uses its segment index).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
     /// The ids of every road segment.
     pub fn segment_ids(&self) -> &[String] {
         &self.segment_ids

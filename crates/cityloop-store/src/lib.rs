@@ -27,6 +27,7 @@ pub mod chainbench;
 mod common;
 pub mod evalbench;
 pub mod listbench;
+pub mod patrols;
 pub mod pipeline;
 pub mod postgres;
 pub mod search;
@@ -49,6 +50,7 @@ use serde::{Deserialize, Serialize};
 pub use admin::{AdminOp, AuditCursor, AuditEntry, AuditFilter};
 pub use chain::{ChainStatus, Checkpoint, IntegrityStore, VerifyRun};
 pub use enforce::{CasePartyLink, EnforceStore, EnforcementStepRow, PartyRow};
+pub use patrols::{BatchOutcome, PatrolRefusal, PatrolRun, PatrolStore};
 pub use postgres::PgStore;
 pub use search::SearchStore;
 pub use sensors::{DeviceRow, RuleStateRow, SensorLogRow, SensorRecord, SensorStore};
@@ -352,7 +354,7 @@ pub struct Attachment {
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    WebhookStore + IntegrityStore + SearchStore + SensorStore + EnforceStore + Send + Sync + 'static
+    WebhookStore + IntegrityStore + SearchStore + SensorStore + EnforceStore + PatrolStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -2258,6 +2258,90 @@ store_test!(
     sensor_sites_devices_rule_states_and_the_append_only_case_log
 );
 
+/// Patrols on the ground (migration 0021): a batch is stored once per id (a retry is a
+/// replay, other points under the same id differ), the point limit holds, a run ends once
+/// and its end writes the rankings' `patrols` row in the same transaction.
+async fn patrol_batches_are_idempotent_and_a_patrol_ends_once(db: &TestDb) {
+    use cityloop_domain::evaluation::{Patrol, PatrolKind};
+    use cityloop_store::{BatchOutcome, PatrolRefusal, PatrolRun};
+    let s = &db.store;
+    let chief = Person {
+        id: PersonId::new_v7(),
+        username: "luzhang.patrol".into(),
+        display_name: "路长".into(),
+        role: Role::RoadChief,
+        unit_id: None,
+        active: true,
+    };
+    s.create_person(&chief, "h").await.unwrap();
+    let now = Utc::now().trunc_subsecs(6);
+    let run = PatrolRun {
+        id: uuid::Uuid::now_v7(),
+        person_id: chief.id,
+        started_at: now,
+        ended_at: None,
+        points: 0,
+        result: None,
+    };
+    s.start_patrol_run(&run).await.unwrap();
+    assert_eq!(
+        s.open_patrol_runs(chief.id).await.unwrap(),
+        vec![run.clone()]
+    );
+    let add = |b: &'static str, n: i64, pts: &'static str| async move {
+        s.add_patrol_batch(run.id, b, n, pts, 5, now).await.unwrap()
+    };
+    assert_eq!(add("a", 2, "[1,2]").await, Ok(BatchOutcome::Stored));
+    assert_eq!(add("a", 2, "[1,2]").await, Ok(BatchOutcome::Replayed));
+    assert_eq!(add("a", 2, "[9,9]").await, Ok(BatchOutcome::Differs));
+    assert_eq!(add("b", 3, "[3,4,5]").await, Ok(BatchOutcome::Stored));
+    // Six points would pass the limit of five: refused, nothing stored.
+    assert_eq!(add("c", 1, "[6]").await, Err(PatrolRefusal::TooManyPoints));
+    assert_eq!(s.patrol_run(run.id).await.unwrap().points, 5);
+    assert_eq!(s.patrol_batches(run.id).await.unwrap().len(), 2);
+
+    let record = Patrol {
+        id: run.id,
+        person_id: chief.id,
+        started_at: now,
+        ended_at: now + Duration::minutes(30),
+        segments: vec!["LD1".into()],
+        points: Vec::new(),
+        note: None,
+        kind: PatrolKind::Trail,
+        no_gps_reason: None,
+    };
+    let end = now + Duration::minutes(30);
+    assert_eq!(
+        s.end_patrol_run(run.id, end, "{}", &record).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        s.end_patrol_run(run.id, end, "{}", &record).await.unwrap(),
+        Err(PatrolRefusal::Ended)
+    );
+    assert_eq!(add("d", 1, "[7]").await, Err(PatrolRefusal::Ended));
+    let ended = s.patrol_run(run.id).await.unwrap();
+    assert_eq!(
+        (ended.ended_at, ended.result.as_deref()),
+        (Some(end), Some("{}"))
+    );
+    assert!(s.open_patrol_runs(chief.id).await.unwrap().is_empty());
+    let recorded = s
+        .patrols_of(chief.id, now - Duration::hours(1), now + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(recorded, vec![record]);
+    assert!(matches!(
+        s.patrol_run(uuid::Uuid::now_v7()).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+store_test!(
+    patrol_batches_are_idempotent_and_a_patrol_ends_once_on_every_store,
+    patrol_batches_are_idempotent_and_a_patrol_ends_once
+);
+
 // ---- parties and enforcement records (issue 20, `cityloop-store/src/enforce.rs`) ----
 
 fn party(name: &str, code: Option<&str>, id_number: Option<&str>) -> cityloop_store::PartyRow {

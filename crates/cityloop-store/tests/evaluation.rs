@@ -325,6 +325,8 @@ async fn patrols_round_trip_by_start_time(db: &TestDb) {
             segments: vec!["SEG1".into()],
             points: vec![[113.64, 34.75]],
             note: Some("巡查".into()),
+            kind: Default::default(),
+            no_gps_reason: None,
         };
         db.store.add_patrol(&p).await.unwrap();
     }

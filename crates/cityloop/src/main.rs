@@ -519,6 +519,19 @@ enum BenchCmd {
         #[arg(long, default_value_t = 1_000_000)]
         cases: usize,
     },
+    /// Matching patrol trails to road segments per 1,000 points on a large road network,
+    /// beside the brute-force match (every segment against every trail piece).
+    Patrol {
+        /// OSM road file; default ../shared/data/geo/phoenix_az303_osm_roads.geojson.gz.
+        #[arg(long)]
+        roads: Option<std::path::PathBuf>,
+        /// Trails of 1,000 points matched with the index.
+        #[arg(long, default_value_t = 200)]
+        trails: usize,
+        /// Of those, how many are also matched by brute force.
+        #[arg(long, default_value_t = 3)]
+        brute_trails: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -747,6 +760,14 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Bench {
             cmd: BenchCmd::Login { ops },
         } => bench_login(ops).await,
+        Cmd::Bench {
+            cmd:
+                BenchCmd::Patrol {
+                    roads,
+                    trails,
+                    brute_trails,
+                },
+        } => bench_patrol::run(roads, trails, brute_trails),
         Cmd::Apikey {
             cmd: ApikeyCmd::Add { db, name },
         } => {
@@ -835,6 +856,7 @@ mod bench_import;
 mod bench_map;
 mod bench_media;
 mod bench_open311;
+mod bench_patrol;
 mod bench_rankings;
 mod bench_search;
 mod bench_verify;

@@ -410,10 +410,23 @@ async fn a_patrol_counts_toward_the_road_chiefs_compliance(s: &Server) {
         .unwrap()
         .to_owned();
     let chief = s.login(&format!("roadchief2-{street}")).await;
+    // A patrol counts for a chief only on their own segments (issue 21): check in on one.
+    let (_, me) = s.get(&chief, "/api/v1/me").await;
+    let (_, held) = s
+        .get(&s.login("admin").await, "/api/v1/admin/road-chiefs")
+        .await;
+    let segment = held
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["person_id"] == me["id"])
+        .unwrap_or_else(|| panic!("{me} holds a segment"))["segment_id"]
+        .clone();
     let now = chrono::Utc::now();
     let body = json!({
         "started_at": (now - chrono::Duration::minutes(30)).to_rfc3339(),
         "ended_at": now.to_rfc3339(),
+        "segments": [segment],
         "points": [[113.6615, 34.7503], [113.662, 34.7505]],
         "note": "日常巡查"
     });
