@@ -354,7 +354,15 @@ pub struct Attachment {
 /// The storage interface. Handlers and services hold an `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    WebhookStore + IntegrityStore + SearchStore + SensorStore + EnforceStore + PatrolStore + Send + Sync + 'static
+    WebhookStore
+    + IntegrityStore
+    + SearchStore
+    + SensorStore
+    + EnforceStore
+    + PatrolStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 
