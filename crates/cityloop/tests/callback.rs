@@ -10,44 +10,10 @@
 
 mod common;
 
-use common::{Server, TestDb};
+use common::{Server, Staff, TestDb};
 use serde_json::{json, Value};
 
 const V2: &str = "/open311/v2";
-
-struct Staff {
-    operator: String,
-    dispatcher: String,
-    inspector: String,
-    supervisor: String,
-    handler: String,
-    hw: String,
-    photo: String,
-}
-
-async fn staff(s: &Server) -> Staff {
-    let operator = s.login("operator").await;
-    let (_, units) = s.get(&operator, "/api/v1/units").await;
-    let hw = units
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["code"] == "hw")
-        .expect("unit hw")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let handler = s.login("handler-hw").await;
-    Staff {
-        photo: s.upload_photo(&handler).await,
-        dispatcher: s.login("dispatcher").await,
-        inspector: s.login("inspector").await,
-        supervisor: s.login("supervisor").await,
-        handler,
-        hw,
-        operator,
-    }
-}
 
 /// Reports through Open311 (with a phone when given); returns (number, query code, id).
 async fn report(s: &Server, key: &str, phone: Option<&str>) -> (String, String, String) {
@@ -141,6 +107,30 @@ async fn page(s: &Server, reference: &str) -> Value {
     r.json().await.unwrap()
 }
 
+/// 环卫's row of the department league table, yesterday to tomorrow in Beijing time.
+async fn hw_ranking(s: &Server, st: &Staff) -> Value {
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let p = format!(
+        "from={}&to={}",
+        today - chrono::Duration::days(1),
+        today + chrono::Duration::days(1)
+    );
+    let (status, table) = s
+        .get(
+            &st.supervisor,
+            &format!("/api/v1/rankings?object=department&{p}"),
+        )
+        .await;
+    assert_eq!(status, 200, "{table}");
+    table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == json!(st.hw))
+        .unwrap_or_else(|| panic!("no 环卫 row in {table}"))
+        .clone()
+}
+
 fn ind(row: &Value, key: &str) -> Value {
     row["indicators"]
         .as_array()
@@ -152,7 +142,7 @@ fn ind(row: &Value, key: &str) -> Value {
 }
 
 async fn an_unsatisfied_rating_on_the_case_page_is_a_redo_by_the_same_unit(s: &Server) {
-    let st = staff(s).await;
+    let st = s.staff().await;
     let (number, code, id) = report(s, "callback-1", Some("13800000001")).await;
 
     // Before the check nobody rates: 409.
@@ -284,25 +274,7 @@ async fn an_unsatisfied_rating_on_the_case_page_is_a_redo_by_the_same_unit(s: &S
 
     // The department: two call-backs, both answered, one satisfied, one redo; the redo
     // is also the unit's rework.
-    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
-    let p = format!(
-        "from={}&to={}",
-        today - chrono::Duration::days(1),
-        today + chrono::Duration::days(1)
-    );
-    let (status, table) = s
-        .get(
-            &st.supervisor,
-            &format!("/api/v1/rankings?object=department&{p}"),
-        )
-        .await;
-    assert_eq!(status, 200, "{table}");
-    let hw = table["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == json!(st.hw))
-        .unwrap_or_else(|| panic!("no 环卫 row in {table}"));
+    let hw = &hw_ranking(s, &st).await;
     assert_eq!(ind(hw, "callbacks"), json!(2.0));
     assert_eq!(ind(hw, "callback_rate"), json!(100.0));
     assert_eq!(ind(hw, "satisfaction_rate"), json!(50.0));
@@ -311,7 +283,7 @@ async fn an_unsatisfied_rating_on_the_case_page_is_a_redo_by_the_same_unit(s: &S
 }
 
 async fn an_anonymous_report_closes_without_a_callback(s: &Server) {
-    let st = staff(s).await;
+    let st = s.staff().await;
     let (_, code, id) = report(s, "callback-anon", None).await;
     let checked = to_passed_check(s, &st, &id).await;
     assert_eq!(checked["state"], "to_close");
@@ -323,7 +295,7 @@ async fn an_anonymous_report_closes_without_a_callback(s: &Server) {
 }
 
 async fn still_not_fixed_after_closing_opens_a_linked_case_for_the_same_unit(s: &Server) {
-    let st = staff(s).await;
+    let st = s.staff().await;
     let (number, code, id) = report(s, "still-not-fixed-1", Some("13800000002")).await;
     let say = |reference: String, body: Value| async move {
         let r = s
@@ -398,24 +370,7 @@ async fn still_not_fixed_after_closing_opens_a_linked_case_for_the_same_unit(s: 
     assert_eq!(old["version"], closed["version"]);
 
     // It counts against the first closure: one recurrence for 环卫.
-    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
-    let p = format!(
-        "from={}&to={}",
-        today - chrono::Duration::days(1),
-        today + chrono::Duration::days(1)
-    );
-    let (_, table) = s
-        .get(
-            &st.supervisor,
-            &format!("/api/v1/rankings?object=department&{p}"),
-        )
-        .await;
-    let hw = table["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == json!(st.hw))
-        .unwrap_or_else(|| panic!("no 环卫 row in {table}"));
+    let hw = &hw_ranking(s, &st).await;
     assert_eq!(ind(hw, "recurred"), json!(1.0));
 }
 

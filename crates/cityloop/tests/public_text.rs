@@ -18,40 +18,6 @@ fn secret(n: usize) -> String {
     format!("内部备注{n}号勿公开")
 }
 
-struct Staff {
-    operator: String,
-    dispatcher: String,
-    inspector: String,
-    supervisor: String,
-    handler: String,
-    hw: String,
-    photo: String,
-}
-
-async fn staff(s: &Server) -> Staff {
-    let operator = s.login("operator").await;
-    let (_, units) = s.get(&operator, "/api/v1/units").await;
-    let hw = units
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["code"] == "hw")
-        .expect("unit hw")["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let handler = s.login("handler-hw").await;
-    Staff {
-        photo: s.upload_photo(&handler).await,
-        dispatcher: s.login("dispatcher").await,
-        inspector: s.login("inspector").await,
-        supervisor: s.login("supervisor").await,
-        handler,
-        hw,
-        operator,
-    }
-}
-
 /// Reports through Open311 and returns (case number, case id).
 async fn report(s: &Server, key: &str) -> (String, String) {
     let (number, _) = report_with_code(s, key).await;
@@ -132,7 +98,7 @@ async fn assert_no_secret(s: &Server, number: &str, upto: usize) {
 }
 
 async fn internal_text_never_reaches_any_public_get(s: &Server) {
-    let st = staff(s).await;
+    let st = s.staff().await;
     let (number, id) = report(s, "public-text-1").await;
     assert_eq!(status_notes(s, &number).await, "已提交，等待受理");
 
@@ -242,7 +208,7 @@ async fn internal_text_never_reaches_any_public_get(s: &Server) {
 }
 
 async fn a_void_shows_the_public_reason_category_not_the_operators_words(s: &Server) {
-    let st = staff(s).await;
+    let st = s.staff().await;
     let (number, id) = report(s, "public-text-void").await;
     let case = act(
         s,
@@ -375,7 +341,7 @@ async fn page(s: &Server, reference: &str) -> (u16, Value) {
 }
 
 async fn the_case_page_tells_each_step_in_citizen_words(s: &Server) {
-    let st = staff(s).await;
+    let st = s.staff().await;
     let (number, code) = report_with_code(s, "public-page-1").await;
     let (_, id) = report(s, "public-page-1").await;
     let dispatch = json!({"action": "dispatch", "unit_id": st.hw});

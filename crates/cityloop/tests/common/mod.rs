@@ -215,3 +215,44 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// The demo district's staff signed in, with the 环卫 unit and one uploaded photo: the cast
+/// of the tests that walk a public case through the loop.
+pub struct Staff {
+    pub operator: String,
+    pub dispatcher: String,
+    pub inspector: String,
+    pub supervisor: String,
+    pub handler: String,
+    /// The id of the 环卫 unit (`hw`).
+    pub hw: String,
+    /// An uploaded photo of `handler`'s, for report-backs.
+    pub photo: String,
+}
+
+impl Server {
+    /// Signs the demo staff in (see [`Staff`]).
+    pub async fn staff(&self) -> Staff {
+        let operator = self.login("operator").await;
+        let (_, units) = self.get(&operator, "/api/v1/units").await;
+        let hw = units
+            .as_array()
+            .expect("units")
+            .iter()
+            .find(|u| u["code"] == "hw")
+            .expect("unit hw")["id"]
+            .as_str()
+            .expect("unit id")
+            .to_owned();
+        let handler = self.login("handler-hw").await;
+        Staff {
+            photo: self.upload_photo(&handler).await,
+            dispatcher: self.login("dispatcher").await,
+            inspector: self.login("inspector").await,
+            supervisor: self.login("supervisor").await,
+            handler,
+            hw,
+            operator,
+        }
+    }
+}
