@@ -22,7 +22,7 @@ pub struct Args {
     /// The records file.
     #[arg(
         long,
-        default_value = "/work/shared/data/workload/boston311_2015_jan-sep.csv.gz"
+        default_value = "../shared/data/workload/boston311_2015_jan-sep.csv.gz"
     )]
     file: PathBuf,
     /// Its mapping.

@@ -13,7 +13,10 @@ use std::process::Command;
 use chrono::NaiveDateTime;
 use common::{TestDb, BIN};
 
-const BOSTON: &str = "/work/shared/data/workload/boston311_2015_jan-sep.csv.gz";
+/// The Boston 311 file of `../shared` beside the repository.
+fn boston() -> PathBuf {
+    repo("../shared/data/workload/boston311_2015_jan-sep.csv.gz")
+}
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -56,7 +59,7 @@ async fn count(db: &TestDb, sql: &str) -> i64 {
 /// accepted rows at the City Hall placeholder).
 fn boston_expected() -> (i64, i64, i64, i64) {
     let mut gz = Vec::new();
-    std::fs::File::open(BOSTON)
+    std::fs::File::open(boston())
         .unwrap()
         .read_to_end(&mut gz)
         .unwrap();
@@ -113,7 +116,7 @@ async fn the_whole_boston_file_imports_with_counts_by_status_equal_to_the_csv_an
         eprintln!("backend {:?}", db.store.backend());
         demo_db(&db).await;
         let before = count(&db, "SELECT COUNT(*) FROM cases").await;
-        let (code, out, err) = import(&db.url, Path::new(BOSTON), &mapping, &[]);
+        let (code, out, err) = import(&db.url, &boston(), &mapping, &[]);
         assert_eq!(code, 0, "{out}\n{err}");
         assert_eq!(
             count(&db, "SELECT COUNT(*) FROM cases WHERE state = 'closed'").await,
@@ -156,7 +159,7 @@ async fn the_whole_boston_file_imports_with_counts_by_status_equal_to_the_csv_an
             0
         );
 
-        let (code, out, err) = import(&db.url, Path::new(BOSTON), &mapping, &[]);
+        let (code, out, err) = import(&db.url, &boston(), &mapping, &[]);
         assert_eq!(code, 0, "{out}\n{err}");
         assert!(out.contains("imported 0 new case(s)"), "{out}");
         assert!(
