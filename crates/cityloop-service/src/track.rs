@@ -99,6 +99,22 @@ pub struct PublicCase {
     pub follows: Option<String>,
 }
 
+/// A reporter's comment on the case page (rating, "still not fixed"): trimmed, empty as
+/// none, at most [`MAX_COMMENT_CHARS`], refused in the page's language.
+fn public_comment(comment: Option<&str>, lang: Lang) -> Result<Option<&str>, ServiceError> {
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+    if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
+        return Err(ServiceError::Invalid {
+            field: "comment".into(),
+            message: match lang {
+                Lang::Zh => format!("意见请不要超过 {MAX_COMMENT_CHARS} 个字"),
+                Lang::En => format!("at most {MAX_COMMENT_CHARS} characters"),
+            },
+        });
+    }
+    Ok(comment)
+}
+
 /// Whether a case of this source has a citizen page reached by its code.
 fn has_page(source: Source) -> bool {
     is_published(source) || source == Source::Hotline12345
@@ -260,16 +276,7 @@ impl Services {
                 },
             });
         }
-        let comment = comment.map(str::trim).filter(|c| !c.is_empty());
-        if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
-            return Err(ServiceError::Invalid {
-                field: "comment".into(),
-                message: match lang {
-                    Lang::Zh => format!("意见请不要超过 {MAX_COMMENT_CHARS} 个字"),
-                    Lang::En => format!("at most {MAX_COMMENT_CHARS} characters"),
-                },
-            });
-        }
+        let comment = public_comment(comment, lang)?;
         if satisfaction == Satisfaction::Unsatisfied && comment.is_none() {
             return Err(ServiceError::Invalid {
                 field: "comment".into(),
@@ -296,15 +303,15 @@ impl Services {
             satisfaction: Some(satisfaction),
             ..Command::default()
         };
-        self.act(
-            &Actor::public(),
-            case.id,
-            Action::Callback,
-            cmd,
-            Some(case.version),
-        )
-        .await?;
-        let case = self.store.get_case(case.id).await?;
+        let case = self
+            .act(
+                &Actor::public(),
+                case.id,
+                Action::Callback,
+                cmd,
+                Some(case.version),
+            )
+            .await?;
         let events = self.store.events(case.id).await?;
         let code = self.query_code(&case.number).await?;
         self.page_of(&case, &events, code, lang).await
@@ -323,8 +330,7 @@ impl Services {
         lang: Lang,
     ) -> Result<PublicCase, ServiceError> {
         let zh = lang == Lang::Zh;
-        let comment = comment.map(str::trim).filter(|c| !c.is_empty());
-        let Some(comment) = comment else {
+        let Some(comment) = public_comment(comment, lang)? else {
             return Err(ServiceError::Invalid {
                 field: "comment".into(),
                 message: if zh {
@@ -334,16 +340,6 @@ impl Services {
                 },
             });
         };
-        if comment.chars().count() > MAX_COMMENT_CHARS {
-            return Err(ServiceError::Invalid {
-                field: "comment".into(),
-                message: if zh {
-                    format!("说明请不要超过 {MAX_COMMENT_CHARS} 个字")
-                } else {
-                    format!("at most {MAX_COMMENT_CHARS} characters")
-                },
-            });
-        }
         let case = self.case_by_code(reference, lang).await?;
         let follows = FollowUp::of(&case, self.now()).ok_or_else(|| {
             ServiceError::Conflict(match (case.state == CaseState::Closed, zh) {

@@ -152,9 +152,9 @@ async fn an_unsatisfied_rating_on_the_case_page_is_a_redo_by_the_same_unit(s: &S
     let checked = to_passed_check(s, &st, &id).await;
     assert_eq!(checked["state"], "to_callback");
     assert_eq!(checked["stage"], "callback");
-    assert!(checked["allowed_actions"]
-        .as_array()
-        .is_none_or(|a| !a.iter().any(|x| x == "close")));
+    // The supervisor's only button is the call-back, not 结案.
+    let (_, waiting) = s.get(&st.supervisor, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(waiting["allowed_actions"], json!(["callback"]));
     // The supervisor cannot close before the call-back.
     let (status, _) = s
         .post(
@@ -185,6 +185,16 @@ async fn an_unsatisfied_rating_on_the_case_page_is_a_redo_by_the_same_unit(s: &S
         .as_str()
         .unwrap()
         .contains("哪里还没有解决"));
+    let (status, err) = rate(
+        s,
+        &code,
+        json!({"satisfaction": "unsatisfied", "comment": "长".repeat(501)}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("comment"))
+    );
     let (status, err) = rate(s, &code, json!({"satisfaction": "unreached"})).await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
@@ -329,6 +339,11 @@ async fn still_not_fixed_after_closing_opens_a_linked_case_for_the_same_unit(s: 
         (422, Some("reference"))
     );
     let (status, err) = say(code.clone(), json!({"comment": "  "})).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("comment"))
+    );
+    let (status, err) = say(code.clone(), json!({"comment": "长".repeat(501)})).await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
         (422, Some("comment"))
