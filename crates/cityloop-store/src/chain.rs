@@ -5,7 +5,8 @@
 //! - `case_event_chain` holds one link per case event: the event's hash over its canonical
 //!   encoding and the previous event's hash (`cityloop_domain::chain`). The link is written
 //!   by [`link`](IntegrityStore) — one call from the event insert, in the event's own
-//!   transaction — reading the row back so that the hash covers exactly what was stored.
+//!   transaction — from the columns the INSERT returned, so that the hash covers exactly
+//!   what was stored (within one change the previous hash is carried, not read back).
 //! - `chain_roots` seals, every N events or daily, the links recorded since the previous
 //!   root into a root hash chained to the previous root ([`IntegrityStore::seal_root`]).
 //!   Links are assigned to a root by setting their `root_seq`, which is the only change a
@@ -183,39 +184,49 @@ macro_rules! sql_chain {
                 Ok(())
             }
 
-            /// Links the stored event `(case_id, seq)` to its case's previous event, inside
-            /// the transaction that inserted it: reads the row back (so the hash covers the
-            /// stored bytes) and the previous link, and records the new link.
+            /// Links an event just inserted to its case's previous event, inside the
+            /// transaction that inserted it. `row` holds the columns the INSERT returned
+            /// (`RETURNING case_id, seq, at, kind, actor_id, from_state, to_state, body`),
+            /// so the hash covers exactly what was stored. `prev` is the previous event's
+            /// hash when the caller has it (it linked that event in the same change);
+            /// otherwise the previous link is read. Returns the new event's hash.
             pub(crate) async fn link(
                 tx: &mut sqlx::Transaction<'_, $db>,
-                event: &cityloop_domain::case::Event,
-            ) -> Result<()> {
-                let case_id = event.case_id.to_string();
-                let row = sqlx::query(&format!(
-                    "SELECT {EVENT_COLS}, p.hash AS prev FROM case_events e
-                     LEFT JOIN case_event_chain p ON p.case_id = e.case_id AND p.seq = e.seq - 1
-                     WHERE e.case_id = $1 AND e.seq = $2"
-                ))
-                .bind(&case_id)
-                .bind(event.seq)
-                .fetch_one(&mut **tx)
-                .await?;
-                let stored = Stored::of(&row)?;
-                let prev: Option<String> = row.try_get("prev")?;
+                row: &<$db as sqlx::Database>::Row,
+                prev: Option<cityloop_domain::chain::Hash>,
+            ) -> Result<cityloop_domain::chain::Hash> {
+                let stored = Stored::of(row)?;
+                let case_id = stored.case_id.clone();
                 let prev = match (stored.seq, prev) {
                     (1, _) => GENESIS,
-                    (_, Some(p)) => from_hex(&p).ok_or_else(|| {
-                        corrupt(format!("case {case_id} event {}: its recorded hash is not hex", stored.seq - 1))
-                    })?,
+                    (_, Some(p)) => p,
                     (s, None) => {
-                        return Err(corrupt(format!(
-                            "case {case_id} event {}: the previous event has no recorded hash, so the history was changed; run `cityloop verify`",
-                            s
-                        )))
+                        let recorded = sqlx::query(
+                            "SELECT hash FROM case_event_chain WHERE case_id = $1 AND seq = $2",
+                        )
+                        .bind(&case_id)
+                        .bind(s - 1)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                        match recorded {
+                            Some(r) => {
+                                let p: String = r.try_get("hash")?;
+                                from_hex(&p).ok_or_else(|| {
+                                    corrupt(format!("case {case_id} event {}: its recorded hash is not hex", s - 1))
+                                })?
+                            }
+                            None => {
+                                return Err(corrupt(format!(
+                                    "case {case_id} event {}: the previous event has no recorded hash, so the history was changed; run `cityloop verify`",
+                                    s
+                                )))
+                            }
+                        }
                     }
                 };
                 let hash = event_hash(&prev, &stored.row());
-                insert_link(tx, &case_id, stored.seq, &prev, &hash).await
+                insert_link(tx, &case_id, stored.seq, &prev, &hash).await?;
+                Ok(hash)
             }
 
             #[async_trait]

@@ -1274,7 +1274,7 @@ macro_rules! sql_store {
                 for r in &ids {
                     let id: String = r.try_get("id")?;
                     let id = CaseId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    eval_refresh(&mut tx, &cal, false, id).await?;
+                    eval_refresh(&mut tx, &cal, false, id, None).await?;
                     n += 1;
                 }
                 tx.commit().await?;
@@ -1330,27 +1330,35 @@ macro_rules! sql_store {
             cal: &cityloop_domain::calendar::WorkCalendar,
             deltas: bool,
             case_id: CaseId,
+            whole: Option<&[Event]>,
         ) -> Result<()> {
             use cityloop_domain::evaluation::{counters_of, sum_counters};
             let id = case_id.to_string();
-            let rows = sqlx::query("SELECT body FROM case_events WHERE case_id = $1 ORDER BY seq")
-                .bind(&id)
-                .fetch_all(&mut **tx)
-                .await?;
-            let events = rows
-                .iter()
-                .map(|r| {
-                    let b: String = r.try_get("body")?;
-                    Ok(serde_json::from_str::<Event>(&b)?)
-                })
-                .collect::<Result<Vec<Event>>>()?;
-            let new = sum_counters(&counters_of(&events, cal));
-            let old_rows = sqlx::query(
-                "SELECT object_kind, object_id, metric, day, value FROM eval_case_counters WHERE case_id = $1",
-            )
-            .bind(&id)
-            .fetch_all(&mut **tx)
-            .await?;
+            // `whole`: the change holds the case's entire history (a new or imported case),
+            // so nothing needs reading back and no earlier counters exist.
+            let (new, old_rows) = match whole {
+                Some(events) => (sum_counters(&counters_of(events, cal)), Vec::new()),
+                None => {
+                    let rows = sqlx::query("SELECT body FROM case_events WHERE case_id = $1 ORDER BY seq")
+                        .bind(&id)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    let events = rows
+                        .iter()
+                        .map(|r| {
+                            let b: String = r.try_get("body")?;
+                            Ok(serde_json::from_str::<Event>(&b)?)
+                        })
+                        .collect::<Result<Vec<Event>>>()?;
+                    let old_rows = sqlx::query(
+                        "SELECT object_kind, object_id, metric, day, value FROM eval_case_counters WHERE case_id = $1",
+                    )
+                    .bind(&id)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    (sum_counters(&counters_of(&events, cal)), old_rows)
+                }
+            };
             let mut delta = new.clone();
             for r in &old_rows {
                 let v: i64 = r.try_get("value")?;
@@ -1598,8 +1606,10 @@ macro_rules! sql_store {
             match projection {
                 Projection::CaseView => case_view_in(tx, change).await,
                 Projection::Events => {
+                    // Each event's chain link carries the previous one's hash within the change.
+                    let mut prev = None;
                     for event in change.events {
-                        insert_event(tx, event).await?;
+                        prev = Some(insert_event(tx, event, prev).await?);
                     }
                     Ok(())
                 }
@@ -1613,9 +1623,11 @@ macro_rules! sql_store {
                     Ok(())
                 }
                 Projection::EvalBuckets => {
-                    eval_refresh(tx, &ctx.calendar, ctx.eval_deltas, change.case.id).await
+                    eval_refresh(tx, &ctx.calendar, ctx.eval_deltas, change.case.id, change.whole_history()).await
                 }
-                Projection::SearchIndex => search_index_in(tx, &ctx.calendar, change.case).await,
+                Projection::SearchIndex => {
+                    search_index_in(tx, &ctx.calendar, change.case, change.whole_history()).await
+                }
             }
         }
 
@@ -1757,13 +1769,17 @@ macro_rules! sql_store {
             q.push(")");
         }
 
+        /// Inserts one event and its chain link; returns the event's hash. `prev`: the
+        /// previous event's hash when the caller just linked it.
         async fn insert_event(
             tx: &mut sqlx::Transaction<'_, $db>,
             event: &Event,
-        ) -> Result<()> {
-            sqlx::query(
+            prev: Option<cityloop_domain::chain::Hash>,
+        ) -> Result<cityloop_domain::chain::Hash> {
+            let row = sqlx::query(
                 "INSERT INTO case_events (case_id, seq, at, kind, actor_id, from_state, to_state, body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 RETURNING case_id, seq, at, kind, actor_id, from_state, to_state, body",
             )
             .bind(event.case_id.to_string())
             .bind(event.seq)
@@ -1773,7 +1789,7 @@ macro_rules! sql_store {
             .bind(event.from_state.map(|s| s.as_str()))
             .bind(event.to_state.as_str())
             .bind(serde_json::to_string(event)?)
-            .execute(&mut **tx)
+            .fetch_one(&mut **tx)
             .await
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!(
@@ -1783,8 +1799,7 @@ macro_rules! sql_store {
                 other => other,
             })?;
             // The event's hash link (tamper-evident history), in the same transaction.
-            link(tx, event).await?;
-            Ok(())
+            link(tx, &row, prev).await
         }
     };
 }

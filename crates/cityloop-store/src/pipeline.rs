@@ -116,6 +116,18 @@ pub struct Change<'a> {
     pub kind: ChangeKind,
 }
 
+impl<'a> Change<'a> {
+    /// The case's entire history when the change holds all of it (a new case, or a copied
+    /// or imported one): projections then derive from it without reading events back.
+    /// None for an appended event, whose earlier history is only in the store.
+    pub fn whole_history(&self) -> Option<&'a [Event]> {
+        match self.kind {
+            ChangeKind::Created | ChangeKind::Imported => Some(self.events),
+            ChangeKind::Appended => None,
+        }
+    }
+}
+
 /// A read model kept in the transaction of the events it derives from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Projection {
