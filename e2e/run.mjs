@@ -1231,6 +1231,56 @@ async function enforcerRecordsOnTheSpotPenaltyOnPhone() {
   await shot(desk, 'enforce-party-desk');
 }
 
+/** Three cases waiting for dispatch, ticked in the dispatch list and sent to 环卫 in one go. */
+async function dispatcherDispatchesThreeInBulk() {
+  const op = await apiLogin('operator');
+  const insp = await apiLogin('inspector');
+  const numbers = [];
+  for (let i = 0; i < 3; i++) {
+    const c = await apiPost(op, '/api/v1/cases', {
+      source: 'hotline_12345',
+      category: '06010',
+      description: `德化街人行道暴露垃圾（批量派遣 ${i + 1}）`,
+      lat: DEHUA.latitude,
+      lon: DEHUA.longitude,
+      reporter: { name: '孙女士', phone: '13800000009' },
+    });
+    let v = await apiAct(op, c.id, { action: 'accept' });
+    v = await apiAct(insp, c.id, { action: 'confirm', version: v.version });
+    await apiAct(op, c.id, { action: 'register', version: v.version });
+    numbers.push(c.number);
+  }
+  for (const viewport of [PHONE, DESK]) {
+    const page = await staffLogin('dispatcher', viewport);
+    await page.goto(`${BASE}/staff#/dispatch`);
+    await page.waitForSelector('[data-testid="bulk-bar"]');
+    await row(page, numbers[0]).waitFor();
+    if (viewport === PHONE) {
+      await shot(page, 'bulk-dispatch-phone');
+      continue;
+    }
+    // x ticks the focused row; the others by their boxes.
+    await row(page, numbers[0]).click();
+    await page.keyboard.press('x');
+    for (const n of numbers.slice(1)) await row(page, n).locator('input.row-pick').check();
+    eq(await page.textContent('[data-testid="bulk-count"]'), '已选 3 件', 'three ticked');
+    const unit = page.locator('form.bulk-bar select[name="unit_id"]');
+    const hw = await unit.locator('option', { hasText: '环卫' }).first().getAttribute('value');
+    await unit.selectOption(hw);
+    await shot(page, 'bulk-dispatch-ticked');
+    await page.click('[data-testid="bulk-run"]');
+    await page.waitForFunction(() => /3 件成功/.test(document.querySelector('[data-testid="status"]')?.textContent || ''));
+    for (const n of numbers) await waitRowGone(page, n);
+    await shot(page, 'bulk-dispatch-done');
+    for (const n of numbers) {
+      const c = await caseByNumber(op, n);
+      eq([c.state, c.unit?.id], ['handling', hw], `${n} dispatched to 环卫`);
+      const { body } = await apiGet(op, `/api/v1/cases/${c.id}`);
+      eq(body.events.filter((e) => e.kind === 'dispatch').length, 1, `${n}: one dispatch event`);
+    }
+  }
+}
+
 const SCENARIOS = [
   ['a citizen reports a problem on the map and finds it by number', citizenReports],
   ['a citizen reports with the device location and sees open cases nearby', citizenUsesDeviceLocation],
@@ -1249,6 +1299,7 @@ const SCENARIOS = [
   ['an operator registers a hotline call by keyboard only', operatorRegistersByKeyboard],
   ['an inspector reports on the phone with a photo (城管通)', inspectorReportsOnPhone],
   ['an enforcement officer records an on-the-spot penalty from the case page on a phone', enforcerRecordsOnTheSpotPenaltyOnPhone],
+  ['a dispatcher dispatches three cases in bulk', dispatcherDispatchesThreeInBulk],
 ];
 /** CITYLOOP_E2E_ONLY=regex runs only the scenarios whose name matches (while developing). */
 const ONLY = process.env.CITYLOOP_E2E_ONLY ? new RegExp(process.env.CITYLOOP_E2E_ONLY) : null;

@@ -155,6 +155,12 @@ function fieldMessage(err) {
   // The server's "is required for <action>" names the action in English: on the Chinese
   // page the field's own label already says what is missing.
   if (lang() === 'zh' && /^is required\b/.test(msg)) return t('err.required');
+  // 合并 refused: the master is this case, or closed or voided.
+  if (lang() === 'zh' && err.field === 'merge_into' && err.status === 409) {
+    return /itself/.test(msg) ? t('err.merge_self') : t('err.merge_closed');
+  }
+  // 改派 to the unit that already holds the case.
+  if (lang() === 'zh' && err.field === 'unit_id' && /already with this unit/.test(msg)) return t('err.redispatch_same');
   return msg;
 }
 

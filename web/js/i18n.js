@@ -335,6 +335,9 @@ const zh = {
   'err.rate_limited': '尝试次数过多，请 {s} 秒后再试。',
   'err.field': '{field}：{msg}',
   'err.required': '必填',
+  'err.merge_self': '不能合并到本案自身',
+  'err.merge_closed': '该案件已结案或作废，只能合并到未办结的案件',
+  'err.redispatch_same': '案件已在该单位，请选择其他单位',
 
   'state.received': '待受理',
   'state.to_verify': '待核实',
@@ -367,6 +370,10 @@ const zh = {
   'action.check_fail': '核查不通过（返工）',
   'action.callback': '回访',
   'action.close': '结案',
+  'action.not_true': '核实不属实',
+  'action.redispatch': '改派',
+  'action.merge': '合并',
+  'action.supervise': '督办',
 
   'role.admin': '管理员',
   'role.operator': '受理员',
@@ -415,6 +422,8 @@ const zh = {
   'ext.自然日': '自然日',
 
   'field.reason': '原因',
+  'field.merge_into': '合并到',
+  'field.case_ids': '所选案件',
   'field.satisfaction': '评价',
   'field.comment': '您的意见',
   'field.note': '备注',
@@ -981,6 +990,9 @@ const en = {
   'err.rate_limited': 'Too many attempts; try again in {s} s.',
   'err.field': '{field}: {msg}',
   'err.required': 'required',
+  'err.merge_self': 'a case cannot be merged into itself',
+  'err.merge_closed': 'that case is closed or voided; merge only into an open case',
+  'err.redispatch_same': 'the case is already with this unit; choose another',
 
   'state.received': 'Received',
   'state.to_verify': 'To verify',
@@ -1013,6 +1025,10 @@ const en = {
   'action.callback': 'Call back',
   'action.check_fail': 'Check failed (rework)',
   'action.close': 'Close',
+  'action.not_true': 'Not true on site',
+  'action.redispatch': 'Re-dispatch',
+  'action.merge': 'Merge',
+  'action.supervise': 'Urge (督办)',
 
   'role.admin': 'Admin',
   'role.operator': 'Operator',
@@ -1061,6 +1077,8 @@ const en = {
   'ext.自然日': 'calendar days',
 
   'field.reason': 'Reason',
+  'field.merge_into': 'Merge into',
+  'field.case_ids': 'Selected cases',
   'field.satisfaction': 'Rating',
   'field.comment': 'Your comment',
   'field.note': 'Note',

@@ -115,6 +115,13 @@ impl FollowUp {
     }
 }
 
+/// The master case a duplicate was merged into (合并), as it was at the merge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeRef {
+    pub case_id: CaseId,
+    pub number: CaseNumber,
+}
+
 /// A report that fails its own checks (before any state machine is involved).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]
@@ -218,6 +225,21 @@ pub struct Event {
     /// On a call-back: what the reporter said (回访结果).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satisfaction: Option<Satisfaction>,
+    /// On a register that reclassifies: the category before it (`category` is the new one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_category: Option<CategoryCode>,
+    /// On a register that sets the urgency: the new urgency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// On a register that reclassifies: the unit routing suggests for the new category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed_unit: Option<UnitId>,
+    /// On a re-dispatch (改派): the unit the case was taken from (`unit_id` is the new one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_unit: Option<UnitId>,
+    /// On a merge (合并): the master case this one now is a duplicate of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_into: Option<MergeRef>,
     /// The report itself, on the creating event only.
     pub report: Option<Box<ReportData>>,
 }
@@ -320,6 +342,15 @@ pub struct Case {
     /// Set on a case brought in by `cityloop import` (see [`ImportMark`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<ImportMark>,
+    /// The master case this one was merged into (合并); the case is voided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<MergeRef>,
+    /// How often the case was urged on (督办/催办).
+    #[serde(default)]
+    pub supervise_count: i64,
+    /// How often the case was re-dispatched to another unit (改派).
+    #[serde(default)]
+    pub redispatch_count: i64,
 }
 
 /// History that does not fold into a case (a store bug or tampering, never user input).
@@ -375,6 +406,11 @@ impl Case {
             public_reply: None,
             public_reason: None,
             satisfaction: None,
+            previous_category: None,
+            priority: None,
+            routed_unit: None,
+            previous_unit: None,
+            merge_into: None,
             report: Some(Box::new(ReportData {
                 number,
                 case: new,
@@ -417,11 +453,40 @@ impl Case {
                 });
             }
         }
+        match action {
+            Action::Redispatch if cmd.unit_id.is_some() && cmd.unit_id == self.unit_id => {
+                return Err(TransitionError::InvalidField {
+                    field: "unit_id",
+                    problem: "the case is already with this unit; choose another".into(),
+                });
+            }
+            Action::Merge
+                if cmd
+                    .merge_into
+                    .as_ref()
+                    .is_some_and(|m| m.case_id == self.id) =>
+            {
+                return Err(TransitionError::MergeIntoItself);
+            }
+            Action::Supervise => {
+                let light = self.light(ctx.calendar, ctx.now);
+                if !matches!(light, Some(Light::Yellow | Light::Red)) {
+                    return Err(TransitionError::NotDue { action });
+                }
+            }
+            _ => {}
+        }
         let category = if action == Action::Register {
             cmd.category.clone().filter(|c| *c != self.category)
         } else {
             None
         };
+        let priority = if action == Action::Register {
+            cmd.priority.filter(|p| *p != self.priority)
+        } else {
+            None
+        };
+        let prio = priority.unwrap_or(self.priority);
         let cat = category.as_ref().unwrap_or(&self.category);
         let clock_after = match (action, Stage::of(to)) {
             (_, None) => None,
@@ -441,11 +506,12 @@ impl Case {
             }),
             // Dispatch and rework start a fresh handling clock; any stage change starts
             // the new stage's clock.
-            (Action::Dispatch | Action::CheckFail, Some(stage)) => {
-                Some(stage_clock(cat, self.area_grade, self.priority, stage, ctx))
+            // A re-dispatch ends the first unit's clock and starts the new unit's.
+            (Action::Dispatch | Action::CheckFail | Action::Redispatch, Some(stage)) => {
+                Some(stage_clock(cat, self.area_grade, prio, stage, ctx))
             }
             (_, Some(stage)) if Stage::of(self.state) != Some(stage) => {
-                Some(stage_clock(cat, self.area_grade, self.priority, stage, ctx))
+                Some(stage_clock(cat, self.area_grade, prio, stage, ctx))
             }
             (_, Some(_)) => self.clock.clone(),
         };
@@ -457,6 +523,8 @@ impl Case {
             .map(str::to_owned);
         let public_reason = match action {
             Action::Void => Some(cmd.public_reason.unwrap_or(PublicReason::Other)),
+            Action::NotTrue => Some(PublicReason::NotFoundOnSite),
+            Action::Merge => Some(PublicReason::Duplicate),
             _ => None,
         };
         Ok(Event {
@@ -469,10 +537,11 @@ impl Case {
             to_state: to,
             note: cmd.note.clone(),
             reason: cmd.reason.clone(),
-            unit_id: if action == Action::Dispatch {
-                cmd.unit_id
-            } else {
-                None
+            unit_id: match action {
+                Action::Dispatch | Action::Redispatch => cmd.unit_id,
+                // 督办 names the unit it urges (what a notice to that unit needs).
+                Action::Supervise => self.unit_id,
+                _ => None,
             },
             extension: if action == Action::RequestExtension {
                 cmd.extension
@@ -480,13 +549,30 @@ impl Case {
                 None
             },
             attachments: cmd.attachments.clone(),
-            category,
             clock_after,
             public_note: None,
             public_reply,
             public_reason,
             satisfaction: if action == Action::Callback {
                 cmd.satisfaction
+            } else {
+                None
+            },
+            previous_category: category.as_ref().map(|_| self.category.clone()),
+            routed_unit: if category.is_some() {
+                cmd.routed_unit
+            } else {
+                None
+            },
+            category,
+            priority,
+            previous_unit: if action == Action::Redispatch {
+                self.unit_id
+            } else {
+                None
+            },
+            merge_into: if action == Action::Merge {
+                cmd.merge_into.clone()
             } else {
                 None
             },
@@ -540,10 +626,20 @@ impl Case {
                 self.pending_extension = None;
             }
             Action::RefuseExtension => self.pending_extension = None,
-            Action::Void => {
+            Action::Void | Action::NotTrue => {
                 self.void_reason = ev.reason.clone();
                 self.public_reason = ev.public_reason;
             }
+            Action::Merge => {
+                self.void_reason = ev.reason.clone();
+                self.public_reason = ev.public_reason;
+                self.merged_into = ev.merge_into.clone();
+            }
+            Action::Redispatch => {
+                self.unit_id = ev.unit_id;
+                self.redispatch_count += 1;
+            }
+            Action::Supervise => self.supervise_count += 1,
             Action::ReportBack => self.handled_at = Some(ev.at),
             Action::Callback => {
                 self.satisfaction = ev.satisfaction;
@@ -556,6 +652,12 @@ impl Case {
         }
         if let Some(c) = &ev.category {
             self.category = c.clone();
+        }
+        if let Some(p) = ev.priority {
+            self.priority = p;
+        }
+        if let Some(u) = ev.routed_unit {
+            self.routing.unit_id = Some(u);
         }
         if let Some(text) = &ev.public_reply {
             self.public_replies.push(PublicReply {
@@ -611,6 +713,9 @@ impl Case {
             handled_at: None,
             closed_at: None,
             imported: report.imported.clone(),
+            merged_into: None,
+            supervise_count: 0,
+            redispatch_count: 0,
         };
         for ev in rest {
             case.apply(ev)?;
@@ -883,6 +988,243 @@ mod tests {
         assert_eq!(r.case.extension_count, 1);
         assert!(r.case.clock.is_none());
         assert_eq!(r.case.version, r.events.len() as i64);
+        assert_eq!(Case::from_events(&r.events).unwrap(), r.case);
+    }
+
+    /// A case accepted, confirmed, registered and dispatched to `unit`.
+    fn dispatched(unit: UnitId) -> Run {
+        let mut r = Run::new(Source::Public);
+        let op = staff(Role::Operator, None);
+        r.act(Action::Accept, &op, Command::default()).unwrap();
+        r.act(
+            Action::Confirm,
+            &staff(Role::Inspector, None),
+            Command::default(),
+        )
+        .unwrap();
+        r.act(Action::Register, &op, Command::default()).unwrap();
+        r.act(
+            Action::Dispatch,
+            &staff(Role::Dispatcher, None),
+            Command {
+                unit_id: Some(unit),
+                ..Command::default()
+            },
+        )
+        .unwrap();
+        r
+    }
+
+    #[test]
+    fn not_true_voids_a_case_in_verification_with_the_reason_and_the_inspectors_photo() {
+        let mut r = Run::new(Source::Public);
+        r.act(
+            Action::Accept,
+            &staff(Role::Operator, None),
+            Command::default(),
+        )
+        .unwrap();
+        let inspector = staff(Role::Inspector, None);
+        // The photo is required: the inspector proves what was (not) there.
+        assert_eq!(
+            r.act(Action::NotTrue, &inspector, reason("现场无垃圾")),
+            Err(TransitionError::MissingField {
+                action: Action::NotTrue,
+                field: "attachments"
+            })
+        );
+        r.act(
+            Action::NotTrue,
+            &inspector,
+            Command {
+                reason: Some("现场无垃圾".into()),
+                attachments: vec!["sha256:onsite".into()],
+                ..Command::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(r.case.state, CaseState::Voided);
+        assert_eq!(r.case.void_reason.as_deref(), Some("现场无垃圾"));
+        assert_eq!(r.case.public_reason, Some(PublicReason::NotFoundOnSite));
+        assert_eq!(r.events.last().unwrap().attachments, vec!["sha256:onsite"]);
+        assert!(r.case.clock.is_none());
+        assert_eq!(Case::from_events(&r.events).unwrap(), r.case);
+    }
+
+    #[test]
+    fn register_may_correct_the_category_rerouting_it_and_set_the_urgency() {
+        let mut r = Run::new(Source::Inspector);
+        let op = staff(Role::Operator, None);
+        r.act(Action::Accept, &op, Command::default()).unwrap();
+        let old = r.case.category.clone();
+        let new_cat = CategoryCode::parse_service_code("06028").unwrap();
+        let unit = UnitId::new_v7();
+        r.act(
+            Action::Register,
+            &op,
+            Command {
+                category: Some(new_cat.clone()),
+                priority: Some(Priority::Urgent),
+                routed_unit: Some(unit),
+                ..Command::default()
+            },
+        )
+        .unwrap();
+        let ev = r.events.last().unwrap();
+        assert_eq!(ev.previous_category.as_ref(), Some(&old));
+        assert_eq!(ev.category.as_ref(), Some(&new_cat));
+        assert_eq!(ev.priority, Some(Priority::Urgent));
+        assert_eq!(r.case.category, new_cat);
+        assert_eq!(r.case.priority, Priority::Urgent);
+        assert_eq!(r.case.routing.unit_id, Some(unit));
+        assert_eq!(Case::from_events(&r.events).unwrap(), r.case);
+        // Without a change, nothing is recorded as changed.
+        let mut same = Run::new(Source::Inspector);
+        same.act(Action::Accept, &op, Command::default()).unwrap();
+        let cat = same.case.category.clone();
+        same.act(
+            Action::Register,
+            &op,
+            Command {
+                category: Some(cat),
+                priority: Some(Priority::Normal),
+                routed_unit: Some(unit),
+                ..Command::default()
+            },
+        )
+        .unwrap();
+        let ev = same.events.last().unwrap();
+        assert_eq!(
+            (
+                &ev.category,
+                &ev.previous_category,
+                ev.priority,
+                ev.routed_unit
+            ),
+            (&None, &None, None, None)
+        );
+        // Only a registration sets the urgency.
+        let got = same.act(
+            Action::Dispatch,
+            &staff(Role::Dispatcher, None),
+            Command {
+                unit_id: Some(unit),
+                priority: Some(Priority::Urgent),
+                ..Command::default()
+            },
+        );
+        assert!(matches!(
+            got,
+            Err(TransitionError::InvalidField {
+                field: "priority",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn redispatch_ends_the_first_units_clock_and_starts_the_new_units() {
+        let first = UnitId::new_v7();
+        let second = UnitId::new_v7();
+        let mut r = dispatched(first);
+        let dispatcher = staff(Role::Dispatcher, None);
+        let started = r.case.clock.clone().unwrap().started_at;
+        let to = |u| Command {
+            unit_id: Some(u),
+            reason: Some("属地调整".into()),
+            ..Command::default()
+        };
+        // The same unit is no re-dispatch.
+        assert!(matches!(
+            r.act(Action::Redispatch, &dispatcher, to(first)),
+            Err(TransitionError::InvalidField {
+                field: "unit_id",
+                ..
+            })
+        ));
+        // A handler cannot move its case elsewhere (that is a return).
+        assert!(matches!(
+            r.act(
+                Action::Redispatch,
+                &staff(Role::Handler, Some(first)),
+                to(second)
+            ),
+            Err(TransitionError::RoleNotAllowed { .. })
+        ));
+        r.act(Action::Redispatch, &dispatcher, to(second)).unwrap();
+        let ev = r.events.last().unwrap();
+        assert_eq!(ev.previous_unit, Some(first));
+        assert_eq!(ev.unit_id, Some(second));
+        assert_eq!(r.case.unit_id, Some(second));
+        assert_eq!(r.case.state, CaseState::Handling);
+        assert_eq!(r.case.redispatch_count, 1);
+        let clock = r.case.clock.clone().unwrap();
+        assert!(
+            clock.started_at > started,
+            "the new unit's clock starts at the 改派"
+        );
+        assert_eq!(clock.started_at, ev.at);
+        assert_eq!(Case::from_events(&r.events).unwrap(), r.case);
+    }
+
+    #[test]
+    fn merge_voids_the_duplicate_linked_to_its_master_and_never_itself() {
+        let mut r = Run::new(Source::Public);
+        let op = staff(Role::Operator, None);
+        let master = MergeRef {
+            case_id: CaseId::new_v7(),
+            number: CaseNumber("410103-20261123-0002".into()),
+        };
+        let merge = |m: MergeRef| Command {
+            merge_into: Some(m),
+            reason: Some("同一处垃圾".into()),
+            ..Command::default()
+        };
+        let itself = MergeRef {
+            case_id: r.case.id,
+            number: r.case.number.clone(),
+        };
+        assert_eq!(
+            r.act(Action::Merge, &op, merge(itself)),
+            Err(TransitionError::MergeIntoItself)
+        );
+        r.act(Action::Merge, &op, merge(master.clone())).unwrap();
+        assert_eq!(r.case.state, CaseState::Voided);
+        assert_eq!(r.case.merged_into.as_ref(), Some(&master));
+        assert_eq!(r.case.public_reason, Some(PublicReason::Duplicate));
+        assert_eq!(Case::from_events(&r.events).unwrap(), r.case);
+    }
+
+    #[test]
+    fn supervise_needs_a_yellow_or_red_light_and_names_the_unit_it_urges() {
+        let unit = UnitId::new_v7();
+        let mut r = dispatched(unit);
+        let sup = staff(Role::Supervisor, None);
+        // Just dispatched: green.
+        assert_eq!(
+            r.act(Action::Supervise, &sup, reason("请加快")),
+            Err(TransitionError::NotDue {
+                action: Action::Supervise
+            })
+        );
+        // The handle limit of 06010 is 4 working hours: past it the light is red.
+        r.now += Duration::days(1);
+        r.act(Action::Supervise, &sup, reason("已超期，请今日办结"))
+            .unwrap();
+        let ev = r.events.last().unwrap();
+        assert_eq!(ev.unit_id, Some(unit));
+        assert_eq!(ev.from_state, Some(CaseState::Handling));
+        assert_eq!(ev.to_state, CaseState::Handling);
+        assert_eq!(r.case.supervise_count, 1);
+        assert_eq!(r.case.unit_id, Some(unit));
+        // A road chief may urge too.
+        r.act(
+            Action::Supervise,
+            &staff(Role::RoadChief, None),
+            reason("路长催办"),
+        )
+        .unwrap();
+        assert_eq!(r.case.supervise_count, 2);
         assert_eq!(Case::from_events(&r.events).unwrap(), r.case);
     }
 

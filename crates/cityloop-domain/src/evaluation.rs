@@ -97,6 +97,9 @@ pub mod metric {
     pub const DISP_DISPATCHED: &str = "disp_dispatched";
     pub const DISP_ON_TIME: &str = "disp_on_time";
     pub const DISP_RETURNED: &str = "disp_returned";
+    /// 督办/催办 of a department (dated at the day of the 督办, charged to the unit holding
+    /// the case then); shown as 被督办次数, not weighted in the composite.
+    pub const SUPERVISED: &str = "supervised";
     // Read-time figures, never stored (they change with the clock, not with events).
     /// Of the object's `to_close` (regions, segments) or `to_handle` (departments) cases,
     /// those still open and not yet past their current deadline (or without a running
@@ -185,6 +188,9 @@ pub struct DeptPart {
     pub handle_secs: i64,
     /// Call-backs on its handling.
     pub callbacks: CallbackTally,
+    /// Days (local `yyyymmdd`) of the 督办 it received while holding the case.
+    #[serde(default)]
+    pub supervised: Vec<i32>,
 }
 
 /// What the call-backs (回访) of a case said; additive.
@@ -313,7 +319,48 @@ impl CaseFacts {
                         f.registered_day.get_or_insert(act.day);
                         f.registers.push(act);
                     }
-                    Action::Void => f.voided = true,
+                    Action::Void | Action::Merge => f.voided = true,
+                    // 核实不属实: the verification was done (on time or not) and the case ends
+                    // as voided; it was never registered, so no region counts it.
+                    Action::NotTrue => {
+                        f.verifies.push(act);
+                        f.voided = true;
+                    }
+                    Action::Redispatch => {
+                        // 改派 is a 返派: charged to the dispatcher of the dispatch it
+                        // replaces (准确派遣率 = (应派遣 − 退回/返派)/应派遣, standard §6). The
+                        // first unit's part ends (it no longer holds the case; it did not
+                        // return it) and the new unit's starts with its own clock.
+                        if let Some(d) = f.dispatches.last_mut() {
+                            d.returned = true;
+                        }
+                        if let Some(part) = current.take().and_then(|u| f.departments.get_mut(&u)) {
+                            part.holds = false;
+                        }
+                        if let Some(unit) = ev.unit_id.map(|u| u.to_string()) {
+                            let part = f.departments.entry(unit.clone()).or_insert(DeptPart {
+                                day: act.day,
+                                all_on_time: true,
+                                ..DeptPart::default()
+                            });
+                            part.dispatched += 1;
+                            part.holds = true;
+                            f.dispatches.push(DispatchAct {
+                                person: act.person,
+                                day: act.day,
+                                on_time: true,
+                                department: unit.clone(),
+                                returned: false,
+                            });
+                            current = Some(unit);
+                        }
+                    }
+                    Action::Supervise => {
+                        let unit = ev.unit_id.map(|u| u.to_string()).or(current.clone());
+                        if let Some(part) = unit.and_then(|u| f.departments.get_mut(&u)) {
+                            part.supervised.push(act.day);
+                        }
+                    }
                     Action::Dispatch => {
                         if let Some(unit) = ev.unit_id.map(|u| u.to_string()) {
                             let part = f.departments.entry(unit.clone()).or_insert(DeptPart {
@@ -463,6 +510,9 @@ impl CaseFacts {
             let k = ObjectKind::Department;
             push(p.day, k, unit, DISPATCHED, p.dispatched);
             push(p.day, k, unit, RETURNED, p.returned);
+            for day in &p.supervised {
+                push(*day, k, unit, SUPERVISED, 1);
+            }
             if !p.holds {
                 continue;
             }
@@ -1150,6 +1200,7 @@ pub fn indicators(
                 count("overdue", "超期处置数", get(t, OVERDUE)),
                 count("rework", "返工数", rework),
                 count("returned", "退回数", get(t, RETURNED)),
+                count("supervised", "被督办次数", get(t, SUPERVISED)),
                 rate("handling_rate", "处置率", handling),
                 rate("on_time_handling_rate", "按期处置率", on_time),
                 rate("rework_rate", "返工率", rework_rate),

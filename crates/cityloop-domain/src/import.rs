@@ -678,6 +678,11 @@ pub fn imported_history(
         public_reply: None,
         public_reason: None,
         satisfaction: None,
+        previous_category: None,
+        priority: None,
+        routed_unit: None,
+        previous_unit: None,
+        merge_into: None,
         report: None,
     };
     let mut reported = base(

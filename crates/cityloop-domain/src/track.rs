@@ -199,9 +199,30 @@ fn step_text(
                 (r, true) => format!("不予受理：{}", r.zh()),
                 (r, false) => format!("Not taken up: {}", r.en()),
             }),
+            Action::NotTrue => pick(
+                "经现场核实，未发现所反映的问题，不予立案",
+                "Checked on site: the problem was not found; not taken up",
+            ),
+            Action::Redispatch => Some(match (unit(e), zh) {
+                (Some(u), true) => format!("已改派至{u}处置"),
+                (None, true) => "已改派其他处置单位".into(),
+                (Some(u), false) => format!("Sent to {u} to fix instead"),
+                (None, false) => "Sent to a different unit to fix".into(),
+            }),
+            // The master's number is public (it is published like this one).
+            Action::Merge => Some(match (&e.merge_into, zh) {
+                (Some(m), true) => format!("重复反映，已并入案件 {} 一并处理", m.number),
+                (None, true) => "重复反映，已并入其他案件处理".into(),
+                (Some(m), false) => format!("A duplicate: handled under case {}", m.number),
+                (None, false) => "A duplicate: handled under another case".into(),
+            }),
             // Internal: a request nobody outside asked for, or a refusal of it, or an
-            // operator stepping back a stage; the citizen's view is unchanged.
-            Action::RequestExtension | Action::RefuseExtension | Action::RollBack => None,
+            // operator stepping back a stage, or the command centre urging a unit on; the
+            // citizen's view is unchanged.
+            Action::RequestExtension
+            | Action::RefuseExtension
+            | Action::RollBack
+            | Action::Supervise => None,
         },
     }
 }
@@ -353,6 +374,11 @@ mod tests {
             public_reply: None,
             public_reason: None,
             satisfaction: None,
+            previous_category: None,
+            priority: None,
+            routed_unit: None,
+            previous_unit: None,
+            merge_into: None,
             report: None,
         }
     }

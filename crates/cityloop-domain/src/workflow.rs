@@ -94,6 +94,17 @@ string_enum!(
         CheckFail = "check_fail",
         Callback = "callback",
         Close = "close",
+        /// 核实不属实: the inspector found on site that the report is not true; the case
+        /// closes as voided with the reason and the inspector's photo.
+        NotTrue = "not_true",
+        /// 改派: a case already with a unit is sent to another unit (the first unit's clock
+        /// ends, the new unit's starts).
+        Redispatch = "redispatch",
+        /// 合并: the case is a duplicate of another open case (the master); it ends voided
+        /// and linked to the master, which keeps its reporters.
+        Merge = "merge",
+        /// 督办/催办: a yellow or red case is urged on; the state does not change.
+        Supervise = "supervise",
     }
 );
 
@@ -148,6 +159,10 @@ impl Action {
             Action::CheckFail => "核查不通过(返工)",
             Action::Callback => "回访",
             Action::Close => "结案",
+            Action::NotTrue => "核实不属实",
+            Action::Redispatch => "改派",
+            Action::Merge => "合并",
+            Action::Supervise => "督办",
         }
     }
 
@@ -168,6 +183,8 @@ pub enum Field {
     Extension,
     Attachments,
     Satisfaction,
+    /// `merge`: the master case the duplicate is merged into.
+    MergeInto,
 }
 
 impl Field {
@@ -179,6 +196,7 @@ impl Field {
             Field::Extension => "extension",
             Field::Attachments => "attachments",
             Field::Satisfaction => "satisfaction",
+            Field::MergeInto => "merge_into",
         }
     }
 }
@@ -194,6 +212,8 @@ pub enum Target {
     ByCallback,
     /// `callback`: back to handling (重办) when the reporter is unsatisfied, else to_close.
     BySatisfaction,
+    /// The state does not change (`supervise`: an event on the timeline only).
+    Stay,
 }
 
 /// The legality rule of one action.
@@ -330,6 +350,38 @@ pub const RULES: &[Rule] = &[
         target: Target::To(S::Closed),
         requires: &[],
     },
+    Rule {
+        action: Action::NotTrue,
+        from: &[S::ToVerify],
+        roles: &[R::Inspector],
+        target: Target::To(S::Voided),
+        requires: &[Field::Reason, Field::Attachments],
+    },
+    Rule {
+        action: Action::Redispatch,
+        from: &[S::Handling],
+        roles: &[R::Dispatcher, R::Supervisor],
+        target: Target::To(S::Handling),
+        requires: &[Field::UnitId, Field::Reason],
+    },
+    Rule {
+        action: Action::Merge,
+        // Before a unit works on it: a duplicate is found at intake, verification,
+        // registration or dispatch (a case in handling is returned or re-dispatched).
+        from: &[S::Received, S::ToVerify, S::ToRegister, S::ToDispatch],
+        roles: &[R::Operator, R::Dispatcher, R::Supervisor],
+        target: Target::To(S::Voided),
+        requires: &[Field::MergeInto, Field::Reason],
+    },
+    Rule {
+        action: Action::Supervise,
+        // A unit holds the case and its clock runs (a suspended case's clock is stopped).
+        // Whether the light is yellow or red is checked by the case (`Case::decide`).
+        from: &[S::Handling, S::ExtensionPending],
+        roles: &[R::Supervisor, R::RoadChief],
+        target: Target::Stay,
+        requires: &[Field::Reason],
+    },
 ];
 
 /// The actions the case's own reporter (a public actor) may take besides the staff of
@@ -361,6 +413,16 @@ pub struct Command {
     /// On `callback`: what the reporter said (回访结果).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub satisfaction: Option<Satisfaction>,
+    /// On `register`: the urgency the operator sets (紧急/一般); None keeps the case's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<crate::model::Priority>,
+    /// On `merge`: the master case, as the service found it (open, not this case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_into: Option<crate::case::MergeRef>,
+    /// On `register` with a new category: the unit routing suggests for it (re-routed by
+    /// the service with the new category's default unit type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed_unit: Option<UnitId>,
 }
 
 /// What the state machine needs to know of a case beyond its state: where it came from
@@ -397,6 +459,12 @@ pub enum TransitionError {
         field: &'static str,
         problem: String,
     },
+    /// `merge` naming the case itself as its master (409 at the edge, naming `merge_into`).
+    #[error("merge_into: a case cannot be merged into itself")]
+    MergeIntoItself,
+    /// `supervise` on a case whose light is green (or without a running clock).
+    #[error("{action} is only for a case whose deadline light is yellow or red")]
+    NotDue { action: Action },
 }
 
 /// Checks an action against the rule table: role, then state, then scope, then fields.
@@ -482,6 +550,7 @@ pub fn check_with_source(
             Some(Satisfaction::Unsatisfied) => CaseState::Handling,
             _ => CaseState::ToClose,
         },
+        Target::Stay => state,
     })
 }
 
@@ -494,6 +563,7 @@ fn check_fields(action: Action, requires: &[Field], cmd: &Command) -> Result<(),
             Field::Extension => cmd.extension.is_some(),
             Field::Attachments => !cmd.attachments.is_empty(),
             Field::Satisfaction => cmd.satisfaction.is_some(),
+            Field::MergeInto => cmd.merge_into.is_some(),
         };
         if !present {
             return Err(TransitionError::MissingField {
@@ -528,6 +598,18 @@ fn check_fields(action: Action, requires: &[Field], cmd: &Command) -> Result<(),
         return Err(TransitionError::InvalidField {
             field: "public_reason",
             problem: "only a void takes a public reason".into(),
+        });
+    }
+    if cmd.priority.is_some() && action != Action::Register {
+        return Err(TransitionError::InvalidField {
+            field: "priority",
+            problem: "only a registration sets the urgency".into(),
+        });
+    }
+    if cmd.merge_into.is_some() && action != Action::Merge {
+        return Err(TransitionError::InvalidField {
+            field: "merge_into",
+            problem: "only a merge names a master case".into(),
         });
     }
     if cmd.attachments.len() > MAX_ATTACHMENTS {
@@ -675,14 +757,28 @@ mod tests {
             public_reply: Some("已安排处理".into()),
             public_reason: None,
             satisfaction: None,
+            priority: None,
+            merge_into: None,
+            routed_unit: None,
         }
     }
 
-    /// A command with every field `action` may take (a satisfaction only on a call-back).
+    fn master() -> crate::case::MergeRef {
+        crate::case::MergeRef {
+            case_id: crate::ids::CaseId::new_v7(),
+            number: crate::ids::CaseNumber("410103-20261201-0001".into()),
+        }
+    }
+
+    /// A command with every field `action` may take (a satisfaction only on a call-back,
+    /// a master case only on a merge).
     fn command_for(action: Action, unit: UnitId) -> Command {
         let mut cmd = full_command(unit);
         if action == Action::Callback {
             cmd.satisfaction = Some(Satisfaction::Satisfied);
+        }
+        if action == Action::Merge {
+            cmd.merge_into = Some(master());
         }
         cmd
     }
@@ -714,16 +810,103 @@ mod tests {
                     } else {
                         allowed += 1;
                         let to = got.unwrap_or_else(|e| panic!("{state} {action} {role}: {e}"));
-                        if let Target::To(t) = rule.target {
-                            assert_eq!(to, t);
+                        match rule.target {
+                            Target::To(t) => assert_eq!(to, t),
+                            Target::Stay => assert_eq!(to, state),
+                            _ => {}
                         }
                     }
                 }
             }
         }
-        // 17 actions; the number of (from-state, role) pairs in the table.
+        // 21 actions; the number of (from-state, role) pairs in the table.
         let expected: usize = RULES.iter().map(|r| r.from.len() * r.roles.len()).sum();
         assert_eq!(allowed, expected);
+    }
+
+    #[test]
+    fn the_loop_completions_are_rules_of_the_table() {
+        let rule = |a: Action| {
+            let r = a.rule();
+            (
+                r.from.to_vec(),
+                r.roles.to_vec(),
+                r.target,
+                r.requires.to_vec(),
+            )
+        };
+        assert_eq!(
+            rule(Action::NotTrue),
+            (
+                vec![S::ToVerify],
+                vec![R::Inspector],
+                Target::To(S::Voided),
+                vec![Field::Reason, Field::Attachments]
+            )
+        );
+        assert_eq!(
+            rule(Action::Redispatch),
+            (
+                vec![S::Handling],
+                vec![R::Dispatcher, R::Supervisor],
+                Target::To(S::Handling),
+                vec![Field::UnitId, Field::Reason]
+            )
+        );
+        assert_eq!(
+            rule(Action::Merge),
+            (
+                vec![S::Received, S::ToVerify, S::ToRegister, S::ToDispatch],
+                vec![R::Operator, R::Dispatcher, R::Supervisor],
+                Target::To(S::Voided),
+                vec![Field::MergeInto, Field::Reason]
+            )
+        );
+        assert_eq!(
+            rule(Action::Supervise),
+            (
+                vec![S::Handling, S::ExtensionPending],
+                vec![R::Supervisor, R::RoadChief],
+                Target::Stay,
+                vec![Field::Reason]
+            )
+        );
+        // The buttons follow: a dispatcher in handling sees 改派, a road chief 督办, an
+        // inspector in verification both outcomes.
+        assert!(allowed_actions(S::Handling, R::Dispatcher).contains(&Action::Redispatch));
+        assert_eq!(
+            allowed_actions(S::Handling, R::RoadChief),
+            vec![Action::Supervise]
+        );
+        assert_eq!(
+            allowed_actions(S::ToVerify, R::Inspector),
+            vec![Action::Confirm, Action::NotTrue]
+        );
+        // A merge names its master; only a merge does.
+        let op = staff(R::Operator);
+        let no_master = Command {
+            reason: Some("重复".into()),
+            ..Command::default()
+        };
+        assert_eq!(
+            check(Action::Merge, S::Received, &op, None, &no_master),
+            Err(TransitionError::MissingField {
+                action: Action::Merge,
+                field: "merge_into"
+            })
+        );
+        let stray = Command {
+            reason: Some("理由".into()),
+            merge_into: Some(master()),
+            ..Command::default()
+        };
+        assert!(matches!(
+            check(Action::Void, S::Received, &op, None, &stray),
+            Err(TransitionError::InvalidField {
+                field: "merge_into",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -936,6 +1119,7 @@ mod tests {
                     Field::Extension => cmd.extension = None,
                     Field::Attachments => cmd.attachments.clear(),
                     Field::Satisfaction => cmd.satisfaction = None,
+                    Field::MergeInto => cmd.merge_into = None,
                 }
                 let actor = Actor {
                     person_id: None,

@@ -170,9 +170,93 @@ pub struct ActionRequest {
     /// `reason` required) or `unreached` (未回访: only after the call-back limit ran out).
     #[serde(default)]
     pub satisfaction: Option<String>,
+    /// On `register`: the urgency, `normal` (一般) or `urgent` (紧急); absent keeps it.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// On `merge` (合并), required: the id of the open case this one duplicates (the
+    /// master). The same case or a closed or voided one is a 409.
+    #[serde(default)]
+    pub merge_into: Option<String>,
     /// The case version the client saw; a mismatch is a 409.
     #[serde(default)]
     pub version: Option<i64>,
+}
+
+/// `POST /api/v1/cases/bulk-actions`: one action on many cases (批量派遣, 批量督办).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkActionRequest {
+    /// `dispatch` or `supervise`.
+    pub action: String,
+    /// 1 to 100 distinct case ids; more is a 422.
+    pub case_ids: Vec<String>,
+    /// On `dispatch`, required: the unit every case goes to.
+    #[serde(default)]
+    pub unit_id: Option<String>,
+    /// On `supervise`, required: the 督办 note every case gets.
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The answer of one case of a bulk action.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkResultDto {
+    pub case_id: String,
+    /// The action was performed (one event on the case).
+    pub ok: bool,
+    /// After the action: the case's number, state and version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// Why it was refused: the HTTP status it would have had alone and what its error
+    /// envelope's `error` would have said (`code`, `message`, `field`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::error::ErrorDetail>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkActionResponse {
+    /// One per case, in the order asked.
+    pub results: Vec<BulkResultDto>,
+    pub succeeded: usize,
+    pub failed: usize,
+}
+
+/// The master a merged case points to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MergeRefDto {
+    pub id: String,
+    pub number: String,
+}
+
+impl From<&cityloop_domain::case::MergeRef> for MergeRefDto {
+    fn from(m: &cityloop_domain::case::MergeRef) -> Self {
+        Self {
+            id: m.case_id.to_string(),
+            number: m.number.to_string(),
+        }
+    }
+}
+
+/// A case merged into the one shown (合并), with its reporter: every reporter of the
+/// duplicates stays on the master.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MergedCaseDto {
+    pub id: String,
+    pub number: String,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+    pub description: String,
+    pub reporter: ReporterDto,
+    /// The case it was merged into (the one shown, or a case merged into it).
+    pub merged_into: String,
 }
 
 impl ActionRequest {
@@ -282,6 +366,20 @@ pub struct EventDto {
     /// On a call-back: what the reporter said (回访结果).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub satisfaction: Option<Satisfaction>,
+    /// On a registration that reclassified: the new category code and the old one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_category: Option<String>,
+    /// On a registration that set the urgency: the new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    /// On a re-dispatch (改派): the unit the case was taken from (`unit_id` is the new one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_unit: Option<UnitId>,
+    /// On a merge (合并): the master case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_into: Option<MergeRefDto>,
 }
 
 impl From<&Event> for EventDto {
@@ -307,6 +405,11 @@ impl From<&Event> for EventDto {
             public_reply: e.public_reply.clone(),
             public_reason: e.public_reason,
             satisfaction: e.satisfaction,
+            category: e.category.as_ref().map(|c| c.code.clone()),
+            previous_category: e.previous_category.as_ref().map(|c| c.code.clone()),
+            priority: e.priority.map(|p| p.as_str().into()),
+            previous_unit: e.previous_unit,
+            merge_into: e.merge_into.as_ref().map(MergeRefDto::from),
         }
     }
 }
@@ -348,6 +451,16 @@ pub struct CaseDto {
     pub follows: Option<String>,
     /// The latest call-back's result (回访结果), if any.
     pub satisfaction: Option<Satisfaction>,
+    /// A merged case (合并): the master that now carries its report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<MergeRefDto>,
+    /// Case detail only: the cases merged into this one, with their reporters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Vec<MergedCaseDto>>,
+    /// How often the case was urged on (督办/催办).
+    pub supervise_count: i64,
+    /// How often it was re-dispatched to another unit (改派).
+    pub redispatch_count: i64,
     pub return_count: i64,
     pub extension_count: i64,
     pub pending_extension: Option<String>,
@@ -449,6 +562,21 @@ pub struct ReporterDto {
     pub callback: Option<bool>,
 }
 
+impl From<&cityloop_domain::case::Contact> for ReporterDto {
+    fn from(c: &cityloop_domain::case::Contact) -> Self {
+        Self {
+            name: c.name.clone(),
+            phone: c.phone.clone(),
+            email: c.email.clone(),
+            device_id: c.device_id.clone(),
+            account_id: c.account_id.clone(),
+            phone_revealable: false,
+            contacted_at: c.contacted_at,
+            callback: c.callback,
+        }
+    }
+}
+
 /// Lookup tables to name units and categories in case DTOs.
 pub struct Names {
     pub units: HashMap<UnitId, String>,
@@ -498,6 +626,10 @@ impl CaseDto {
             redo_count: case.redo_count,
             follows: case.follows.as_ref().map(|f| f.number.0.clone()),
             satisfaction: case.satisfaction,
+            merged_into: case.merged_into.as_ref().map(MergeRefDto::from),
+            merged: None,
+            supervise_count: case.supervise_count,
+            redispatch_count: case.redispatch_count,
             return_count: case.return_count,
             extension_count: case.extension_count,
             pending_extension: case.pending_extension.map(|x| x.to_string()),
@@ -514,16 +646,7 @@ impl CaseDto {
                 .collect(),
             media: case.media.clone(),
             photos: None,
-            reporter: ReporterDto {
-                name: case.reporter.name.clone(),
-                phone: case.reporter.phone.clone(),
-                email: case.reporter.email.clone(),
-                device_id: case.reporter.device_id.clone(),
-                account_id: case.reporter.account_id.clone(),
-                phone_revealable: false,
-                contacted_at: case.reporter.contacted_at,
-                callback: case.reporter.callback,
-            },
+            reporter: ReporterDto::from(&case.reporter),
             external_ref: case
                 .external_ref
                 .clone()
@@ -557,6 +680,20 @@ impl CaseDto {
         dto.events = Some(d.events.iter().map(EventDto::from).collect());
         dto.allowed_actions = Some(d.allowed_actions.clone());
         dto.reporter.phone_revealable = d.contact_access.phone_revealable;
+        dto.merged = Some(
+            d.merged
+                .iter()
+                .map(|m| MergedCaseDto {
+                    id: m.id.to_string(),
+                    number: m.number.to_string(),
+                    source: m.source.as_str().into(),
+                    created_at: m.created_at,
+                    description: m.description.clone(),
+                    reporter: ReporterDto::from(&m.reporter),
+                    merged_into: m.merged_into.to_string(),
+                })
+                .collect(),
+        );
         dto
     }
 }

@@ -47,6 +47,16 @@ impl ApiError {
         }
     }
 
+    /// The inside of the envelope this error is answered with (a bulk action's per-case
+    /// error).
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code.to_owned(),
+            message: self.message.clone(),
+            field: self.field.clone(),
+        }
+    }
+
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", what)
     }

@@ -40,6 +40,7 @@ use crate::routes;
         routes::create_case,
         routes::get_case,
         routes::act,
+        routes::bulk_act,
         routes::reveal_phone,
         crate::search::search,
         crate::search::by_number,

@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cityloop_domain::case::Contact;
-use cityloop_domain::ids::{CaseId, UnitId};
+use cityloop_domain::case::{Contact, MergeRef};
+use cityloop_domain::ids::{CaseId, CaseNumber, UnitId};
 use cityloop_domain::model::{AreaGrade, Priority, Source, UnknownValue};
 use cityloop_domain::public::PublicReason;
 use cityloop_domain::workflow::{Action, Command, Satisfaction};
@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases", get(list_cases).post(create_case))
         .route("/api/v1/cases/{id}", get(get_case))
         .route("/api/v1/cases/{id}/actions", post(act))
+        .route("/api/v1/cases/bulk-actions", post(bulk_act))
         .route("/api/v1/cases/{id}/reveal-phone", post(reveal_phone))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .merge(crate::admin::routes())
@@ -480,6 +481,25 @@ pub(crate) async fn act(
             .as_deref()
             .map(|r| parse_enum::<Satisfaction>("satisfaction", r))
             .transpose()?,
+        priority: req
+            .priority
+            .as_deref()
+            .map(|p| parse_enum::<Priority>("priority", p))
+            .transpose()?,
+        // The number is the service's to fill in from the master it finds.
+        merge_into: req
+            .merge_into
+            .as_deref()
+            .map(|m| {
+                CaseId::parse(m)
+                    .map(|case_id| MergeRef {
+                        case_id,
+                        number: CaseNumber(String::new()),
+                    })
+                    .map_err(|_| ApiError::field("merge_into", "not a case id"))
+            })
+            .transpose()?,
+        routed_unit: None,
     };
     let (d, replayed) = st
         .svc
@@ -492,6 +512,72 @@ pub(crate) async fn act(
     );
     crate::attachments::add_photos(&st, &staff.actor, &mut dto).await?;
     Ok(mark_replayed(Json(dto).into_response(), replayed))
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/bulk-actions", tag = "cases", security(("bearer" = [])),
+    request_body = BulkActionRequest,
+    responses((status = 200, description = "One result per case in the order asked: each case got its own action and event, or its own error (`status` and `error`, as it would have been answered alone)", body = BulkActionResponse),
+              (status = 401, body = ErrorBody),
+              (status = 422, description = "An action other than dispatch or supervise, no case or more than 100, a case listed twice, or a malformed id or unit, named in `field`", body = ErrorBody)))]
+pub(crate) async fn bulk_act(
+    State(st): State<AppState>,
+    staff: Staff,
+    ApiJson(req): ApiJson<BulkActionRequest>,
+) -> Result<Json<BulkActionResponse>, ApiError> {
+    let action = parse_enum::<Action>("action", &req.action)?;
+    let ids = req
+        .case_ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            CaseId::parse(s).map_err(|_| ApiError::field(format!("case_ids[{i}]"), "not a case id"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let cmd = Command {
+        unit_id: req
+            .unit_id
+            .as_deref()
+            .map(|u| UnitId::parse(u).map_err(|_| ApiError::field("unit_id", "not a unit id")))
+            .transpose()?,
+        reason: req.reason.clone(),
+        note: req.note.clone(),
+        ..Command::default()
+    };
+    let results: Vec<BulkResultDto> = st
+        .svc
+        .bulk_act(&staff.actor, action, &ids, cmd)
+        .await?
+        .into_iter()
+        .map(|(id, r)| match r {
+            Ok(c) => BulkResultDto {
+                case_id: id.to_string(),
+                ok: true,
+                number: Some(c.number.to_string()),
+                state: Some(c.state.as_str().into()),
+                version: Some(c.version),
+                status: None,
+                error: None,
+            },
+            Err(e) => {
+                let e = ApiError::from(e);
+                BulkResultDto {
+                    case_id: id.to_string(),
+                    ok: false,
+                    number: None,
+                    state: None,
+                    version: None,
+                    status: Some(e.status.as_u16()),
+                    error: Some(e.detail()),
+                }
+            }
+        })
+        .collect();
+    let succeeded = results.iter().filter(|r| r.ok).count();
+    Ok(Json(BulkActionResponse {
+        failed: results.len() - succeeded,
+        succeeded,
+        results,
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/reveal-phone", tag = "cases", security(("bearer" = [])),

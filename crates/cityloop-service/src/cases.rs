@@ -47,7 +47,36 @@ pub struct CaseDetail {
     pub allowed_actions: Vec<Action>,
     /// What the reader was given of the reporter's contact (see [`crate::privacy`]).
     pub contact_access: ContactAccess,
+    /// The cases merged into this one (合并), directly or through a case merged into it,
+    /// oldest first: their reporters are this case's reporters too (shaped for the reader).
+    pub merged: Vec<MergedCase>,
 }
+
+/// A case merged into another (合并), as its master's detail lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MergedCase {
+    pub id: CaseId,
+    pub number: CaseNumber,
+    pub source: Source,
+    pub created_at: DateTime<Utc>,
+    pub description: String,
+    /// The reporter, shaped for the reader like the master's own.
+    pub reporter: Contact,
+    /// The case it was merged into (this master, or a case merged into it).
+    pub merged_into: CaseId,
+}
+
+/// A bulk action (批量派遣, 批量督办) takes at most this many cases (a bigger list is a 422).
+pub const MAX_BULK: usize = 100;
+
+/// The actions that may be applied to many cases in one call.
+pub const BULK_ACTIONS: &[Action] = &[Action::Dispatch, Action::Supervise];
+
+/// A master lists at most this many merged cases (a bound, not a rule: duplicates of one
+/// problem are a handful).
+pub const MAX_MERGED: usize = 200;
+/// Merges are followed this many levels deep (a case merged into a case merged into …).
+pub const MAX_MERGE_DEPTH: usize = 8;
 
 /// Idempotency scope of the staff API's case creation: `staff:<person id>`.
 const STAFF_CREATE_SCOPE: &str = "staff:";
@@ -498,6 +527,13 @@ impl Services {
         }
         let now = self.now();
         let live = self.cached();
+        let mut cmd = cmd;
+        // Set by the service from the new category's routing only, never by a client.
+        cmd.routed_unit = None;
+        // Role, state and fields first, so nothing else is looked up for a refused action.
+        case.decide(action, &cmd, actor, Self::ctx(&live, now))?;
+        self.complete_command(actor, &case, action, &mut cmd)
+            .await?;
         let event = case.decide(action, &cmd, actor, Self::ctx(&live, now))?;
         self.check_attachment_refs("attachments", &event.attachments)
             .await?;
@@ -541,7 +577,193 @@ impl Services {
             }
         }
         tracing::info!(case.id = %next.id, case.number = %next.number, action = %action, state = %next.state, "case transition");
+        // A staff notice (inbox) would be raised here for `merge` (to the master's unit) and
+        // `supervise` (to event.unit_id): the event carries case, actor, unit and reason.
         Ok(next)
+    }
+
+    /// One action on many cases (批量派遣, 批量督办): each case is its own action and event,
+    /// checked and written on its own, so some may fail (their error is returned in their
+    /// place) while the others succeed. At most [`MAX_BULK`] distinct cases; only the
+    /// [`BULK_ACTIONS`].
+    pub async fn bulk_act(
+        &self,
+        actor: &Actor,
+        action: Action,
+        ids: &[CaseId],
+        cmd: Command,
+    ) -> Result<Vec<(CaseId, Result<Case, ServiceError>)>, ServiceError> {
+        if !BULK_ACTIONS.contains(&action) {
+            return Err(ServiceError::invalid(
+                "action",
+                "a bulk action is dispatch or supervise",
+            ));
+        }
+        if ids.is_empty() {
+            return Err(ServiceError::invalid("case_ids", "name at least one case"));
+        }
+        if ids.len() > MAX_BULK {
+            return Err(ServiceError::invalid(
+                "case_ids",
+                format!("at most {MAX_BULK} cases in one call ({} given)", ids.len()),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
+            return Err(ServiceError::invalid(
+                "case_ids",
+                format!("case {dup} is listed twice"),
+            ));
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let r = self.act(actor, id, action, cmd.clone(), None).await;
+            out.push((id, r));
+        }
+        Ok(out)
+    }
+
+    /// What an action needs beyond the client's command, checked against the store: the
+    /// master of a merge (open, another case, in the reader's scope; 409 otherwise), the
+    /// unit routing suggests for a registration's new category, and for a road chief's
+    /// 督办 that the case lies on one of their segments.
+    async fn complete_command(
+        &self,
+        actor: &Actor,
+        case: &Case,
+        action: Action,
+        cmd: &mut Command,
+    ) -> Result<(), ServiceError> {
+        match action {
+            Action::Merge => {
+                let Some(m) = cmd.merge_into.as_mut() else {
+                    return Ok(());
+                };
+                if m.case_id == case.id {
+                    return Err(ServiceError::OutOfOrder {
+                        field: "merge_into".into(),
+                        message: format!("case {} cannot be merged into itself", case.number),
+                    });
+                }
+                let master = match self.store.get_case(m.case_id).await {
+                    Ok(c) => c,
+                    Err(cityloop_store::StoreError::NotFound(_)) => {
+                        return Err(ServiceError::invalid(
+                            "merge_into",
+                            format!("no case with id {}", m.case_id),
+                        ))
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                self.check_can_see(actor, &master)?;
+                if master.state.is_terminal() {
+                    return Err(ServiceError::OutOfOrder {
+                        field: "merge_into".into(),
+                        message: format!(
+                            "case {} is {} ({}); a duplicate is merged only into an open case",
+                            master.number,
+                            master.state,
+                            master.state.zh()
+                        ),
+                    });
+                }
+                m.number = master.number.clone();
+            }
+            Action::Register => {
+                let Some(new) = cmd.category.clone().filter(|c| *c != case.category) else {
+                    return Ok(());
+                };
+                let category = self.cached().categories.get(&new).cloned().ok_or_else(|| {
+                    ServiceError::invalid("category", format!("unknown category {new}"))
+                })?;
+                let routing = self
+                    .route(
+                        &new,
+                        &category.default_unit_type,
+                        case.location.lon,
+                        case.location.lat,
+                    )
+                    .await?;
+                cmd.routed_unit = routing.unit_id;
+            }
+            Action::Supervise if actor.staff_role() == Some(Role::RoadChief) => {
+                // The segment's current road chiefs (every level above the segment).
+                let on_segment = match case.routing.segment_id.as_deref() {
+                    Some(seg) => self
+                        .store
+                        .road_chiefs(Some(seg))
+                        .await?
+                        .iter()
+                        .any(|a| Some(a.person_id) == actor.person_id),
+                    None => false,
+                };
+                if !on_segment {
+                    return Err(ServiceError::Forbidden(
+                        "a road chief urges (督办) only cases on their own road segments".into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The cases merged into `master`, directly or through cases merged into it, oldest
+    /// first within each level, shaped for the reader; bounded by [`MAX_MERGED`] and
+    /// [`MAX_MERGE_DEPTH`].
+    pub async fn merged_into(
+        &self,
+        actor: &Actor,
+        master: CaseId,
+    ) -> Result<Vec<MergedCase>, ServiceError> {
+        let mut out = Vec::new();
+        let mut level = vec![master];
+        let mut seen = std::collections::HashSet::from([master]);
+        for _ in 0..MAX_MERGE_DEPTH {
+            if level.is_empty() || out.len() >= MAX_MERGED {
+                break;
+            }
+            let left = (MAX_MERGED - out.len()) as i64;
+            let found = self.store.cases_merged_into(&level, left).await?;
+            level = Vec::new();
+            for mut c in found {
+                if !seen.insert(c.id) {
+                    continue;
+                }
+                level.push(c.id);
+                let into = c.merged_into.as_ref().map_or(master, |m| m.case_id);
+                self.shape_case(actor, &mut c);
+                out.push(MergedCase {
+                    id: c.id,
+                    number: c.number,
+                    source: c.source,
+                    created_at: c.created_at,
+                    description: c.description,
+                    reporter: c.reporter,
+                    merged_into: into,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The open (or last) case a merged case's report now lives on: its master, followed
+    /// through masters that were merged themselves ([`MAX_MERGE_DEPTH`] levels at most).
+    /// None for a case that was not merged.
+    pub async fn master_of(&self, case: &Case) -> Result<Option<Case>, ServiceError> {
+        let mut next = case.merged_into.as_ref().map(|m| m.case_id);
+        let mut master = None;
+        for _ in 0..MAX_MERGE_DEPTH {
+            let Some(id) = next else { break };
+            let c = match self.store.get_case(id).await {
+                Ok(c) => c,
+                Err(cityloop_store::StoreError::NotFound(_)) => break,
+                Err(e) => return Err(e.into()),
+            };
+            next = c.merged_into.as_ref().map(|m| m.case_id);
+            master = Some(c);
+        }
+        Ok(master)
     }
 
     /// One case with its timeline, as `actor` may see it.
@@ -549,7 +771,9 @@ impl Services {
         let case = self.store.get_case(id).await?;
         self.check_can_see(actor, &case)?;
         let events = self.store.events(id).await?;
-        Ok(self.detail(actor, case, events))
+        let mut d = self.detail(actor, case, events);
+        d.merged = self.merged_into(actor, id).await?;
+        Ok(d)
     }
 
     /// One case with its timeline, without the visibility check (the caller just acted
@@ -561,7 +785,9 @@ impl Services {
     ) -> Result<CaseDetail, ServiceError> {
         let case = self.store.get_case(id).await?;
         let events = self.store.events(id).await?;
-        Ok(self.detail(actor, case, events))
+        let mut d = self.detail(actor, case, events);
+        d.merged = self.merged_into(actor, id).await?;
+        Ok(d)
     }
 
     /// Builds the detail view from a case and its events, shaped for the reader
@@ -570,19 +796,26 @@ impl Services {
         let now = self.now();
         let calendar = self.calendar();
         let contact_access = self.shape_case(actor, &mut case);
+        let light = case.light(&calendar, now);
+        // 督办 is offered only once the light is yellow or red (the case refuses it before).
+        let due = matches!(light, Some(Light::Yellow | Light::Red));
         CaseDetail {
             deadline: case.deadline(&calendar),
             deadline_weekends_only: case.deadline_weekends_only(&calendar),
-            light: case.light(&calendar, now),
+            light,
             allowed_actions: match actor.staff_role() {
                 Some(role) if role != Role::Handler || case.unit_id == actor.unit_id => {
                     allowed_actions(case.state, role)
+                        .into_iter()
+                        .filter(|a| *a != Action::Supervise || due)
+                        .collect()
                 }
                 _ => Vec::new(),
             },
             contact_access,
             case,
             events,
+            merged: Vec::new(),
         }
     }
 

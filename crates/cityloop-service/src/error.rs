@@ -25,7 +25,8 @@ pub enum ServiceError {
     #[error("{field}: {message}")]
     Duplicate { field: String, message: String },
     /// A step that cannot follow where a record stands (an enforcement step out of
-    /// order); names the field. 409 like a state conflict.
+    /// order, a merge into the same or a closed case); names the field. 409 like a state
+    /// conflict.
     #[error("{field}: {message}")]
     OutOfOrder { field: String, message: String },
     #[error("too many attempts; try again in {retry_after_s} s")]
@@ -76,7 +77,13 @@ impl From<TransitionError> for ServiceError {
             TransitionError::RoleNotAllowed { .. } | TransitionError::OutOfScope { .. } => {
                 ServiceError::Forbidden(e.to_string())
             }
-            TransitionError::WrongState { .. } => ServiceError::Conflict(e.to_string()),
+            TransitionError::WrongState { .. } | TransitionError::NotDue { .. } => {
+                ServiceError::Conflict(e.to_string())
+            }
+            TransitionError::MergeIntoItself => ServiceError::OutOfOrder {
+                field: "merge_into".into(),
+                message: "a case cannot be merged into itself".into(),
+            },
             TransitionError::MissingField { field, action } => ServiceError::Invalid {
                 field: field.into(),
                 message: format!("is required for {action}"),

@@ -966,13 +966,46 @@ impl Services {
             .collect())
     }
 
+    /// The masters of the merged cases among `cases` (see [`Services::master_of`]), by the
+    /// merged case's id.
+    async fn masters(&self, cases: &[Case]) -> Result<HashMap<CaseId, Case>, ServiceError> {
+        let mut out = HashMap::new();
+        for c in cases.iter().filter(|c| c.merged_into.is_some()) {
+            if let Some(m) = self.master_of(c).await? {
+                out.insert(c.id, m);
+            }
+        }
+        Ok(out)
+    }
+
     fn public_view(
         &self,
         case: &Case,
+        master: Option<&Case>,
         categories: &HashMap<CategoryCode, Category>,
         units: &HashMap<UnitId, String>,
         lang: Lang,
     ) -> PublicRequest {
+        // A merged request (合并) answers with its master's status and says which case
+        // carries it (design.md §5: the citizen is told which case now carries the report).
+        if let Some(m) = master {
+            let mut view = self.public_view(m, None, categories, units, lang);
+            let carried = match lang {
+                Lang::Zh => format!("重复反映，已并入案件 {} 一并处理。", m.number),
+                Lang::En => format!("A duplicate, handled under case {}. ", m.number),
+            };
+            view.status_notes = Some(carried + view.status_notes.as_deref().unwrap_or(""));
+            let own = self.public_view(case, None, categories, units, lang);
+            return PublicRequest {
+                status: view.status,
+                status_notes: view.status_notes,
+                agency_responsible: view.agency_responsible,
+                service_notice: view.service_notice,
+                expected_datetime: view.expected_datetime,
+                updated_datetime: own.updated_datetime.max(view.updated_datetime),
+                ..own
+            };
+        }
         let status = PublicStatus::of(case.state);
         let service_name = categories
             .get(&case.category)
@@ -1082,7 +1115,8 @@ impl Services {
         let cache = self.cached();
         let cats = &cache.categories;
         let units = self.unit_names().await?;
-        Ok(self.public_view(&case, cats, &units, lang))
+        let master = self.master_of(&case).await?;
+        Ok(self.public_view(&case, master.as_ref(), cats, &units, lang))
     }
 
     /// A token (a case's internal id) resolved to the case number.
@@ -1146,6 +1180,7 @@ impl Services {
                 }
             }
             cases.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
+            let masters = self.masters(&cases).await?;
             let requests = cases
                 .iter()
                 .filter(|c| {
@@ -1159,7 +1194,7 @@ impl Services {
                     offset as usize
                 })
                 .take(page_size as usize)
-                .map(|c| self.public_view(c, cats, &units, lang))
+                .map(|c| self.public_view(c, masters.get(&c.id), cats, &units, lang))
                 .collect();
             return Ok(PublicPage {
                 requests,
@@ -1236,10 +1271,11 @@ impl Services {
                 })
             })
             .flatten();
+        let masters = self.masters(&cases).await?;
         Ok(PublicPage {
             requests: cases
                 .iter()
-                .map(|c| self.public_view(c, cats, &units, lang))
+                .map(|c| self.public_view(c, masters.get(&c.id), cats, &units, lang))
                 .collect(),
             next_cursor,
         })

@@ -459,6 +459,19 @@ macro_rules! sql_store {
                 decode_case(&row)
             }
 
+            async fn cases_merged_into(&self, masters: &[CaseId], limit: i64) -> Result<Vec<Case>> {
+                if masters.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = QueryBuilder::<$db>::new(
+                    "SELECT view FROM cases WHERE merged_into IS NOT NULL",
+                );
+                push_in(&mut q, "merged_into", masters.iter().map(|m| m.to_string()));
+                q.push(" ORDER BY created_at, id LIMIT ").push_bind(limit);
+                let rows = q.build().fetch_all(&self.reader).await?;
+                rows.iter().map(decode_case).collect()
+            }
+
             async fn events(&self, id: CaseId) -> Result<Vec<Event>> {
                 let rows = sqlx::query("SELECT body FROM case_events WHERE case_id = $1 ORDER BY seq")
                     .bind(id.to_string())

@@ -437,6 +437,9 @@ pub trait Store:
     async fn idempotency_key(&self, scope: &str, key: &str) -> Result<Option<KeyUse>>;
     async fn get_case(&self, id: CaseId) -> Result<Case>;
     async fn get_case_by_number(&self, number: &str) -> Result<Case>;
+    /// The cases merged (合并) directly into one of `masters`, oldest first, at most
+    /// `limit` (migration 0022's `merged_into` column).
+    async fn cases_merged_into(&self, masters: &[CaseId], limit: i64) -> Result<Vec<Case>>;
     async fn events(&self, id: CaseId) -> Result<Vec<Event>>;
     async fn list_cases(&self, filter: &CaseFilter, page: &Page) -> Result<Vec<Case>>;
     /// Counts cases per grid cell (map clusters, issue 17): one aggregate query over the

@@ -173,6 +173,69 @@ store_test!(
     case_round_trips_with_chinese_text_and_utc_times
 );
 
+async fn merged_cases_are_found_by_their_master_oldest_first(db: &TestDb) {
+    let fx = Fixture::new();
+    let master = create(&db.store, &fx, 1, t0()).await;
+    let other = create(&db.store, &fx, 2, t0()).await;
+    let mut merged = Vec::new();
+    for n in 3..6 {
+        let case = create(&db.store, &fx, n, t0() + Duration::minutes(n)).await;
+        let cmd = Command {
+            reason: Some("重复".into()),
+            merge_into: Some(cityloop_domain::case::MergeRef {
+                case_id: master.id,
+                number: master.number.clone(),
+            }),
+            ..Command::default()
+        };
+        let ev = case
+            .decide(
+                Action::Merge,
+                &cmd,
+                &operator(),
+                fx.ctx(t0() + Duration::minutes(10)),
+            )
+            .unwrap();
+        let mut next = case.clone();
+        next.apply(&ev).unwrap();
+        db.store.append_event(&next, None, &ev).await.unwrap();
+        merged.push(next.id);
+    }
+    let found = db
+        .store
+        .cases_merged_into(&[master.id, other.id], 10)
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), merged);
+    assert!(found
+        .iter()
+        .all(|c| c.merged_into.as_ref().unwrap().case_id == master.id));
+    assert_eq!(
+        db.store
+            .cases_merged_into(&[master.id], 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(db
+        .store
+        .cases_merged_into(&[other.id], 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(db
+        .store
+        .cases_merged_into(&[], 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+store_test!(
+    merged_into_master,
+    merged_cases_are_found_by_their_master_oldest_first
+);
+
 async fn a_transition_and_its_event_commit_together_or_not_at_all(db: &TestDb) {
     let fx = Fixture::new();
     let case = create(&db.store, &fx, 1, t0()).await;
@@ -1102,6 +1165,11 @@ fn random_step(
         extension: Some(TimeLimit {
             amount: 1,
             unit: LimitUnit::WorkingDays,
+        }),
+        attachments: vec!["sha256:x".into()],
+        merge_into: (action == Action::Merge).then(|| cityloop_domain::case::MergeRef {
+            case_id: CaseId::new_v7(),
+            number: CaseNumber("410103-20261126-9999".into()),
         }),
         ..Command::default()
     };

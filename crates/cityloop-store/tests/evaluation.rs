@@ -152,6 +152,10 @@ async fn run(store: &Arc<dyn Store>, steps: &[(usize, usize, usize, i64)]) -> Ve
             }),
             attachments: vec!["sha256:x".into()],
             category: None,
+            merge_into: (action == Action::Merge).then(|| cityloop_domain::case::MergeRef {
+                case_id: cases[(ci + 1) % cases.len()].id,
+                number: cases[(ci + 1) % cases.len()].number.clone(),
+            }),
             ..Command::default()
         };
         let ctx = Ctx {

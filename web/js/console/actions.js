@@ -4,9 +4,10 @@
 // list offers (never a destructive one: 作废 and the like only inside the case).
 
 import { t } from '../i18n.js';
-import { h, api, showError, clearErrors, clearOnInput } from '../common.js';
+import { h, api, showError, clearErrors, clearOnInput, ApiError } from '../common.js';
 import { photoPicker, uploadPhoto } from '../photos.js';
 import { ctx, actionName, fieldBox } from './ctx.js';
+import { categoryPicker } from './category.js';
 
 /**
  * The fields each action needs, as the rule table says (the server checks them again;
@@ -23,10 +24,16 @@ export const ACTION_FIELDS = {
   request_extension: ['extension', 'reason'],
   report_back: ['note', 'attachments'],
   callback: ['satisfaction'],
+  not_true: ['reason', 'attachments'],
+  redispatch: ['unit_id', 'reason'],
+  merge: ['merge_into', 'reason'],
+  supervise: ['reason'],
 };
 /** The call-back (回访) results an operator may record, in the order a call goes. */
 export const SATISFACTIONS = ['satisfied', 'basically_satisfied', 'unsatisfied', 'unreached'];
-export const DANGEROUS = new Set(['void', 'return', 'roll_back', 'check_fail', 'refuse_extension', 'suspend']);
+export const DANGEROUS = new Set(['void', 'return', 'roll_back', 'check_fail', 'refuse_extension', 'suspend', 'not_true', 'merge']);
+/** Actions that end the case: the first press with the form filled asks again. */
+const ENDS_CASE = new Set(['void', 'not_true', 'merge']);
 /** What a citizen may be told when a case is not taken up (the reason itself stays internal). */
 export const PUBLIC_REASONS = ['other', 'duplicate', 'not_found_on_site', 'not_urban_management', 'outside_district', 'insufficient_information'];
 
@@ -48,9 +55,13 @@ let formSeq = 0;
 /**
  * The form of one action on case `c`: the fields the action requires (and an optional
  * note), a confirm and a cancel button. Posts with the case's version; every failure is
- * shown next to the field the server names.
+ * shown next to the field the server names. `mergeInto`: the master's number to start a
+ * merge with; `duplicates`: the open cases nearby offered as masters.
+ * @param {string} action
+ * @param {any} c
+ * @param {{ onDone: (updated: any) => any, onCancel?: () => void, mergeInto?: string, duplicates?: any[] }} opts
  */
-export function actionForm(action, c, { onDone, onCancel }) {
+export function actionForm(action, c, { onDone, onCancel, mergeInto = '', duplicates = [] }) {
   const n = ++formSeq;
   const id = (f) => `act-${n}-${f}`;
   const needs = ACTION_FIELDS[action] || [];
@@ -59,7 +70,9 @@ export function actionForm(action, c, { onDone, onCancel }) {
   form.append(h('p', { class: 'form-error', role: 'alert', hidden: true }));
 
   if (needs.includes('unit_id')) {
-    const suggested = c.suggested_unit?.id || c.unit?.id;
+    // 改派 goes to another unit than the one holding the case: nothing is preselected.
+    const current = action === 'redispatch' ? c.unit?.id : null;
+    const suggested = action === 'redispatch' ? null : c.suggested_unit?.id || c.unit?.id;
     const opt = (u) =>
       h('option', { value: u.id, selected: u.id === suggested }, `${u.name}${u.id === suggested ? ` ${t('act.suggested')}` : ''}`);
     const sel = h(
@@ -67,11 +80,38 @@ export function actionForm(action, c, { onDone, onCancel }) {
       { name: 'unit_id' },
       h('option', { value: '' }, t('act.unit_pick')),
       ['department', 'street'].map((kind) =>
-        h('optgroup', { label: t(`unitkind.${kind}`) }, ctx.units.filter((u) => u.kind === kind && u.active !== false).map(opt)),
+        h('optgroup', { label: t(`unitkind.${kind}`) }, ctx.units.filter((u) => u.kind === kind && u.active !== false && u.id !== current).map(opt)),
       ),
     );
-    form.append(fieldBox('unit_id', id('unit'), t('act.unit'), sel));
+    form.append(fieldBox('unit_id', id('unit'), action === 'redispatch' ? t('act.redispatch_unit', { unit: c.unit?.name || '' }) : t('act.unit'), sel));
   }
+  // 立案: the operator may correct the category (the case is re-routed) and set the urgency.
+  /** @type {any} */
+  let recat = null;
+  if (action === 'register') {
+    recat = categoryPicker({ id: id('recat') });
+    const label = recat.querySelector('label');
+    if (label) label.textContent = t('act.recategorise', { name: c.category?.name || c.category?.code || '' });
+    form.append(recat);
+    form.append(
+      fieldBox(
+        'priority',
+        id('priority'),
+        t('act.priority'),
+        h('select', { name: 'priority' }, ['normal', 'urgent'].map((p) => h('option', { value: p, selected: p === c.priority }, t(`priority.${p}`)))),
+      ),
+    );
+  }
+  if (needs.includes('merge_into')) {
+    const list = id('masters');
+    const input = h('input', { type: 'text', name: 'merge_into', value: mergeInto, list, autocomplete: 'off', inputmode: 'numeric', placeholder: t('act.merge_into_placeholder') });
+    form.append(
+      fieldBox('merge_into', id('merge-into'), t('act.merge_into'), input, t('act.merge_into_hint')),
+      h('datalist', { id: list }, duplicates.filter((d) => d.id !== c.id).map((d) => h('option', { value: d.number }, `${d.number} · ${Math.round(d.distance_m)} m`))),
+    );
+  }
+  if (action === 'not_true') form.append(h('p', { class: 'hint' }, t('act.not_true_hint')));
+  if (action === 'supervise') form.append(h('p', { class: 'hint' }, t('act.supervise_hint', { unit: c.unit?.name || '' })));
   if (needs.includes('extension')) {
     const amount = h('input', { type: 'number', name: 'extension_amount', min: '1', step: '1', inputmode: 'numeric', value: '1', id: id('ext-amount'), 'aria-label': `${t('act.extension')} · ${t('act.extension_amount')}` });
     const unit = h(
@@ -102,7 +142,8 @@ export function actionForm(action, c, { onDone, onCancel }) {
     form.append(fieldBox('reason', id('reason'), t('act.callback_reason'), h('textarea', { name: 'reason', rows: 2, maxlength: 500 })));
   }
   if (needs.includes('reason')) {
-    form.append(fieldBox('reason', id('reason'), t('act.reason'), h('textarea', { name: 'reason', rows: 2, maxlength: 500 })));
+    const label = action === 'supervise' ? t('act.supervise_reason') : t('act.reason');
+    form.append(fieldBox('reason', id('reason'), label, h('textarea', { name: 'reason', rows: 2, maxlength: 500 })));
   }
   if (action === 'void') {
     form.append(
@@ -172,11 +213,11 @@ export function actionForm(action, c, { onDone, onCancel }) {
     /** @type {Record<string, any>} */
     const body = { action, version: c.version };
     const val = (/** @type {string} */ name) => form.elements[name]?.value?.trim() || '';
-    if (action === 'void' && val('reason') && !asked) {
+    if (ENDS_CASE.has(action) && val('reason') && !asked) {
       asked = true;
-      ask.textContent = t('act.void_confirm', { number: c.number });
+      ask.textContent = t(`act.${action}_confirm`, { number: c.number, master: val('merge_into') });
       ask.hidden = false;
-      submit.textContent = t('act.void_confirm_button');
+      submit.textContent = t(`act.${action}_confirm_button`);
       submit.focus();
       return;
     }
@@ -187,8 +228,27 @@ export function actionForm(action, c, { onDone, onCancel }) {
     if (action === 'void' && val('public_reason')) body.public_reason = val('public_reason');
     if (needs.includes('unit_id') && val('unit_id')) body.unit_id = val('unit_id');
     if (needs.includes('extension') && val('extension_amount')) body.extension = `${val('extension_amount')}${val('extension_unit')}`;
+    if (action === 'register') {
+      const cat = recat?.value();
+      if (cat && cat.code !== c.category?.code) body.category = { standard: cat.standard, kind: cat.kind, code: cat.code };
+      if (val('priority') && val('priority') !== c.priority) body.priority = val('priority');
+    }
     submit.disabled = true;
     try {
+      // The master is typed or picked by its number; the API takes its id.
+      if (needs.includes('merge_into') && val('merge_into')) {
+        const typed = val('merge_into');
+        const known = duplicates.find((d) => d.number === typed || d.id === typed);
+        if (known) body.merge_into = known.id;
+        else {
+          try {
+            body.merge_into = (await api(`/api/v1/cases/by-number/${encodeURIComponent(typed)}`)).id;
+          } catch (err) {
+            if (!(err instanceof ApiError) || err.status !== 404) throw err;
+            throw new ApiError({ status: 422, code: 'invalid_field', field: 'merge_into', message: `merge_into: ${t('act.merge_into_unknown', { n: typed })}` });
+          }
+        }
+      }
       const files = photos.files();
       if (files.length) {
         body.attachments = [];

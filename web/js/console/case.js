@@ -111,9 +111,11 @@ export async function renderCase(root, id, { message, embedded = false, onChange
       ),
     ),
   );
-  const openAction = (a, button) => {
+  const openAction = (a, button, mergeInto = '') => {
     for (const b of buttons.querySelectorAll('button')) b.setAttribute('aria-expanded', String(b === button));
     const form = actionForm(a, c, {
+      mergeInto,
+      duplicates: dups,
       onDone: async (updated) => {
         const msg = t('act.done', { action: actionName(a), number: updated.number });
         if (embedded && onChanged) await onChanged(updated, msg);
@@ -179,20 +181,56 @@ export async function renderCase(root, id, { message, embedded = false, onChange
     kv('list.road_chief', context?.road_chiefs?.length ? context.road_chiefs.map((/** @type {any} */ r) => `${r.name}（${r.level_zh}）`).join('、') : null),
   );
   const dups = (context?.duplicates || []).filter((/** @type {any} */ d) => d.id !== c.id);
+  const canMerge = (c.allowed_actions || []).includes('merge');
+  const mergeButton = buttons.querySelector('button[data-action="merge"]');
   const dupNote = dups.length
     ? h(
         'div',
         { class: 'dup-hint', role: 'note', 'data-testid': 'case-dups' },
         h('strong', {}, t('intake.dups', { n: dups.length })),
         ' ',
-        dups.map((/** @type {any} */ d, /** @type {number} */ i) => [i ? '、' : '', h('a', { href: `#/case/${d.id}` }, d.number), ` (${Math.round(d.distance_m)} m)`]),
+        dups.map((/** @type {any} */ d, /** @type {number} */ i) => [
+          i ? '、' : '',
+          h('a', { href: `#/case/${d.id}` }, d.number),
+          ` (${Math.round(d.distance_m)} m)`,
+          canMerge && mergeButton
+            ? [' ', h('button', { type: 'button', class: 'link', dataset: { testid: 'merge-into' }, onclick: () => openAction('merge', mergeButton, d.number) }, t('case.merge_into_this', { n: d.number }))]
+            : null,
+        ]),
+      )
+    : null;
+  const mergedBox = c.merged?.length
+    ? h(
+        'section',
+        { class: 'card-box', 'aria-labelledby': 'merged-heading', 'data-testid': 'merged' },
+        h('h3', { id: 'merged-heading' }, t('case.merged_heading', { n: c.merged.length })),
+        h(
+          'ul',
+          { class: 'merged-list' },
+          c.merged.map((/** @type {any} */ m) =>
+            h(
+              'li',
+              {},
+              h('a', { href: `#/case/${m.id}` }, m.number),
+              ' · ',
+              t(`source.${m.source}`),
+              ' · ',
+              timeEl(m.created_at),
+              m.reporter?.name || m.reporter?.phone ? [' · ', [m.reporter.name, m.reporter.phone].filter(Boolean).join(' ')] : null,
+              h('br'),
+              h('span', { class: 'muted' }, m.description.length > 60 ? `${m.description.slice(0, 60)}…` : m.description),
+            ),
+          ),
+        ),
       )
     : null;
   const notes = [
+    c.merged_into ? h('span', { 'data-testid': 'merged-into' }, t('case.merged_into'), h('a', { href: `#/case/${c.merged_into.id}` }, c.merged_into.number)) : null,
     c.pending_extension ? t('case.pending_extension', { x: c.pending_extension }) : null,
     c.void_reason ? t('case.void_reason', { x: c.void_reason }) : null,
     c.public_reason ? t('case.public_reason', { x: t(`preason.${c.public_reason}`) }) : null,
     t('case.counts', { r: c.return_count, w: c.rework_count, e: c.extension_count }),
+    c.supervise_count || c.redispatch_count ? t('case.loop_counts', { s: c.supervise_count || 0, d: c.redispatch_count || 0 }) : null,
     c.satisfaction ? t('case.satisfaction', { x: t(`sat.${c.satisfaction}`) }) : null,
     c.redo_count ? t('case.redo_count', { n: c.redo_count }) : null,
     c.follows ? t('case.follows', { n: c.follows }) : null,
@@ -239,9 +277,9 @@ export async function renderCase(root, id, { message, embedded = false, onChange
   const placeBox = h('section', { class: 'card-box', 'aria-label': t('case.place') }, h('h3', {}, t('case.place')), mapEl, placeList);
   const enforcementBox = h('div', { id: 'enforcement-box' });
   if (embedded) {
-    fill(root, head, actionsBox, photosBox, detailsBox, enforcementBox, placeBox, timelineBox);
+    fill(root, head, actionsBox, photosBox, detailsBox, mergedBox, enforcementBox, placeBox, timelineBox);
   } else {
-    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, detailsBox, enforcementBox, photosBox, timelineBox), placeBox));
+    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, detailsBox, mergedBox, enforcementBox, photosBox, timelineBox), placeBox));
   }
   renderEnforcement(enforcementBox, c.id);
   if (!embedded || focus) heading.focus({ preventScroll: embedded });
@@ -253,6 +291,12 @@ function backLink() {
   return h('p', {}, h('a', { href: ctx.lastList || `#/${HOME[ctx.user.role] || 'all'}` }, `← ${t('case.back')}`));
 }
 
+/** A category named by its bare code, as events record it (matters first: 5-digit codes are shared with components). */
+function codeName(/** @type {string} */ code) {
+  const c = ctx.categories.find((x) => x.code === code && x.kind === 'matter') || ctx.categories.find((x) => x.code === code);
+  return c ? categoryName(c) : code;
+}
+
 function timeline(events) {
   return h(
     'ol',
@@ -262,7 +306,11 @@ function timeline(events) {
         e.satisfaction ? [t('act.satisfaction'), t(`sat.${e.satisfaction}`)] : null,
         e.note ? [t('ev.note'), e.note] : null,
         e.reason ? [t('ev.reason'), e.reason] : null,
-        e.unit_id ? [t('ev.unit'), unitName(e.unit_id)] : null,
+        e.previous_unit ? [t('ev.redispatch'), `${unitName(e.previous_unit)} → ${unitName(e.unit_id)}`] : null,
+        e.unit_id && !e.previous_unit ? [e.kind === 'supervise' ? t('ev.supervised_unit') : t('ev.unit'), unitName(e.unit_id)] : null,
+        e.previous_category ? [t('ev.recategorised'), `${codeName(e.previous_category)} → ${codeName(e.category)}`] : null,
+        e.priority ? [t('ev.priority'), t(`priority.${e.priority}`)] : null,
+        e.merge_into ? [t('ev.merge_into'), h('a', { href: `#/case/${e.merge_into.id}` }, e.merge_into.number)] : null,
         e.extension ? [t('ev.extension'), e.extension] : null,
         e.attachments?.length && !e.photos?.length ? [t('ev.attachments'), e.attachments.join('、')] : null,
         e.public_reason ? [t('ev.public_reason'), t(`preason.${e.public_reason}`)] : null,

@@ -193,7 +193,20 @@ export function renderIntake(root) {
                   'li',
                   {},
                   h('a', { href: `#/case/${d.id}`, target: '_blank', rel: 'noopener' }, d.number),
-                  ` · ${stateName(d.state)} · ${Math.round(d.distance_m)} m`,
+                  ` · ${stateName(d.state)} · ${Math.round(d.distance_m)} m `,
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'secondary small',
+                      dataset: { testid: 'attach-dup' },
+                      onclick: () => {
+                        attachTo = d;
+                        form.requestSubmit();
+                      },
+                    },
+                    t('intake.attach_dup', { n: d.number }),
+                  ),
                 ),
               ),
             ),
@@ -204,6 +217,9 @@ export function renderIntake(root) {
   };
 
   // ---- sending ----
+  // "Attach as duplicate": the case about to be registered is merged into this one.
+  /** @type {any} */
+  let attachTo = null;
   let key = randomKey();
   form.addEventListener('input', () => {
     // A changed form is a new registration; an unchanged resend is the same one.
@@ -263,7 +279,17 @@ export function renderIntake(root) {
         for (const f of files) body.media.push((await uploadPhoto(f)).id);
       }
       const c = await api('/api/v1/cases', { method: 'POST', body, headers: { 'Idempotency-Key': key } });
-      const msg = t('intake.done', { number: c.number, state: stateName(c.state) });
+      let msg = t('intake.done', { number: c.number, state: stateName(c.state) });
+      const master = attachTo;
+      if (master) {
+        // Registered first (the call is never lost), then merged: a refused merge leaves
+        // the new case in the queue and says why.
+        await api(`/api/v1/cases/${encodeURIComponent(c.id)}/actions`, {
+          method: 'POST',
+          body: { action: 'merge', merge_into: master.id, reason: t('intake.dup_reason', { n: master.number }), version: c.version },
+        });
+        msg = t('intake.attached', { number: c.number, master: master.number });
+      }
       fill(status, msg, ' ', h('a', { href: `#/case/${c.id}`, 'data-testid': 'created-link' }, t('intake.open_created')));
       announce(msg);
       // Ready for the next call: same channel, fresh time, empty fields.
@@ -285,6 +311,7 @@ export function renderIntake(root) {
       }
     } finally {
       submit.disabled = false;
+      attachTo = null;
     }
   });
 

@@ -8,7 +8,7 @@
 /* global echarts */
 
 import { t, lang } from '../i18n.js';
-import { h, fill, timeEl, api, showError, describe, announce, ApiError } from '../common.js';
+import { h, fill, timeEl, api, showError, clearErrors, describe, announce, ApiError } from '../common.js';
 import { createMap, LIGHT_COLOURS } from '../map.js';
 import {
   ctx,
@@ -39,17 +39,103 @@ export const VIEWS = {
     rowActions: true,
   },
   verify: { roles: ['inspector'], states: ['to_verify', 'to_check'], rowActions: true },
-  dispatch: { roles: ['dispatcher', 'supervisor'], states: ['to_dispatch'], rowActions: true },
+  dispatch: { roles: ['dispatcher', 'supervisor'], states: ['to_dispatch'], rowActions: true, bulk: 'dispatch' },
   approvals: { roles: ['dispatcher', 'supervisor'], states: ['extension_pending', 'suspended'] },
   mine: { roles: ['handler', 'enforcer'], filters: ['state', 'category', 'source'], defaultState: 'open' },
-  overdue: { roles: ['supervisor', 'dispatcher', 'admin'], overdue: true, chart: true, filters: ['category', 'source'] },
-  roadchief: { roles: ['road_chief'], street: true, filters: ['state', 'category', 'source'], defaultState: 'open' },
+  overdue: { roles: ['supervisor', 'dispatcher', 'admin'], overdue: true, chart: true, filters: ['category', 'source'], bulk: 'supervise' },
+  roadchief: { roles: ['road_chief'], street: true, filters: ['state', 'category', 'source'], defaultState: 'open', bulk: 'supervise' },
   to_close: { roles: ['supervisor', 'operator'], states: ['to_callback', 'to_close'] },
   all: {
     roles: ['admin', 'operator', 'dispatcher', 'inspector', 'supervisor', 'handler', 'road_chief', 'enforcer'],
     filters: ['state', 'category', 'source'],
   },
 };
+
+/** Who may run each bulk action (the rule table's roles; the server checks every case). */
+const BULK_ROLES = { dispatch: ['dispatcher', 'supervisor'], supervise: ['supervisor', 'road_chief'] };
+/** The server takes at most this many cases in one bulk call. */
+const BULK_MAX = 100;
+
+/**
+ * The bulk bar of a work list: how many rows are selected, the one field the action
+ * needs (the unit of a dispatch, the note of a 督办) and the button; after a run, one
+ * line per case that was not done, with the server's reason.
+ * @param {'dispatch' | 'supervise'} action
+ * @param {Set<string>} selected
+ * @param {() => any[]} items
+ * @param {(message: string) => Promise<void>} reload
+ */
+function bulkBar(action, selected, items, reload) {
+  const count = h('strong', { 'aria-live': 'polite', 'data-testid': 'bulk-count' });
+  const results = h('ul', { class: 'bulk-results', 'data-testid': 'bulk-results' });
+  const form = h('form', { class: 'bulk-bar', novalidate: true, 'aria-label': t('bulk.bar'), 'data-testid': 'bulk-bar' });
+  form.append(h('p', { class: 'form-error', role: 'alert', hidden: true }));
+  let control;
+  if (action === 'dispatch') {
+    control = h(
+      'select',
+      { name: 'unit_id' },
+      h('option', { value: '' }, t('bulk.unit_pick')),
+      ['department', 'street'].map((kind) =>
+        h('optgroup', { label: t(`unitkind.${kind}`) }, ctx.units.filter((u) => u.kind === kind && u.active !== false).map((u) => h('option', { value: u.id }, u.name))),
+      ),
+    );
+    form.append(fieldBox('unit_id', 'bulk-unit', t('bulk.unit'), control));
+  } else {
+    control = h('input', { type: 'text', name: 'reason', maxlength: 500, autocomplete: 'off' });
+    form.append(fieldBox('reason', 'bulk-reason', t('bulk.reason'), control));
+  }
+  const run = h('button', { type: 'submit', class: 'primary', disabled: true, 'data-testid': 'bulk-run' });
+  const clear = h('button', { type: 'button', class: 'secondary', disabled: true }, t('bulk.clear'));
+  form.append(h('div', { class: 'row' }, count, run, clear), results);
+  const update = () => {
+    const n = selected.size;
+    count.textContent = t('bulk.selected', { n });
+    run.textContent = t(action === 'dispatch' ? 'bulk.run_dispatch' : 'bulk.run_supervise', { n });
+    run.disabled = n === 0 || n > BULK_MAX;
+    clear.disabled = n === 0;
+    if (n > BULK_MAX) count.textContent += `（${t('bulk.limit')}）`;
+  };
+  clear.addEventListener('click', () => {
+    selected.clear();
+    for (const box of document.querySelectorAll('input.row-pick, input.pick-all')) /** @type {HTMLInputElement} */ (box).checked = false;
+    update();
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors(form);
+    results.replaceChildren();
+    const ids = items().map((c) => c.id).filter((id) => selected.has(id));
+    /** @type {Record<string, any>} */
+    const body = { action, case_ids: ids };
+    const v = /** @type {HTMLInputElement} */ (control).value.trim();
+    if (v) body[action === 'dispatch' ? 'unit_id' : 'reason'] = v;
+    run.disabled = true;
+    try {
+      const r = await api('/api/v1/cases/bulk-actions', { method: 'POST', body });
+      const numbers = new Map(items().map((c) => [c.id, c.number]));
+      // A field the whole call lacks (the unit, the note) is shown next to it.
+      const first = r.results.find((/** @type {any} */ x) => !x.ok);
+      if (first && r.succeeded === 0 && first.error?.field && first.error.field !== 'case_ids') {
+        showError(form, new ApiError({ status: first.status, ...first.error }));
+        return;
+      }
+      selected.clear();
+      const msg = t('bulk.done', { ok: r.succeeded, fail: r.failed });
+      await reload(msg);
+      announce(msg);
+      for (const x of r.results.filter((/** @type {any} */ x) => !x.ok)) {
+        results.append(h('li', { class: 'form-error' }, `${numbers.get(x.case_id) || x.case_id}${colon()}${describe(new ApiError({ status: x.status, ...x.error }))}`));
+      }
+    } catch (err) {
+      showError(form, err);
+    } finally {
+      update();
+    }
+  });
+  update();
+  return Object.assign(form, { update });
+}
 
 function listQuery(view, params) {
   const cfg = VIEWS[view];
@@ -185,6 +271,27 @@ export async function renderList(root, view, params) {
   const status = h('p', { class: 'status-line', 'aria-live': 'polite', 'data-testid': 'status' });
   const tbody = h('tbody');
   const cols = ['list.case', 'list.problem', 'list.place_unit', 'list.deadline'];
+  const bulk = cfg.bulk && BULK_ROLES[cfg.bulk].includes(ctx.user?.role || '') ? cfg.bulk : null;
+  /** The ids of the rows ticked for a bulk action. @type {Set<string>} */
+  const picked = new Set();
+  const ncols = cols.length + (cfg.rowActions ? 1 : 0) + (bulk ? 1 : 0);
+  const pickAll = bulk
+    ? /** @type {HTMLInputElement} */ (
+        h('input', {
+          type: 'checkbox',
+          class: 'pick-all',
+          'aria-label': t('bulk.select_all'),
+          onchange: () => {
+            for (const box of /** @type {NodeListOf<HTMLInputElement>} */ (tbody.querySelectorAll('input.row-pick'))) {
+              box.checked = pickAll.checked;
+              if (box.checked) picked.add(box.value);
+              else picked.delete(box.value);
+            }
+            bar?.update();
+          },
+        })
+      )
+    : null;
   const table = h(
     'table',
     { class: 'cases queue', 'data-testid': 'cases' },
@@ -195,6 +302,7 @@ export async function renderList(root, view, params) {
       h(
         'tr',
         {},
+        pickAll ? h('th', { scope: 'col', class: 'pick' }, pickAll) : null,
         cols.map((k) => h('th', { scope: 'col' }, t(k))),
         cfg.rowActions ? h('th', { scope: 'col' }, t('list.actions')) : null,
       ),
@@ -208,6 +316,8 @@ export async function renderList(root, view, params) {
   const mapBox = h('section', { class: 'card-box', 'aria-label': t('list.map') }, h('h3', {}, t('list.map')), mapEl);
   const side = h('div', { class: 'queue-side' }, h('p', { class: 'muted panel-hint' }, t('list.panel_hint')), panel, mapBox);
   const filters = filtersForm(view, params);
+  /** @type {any} */
+  let bar = null;
   const chartBox = cfg.chart
     ? h(
         'section',
@@ -232,6 +342,7 @@ export async function renderList(root, view, params) {
       h(
         'section',
         { class: 'card-box queue-list', 'aria-labelledby': 'view-heading' },
+        (bar = bulk ? bulkBar(bulk, picked, () => items, (m) => reload(m)) : null),
         h('div', { class: 'table-wrap' }, table),
         h('div', { class: 'more' }, more, count),
       ),
@@ -306,6 +417,14 @@ export async function renderList(root, view, params) {
     } else if (e.key === 'Enter' || e.key === 'o') {
       e.preventDefault();
       select(/** @type {HTMLTableRowElement} */ (tr), { into: true });
+    } else if (e.key === 'x' && bulk) {
+      // x ticks the row for the bulk action, as in a mail client.
+      e.preventDefault();
+      const box = /** @type {HTMLInputElement | null} */ (tr.querySelector('input.row-pick'));
+      if (box) {
+        box.checked = !box.checked;
+        box.dispatchEvent(new Event('change'));
+      }
     }
   });
   // Escape inside the case (outside a form, which cancels itself) goes back to its row.
@@ -329,6 +448,7 @@ export async function renderList(root, view, params) {
     { keys: ['Enter'], label: t('keys.open'), run: () => rows().find((r) => r.dataset.id === selected) && select(/** @type {HTMLTableRowElement} */ (rows().find((r) => r.dataset.id === selected)), { into: true }) },
     { keys: ['r'], label: t('keys.reload'), run: () => void reload() },
     { keys: ['Esc'], label: t('keys.back_to_list'), run: () => {} },
+    ...(bulk ? [{ keys: ['x'], label: t('keys.pick'), run: () => {} }] : []),
   ]);
 
   const load = async (/** @type {string | null} */ cursor) => {
@@ -338,8 +458,17 @@ export async function renderList(root, view, params) {
     try {
       const page = await api(`/api/v1/cases?${q}`);
       items.push(...page.items);
-      for (const c of page.items) renderRow(tbody, c, cfg, { reload });
-      if (!items.length) tbody.append(h('tr', {}, h('td', { colspan: cfg.rowActions ? 5 : 4, class: 'empty' }, t('list.empty'))));
+      const pick = bulk
+        ? {
+            picked,
+            onToggle: () => {
+              if (pickAll) pickAll.checked = items.length > 0 && items.every((c) => picked.has(c.id));
+              bar?.update();
+            },
+          }
+        : null;
+      for (const c of page.items) renderRow(tbody, c, cfg, { reload, pick, ncols });
+      if (!items.length) tbody.append(h('tr', {}, h('td', { colspan: ncols, class: 'empty' }, t('list.empty'))));
       more.hidden = !page.next_cursor;
       more.onclick = () => load(page.next_cursor);
       count.textContent = t('list.count', { n: items.length });
@@ -359,6 +488,9 @@ export async function renderList(root, view, params) {
   };
   const reload = async (/** @type {string | undefined} */ message = undefined) => {
     items.length = 0;
+    picked.clear();
+    if (pickAll) pickAll.checked = false;
+    bar?.update();
     tbody.replaceChildren();
     status.classList.remove('form-error');
     status.textContent = message || '';
@@ -392,9 +524,9 @@ function excerpt(text) {
  * @param {HTMLElement} tbody
  * @param {any} c
  * @param {any} cfg
- * @param {{ reload: (message?: string) => Promise<void> }} hooks
+ * @param {{ reload: (message?: string) => Promise<void>, pick: { picked: Set<string>, onToggle: () => void } | null, ncols: number }} hooks
  */
-function renderRow(tbody, c, cfg, { reload }) {
+function renderRow(tbody, c, cfg, { reload, pick, ncols }) {
   const thumb = thumbUrl(c.media?.[0]);
   const dups = (c.duplicates || []).filter((/** @type {any} */ d) => d.id !== c.id);
   // The segment's own road chief (the most local level) speaks for the road; the others
@@ -412,6 +544,26 @@ function renderRow(tbody, c, cfg, { reload }) {
       tabindex: '-1',
       'aria-selected': 'false',
     },
+    pick
+      ? h(
+          'td',
+          { class: 'pick' },
+          h('input', {
+            type: 'checkbox',
+            class: 'row-pick',
+            value: c.id,
+            tabindex: '-1',
+            checked: pick.picked.has(c.id),
+            'aria-label': t('bulk.select_row', { n: c.number }),
+            'data-testid': 'row-pick',
+            onchange: (/** @type {Event} */ e) => {
+              if (/** @type {HTMLInputElement} */ (e.target).checked) pick.picked.add(c.id);
+              else pick.picked.delete(c.id);
+              pick.onToggle();
+            },
+          }),
+        )
+      : null,
     h(
       'td',
       { class: 'num', 'data-label': t('list.number') },
@@ -473,7 +625,7 @@ function renderRow(tbody, c, cfg, { reload }) {
         tr.focus();
       },
     });
-    formRow = h('tr', { class: 'inline-form' }, h('td', { colspan: 5 }, form));
+    formRow = h('tr', { class: 'inline-form' }, h('td', { colspan: ncols }, form));
     tr.after(formRow);
     /** @type {HTMLElement | null} */ (form.querySelector('input, select, textarea, button'))?.focus();
   };

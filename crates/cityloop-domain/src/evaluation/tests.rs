@@ -923,3 +923,117 @@ fn a_still_not_fixed_report_counts_one_recurrence_against_the_first_closure() {
     );
     assert_eq!(value(&ev, "recurred"), Some(1.0));
 }
+
+#[test]
+fn a_redispatch_moves_the_case_to_the_new_unit_and_is_charged_to_the_first_dispatch() {
+    let p = People::new();
+    let h1 = p.handler(p.u1);
+    let mut r = Run::report(
+        "11-02 09:00",
+        Source::Inspector,
+        &p.i1,
+        routing("S1", "C1", "G1", Some("SEG1")),
+    );
+    r.go("11-02 09:10", Action::Accept, &p.o1)
+        .go("11-02 09:20", Action::Register, &p.sup)
+        .dispatch("11-02 09:30", &p.d1, p.u2);
+    let to_u1 = Command {
+        unit_id: Some(p.u1),
+        reason: Some("属地调整".into()),
+        ..Command::default()
+    };
+    r.act("11-02 10:00", Action::Redispatch, &p.d2, to_u1).go(
+        "11-02 11:00",
+        Action::ReportBack,
+        &h1,
+    );
+    let f = r.facts();
+    let u1 = &f.departments[&p.u1.to_string()];
+    let u2 = &f.departments[&p.u2.to_string()];
+    // The first unit no longer holds it (not its 应处置), and did not return it.
+    assert!(!u2.holds);
+    assert_eq!((u2.dispatched, u2.returned, u2.rounds), (1, 0, 0));
+    // The new unit's clock started at the 改派: one working hour, on time.
+    assert!(u1.holds);
+    assert_eq!((u1.dispatched, u1.rounds), (1, 1));
+    assert!(u1.all_on_time);
+    assert_eq!(u1.handle_secs, 3_600);
+    // 返派 counts against the dispatcher of the replaced dispatch (准确派遣率).
+    let t = totals(&[&r]);
+    let d1 = &t[&(ObjectKind::Person, id(&p.d1))];
+    assert_eq!(d1.get(metric::DISP_RETURNED), Some(&1));
+    let u2t = &t[&(ObjectKind::Department, p.u2.to_string())];
+    assert_eq!(u2t.get(metric::TO_HANDLE), None);
+    let u1t = &t[&(ObjectKind::Department, p.u1.to_string())];
+    assert_eq!(u1t.get(metric::TO_HANDLE), Some(&1));
+}
+
+#[test]
+fn supervise_counts_per_unit_on_the_day_it_was_urged_and_shows_as_an_indicator() {
+    let p = People::new();
+    let mut r = Run::report(
+        "11-02 09:00",
+        Source::Inspector,
+        &p.i1,
+        routing("S1", "C1", "G1", Some("SEG1")),
+    );
+    r.go("11-02 09:10", Action::Accept, &p.o1)
+        .go("11-02 09:20", Action::Register, &p.sup)
+        .dispatch("11-02 09:30", &p.d1, p.u1)
+        // Handling limit 4 working hours: 11-03 is past it (red).
+        .go("11-03 09:00", Action::Supervise, &p.sup)
+        .go("11-04 09:00", Action::Supervise, &p.rc);
+    let counters = r.facts().counters();
+    let supervised: Vec<i32> = counters
+        .iter()
+        .filter(|c| c.key.metric == metric::SUPERVISED)
+        .map(|c| {
+            assert_eq!(c.key.kind, ObjectKind::Department);
+            assert_eq!(c.key.object_id, p.u1.to_string());
+            c.key.day
+        })
+        .collect();
+    assert_eq!(supervised, vec![20261103, 20261104]);
+    let t = totals(&[&r]);
+    let ev = indicators(
+        RankObject::Department,
+        &t[&(ObjectKind::Department, p.u1.to_string())],
+        None,
+        &EvaluationConfig::default(),
+    );
+    assert_eq!(value(&ev, "supervised"), Some(2.0));
+}
+
+#[test]
+fn not_true_is_a_verification_that_voids_and_merge_is_a_void() {
+    let p = People::new();
+    let mut r = Run::report(
+        "11-02 09:00",
+        Source::Public,
+        &Actor::public(),
+        routing("S1", "C1", "G1", None),
+    );
+    r.go("11-02 09:10", Action::Accept, &p.o1)
+        .go("11-02 09:40", Action::NotTrue, &p.i1);
+    let f = r.facts();
+    assert!(f.voided);
+    assert_eq!(f.verifies.len(), 1);
+    assert!(f.verifies[0].on_time);
+    assert_eq!(f.registered_day, None);
+    let mut m = Run::report(
+        "11-02 09:00",
+        Source::Public,
+        &Actor::public(),
+        routing("S1", "C1", "G1", None),
+    );
+    let merge = Command {
+        reason: Some("重复".into()),
+        merge_into: Some(crate::case::MergeRef {
+            case_id: CaseId::new_v7(),
+            number: CaseNumber("m".into()),
+        }),
+        ..Command::default()
+    };
+    m.act("11-02 09:10", Action::Merge, &p.o1, merge);
+    assert!(m.facts().voided);
+}
