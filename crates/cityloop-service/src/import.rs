@@ -29,7 +29,7 @@ use cityloop_domain::ids::CaseId;
 use cityloop_domain::import::{
     import_number, imported_history, Bound, Crs, ImportRow, Mapping, Placement, Refusal,
 };
-use cityloop_store::CaseRecord;
+use cityloop_store::{CaseRecord, Store};
 use tokio::sync::mpsc;
 
 use crate::{ServiceError, Services};
@@ -162,6 +162,7 @@ impl Services {
         let intake = self.intake_point();
         let mut seen: HashMap<u64, u64> = HashMap::new();
         let mut batch: Vec<ImportRow> = Vec::with_capacity(BATCH);
+        let mut writes = Writes::default();
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Header { .. } => {}
@@ -194,8 +195,15 @@ impl Services {
                             }
                             batch.push(row);
                             if batch.len() >= BATCH {
-                                self.write_batch(&bound, &mut batch, ranked, intake, &mut sum)
-                                    .await?;
+                                self.write_batch(
+                                    &bound,
+                                    &mut batch,
+                                    ranked,
+                                    intake,
+                                    &mut sum,
+                                    &mut writes,
+                                )
+                                .await?;
                             }
                         }
                     }
@@ -207,8 +215,9 @@ impl Services {
                 }
             }
         }
-        self.write_batch(&bound, &mut batch, ranked, intake, &mut sum)
+        self.write_batch(&bound, &mut batch, ranked, intake, &mut sum, &mut writes)
             .await?;
+        writes.finish().await?;
         if let Some(p) = &progress {
             p(bytes.load(Ordering::Relaxed), sum.rows);
         }
@@ -234,6 +243,7 @@ impl Services {
         ranked: bool,
         intake: Option<(f64, f64)>,
         sum: &mut ImportSummary,
+        writes: &mut Writes,
     ) -> Result<(), ServiceError> {
         if batch.is_empty() {
             return Ok(());
@@ -323,7 +333,59 @@ impl Services {
         }
         sum.written += records.len() as u64;
         if !sum.dry_run && !records.is_empty() {
-            self.store.import_cases(&records).await?;
+            writes.start(self.store.clone(), records).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Batches written while the next ones are read, checked and routed: at most
+/// [`WRITES_IN_FLIGHT`] at once, each its own transaction. A batch's rows never share an
+/// external reference with another batch's (repeats within the file are refused before
+/// batching, and each batch is checked against the store before it is started), so the
+/// writes are independent. On PostgreSQL they run concurrently; SQLite's single writer
+/// takes them in turn, and the gain there is the overlap with the checking.
+#[derive(Default)]
+struct Writes {
+    in_flight: std::collections::VecDeque<tokio::task::JoinHandle<cityloop_store::Result<()>>>,
+}
+
+/// How many batches may be being written at once.
+pub const WRITES_IN_FLIGHT: usize = 3;
+
+impl Writes {
+    async fn start(
+        &mut self,
+        store: Arc<dyn Store>,
+        records: Vec<CaseRecord>,
+    ) -> Result<(), ServiceError> {
+        if self.in_flight.len() >= WRITES_IN_FLIGHT {
+            self.wait_oldest().await?;
+        }
+        self.in_flight.push_back(tokio::spawn(
+            async move { store.import_cases(&records).await },
+        ));
+        Ok(())
+    }
+
+    async fn wait_oldest(&mut self) -> Result<(), ServiceError> {
+        if let Some(h) = self.in_flight.pop_front() {
+            match h.await {
+                Ok(done) => done?,
+                Err(e) => {
+                    return Err(ServiceError::Internal(anyhow::anyhow!(
+                        "an import write failed: {e}"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for every batch still being written; the first error is answered.
+    async fn finish(mut self) -> Result<(), ServiceError> {
+        while !self.in_flight.is_empty() {
+            self.wait_oldest().await?;
         }
         Ok(())
     }

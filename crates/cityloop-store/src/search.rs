@@ -156,6 +156,27 @@ pub(crate) fn timed_out(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Binds a case's index tokens as ONE parameter (PostgreSQL `text[]`), so the index
+/// upsert's SQL text is the same for every case: prepared once and cached, instead of a
+/// new statement (parse and plan) per distinct token count.
+pub(crate) trait PushTokens {
+    fn push_tokens(&mut self, tokens: Vec<String>);
+}
+
+impl PushTokens for sqlx::QueryBuilder<'_, sqlx::Postgres> {
+    fn push_tokens(&mut self, tokens: Vec<String>) {
+        self.push_bind(tokens).push("::text[]");
+    }
+}
+
+impl PushTokens for sqlx::QueryBuilder<'_, sqlx::Sqlite> {
+    /// SQLite keeps its tokens in FTS5 (`case_fts`), not in `case_search`: the shared
+    /// macro body never pushes tokens there.
+    fn push_tokens(&mut self, tokens: Vec<String>) {
+        self.push_bind(tokens.join(" "));
+    }
+}
+
 macro_rules! sql_search {
     ($store:ty, $db:ty, $backend:expr) => {
         mod search_sql {
@@ -274,14 +295,12 @@ macro_rules! sql_search {
                         sep.push_bind(yellow_at);
                     }
                     if postgres {
-                        q.push(", ARRAY[");
-                        {
-                            let mut sep = q.separated(", ");
-                            for t in text::index_tokens(parts.iter().copied()) {
-                                sep.push_bind(t);
-                            }
-                        }
-                        q.push("]::text[], ").push_bind(text::plain_text(parts.iter().copied()));
+                        q.push(", ");
+                        crate::search::PushTokens::push_tokens(
+                            &mut q,
+                            text::index_tokens(parts.iter().copied()),
+                        );
+                        q.push(", ").push_bind(text::plain_text(parts.iter().copied()));
                     }
                     q.push(
                         ") ON CONFLICT (case_id) DO UPDATE SET state = excluded.state, source = excluded.source,
