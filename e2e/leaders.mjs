@@ -94,7 +94,7 @@ async function scenario(name, f) {
 }
 
 await scenario('the wall screen shows every panel with demo data and counts a new report', async () => {
-  const { page, context, token } = await signedIn({ width: 1920, height: 1080 });
+  const { page, context } = await signedIn({ width: 1920, height: 1080 });
   await page.goto(`${BASE}/leaders?refresh=5`);
   await page.waitForSelector('[data-testid="tile-reported"]');
   await page.waitForFunction(() => document.querySelectorAll('#lv-trend canvas, #lv-cats canvas, #lv-sources canvas').length >= 3);
@@ -113,8 +113,9 @@ await scenario('the wall screen shows every panel with demo data and counts a ne
   await shot(page, 'leaders-1920x1080');
 
   const before = await todayReported(page);
+  const inspector = (await login('inspector')).token;
   const r = await api('POST', '/api/v1/cases', {
-    token,
+    token: inspector,
     body: { source: 'inspector', category: '06010', description: '驾驶舱刷新测试', lat: 34.7503, lon: 113.6615 },
   });
   check(r.status === 201, `report: ${r.status}`);

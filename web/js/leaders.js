@@ -57,13 +57,13 @@ extend(
     'lv.hours': '{h}小时',
     'lv.minutes': '{m}分钟',
     'lv.centre': '指挥中心',
-    'lv.league': '本月综合评价',
+    'lv.league': '近30日综合评价',
     'lv.league_note': '前三与后三',
     'lv.league_street': '街道',
     'lv.league_department': '专业部门',
     'lv.league_top': '前三',
     'lv.league_bottom': '后三',
-    'lv.league_none': '本月暂无可排名的单位',
+    'lv.league_none': '近30日暂无可排名的单位',
     'lv.score': '{s}分',
     'lv.src.public': '市民',
     'lv.src.hotline': '12345热线',
@@ -117,13 +117,13 @@ extend(
     'lv.hours': '{h} h',
     'lv.minutes': '{m} min',
     'lv.centre': 'command centre',
-    'lv.league': 'Evaluation this month',
+    'lv.league': 'Evaluation, last 30 days',
     'lv.league_note': 'top and bottom three',
     'lv.league_street': 'Streets',
     'lv.league_department': 'Departments',
     'lv.league_top': 'Top three',
     'lv.league_bottom': 'Bottom three',
-    'lv.league_none': 'No unit ranked this month yet',
+    'lv.league_none': 'No unit ranked in the last 30 days',
     'lv.score': '{s}',
     'lv.src.public': 'Citizens',
     'lv.src.hotline': '12345 hotline',
@@ -362,8 +362,11 @@ async function load() {
   try {
     const d = await api('/api/v1/dashboard');
     if (Date.now() - leagues.at > LEAGUE_EVERY_MS) {
+      // The last 30 days, not the calendar month: on the 1st a month's table is nearly empty.
+      const day = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone: ZONE, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(ms));
+      const range = `from=${day(Date.now() - 29 * 86_400_000)}&to=${day(Date.now())}`;
       const [street, department] = await Promise.all(
-        ['street', 'department'].map((o) => api(`/api/v1/rankings?object=${o}`).catch(() => null)));
+        ['street', 'department'].map((o) => api(`/api/v1/rankings?object=${o}&${range}`).catch(() => null)));
       leagues = { street: street || leagues.street, department: department || leagues.department, at: Date.now() };
     }
     last = d;

@@ -714,6 +714,8 @@ impl Walk<'_> {
                 ]);
                 let cmd = Command {
                     satisfaction: Some(s),
+                    // 重办 needs what the reporter said is still wrong.
+                    reason: (s == Satisfaction::Unsatisfied).then(|| "市民反映问题仍未解决".into()),
                     ..Default::default()
                 };
                 if !self.step(Action::Callback, &cast.operator, cmd) {
