@@ -35,6 +35,9 @@ async fn generate(
     (svc, sum, media)
 }
 
+/// A case's number, state and number of events.
+type CaseShape = (String, String, usize);
+
 async fn all_cases(db: &TestDb) -> Vec<CaseRecord> {
     let mut out = Vec::new();
     let mut after = None;
@@ -54,7 +57,7 @@ async fn the_same_seed_and_clock_give_the_same_history_on_both_stores() {
         days: 60,
         seed: 7,
     };
-    let mut seen: Vec<(HistorySummary, Vec<(String, String, usize)>)> = Vec::new();
+    let mut seen: Vec<(HistorySummary, Vec<CaseShape>)> = Vec::new();
     for db in TestDb::all()
         .await
         .into_iter()
@@ -63,7 +66,7 @@ async fn the_same_seed_and_clock_give_the_same_history_on_both_stores() {
         eprintln!("backend {:?}", db.store.backend());
         let (_svc, sum, _media) = generate(&db, opts).await;
         assert_eq!(sum.cases, 300);
-        let mut cases: Vec<(String, String, usize)> = all_cases(&db)
+        let mut cases: Vec<CaseShape> = all_cases(&db)
             .await
             .into_iter()
             .map(|r| {
