@@ -1,4 +1,4 @@
-// Browser tests of the maps (issue 17) in headless Chromium, against a fresh `cityloop demo`:
+// Browser tests of the maps (issue 17) in headless Chromium, against a fresh `cityloop demo --empty`:
 //
 //   node e2e/maps.mjs http://127.0.0.1:8080
 //

@@ -1,5 +1,5 @@
 // End-to-end tests of the cityloop web UI in headless Chromium (Debian's /usr/bin/chromium
-// driven by playwright-core; no browser download). Run against a fresh `cityloop demo`:
+// driven by playwright-core; no browser download). Run against a fresh `cityloop demo --empty` (no sample history):
 //
 //   node e2e/run.mjs http://127.0.0.1:8080
 //

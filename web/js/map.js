@@ -14,7 +14,8 @@
 //         ready,                    Promise: config loaded and the first view set
 //         setPick(lat, lon, { pan, accuracy }),  the draggable pin (+ accuracy circle, m)
 //         setCases(items, { fit }), case markers {lat, lon, colour, title, popup, onClick, radius}
-//         showClusters({ heat, onCase(caseId) }), server-side clusters of open cases (staff)
+//         showClusters({ heat, ring, onCase(caseId) }), server-side clusters of open cases (staff);
+//         reloadClusters() reads them again (the leaders' view refreshing itself)
 //         hideClusters(),
 //         showPlace(place),         zoom to a search answer (see geocode.js)
 //         locate({ onFound, onError }),  device location with an accuracy circle
@@ -607,9 +608,11 @@ export function createMap(el, { center, zoom, onPick, label, base = true } = {})
         continue;
       }
       const size = c.count >= 1000 ? 52 : c.count >= 100 ? 44 : c.count >= 10 ? 36 : 28;
+      // `ring`: the overdue share as a red arc around the count (the leaders' view).
+      const ring = clusters.ring ? ` style="--overdue:${Math.round((360 * c.overdue) / Math.max(1, c.count))}deg"` : '';
       const icon = L.divIcon({
-        className: `case-cluster${c.overdue ? ' has-overdue' : ''}`,
-        html: `<span>${c.count}</span>`,
+        className: `case-cluster${c.overdue ? ' has-overdue' : ''}${clusters.ring ? ' ring' : ''}`,
+        html: `<span${ring}>${c.count}</span>`,
         iconSize: [size, size],
       });
       L.marker(toMap(c.lat, c.lon), { icon, pane: 'clusters', keyboard: true, title: t('map.cluster_cases', { n: c.count }) })
@@ -627,9 +630,9 @@ export function createMap(el, { center, zoom, onPick, label, base = true } = {})
     map.fitBounds(L.latLngBounds([toMap(s, w), toMap(n, e)]), { maxZoom: 19 });
   }
 
-  /** @param {{ heat?: boolean, onCase?: (id: string) => void }} [opts] */
-  function showClusters({ heat = false, onCase } = {}) {
-    clusters = { heat, onCase, seq: 0 };
+  /** @param {{ heat?: boolean, ring?: boolean, onCase?: (id: string) => void }} [opts] */
+  function showClusters({ heat = false, ring = false, onCase } = {}) {
+    clusters = { heat, ring, onCase, seq: 0 };
     map.on('moveend', loadClusters);
     ready.then(loadClusters);
   }
@@ -648,6 +651,7 @@ export function createMap(el, { center, zoom, onPick, label, base = true } = {})
   const handle = {
     map,
     ready,
+    reloadClusters: () => loadClusters(),
     setPick,
     setCases,
     showClusters,

@@ -191,6 +191,19 @@ function route() {
 
 // ---- start ---------------------------------------------------------------------------------
 
+/** The 演示数据 label while the installation holds the demo's generated sample cases. */
+async function showDemoBadge() {
+  try {
+    const cfg = await api('/api/v1/public/config', { auth: false });
+    const badge = $('demo-badge');
+    if (!cfg || !cfg.demo_cases || !badge) return;
+    badge.hidden = false;
+    badge.title = t('app.demo_title', { n: cfg.demo_cases });
+  } catch {
+    // No label is better than a wrong one; the console works without it.
+  }
+}
+
 async function start() {
   applyStatic();
   wireToggle($('lang'));
@@ -227,6 +240,7 @@ async function start() {
     ctx.render && ctx.render();
   });
   document.title = `${t('app.district')} · ${t('app.staff_title')}`;
+  showDemoBadge();
   if (!session.token) {
     showLogin(session.expired ? t('login.expired') : undefined);
     return;

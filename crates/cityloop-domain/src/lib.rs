@@ -26,12 +26,15 @@
 //! - [`party`]: parties (当事人), the 统一社会信用代码 check, the repeat-offender rule.
 //! - [`enforce`]: enforcement records: the penalty procedure, its statutory clocks, the
 //!   legal basis and the penalty range.
+//! - [`dashboard`]: the leaders' view: its windows (today, this month, the same periods
+//!   before, 30 days, this week) and how dated facts count into them.
 //! - [`patrol`]: the road chief's patrol clock: windows per level on the working-day calendar.
 
 pub mod assign;
 pub mod calendar;
 pub mod case;
 pub mod chain;
+pub mod dashboard;
 pub mod escalation;
 pub mod evaluation;
 pub mod ids;

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod attachments;
 pub mod calendar;
 pub mod client;
+pub mod dashboard;
 pub mod dto;
 pub mod edge;
 pub mod error;

@@ -64,6 +64,7 @@ use crate::routes;
         crate::maps::reverse,
         crate::maps::clusters,
         crate::maps::config,
+        crate::dashboard::dashboard,
         crate::maps::put_tiles,
         document,
         crate::admin::roles,

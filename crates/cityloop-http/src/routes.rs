@@ -51,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::rankings::routes())
         .merge(crate::track::routes())
         .merge(crate::maps::routes())
+        .merge(crate::dashboard::routes())
         .merge(crate::search::routes())
         .merge(crate::sensors::routes())
         .merge(crate::enforce::routes())
@@ -112,6 +113,9 @@ pub struct PublicConfigDto {
     pub jurisdiction_id: String,
     /// The problems the page offers first (Open311 service codes) with their icon names.
     pub top_services: Vec<TopServiceDto>,
+    /// How many generated sample cases (演示数据, `cityloop demo`) the installation holds;
+    /// null when it holds none. The pages label themselves while it is set.
+    pub demo_cases: Option<u64>,
 }
 
 /// One of the problems the public page offers first.
@@ -127,6 +131,11 @@ pub(crate) async fn public_config(
     State(st): State<AppState>,
 ) -> Result<impl IntoResponse, ApiError> {
     let key = st.svc.public_page_key().await?;
+    let demo_cases = st
+        .svc
+        .demo_history()
+        .await?
+        .and_then(|d| d.get("cases").and_then(|n| n.as_u64()));
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         Json(PublicConfigDto {
@@ -138,6 +147,7 @@ pub(crate) async fn public_config(
                 .into_iter()
                 .map(|(service_code, icon)| TopServiceDto { service_code, icon })
                 .collect(),
+            demo_cases,
         }),
     ))
 }

@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(public_page))
         .route("/staff", get(staff_page))
         .route("/staff/", get(|| async { Redirect::permanent("/staff") }))
+        .route("/leaders", get(leaders_page))
         .route("/assets/{*path}", get(asset))
 }
 
@@ -72,6 +73,9 @@ macro_rules! web {
 const ASSETS: &[Asset] = &[
     web!("index.html"),
     web!("staff.html"),
+    web!("leaders.html"),
+    web!("js/leaders.js"),
+    web!("css/leaders.css"),
     web!("icon.svg"),
     web!("css/app.css"),
     web!("css/console.css"),
@@ -126,6 +130,10 @@ async fn public_page(State(st): State<AppState>, headers: HeaderMap) -> Response
 
 async fn staff_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
     with_policy(serve("staff.html", &headers), &st)
+}
+
+async fn leaders_page(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    with_policy(serve("leaders.html", &headers), &st)
 }
 
 /// Replaces a page's policy with one that allows the configured tile hosts.

@@ -384,7 +384,7 @@ impl Services {
     }
 
     /// The territorial part of routing.
-    fn locate(&self, lon: f64, lat: f64) -> Routing {
+    pub(crate) fn locate(&self, lon: f64, lat: f64) -> Routing {
         match &self.territory {
             Some(t) => t.locate(lon, lat),
             None => Routing::default(),

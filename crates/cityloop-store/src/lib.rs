@@ -25,6 +25,7 @@ pub mod admin;
 pub mod chain;
 pub mod chainbench;
 mod common;
+pub mod dashboard;
 pub mod evalbench;
 pub mod listbench;
 pub mod patrols;
@@ -49,6 +50,7 @@ use serde::{Deserialize, Serialize};
 
 pub use admin::{AdminOp, AuditCursor, AuditEntry, AuditFilter};
 pub use chain::{ChainStatus, Checkpoint, IntegrityStore, VerifyRun};
+pub use dashboard::{DashboardEvent, DashboardQuery, DashboardRows, DashboardStore, OverdueRow};
 pub use enforce::{CasePartyLink, EnforceStore, EnforcementStepRow, PartyRow};
 pub use patrols::{BatchOutcome, PatrolRefusal, PatrolRun, PatrolStore};
 pub use postgres::PgStore;
@@ -360,6 +362,7 @@ pub trait Store:
     + SensorStore
     + EnforceStore
     + PatrolStore
+    + DashboardStore
     + Send
     + Sync
     + 'static

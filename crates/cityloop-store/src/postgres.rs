@@ -272,6 +272,7 @@ crate::common::sql_store!(PgStore, Postgres, Backend::Postgres);
 crate::webhooks::sql_webhooks!(PgStore, Postgres);
 crate::sensors::sql_sensors!(PgStore, Postgres);
 crate::patrols::sql_patrols!(PgStore, Postgres);
+crate::dashboard::sql_dashboard!(PgStore, Postgres);
 crate::search::sql_search!(PgStore, Postgres, Backend::Postgres);
 crate::enforce::sql_enforce!(PgStore, Postgres);
 // A verification reads every table from one snapshot while the server goes on writing.

@@ -367,6 +367,7 @@ crate::common::sql_store!(SqliteStore, Sqlite, Backend::Sqlite);
 crate::webhooks::sql_webhooks!(SqliteStore, Sqlite);
 crate::sensors::sql_sensors!(SqliteStore, Sqlite);
 crate::patrols::sql_patrols!(SqliteStore, Sqlite);
+crate::dashboard::sql_dashboard!(SqliteStore, Sqlite);
 crate::search::sql_search!(SqliteStore, Sqlite, Backend::Sqlite);
 crate::enforce::sql_enforce!(SqliteStore, Sqlite);
 // A SQLite read transaction is a snapshot from its first read on: nothing to set.

@@ -375,6 +375,17 @@ struct DemoArgs {
     /// show deadlines turning yellow and red and the escalations that follow without waiting.
     #[arg(long, env = "CITYLOOP_DEMO_CLOCK_OFFSET", value_parser = parse_offset, allow_hyphen_values = true)]
     clock_offset: Option<chrono::Duration>,
+    /// Start a new demo file without the sample history (演示数据): the district, its
+    /// accounts and no cases. Without it, a new file gets a few thousand generated cases
+    /// over the last months (external reference `demo:<n>`, description 【演示】).
+    #[arg(long, env = "CITYLOOP_DEMO_EMPTY")]
+    empty: bool,
+    /// How many sample cases a new demo file gets (with `--history-days` of history).
+    #[arg(long, default_value_t = cityloop_service::demo_history::DEFAULT_CASES, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    history_cases: u32,
+    /// Days of sample history.
+    #[arg(long, default_value_t = cityloop_service::demo_history::DEFAULT_DAYS, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    history_days: u32,
 }
 
 /// `<integer><s|m|h|d>`, optionally negative.
@@ -569,8 +580,10 @@ async fn main() -> std::process::ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CITYLOOP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // Colour codes only on a terminal: a log written to a file or a pipe stays plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }
@@ -580,6 +593,9 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Demo(DemoArgs {
             serve: args,
             clock_offset,
+            empty,
+            history_cases,
+            history_days,
         }) => {
             let media = args.media.config()?;
             let store = open(&args.db.db, true).await?;
@@ -595,8 +611,36 @@ async fn run(cli: Cli) -> Result<()> {
                 let base = svc.clock();
                 svc = svc.with_clock(std::sync::Arc::new(move || base() + off));
             }
+            let history = if loaded && !empty {
+                let started = std::time::Instant::now();
+                let sum = svc
+                    .generate_demo_history(cityloop_service::demo_history::HistoryOptions {
+                        cases: history_cases,
+                        days: history_days,
+                        ..Default::default()
+                    })
+                    .await
+                    .context("generating the demo history")?;
+                tracing::info!(
+                    cases = sum.cases,
+                    events = sum.events,
+                    ms = started.elapsed().as_millis() as u64,
+                    "demo history generated"
+                );
+                Some(sum)
+            } else {
+                None
+            };
             let listener = bind(args.addr).await?;
             print_demo_banner(&listener, &args.db.db, loaded)?;
+            if let Some(h) = history {
+                println!(
+                    "  history:  {} sample cases (演示数据, external_ref demo:<n>) reported {} – {}; `--empty` starts without them",
+                    h.cases,
+                    h.from.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+                    h.to.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+                );
+            }
             if let Some(off) = clock_offset {
                 println!(
                     "  clock:    offset {} h from real time (--clock-offset; demo only)",

@@ -365,7 +365,7 @@ fn the_server_log_warns_that_the_calendar_coverage_ends() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("log.db").display().to_string();
     let mut child = Command::new(BIN)
-        .args(["demo", "--db", &db, "--addr", "127.0.0.1:0"])
+        .args(["demo", "--empty", "--db", &db, "--addr", "127.0.0.1:0"])
         .env("CITYLOOP_LOG", "warn")
         .env("CITYLOOP_MEDIA_DIR", dir.path().join("media"))
         .env("CITYLOOP_DEMO_CLOCK_OFFSET", offset_to(2026, 12, 20, 10))

@@ -129,6 +129,7 @@ async fn a_replica_without_the_schema_is_refused_at_start() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cityloop"))
         .args([
             "demo",
+            "--empty",
             "--db",
             &primary.url,
             "--addr",

@@ -32,8 +32,17 @@ impl Server {
     /// [`Server::spawn`] with extra environment variables.
     pub fn spawn_env(cmd: &str, db: &str, env: &[(&str, &str)]) -> Server {
         let media = tempfile::tempdir().expect("media tempdir");
+        // The suites start from an empty district: `demo` without its sample history
+        // (unless the caller decides with CITYLOOP_DEMO_EMPTY).
+        let decided = env.iter().any(|(k, _)| *k == "CITYLOOP_DEMO_EMPTY");
+        let empty: &[&str] = if cmd == "demo" && !decided {
+            &["--empty"]
+        } else {
+            &[]
+        };
         let mut child = Command::new(BIN)
             .args([cmd, "--db", db, "--addr", "127.0.0.1:0"])
+            .args(empty)
             .env("CITYLOOP_LOG", "warn")
             .env("CITYLOOP_MEDIA_DIR", media.path())
             .envs(env.iter().copied())
