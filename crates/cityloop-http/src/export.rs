@@ -162,7 +162,8 @@ pub(crate) async fn export(
     let head = {
         let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
         w.write_record(EXPORT_HEADERS).map_err(csv_error)?;
-        w.into_inner().map_err(|e| csv_error(e.into_error().into()))?
+        w.into_inner()
+            .map_err(|e| csv_error(e.into_error().into()))?
     };
     let state = CsvState {
         svc,
@@ -264,7 +265,8 @@ fn csv_page(
         w.write_record(svc.export_row(c, names, now))
             .map_err(std::io::Error::other)?;
     }
-    w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
+    w.into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 /// Builds the workbook in constant memory on a blocking thread, fed page by page.
@@ -293,7 +295,10 @@ async fn build_xlsx(
                 let rows: Vec<Vec<String>> = if cases.is_empty() {
                     vec![vec![truncated_note(max)]]
                 } else {
-                    cases.iter().map(|c| svc.export_row(c, &names, now)).collect()
+                    cases
+                        .iter()
+                        .map(|c| svc.export_row(c, &names, now))
+                        .collect()
                 };
                 let tx = rows_tx.clone();
                 // The writer thread may be busy; wait for room without blocking the runtime.
@@ -381,9 +386,6 @@ fn download(body: Body, content_type: &'static str, stem: &str, ext: &str) -> Re
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{stem}.{ext}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(
-        "x-export-limit",
-        HeaderValue::from(EXPORT_MAX_ROWS as u64),
-    );
+    h.insert("x-export-limit", HeaderValue::from(EXPORT_MAX_ROWS as u64));
     resp
 }

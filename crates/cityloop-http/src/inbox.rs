@@ -167,14 +167,23 @@ pub(crate) async fn stream(
             StreamRefused::BadTicket => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string())
             }
-            StreamRefused::TooMany => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", e.to_string())
-            }
-            StreamRefused::Closed => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
-            }
+            StreamRefused::TooMany => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                e.to_string(),
+            ),
+            StreamRefused::Closed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
         })?;
-    let person = st.svc.store.person(sub.person).await.map_err(ServiceError::from)?;
+    let person = st
+        .svc
+        .store
+        .person(sub.person)
+        .await
+        .map_err(ServiceError::from)?;
     if !person.active {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -213,7 +222,9 @@ fn events(
                         Ok(Some(StreamItem::Notice { notice, unread })) => Event::default()
                             .event("notice")
                             .json_data(serde_json::json!({ "notice": notice, "unread": unread })),
-                        Ok(Some(StreamItem::Case(c))) => Event::default().event("case").json_data(c),
+                        Ok(Some(StreamItem::Case(c))) => {
+                            Event::default().event("case").json_data(c)
+                        }
                         Ok(None) => continue,
                         Err(e) => {
                             tracing::debug!(error = %e, "live stream: a message could not be shaped");

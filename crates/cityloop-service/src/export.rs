@@ -146,7 +146,10 @@ pub struct ExportNames {
 
 impl ExportNames {
     fn unit(&self, id: cityloop_domain::ids::UnitId) -> String {
-        self.units.get(&id).cloned().unwrap_or_else(|| id.to_string())
+        self.units
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
     }
 
     fn category(&self, c: &Case) -> String {
@@ -183,7 +186,12 @@ impl ExportPages<'_> {
                 limit: Some(1),
                 ..self.req.clone()
             };
-            self.truncated = !self.svc.search_cases(&self.actor, &probe).await?.cases.is_empty();
+            self.truncated = !self
+                .svc
+                .search_cases(&self.actor, &probe)
+                .await?
+                .cases
+                .is_empty();
             self.done = true;
         }
         if cases.is_empty() {

@@ -38,10 +38,7 @@ pub struct StreamTicket {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamItem {
     /// `event: notice`: a new notice for the stream's person, with their unread count.
-    Notice {
-        notice: Notification,
-        unread: i64,
-    },
+    Notice { notice: Notification, unread: i64 },
     /// `event: case`: a case in (or leaving) the person's read scope changed.
     Case(CaseChange),
 }

@@ -78,7 +78,10 @@ impl Default for Live {
 pub enum StreamRefused {
     #[error("the stream ticket is unknown, used or expired; ask POST /api/v1/stream/ticket for a new one")]
     BadTicket,
-    #[error("at most {} open streams per person; close another tab", MAX_STREAMS_PER_PERSON)]
+    #[error(
+        "at most {} open streams per person; close another tab",
+        MAX_STREAMS_PER_PERSON
+    )]
     TooMany,
     #[error("the server is shutting down")]
     Closed,
@@ -125,7 +128,10 @@ impl Live {
         let mut t = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
         t.retain(|_, (_, at)| now.duration_since(*at) < TICKET_TTL);
         while t.len() >= MAX_TICKETS {
-            let oldest = t.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone());
+            let oldest = t
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(k, _)| k.clone());
             match oldest {
                 Some(k) => t.remove(&k),
                 None => break,
@@ -236,7 +242,10 @@ mod tests {
         held.pop();
         assert_eq!(live.open_streams(me), MAX_STREAMS_PER_PERSON - 1);
         let t = live.issue_ticket(me, t0);
-        assert!(live.subscribe(&t, t0).is_ok(), "a closed stream frees its slot");
+        assert!(
+            live.subscribe(&t, t0).is_ok(),
+            "a closed stream frees its slot"
+        );
         let late = live.issue_ticket(me, t0);
         assert_eq!(
             live.subscribe(&late, t0 + TICKET_TTL).err(),

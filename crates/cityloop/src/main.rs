@@ -1127,11 +1127,7 @@ async fn serve(listener: TcpListener, svc: Services, args: &ServeArgs) -> Result
 /// after `CITYLOOP_SCHEDULER_DELAY_SECS` when set; on Unix, `SIGUSR1` runs a pass at once
 /// (docs/OPERATIONS.md; the browser test uses both to see an escalation arrive live).
 async fn scheduler(svc: Services) {
-    let env_secs = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-    };
+    let env_secs = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
     let secs = env_secs("CITYLOOP_SCHEDULER_SECS")
         .filter(|s| *s > 0)
         .unwrap_or(60);
@@ -1140,7 +1136,8 @@ async fn scheduler(svc: Services) {
         + std::time::Duration::from_secs(env_secs("CITYLOOP_SCHEDULER_DELAY_SECS").unwrap_or(0));
     let mut tick = tokio::time::interval_at(first, period);
     #[cfg(unix)]
-    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
+    let mut usr1 =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
     let mut coverage_log = cityloop_service::calendar::CoverageLog::default();
     loop {
         #[cfg(unix)]

@@ -171,11 +171,19 @@ async fn sse_delivers_an_assignment_within_a_second_and_the_inbox_marks_it_read(
     assert!(first["read_at"].is_null());
     let nid = first["id"].as_str().unwrap().to_owned();
     let (st, v) = s
-        .post(&staff.dispatcher, &format!("/api/v1/me/inbox/{nid}/read"), json!({}))
+        .post(
+            &staff.dispatcher,
+            &format!("/api/v1/me/inbox/{nid}/read"),
+            json!({}),
+        )
         .await;
     assert_eq!(st, 404, "someone else's notice: {v}");
     let (st, v) = s
-        .post(&staff.handler, &format!("/api/v1/me/inbox/{nid}/read"), json!({}))
+        .post(
+            &staff.handler,
+            &format!("/api/v1/me/inbox/{nid}/read"),
+            json!({}),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["unread"], before["unread"]);
@@ -217,9 +225,17 @@ async fn sse_delivers_an_assignment_within_a_second_and_the_inbox_marks_it_read(
 
     // Bad input, each naming its field.
     let (st, v) = s.get(&staff.handler, "/api/v1/me/inbox?limit=0").await;
-    assert_eq!((st, v["error"]["field"].as_str()), (422, Some("limit")), "{v}");
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (422, Some("limit")),
+        "{v}"
+    );
     let (st, v) = s.get(&staff.handler, "/api/v1/me/inbox?limit=101").await;
-    assert_eq!((st, v["error"]["field"].as_str()), (422, Some("limit")), "{v}");
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (422, Some("limit")),
+        "{v}"
+    );
     let (st, v) = s
         .post(&staff.handler, "/api/v1/me/inbox/nope/read", json!({}))
         .await;
@@ -230,14 +246,16 @@ http_test!(
     sse_delivers_an_assignment_within_a_second_and_the_inbox_marks_it_read
 );
 
-async fn stream_tickets_are_single_use_streams_are_bounded_and_shutdown_ends_them(
-    s: &mut Server,
-) {
+async fn stream_tickets_are_single_use_streams_are_bounded_and_shutdown_ends_them(s: &mut Server) {
     let token = s.login("dispatcher").await;
     let (st, v) = s.get("", "/api/v1/stream?ticket=nope").await;
     assert_eq!(st, 401, "{v}");
     let (st, v) = s.get("", "/api/v1/stream").await;
-    assert_eq!((st, v["error"]["field"].as_str()), (422, Some("ticket")), "{v}");
+    assert_eq!(
+        (st, v["error"]["field"].as_str()),
+        (422, Some("ticket")),
+        "{v}"
+    );
     let (st, _) = s.post("", "/api/v1/stream/ticket", json!({})).await;
     assert_eq!(st, 401, "a ticket needs a session");
 
@@ -312,7 +330,10 @@ async fn searched(s: &Server, token: &str, query: &str) -> Vec<String> {
     let mut cursor = String::new();
     loop {
         let (st, v) = s
-            .get(token, &format!("/api/v1/cases/search?{query}&limit=200{cursor}"))
+            .get(
+                token,
+                &format!("/api/v1/cases/search?{query}&limit=200{cursor}"),
+            )
             .await;
         assert_eq!(st, 200, "{v}");
         for c in v["items"].as_array().unwrap() {
@@ -344,9 +365,7 @@ async fn export(s: &Server, token: &str, query: &str) -> (u16, String, Vec<u8>) 
 
 fn csv_rows(body: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").expect("a UTF-8 BOM");
-    let mut r = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(body);
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(body);
     let head = r.headers().unwrap().iter().map(str::to_owned).collect();
     let rows = r
         .records()
@@ -355,9 +374,7 @@ fn csv_rows(body: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
     (head, rows)
 }
 
-async fn export_matches_the_search_under_chinese_headers_and_refuses_bad_input(
-    s: &mut Server,
-) {
+async fn export_matches_the_search_under_chinese_headers_and_refuses_bad_input(s: &mut Server) {
     for n in 0..5 {
         to_dispatch(s, &format!("导出测试井盖缺失 第{n}处")).await;
     }
@@ -371,7 +388,10 @@ async fn export_matches_the_search_under_chinese_headers_and_refuses_bad_input(
     assert!(ct.starts_with("text/csv"), "{ct}");
     let (head, rows) = csv_rows(&body);
     assert_eq!(head[0], "案件编号");
-    assert!(head.iter().all(|h| !h.is_ascii()), "Chinese headers: {head:?}");
+    assert!(
+        head.iter().all(|h| !h.is_ascii()),
+        "Chinese headers: {head:?}"
+    );
     let got: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
     assert_eq!(got, want, "the export is the search, in its order");
     assert!(rows.iter().all(|r| r[1] == "待派遣"), "states in words");
