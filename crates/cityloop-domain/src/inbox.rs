@@ -31,6 +31,8 @@ string_enum!(
         ExtensionRequested = "extension_requested",
         /// 延期审批结果: the extension was approved or refused.
         ExtensionDecided = "extension_decided",
+        /// 督办/催办: a yellow or red case of the unit was urged on.
+        Supervised = "supervised",
         /// 黄灯预警: 80% of the stage's time limit is used (the deadline scheduler).
         DeadlineYellow = "deadline_yellow",
         /// 红灯超期: the stage is overdue (the deadline scheduler).
@@ -47,6 +49,7 @@ impl NoticeKind {
             NoticeKind::Rework => "返工",
             NoticeKind::ExtensionRequested => "延期申请",
             NoticeKind::ExtensionDecided => "延期审批",
+            NoticeKind::Supervised => "督办",
             NoticeKind::DeadlineYellow => "黄灯预警",
             NoticeKind::DeadlineRed => "红灯超期",
         }
@@ -147,6 +150,19 @@ pub fn notices(case: &Case, event: &Event) -> Vec<Notice> {
     // become one arm here: 督办 → the handling unit's handlers (NoticeKind "supervised"),
     // 合并 → the merged case's handling unit and the master's.
     match action {
+        Action::Redispatch => one(
+            NoticeKind::Assigned,
+            unit_handlers(event.unit_id.or(case.unit_id)),
+            format!("改派：案件 {}「{}」{}", case.number, excerpt, reason),
+        ),
+        Action::Supervise => one(
+            NoticeKind::Supervised,
+            unit_handlers(case.unit_id),
+            format!("案件 {} 被督办，请尽快办理{}", case.number, reason),
+        ),
+        // A merge notice to the master's unit needs the master's unit,
+        // which the event does not carry; the merged case's own queue hears `event: case`.
+        Action::Merge | Action::NotTrue => Vec::new(),
         Action::Dispatch => one(
             NoticeKind::Assigned,
             unit_handlers(event.unit_id.or(case.unit_id)),

@@ -186,6 +186,7 @@ extend(
     'inbox.kind.rework': '返工',
     'inbox.kind.extension_requested': '延期申请',
     'inbox.kind.extension_decided': '延期审批',
+    'inbox.kind.supervised': '督办',
     'inbox.kind.deadline_yellow': '黄灯预警',
     'inbox.kind.deadline_red': '红灯超期',
 
@@ -389,6 +390,7 @@ extend(
     'inbox.kind.rework': 'Rework',
     'inbox.kind.extension_requested': 'Extension request',
     'inbox.kind.extension_decided': 'Extension decision',
+    'inbox.kind.supervised': 'Urged (督办)',
     'inbox.kind.deadline_yellow': 'Yellow warning',
     'inbox.kind.deadline_red': 'Overdue (red)',
 
