@@ -16,6 +16,8 @@ const BASE = (process.argv[2] || process.env.CITYLOOP_BASE_URL || '').replace(/\
 // A second demo server whose clock runs days ahead (`--clock-offset`), holding cases that
 // were reported before it jumped: they are overdue for real (tests/browser.rs starts it).
 const LATE = (process.env.CITYLOOP_E2E_LATE_BASE || '').replace(/\/$/, '');
+// Its process id: SIGUSR1 runs its deadline scheduler's pass now (its first pass waits).
+const LATE_PID = Number(process.env.CITYLOOP_E2E_LATE_PID || 0);
 if (!BASE) {
   console.error('usage: node e2e/run.mjs BASE_URL');
   process.exit(2);
@@ -1281,6 +1283,51 @@ async function dispatcherDispatchesThreeInBulk() {
   }
 }
 
+/** The bell's unread count on a page (0 when the badge is hidden). */
+async function bellCount(page) {
+  return page.$eval('[data-testid="bell-count"]', (b) => (b.hidden ? 0 : Number(b.textContent.replace('+', ''))));
+}
+
+async function redCaseArrivesInTheBell() {
+  // The late server's cases are overdue, but its scheduler's first pass waits: SIGUSR1
+  // runs it while the consoles are open, and the escalations arrive over the live stream.
+  check(LATE && LATE_PID, 'CITYLOOP_E2E_LATE_BASE and CITYLOOP_E2E_LATE_PID are set');
+  const sup = await staffLogin('supervisor', DESK, async () => {}, LATE);
+  const disp = await staffLogin('dispatcher', PHONE, async () => {}, LATE);
+  await sup.goto(`${LATE}/staff#/overdue`);
+  for (const p of [sup, disp]) await p.waitForSelector('[data-testid="bell"][data-live="true"]');
+  const before = { sup: await bellCount(sup), disp: await bellCount(disp) };
+  const url = sup.url();
+  process.kill(LATE_PID, 'SIGUSR1');
+  await sup.waitForFunction((b) => {
+    const e = document.querySelector('[data-testid="bell-count"]');
+    return e && !e.hidden && Number(e.textContent.replace('+', '')) > b;
+  }, before.sup);
+  eq(sup.url(), url, 'the page was not reloaded');
+  await sup.click('[data-testid="bell"]');
+  const red = sup.locator('[data-testid="inbox-item"].kind-deadline_red.unread').first();
+  await red.waitFor();
+  check((await red.textContent()).includes('红灯超期'), 'the red notice says what it is in words');
+  check((await red.textContent()).includes('已超期'), 'and that the case is overdue');
+  await shot(sup, 'inbox-bell-red-desk');
+  // The dispatcher on a phone: the dispatch desk's own yellow warning arrives the same way.
+  await disp.waitForFunction((b) => {
+    const e = document.querySelector('[data-testid="bell-count"]');
+    return e && !e.hidden && Number(e.textContent) > b;
+  }, before.disp);
+  await disp.click('[data-testid="bell"]');
+  await disp.locator('[data-testid="inbox-item"].kind-deadline_yellow').first().waitFor();
+  await shot(disp, 'inbox-bell-phone');
+  // Opening a notice opens its case and marks it read.
+  const n = await bellCount(sup);
+  await red.click();
+  await sup.waitForURL(/#\/case\//);
+  await sup.waitForFunction((c) => {
+    const e = document.querySelector('[data-testid="bell-count"]');
+    return e && (e.hidden ? 0 : Number(e.textContent.replace('+', ''))) === c - 1;
+  }, n);
+}
+
 const SCENARIOS = [
   ['a citizen reports a problem on the map and finds it by number', citizenReports],
   ['a citizen reports with the device location and sees open cases nearby', citizenUsesDeviceLocation],
@@ -1289,6 +1336,7 @@ const SCENARIOS = [
   ['a handler asks for an extension and the supervisor approves it', extensionAskedAndApproved],
   ['road chief view and server-side filters', roadChiefAndFilters],
   ['the overdue board shows lights and the chart', overdueBoardLights],
+  ['a red case arrives in the bell without reloading (live inbox)', redCaseArrivesInTheBell],
   ['lists page on the server', listsPageOnTheServer],
   ['rankings: league table, drill-down, trend and grid heat map', rankingsAndDrillDown],
   ['rankings: objects without cases read 无数据 and are not ranked, on a desk and a phone', rankingsNoDataReadsWell],

@@ -7,6 +7,7 @@
 
 import { t, lang } from './i18n.js';
 import { h, fill, timeEl, api, describe } from './common.js';
+import { exportButtons } from './console/export.js';
 
 const STATES = [
   'received', 'to_verify', 'to_register', 'to_dispatch', 'handling', 'extension_pending',
@@ -120,7 +121,7 @@ export function mountSearch(host, ctx) {
   const more = h('button', { type: 'button', hidden: true }, t('search.more'));
   const close = h('button', { type: 'button', class: 'search-close', 'aria-label': t('search.close') }, '×');
   const panel = h('section', { class: 'search-panel', hidden: true, 'aria-labelledby': 'search-heading' },
-    h('div', { class: 'search-panel-head' }, heading, close), summary, list, more);
+    h('div', { class: 'search-panel-head' }, heading, exportButtons(() => query || params()), close), summary, list, more);
 
   host.append(form, panel);
 

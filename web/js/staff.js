@@ -15,10 +15,12 @@ import { ctx, $, HOME, roleName, unitName } from './console/ctx.js';
 import { renderParty, renderParties } from './console/enforce.js';
 import { VIEWS, renderList } from './console/queue.js';
 import { renderCase } from './console/case.js';
+import { renderPrint } from './console/print.js';
 import { renderIntake } from './console/intake.js';
 import { renderFieldReport } from './console/field.js';
 import { listen, setGlobalKeys, setScreenKeys, showShortcuts } from './console/keys.js';
 import { mountSearch } from './search.js';
+import { mountInbox, unmountInbox } from './console/inbox.js';
 
 /** Who sees the rankings page (综合评价). */
 const RANKING_ROLES = ['admin', 'supervisor', 'dispatcher', 'operator', 'road_chief'];
@@ -34,6 +36,7 @@ const CREATE = {
 /** @param {string} [message] */
 function showLogin(message) {
   ctx.user = null;
+  unmountInbox();
   $('nav').hidden = true;
   $('view').hidden = true;
   $('logout').hidden = true;
@@ -109,6 +112,7 @@ async function enter(user) {
   renderWho();
   renderNav();
   mountSearch($('nav'), ctx);
+  mountInbox(/** @type {HTMLElement} */ (document.querySelector('.topbar-actions')));
   $('nav').hidden = false;
   $('view').hidden = false;
   route();
@@ -169,6 +173,8 @@ function route() {
   const root = $('view');
   if (view === 'case' && arg) {
     ctx.render = () => renderCase(root, arg);
+  } else if (view === 'print' && arg) {
+    ctx.render = () => renderPrint(root, arg);
   } else if (view === 'party' && arg) {
     ctx.render = () => renderParty(root, arg);
   } else if (view === 'parties') {

@@ -12,6 +12,7 @@
 //! - [`limits`]: the time-limit table keyed by (category, area grade, urgency).
 //! - [`assign`]: which unit handles a case (territory leads, departments by category type).
 //! - [`escalation`]: which deadline escalations are due for a case.
+//! - [`inbox`]: the live inbox: which notices an event raises, and for whom.
 //! - [`evaluation`]: per-case evaluation facts, additive counters, indicators, scores, ranks.
 //! - [`workflow`]: the case state machine (states, actions, who may do what, required fields).
 //! - [`public`]: what citizens are told (state wording, public replies), apart from internal notes.
@@ -39,6 +40,7 @@ pub mod escalation;
 pub mod evaluation;
 pub mod ids;
 pub mod import;
+pub mod inbox;
 pub mod limits;
 pub mod model;
 pub mod patrol;

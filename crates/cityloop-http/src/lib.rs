@@ -13,7 +13,9 @@ pub mod dashboard;
 pub mod dto;
 pub mod edge;
 pub mod error;
+pub mod export;
 pub mod extract;
+pub mod inbox;
 pub mod integrity;
 pub mod maps;
 pub mod open311;
@@ -115,6 +117,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let live = state.svc.live.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Open live streams end now rather than holding the shutdown grace period.
+        live.close();
+    };
     server::serve(
         listener,
         router(state),

@@ -53,6 +53,8 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::maps::routes())
         .merge(crate::dashboard::routes())
         .merge(crate::search::routes())
+        .merge(crate::inbox::routes())
+        .merge(crate::export::routes())
         .merge(crate::sensors::routes())
         .merge(crate::enforce::routes())
         .merge(crate::web::routes())

@@ -270,6 +270,7 @@ impl Services {
             return Ok((self.store.get_case(id).await?, true));
         }
         tracing::info!(case.id = %case.id, case.number = %case.number, case.source = %case.source, "case reported");
+        self.publish(&case, None, &event).await;
         Ok((case, false))
     }
 
@@ -579,6 +580,7 @@ impl Services {
         tracing::info!(case.id = %next.id, case.number = %next.number, action = %action, state = %next.state, "case transition");
         // A staff notice (inbox) would be raised here for `merge` (to the master's unit) and
         // `supervise` (to event.unit_id): the event carries case, actor, unit and reason.
+        self.publish(&next, case.unit_id, &event).await;
         Ok(next)
     }
 

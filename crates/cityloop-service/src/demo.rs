@@ -232,6 +232,7 @@ impl Services {
             district: std::sync::Arc::new(district),
             auth: Default::default(),
             rate: Default::default(),
+            live: Default::default(),
             webhook_allow_private: false,
             territory: None,
             media: std::sync::Arc::new(crate::attachments::Media::new(

@@ -11,11 +11,15 @@
 
 use cityloop_domain::case::Case;
 use cityloop_domain::escalation::{clock_key, due, Level};
+use cityloop_domain::inbox::NoticeKind;
 use cityloop_domain::limits::Stage;
 use cityloop_domain::model::{Person, RoadChiefLevel, Role, UnitKind};
 use cityloop_domain::workflow::CaseState;
 use cityloop_store::{CaseFilter, Cursor, Notification, Page};
 
+use std::sync::Arc;
+
+use crate::live::LiveMsg;
 use crate::{ServiceError, Services};
 
 /// Open cases scanned per page.
@@ -58,10 +62,16 @@ impl Services {
                             id: uuid::Uuid::now_v7(),
                             person_id: p.id,
                             case_id: Some(case.id),
-                            kind: format!("deadline_{}", level.as_str()),
+                            kind: match level {
+                                Level::Yellow => NoticeKind::DeadlineYellow,
+                                Level::Red => NoticeKind::DeadlineRed,
+                            }
+                            .as_str()
+                            .to_owned(),
                             message: message(case, level),
                             created_at: now,
                             read_at: None,
+                            event_seq: None,
                         });
                     let notes: Vec<Notification> = notes.collect();
                     if self
@@ -71,6 +81,14 @@ impl Services {
                     {
                         tracing::info!(case.id = %case.id, case.number = %case.number, level = level.as_str(), recipients = notes.len(), "deadline escalation");
                         fired += 1;
+                        // The light changed: live streams hear the case and each notice.
+                        self.live.send(LiveMsg::Case {
+                            case: Arc::new(case.clone()),
+                            unit_before: case.unit_id,
+                        });
+                        for n in notes {
+                            self.live.send(LiveMsg::Notice(Arc::new(n)));
+                        }
                     }
                 }
             }

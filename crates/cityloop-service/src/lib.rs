@@ -20,9 +20,12 @@ pub mod demo_history;
 pub mod error;
 pub mod escalate;
 pub mod evaluation;
+pub mod export;
 pub mod import;
+pub mod inbox;
 pub mod integrity;
 pub mod keywords;
+pub mod live;
 pub mod maps;
 pub mod media;
 pub mod open311;
@@ -102,6 +105,8 @@ pub struct Services {
     clock: Clock,
     /// The sensor intake's rules, counters and broker health (see [`sensors`]).
     pub sensors: Arc<sensors::Intake>,
+    /// The live push of committed case changes and notices (see [`live`]).
+    pub live: Arc<live::Live>,
 }
 
 impl Services {
@@ -122,6 +127,7 @@ impl Services {
         let sensors = Arc::new(sensors::Intake::load(&*store).await?);
         Ok(Self {
             sensors,
+            live: Arc::default(),
             reference: Arc::new(std::sync::RwLock::new(Arc::new(cache))),
             store,
             district: Arc::new(district),

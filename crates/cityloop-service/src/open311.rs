@@ -896,6 +896,7 @@ impl Services {
             tracing::info!(case.number = %case.number, client = %client, "open311 report repeated; answered with the first case");
         } else {
             tracing::info!(case.id = %case.id, case.number = %case.number, client = %client, "open311 report");
+            self.publish(&case, None, &event).await;
         }
         let expected = self.expected_handled_by(&case);
         let when = expected.map(|t| self.local_time(t));

@@ -129,6 +129,30 @@ macro_rules! sql_store {
             Ok(done.rows_affected())
         }
 
+        /// The columns [`decode_notification`] reads.
+        const NOTIFICATION_COLUMNS: &str =
+            "id, person_id, case_id, kind, message, created_at, read_at, event_seq";
+
+        fn decode_notification(r: &<$db as sqlx::Database>::Row) -> Result<crate::Notification> {
+            let corrupt = |e: String| StoreError::Corrupt(e);
+            let id: String = r.try_get("id")?;
+            let pid: String = r.try_get("person_id")?;
+            let cid: Option<String> = r.try_get("case_id")?;
+            Ok(crate::Notification {
+                id: uuid::Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?,
+                person_id: PersonId::parse(&pid).map_err(|e| corrupt(e.to_string()))?,
+                case_id: cid
+                    .map(|c| CaseId::parse(&c))
+                    .transpose()
+                    .map_err(|e| corrupt(e.to_string()))?,
+                kind: r.try_get("kind")?,
+                message: r.try_get("message")?,
+                created_at: r.try_get("created_at")?,
+                read_at: r.try_get("read_at")?,
+                event_seq: r.try_get("event_seq")?,
+            })
+        }
+
         fn decode_person(row: &<$db as sqlx::Database>::Row) -> Result<Person> {
             let body: String = row.try_get("body")?;
             Ok(serde_json::from_str(&body)?)
@@ -904,9 +928,9 @@ macro_rules! sql_store {
                         .execute(&mut *tx).await?;
                 }
                 for n in &snap.notifications {
-                    sqlx::query("INSERT INTO notifications (id, person_id, case_id, kind, message, created_at, read_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    sqlx::query("INSERT INTO notifications (id, person_id, case_id, kind, message, created_at, read_at, event_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                         .bind(n.id.to_string()).bind(n.person_id.to_string()).bind(n.case_id.map(|c| c.to_string()))
-                        .bind(&n.kind).bind(&n.message).bind(n.created_at).bind(n.read_at)
+                        .bind(&n.kind).bind(&n.message).bind(n.created_at).bind(n.read_at).bind(n.event_seq)
                         .execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
@@ -965,31 +989,93 @@ macro_rules! sql_store {
             }
 
             async fn notifications(&self, person: PersonId, limit: u32) -> Result<Vec<crate::Notification>> {
-                let rows = sqlx::query(
-                    "SELECT id, person_id, case_id, kind, message, created_at, read_at FROM notifications
-                     WHERE person_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
-                )
+                let rows = sqlx::query(&format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications
+                     WHERE person_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+                ))
                 .bind(person.to_string())
                 .bind(i64::from(limit.clamp(1, MAX_PAGE)))
                 .fetch_all(&self.reader)
                 .await?;
-                rows.iter()
-                    .map(|r| {
-                        let corrupt = |e: String| StoreError::Corrupt(e);
-                        let id: String = r.try_get("id")?;
-                        let pid: String = r.try_get("person_id")?;
-                        let cid: Option<String> = r.try_get("case_id")?;
-                        Ok(crate::Notification {
-                            id: uuid::Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?,
-                            person_id: PersonId::parse(&pid).map_err(|e| corrupt(e.to_string()))?,
-                            case_id: cid.map(|c| CaseId::parse(&c)).transpose().map_err(|e| corrupt(e.to_string()))?,
-                            kind: r.try_get("kind")?,
-                            message: r.try_get("message")?,
-                            created_at: r.try_get("created_at")?,
-                            read_at: r.try_get("read_at")?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(decode_notification).collect()
+            }
+
+            async fn inbox(&self, person: PersonId, offset: u32, limit: u32) -> Result<Vec<crate::Notification>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications
+                     WHERE person_id = $1
+                     ORDER BY CASE WHEN read_at IS NULL THEN 0 ELSE 1 END, created_at DESC, id DESC
+                     LIMIT $2 OFFSET $3"
+                ))
+                .bind(person.to_string())
+                .bind(i64::from(limit.clamp(1, crate::MAX_INBOX_PAGE)))
+                .bind(i64::from(offset))
+                .fetch_all(&self.reader)
+                .await?;
+                rows.iter().map(decode_notification).collect()
+            }
+
+            async fn unread_count(&self, person: PersonId) -> Result<i64> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM notifications WHERE person_id = $1 AND read_at IS NULL",
+                )
+                .bind(person.to_string())
+                .fetch_one(&self.reader)
+                .await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn mark_read(
+                &self,
+                person: PersonId,
+                id: Option<uuid::Uuid>,
+                now: DateTime<Utc>,
+            ) -> Result<u64> {
+                let done = match id {
+                    Some(id) => sqlx::query(
+                        "UPDATE notifications SET read_at = $1
+                         WHERE person_id = $2 AND id = $3 AND read_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(person.to_string())
+                    .bind(id.to_string())
+                    .execute(&self.writer)
+                    .await?,
+                    None => sqlx::query(
+                        "UPDATE notifications SET read_at = $1 WHERE person_id = $2 AND read_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(person.to_string())
+                    .execute(&self.writer)
+                    .await?,
+                };
+                Ok(done.rows_affected())
+            }
+
+            async fn has_notification(&self, person: PersonId, id: uuid::Uuid) -> Result<bool> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM notifications WHERE person_id = $1 AND id = $2",
+                )
+                .bind(person.to_string())
+                .bind(id.to_string())
+                .fetch_one(&self.writer)
+                .await?;
+                let n: i64 = row.try_get("n")?;
+                Ok(n > 0)
+            }
+
+            async fn event_notifications(&self, case_id: CaseId, seq: i64) -> Result<Vec<crate::Notification>> {
+                // The writer pool: the push runs right after the commit, before a replica
+                // or a SQLite reader connection may have seen it.
+                let rows = sqlx::query(&format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications
+                     WHERE case_id = $1 AND event_seq = $2 ORDER BY person_id"
+                ))
+                .bind(case_id.to_string())
+                .bind(seq)
+                .fetch_all(&self.writer)
+                .await?;
+                rows.iter().map(decode_notification).collect()
             }
 
             async fn assign_road_chiefs(
@@ -1641,7 +1727,80 @@ macro_rules! sql_store {
                 Projection::SearchIndex => {
                     search_index_in(tx, &ctx.calendar, change.case, change.whole_history()).await
                 }
+                Projection::Notifications => {
+                    // A copied history told its people where it was written.
+                    if change.kind != ChangeKind::Imported {
+                        for event in change.events {
+                            notify_in(tx, change.case, event).await?;
+                        }
+                    }
+                    Ok(())
+                }
             }
+        }
+
+        /// The notifications projection: the notices `event` raises
+        /// (`cityloop_domain::inbox::notices`, `case` the view after it) resolved to the
+        /// active people they reach, one row per (event, person), in the event's
+        /// transaction. Only the roles an audience names are read.
+        async fn notify_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            case: &Case,
+            event: &Event,
+        ) -> Result<()> {
+            use cityloop_domain::inbox::Audience;
+            let notices = cityloop_domain::inbox::notices(case, event);
+            if notices.is_empty() {
+                return Ok(());
+            }
+            let mut roles: Vec<&'static str> = Vec::new();
+            let mut anyone = false;
+            for a in notices.iter().flat_map(|n| n.audience.iter()) {
+                match a {
+                    Audience::Person(_) => anyone = true,
+                    Audience::Role(r) | Audience::UnitRole { role: r, .. } => roles.push(r.as_str()),
+                }
+            }
+            roles.sort_unstable();
+            roles.dedup();
+            let mut people = Vec::new();
+            if anyone {
+                for r in sqlx::query("SELECT body FROM people").fetch_all(&mut **tx).await? {
+                    people.push(decode_person(&r)?);
+                }
+            } else {
+                for role in roles {
+                    for r in sqlx::query("SELECT body FROM people WHERE role = $1")
+                        .bind(role)
+                        .fetch_all(&mut **tx)
+                        .await?
+                    {
+                        people.push(decode_person(&r)?);
+                    }
+                }
+            }
+            let mut told = std::collections::HashSet::new();
+            for notice in &notices {
+                for p in people.iter().filter(|p| notice.reaches(p)) {
+                    if !told.insert(p.id) {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO notifications (id, person_id, case_id, kind, message, created_at, read_at, event_seq)
+                         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
+                    )
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(p.id.to_string())
+                    .bind(case.id.to_string())
+                    .bind(notice.kind.as_str())
+                    .bind(&notice.message)
+                    .bind(event.at)
+                    .bind(event.seq)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
+            Ok(())
         }
 
         /// The case-view projection: a new case's row, or the version-checked update of an

@@ -318,7 +318,14 @@ pub struct Notification {
     pub message: String,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+    /// The case event that raised it (the notifications projection, migration 0023);
+    /// `None` for an escalation's notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_seq: Option<i64>,
 }
+
+/// Largest page of [`Store::inbox`].
+pub const MAX_INBOX_PAGE: u32 = 100;
 
 /// One road chief's assignment to a segment at a level, current when `valid_to` is None.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -489,6 +496,24 @@ pub trait Store:
     ) -> Result<bool>;
     /// A person's newest notifications.
     async fn notifications(&self, person: PersonId, limit: u32) -> Result<Vec<Notification>>;
+    /// A person's inbox page: unread first, then newest first (`offset` rows skipped, at
+    /// most [`MAX_INBOX_PAGE`]).
+    async fn inbox(&self, person: PersonId, offset: u32, limit: u32) -> Result<Vec<Notification>>;
+    /// How many of a person's notifications are unread.
+    async fn unread_count(&self, person: PersonId) -> Result<i64>;
+    /// Marks one of the person's notifications (or, with `None`, all of them) read at
+    /// `now`; already read ones keep their time. Returns how many changed.
+    async fn mark_read(
+        &self,
+        person: PersonId,
+        id: Option<uuid::Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// Whether the person has a notification with this id (read or not).
+    async fn has_notification(&self, person: PersonId, id: uuid::Uuid) -> Result<bool>;
+    /// The notifications one case event raised (the notifications projection), for the
+    /// live push after its commit.
+    async fn event_notifications(&self, case_id: CaseId, seq: i64) -> Result<Vec<Notification>>;
 
     // ---- road chiefs (路长) ----
     /// Makes each (segment, level) → person the current assignment, closing the previous

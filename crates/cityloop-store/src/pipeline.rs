@@ -10,11 +10,12 @@
 //!                                                       ▼
 //!                                                     Change { case, deadline, events, kind }
 //!                                                       │
-//!                    ┌──────────────┬──────────────┬────┴─────────┐
-//!                    ▼              ▼              ▼              ▼
-//!                CaseView        Events        Webhooks      EvalBuckets
-//!                (cases row)  (case_events  (webhook_       (eval_case_counters,
-//!                              + chain link)  deliveries)     buckets / deltas)
+//!                    ┌──────────────┬──────────────┬────┴─────────┬──────────────┬──────────────┐
+//!                    ▼              ▼              ▼              ▼              ▼              ▼
+//!                CaseView        Events        Webhooks      EvalBuckets    SearchIndex   Notifications
+//!                (cases row)  (case_events  (webhook_       (eval_case_    (case_search)  (one row per
+//!                              + chain link)  deliveries)     counters,                    event × person
+//!                                                             buckets)                     it reaches)
 //! ```
 //!
 //! This module holds what the pipeline *is* (commands, outcomes, the projection list);
@@ -144,6 +145,9 @@ pub enum Projection {
     /// filter columns and the moment its light turns yellow); it reads the stored events,
     /// so it runs after them.
     SearchIndex,
+    /// The inbox: the notices each event raises (`cityloop_domain::inbox::notices`),
+    /// one `notifications` row per (event, person) it reaches (not for imported history).
+    Notifications,
 }
 
 /// The registered projections, in the order they run. The case view comes first (the
@@ -155,6 +159,7 @@ pub const PROJECTIONS: &[Projection] = &[
     Projection::WebhookOutbox,
     Projection::EvalBuckets,
     Projection::SearchIndex,
+    Projection::Notifications,
 ];
 
 impl Projection {
@@ -166,6 +171,7 @@ impl Projection {
             Projection::WebhookOutbox => "webhook outbox",
             Projection::EvalBuckets => "evaluation buckets",
             Projection::SearchIndex => "search index",
+            Projection::Notifications => "notifications",
         }
     }
 }

@@ -52,6 +52,9 @@ fn limits() -> LimitTable {
 struct Fixture {
     cal: WorkCalendar,
     limits: LimitTable,
+    /// The unit `random_step` dispatches to half of the time (the pipeline test gives it
+    /// handlers, so the notifications projection has someone to tell).
+    unit: UnitId,
 }
 
 impl Fixture {
@@ -59,6 +62,7 @@ impl Fixture {
         Self {
             cal: WorkCalendar::china_2026(),
             limits: limits(),
+            unit: UnitId::new_v7(),
         }
     }
 
@@ -1161,7 +1165,11 @@ fn random_step(
     let cmd = Command {
         note: Some("说明".into()),
         reason: Some("原因".into()),
-        unit_id: Some(UnitId::new_v7()),
+        unit_id: Some(if rng.below(2) == 0 {
+            fx.unit
+        } else {
+            UnitId::new_v7()
+        }),
         extension: Some(TimeLimit {
             amount: 1,
             unit: LimitUnit::WorkingDays,
@@ -1239,6 +1247,44 @@ async fn every_projection_equals_a_rebuild_from_events_after_random_commands(db:
         )
         .await
         .unwrap();
+    // People for the notifications projection: handlers of the dispatch unit (one of them
+    // inactive), a handler elsewhere, and the district-wide desks.
+    db.store
+        .upsert_unit(&Unit {
+            id: fx.unit,
+            code: "HW".into(),
+            name: "区城管局环卫中心".into(),
+            kind: UnitKind::Department,
+            type_key: "城管局环卫".into(),
+            active: true,
+        })
+        .await
+        .unwrap();
+    let mut people = Vec::new();
+    for (i, (role, unit, active)) in [
+        (Role::Handler, Some(fx.unit), true),
+        (Role::Handler, Some(fx.unit), true),
+        (Role::Handler, Some(fx.unit), false),
+        (Role::Handler, None, true),
+        (Role::Dispatcher, None, true),
+        (Role::Operator, None, true),
+        (Role::Supervisor, None, true),
+        (Role::Inspector, None, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = Person {
+            id: PersonId::new_v7(),
+            username: format!("p{i}"),
+            display_name: format!("人员{i}"),
+            role,
+            unit_id: unit,
+            active,
+        };
+        db.store.create_person(&p, "h").await.unwrap();
+        people.push(p);
+    }
 
     // Imported cases and how many events they came with (those fire no webhooks).
     let mut imported: HashMap<CaseId, i64> = HashMap::new();
@@ -1335,6 +1381,45 @@ async fn every_projection_equals_a_rebuild_from_events_after_random_commands(db:
         }
     }
 
+    // A walk that surely notifies (the random ones rarely get as far as a dispatch):
+    // dispatched to the unit (its two active handlers), returned (the dispatcher), rolled
+    // back (the operator).
+    {
+        let (mut case, ev) = fx.report(n + 1, now);
+        db.store
+            .create_case(&case, case.deadline(&fx.cal), &ev)
+            .await
+            .unwrap();
+        for (action, role) in [
+            (Action::Accept, Role::Operator),
+            (Action::Register, Role::Operator),
+            (Action::Dispatch, Role::Dispatcher),
+            (Action::Return, Role::Handler),
+            (Action::RollBack, Role::Dispatcher),
+        ] {
+            let actor = Actor {
+                person_id: Some(PersonId::new_v7()),
+                role: ActorRole::Staff(role),
+                unit_id: (role == Role::Handler).then_some(fx.unit),
+            };
+            let cmd = Command {
+                reason: Some("原因".into()),
+                unit_id: Some(fx.unit),
+                ..Command::default()
+            };
+            let ev = case
+                .decide(action, &cmd, &actor, fx.ctx(now))
+                .unwrap_or_else(|e| panic!("{action}: {e}"));
+            let mut next = case.clone();
+            next.apply(&ev).unwrap();
+            db.store
+                .append_event(&next, next.deadline(&fx.cal), &ev)
+                .await
+                .unwrap();
+            case = next;
+        }
+    }
+
     let records = db.store.export_cases(None, 10_000).await.unwrap();
     assert!(
         records.len() > 20,
@@ -1425,6 +1510,64 @@ async fn every_projection_equals_a_rebuild_from_events_after_random_commands(db:
                         r.case.number
                     );
                 }
+            }
+            Projection::Notifications => {
+                // Every notice of every (non-imported) event, resolved with the domain's
+                // own rule against the people, equals the stored rows of every person.
+                let mut want = BTreeSet::new();
+                for r in &records {
+                    let copied = imported.get(&r.case.id).copied().unwrap_or(0);
+                    for (i, ev) in r.events.iter().enumerate().filter(|(_, e)| e.seq > copied) {
+                        let view = Case::from_events(&r.events[..=i]).unwrap();
+                        let mut told = std::collections::HashSet::new();
+                        for n in cityloop_domain::inbox::notices(&view, ev) {
+                            for person in people.iter().filter(|x| n.reaches(x)) {
+                                if told.insert(person.id) {
+                                    want.insert((
+                                        person.id,
+                                        r.case.id,
+                                        ev.seq,
+                                        n.kind.as_str().to_owned(),
+                                        n.message.clone(),
+                                        ev.at,
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+                let mut got = BTreeSet::new();
+                for person in &people {
+                    let rows = db
+                        .store
+                        .notifications(person.id, cityloop_store::MAX_PAGE)
+                        .await
+                        .unwrap();
+                    assert!(
+                        rows.len() < cityloop_store::MAX_PAGE as usize,
+                        "the check reads one page per person"
+                    );
+                    for n in rows {
+                        let (Some(case), Some(seq)) = (n.case_id, n.event_seq) else {
+                            panic!("{}: a row without its event: {n:?}", p.name());
+                        };
+                        assert!(n.read_at.is_none());
+                        got.insert((n.person_id, case, seq, n.kind, n.message, n.created_at));
+                    }
+                }
+                assert!(
+                    want.len() >= 4,
+                    "{}: the run raised notices ({})",
+                    p.name(),
+                    want.len()
+                );
+                let extra: Vec<_> = got.difference(&want).collect();
+                let missing: Vec<_> = want.difference(&got).collect();
+                assert!(
+                    extra.is_empty() && missing.is_empty(),
+                    "{}: stored but not derived {extra:#?}, derived but not stored {missing:#?}",
+                    p.name()
+                );
             }
         }
     }

@@ -1152,8 +1152,14 @@ async fn serve(listener: TcpListener, svc: Services, args: &ServeArgs) -> Result
     tokio::spawn(scheduler(svc.clone()));
     tokio::spawn(webhook_worker(svc.clone(), sender, poll));
     start_sensors(&svc, &args.sensors)?;
+    let live = svc.live.clone();
     let app = cityloop_http::router(AppState::with_net(svc, net_config));
-    cityloop_http::server::serve(listener, app, limits, shutdown_signal())
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Open live streams (SSE) end at once instead of holding the shutdown grace.
+        live.close();
+    };
+    cityloop_http::server::serve(listener, app, limits, shutdown)
         .await
         .context("server failed")
 }
@@ -1161,16 +1167,39 @@ async fn serve(listener: TcpListener, svc: Services, args: &ServeArgs) -> Result
 /// The deadline scheduler: every `CITYLOOP_SCHEDULER_SECS` seconds (default 60) it fires
 /// due escalations. Each escalation is recorded once in the store, so restarts and
 /// overlapping passes never fire one twice. Once a (local) day, and at start-up, it logs
-/// the calendar coverage warning when there is one.
+/// the calendar coverage warning when there is one. The first pass runs at start-up, or
+/// after `CITYLOOP_SCHEDULER_DELAY_SECS` when set; on Unix, `SIGUSR1` runs a pass at once
+/// (docs/OPERATIONS.md; the browser test uses both to see an escalation arrive live).
 async fn scheduler(svc: Services) {
-    let secs = std::env::var("CITYLOOP_SCHEDULER_SECS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
+    let env_secs = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    let secs = env_secs("CITYLOOP_SCHEDULER_SECS")
         .filter(|s| *s > 0)
         .unwrap_or(60);
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(secs));
+    let period = std::time::Duration::from_secs(secs);
+    let first = tokio::time::Instant::now()
+        + std::time::Duration::from_secs(env_secs("CITYLOOP_SCHEDULER_DELAY_SECS").unwrap_or(0));
+    let mut tick = tokio::time::interval_at(first, period);
+    #[cfg(unix)]
+    let mut usr1 =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
     let mut coverage_log = cityloop_service::calendar::CoverageLog::default();
     loop {
+        #[cfg(unix)]
+        {
+            let now = async {
+                match usr1.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = now => tracing::info!("SIGUSR1: a scheduler pass now"),
+            }
+        }
+        #[cfg(not(unix))]
         tick.tick().await;
         let coverage = svc.calendar_coverage();
         if coverage_log.due(&coverage) {

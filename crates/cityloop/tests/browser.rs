@@ -137,7 +137,12 @@ async fn the_web_ui_works_in_a_browser() {
     let late = Server::spawn_env(
         "demo",
         &late_db.url,
-        &[("CITYLOOP_DEMO_CLOCK_OFFSET", "3d")],
+        // Its first scheduler pass waits: the live-inbox scenario runs it with SIGUSR1
+        // while consoles are open and sees the escalations arrive.
+        &[
+            ("CITYLOOP_DEMO_CLOCK_OFFSET", "3d"),
+            ("CITYLOOP_SCHEDULER_DELAY_SECS", "86400"),
+        ],
     );
 
     let mut child = Command::new("node")
@@ -147,6 +152,7 @@ async fn the_web_ui_works_in_a_browser() {
         .env("CITYLOOP_CHROMIUM", &chromium)
         .env("CITYLOOP_E2E_PHOTOS", photos.path())
         .env("CITYLOOP_E2E_LATE_BASE", &late.base)
+        .env("CITYLOOP_E2E_LATE_PID", late.child.id().to_string())
         .stdin(Stdio::null())
         .spawn()
         .expect("start node e2e/run.mjs");

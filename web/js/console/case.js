@@ -251,6 +251,7 @@ export async function renderCase(root, id, { message, embedded = false, onChange
       h('span', { class: 'muted' }, t('case.version', { v: c.version })),
       h('button', { type: 'button', class: 'secondary small', onclick: () => renderCase(root, c.id, { embedded, onChanged, context, focus: true }) }, t('case.reload')),
       embedded ? h('a', { class: 'small', href: `#/case/${c.id}`, 'data-testid': 'open-full' }, t('case.open_full')) : null,
+      h('a', { class: 'small', href: `#/print/${c.id}`, 'data-testid': 'print-link' }, t('print.button')),
     ),
     status,
     dupNote,
@@ -297,7 +298,7 @@ function codeName(/** @type {string} */ code) {
   return c ? categoryName(c) : code;
 }
 
-function timeline(events) {
+export function timeline(events) {
   return h(
     'ol',
     { class: 'timeline', 'data-testid': 'timeline' },

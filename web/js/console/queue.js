@@ -30,6 +30,7 @@ import {
 import { actionForm, ROW_ACTIONS, DANGEROUS } from './actions.js';
 import { renderCase } from './case.js';
 import { setScreenKeys } from './keys.js';
+import { exportButtons } from './export.js';
 
 /** The work lists. `states`: fixed server filter; `filters`: which filter controls show. */
 export const VIEWS = {
@@ -331,7 +332,7 @@ export async function renderList(root, view, params) {
     h(
       'section',
       { class: 'card-box', 'aria-labelledby': 'view-heading' },
-      h('div', { class: 'view-head' }, heading, h('p', { class: 'intro' }, t(`view.${view}_intro`))),
+      h('div', { class: 'view-head' }, heading, h('p', { class: 'intro' }, t(`view.${view}_intro`)), exportButtons(() => listQuery(view, params))),
       filters,
       status,
     ),
@@ -498,6 +499,53 @@ export async function renderList(root, view, params) {
   };
   await load(null);
   if (cfg.chart) renderChart();
+  followLive(table, query, items, async () => {
+    const hadFocus = tbody.contains(document.activeElement);
+    await reload();
+    const tr = rows().find((r) => r.dataset.id === selected);
+    if (tr) {
+      for (const r of rows()) {
+        r.setAttribute('aria-selected', String(r === tr));
+        r.tabIndex = r === tr ? 0 : -1;
+      }
+      if (hadFocus) tr.focus({ preventScroll: true });
+    }
+  });
+}
+
+/** The live listener of the list on screen (one at a time). @type {AbortController | null} */
+let liveList = null;
+
+/**
+ * Reloads the list when a case enters or leaves it (`cityloop:case` from the live
+ * stream, console/inbox.js): a listed case changed, or a case now in one of the list's
+ * states (or, on the overdue board, turned red). Changes close together reload once.
+ * @param {HTMLElement} table @param {URLSearchParams} query @param {any[]} items
+ * @param {() => Promise<void>} reload
+ */
+function followLive(table, query, items, reload) {
+  liveList?.abort();
+  liveList = new AbortController();
+  const states = (query.get('state') || '').split(',').filter(Boolean);
+  const overdue = query.get('overdue') === 'true';
+  /** @type {number | undefined} */
+  let timer;
+  document.addEventListener(
+    'cityloop:case',
+    (e) => {
+      if (!table.isConnected) {
+        liveList?.abort();
+        return;
+      }
+      const d = /** @type {CustomEvent} */ (e).detail || {};
+      const listed = items.some((c) => c.id === d.id);
+      const enters = overdue ? d.light === 'red' : !states.length || states.includes(d.state);
+      if (!d.lagged && !listed && !enters) return;
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => void reload(), 800);
+    },
+    { signal: liveList.signal },
+  );
 }
 
 /** @param {any} c */
