@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod integrity;
 pub mod maps;
+pub mod messages;
 pub mod open311;
 pub mod openapi;
 pub mod patrols;

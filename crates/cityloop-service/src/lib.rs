@@ -23,6 +23,7 @@ pub mod integrity;
 pub mod keywords;
 pub mod maps;
 pub mod media;
+pub mod messages;
 pub mod open311;
 pub mod patrol;
 pub mod privacy;

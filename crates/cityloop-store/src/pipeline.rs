@@ -10,11 +10,11 @@
 //!                                                       ▼
 //!                                                     Change { case, deadline, events, kind }
 //!                                                       │
-//!                    ┌──────────────┬──────────────┬────┴─────────┐
-//!                    ▼              ▼              ▼              ▼
-//!                CaseView        Events        Webhooks      EvalBuckets
-//!                (cases row)  (case_events  (webhook_       (eval_case_counters,
-//!                              + chain link)  deliveries)     buckets / deltas)
+//!                    ┌──────────────┬──────────────┬────┴─────────┬──────────────┐
+//!                    ▼              ▼              ▼              ▼              ▼
+//!                CaseView        Events        Webhooks       Messages      EvalBuckets …
+//!                (cases row)  (case_events  (webhook_       (messages:     (eval_case_counters,
+//!                              + chain link)  deliveries)    receipt, 回访)  buckets / deltas)
 //! ```
 //!
 //! This module holds what the pipeline *is* (commands, outcomes, the projection list);
@@ -137,6 +137,9 @@ pub enum Projection {
     Events,
     /// Webhook deliveries queued for the events (the outbox).
     WebhookOutbox,
+    /// Messages to the reporter the events cause (the receipt, the 回访 invitation;
+    /// `cityloop_domain::message::intents`), not for imported history.
+    Messages,
     /// The case's evaluation counters and the day/month buckets (on PostgreSQL as delta
     /// rows that a background pass folds).
     EvalBuckets,
@@ -153,6 +156,7 @@ pub const PROJECTIONS: &[Projection] = &[
     Projection::CaseView,
     Projection::Events,
     Projection::WebhookOutbox,
+    Projection::Messages,
     Projection::EvalBuckets,
     Projection::SearchIndex,
 ];
@@ -164,6 +168,7 @@ impl Projection {
             Projection::CaseView => "case view",
             Projection::Events => "events",
             Projection::WebhookOutbox => "webhook outbox",
+            Projection::Messages => "message outbox",
             Projection::EvalBuckets => "evaluation buckets",
             Projection::SearchIndex => "search index",
         }
