@@ -222,7 +222,7 @@ export async function renderMessages(root, rerender, message, page, params) {
     healthBanner(health),
     h('p', { class: 'hint' }, t('msg.intro')),
     h('h3', {}, t('msg.outbox')),
-    h('div', { class: 'row' }, h('label', { for: 'msg-filter' }, t('msg.filter')), filter),
+    h('div', { class: 'row msg-filter' }, h('label', { for: 'msg-filter' }, t('msg.filter')), filter),
     outboxTable(rows, rerender),
     h('h3', {}, t('msg.channels')),
     settingsForm(settings, rerender),
