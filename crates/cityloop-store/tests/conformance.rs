@@ -14,7 +14,7 @@ use cityloop_domain::model::{
 };
 use cityloop_domain::workflow::{Action, Command};
 use cityloop_store::testing::TestDb;
-use cityloop_store::{CaseFilter, CaseRecord, MessageStore, Page, Store, StoreError};
+use cityloop_store::{CaseFilter, CaseRecord, Page, Store, StoreError};
 
 /// Runs a test body once per available backend.
 macro_rules! store_test {

@@ -22,7 +22,7 @@ const V2: &str = "/open311/v2";
 const SETTINGS: &str = "/api/v1/admin/messages/settings";
 
 /// Fast retries: two retries 200 ms apart, then dead.
-fn env<'a>(log: &'a str) -> Vec<(&'a str, &'a str)> {
+fn env(log: &str) -> Vec<(&str, &str)> {
     vec![
         ("CITYLOOP_MESSAGE_BACKOFF", "200ms,200ms"),
         ("CITYLOOP_MESSAGE_POLL", "100ms"),
