@@ -286,6 +286,8 @@ pub struct MyCase {
     pub status_text: String,
     pub service_name: String,
     pub address: Option<String>,
+    /// The reporter's own words, cut to 60 characters (to tell similar reports apart).
+    pub description: Option<String>,
     pub requested_datetime: DateTime<FixedOffset>,
 }
 
@@ -902,6 +904,8 @@ impl Services {
                 status_text: state.wording,
                 service_name,
                 address: case.location.address.clone(),
+                description: Some(case.description.chars().take(60).collect::<String>())
+                    .filter(|d| !d.trim().is_empty()),
                 requested_datetime: self.local_time(case.created_at),
             });
         }
