@@ -36,6 +36,9 @@ impl Server {
             .args([cmd, "--db", db, "--addr", "127.0.0.1:0"])
             .env("CITYLOOP_LOG", "warn")
             .env("CITYLOOP_MEDIA_DIR", media.path())
+            // The log channel's file beside the photos, not in the working folder (a
+            // PostgreSQL database has no folder of its own); a test may set its own.
+            .env("CITYLOOP_MESSAGE_LOG", media.path().join("messages.log"))
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
