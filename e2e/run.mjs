@@ -1279,6 +1279,7 @@ async function dispatcherDispatchesThreeInBulk() {
       eq(body.events.filter((e) => e.kind === 'dispatch').length, 1, `${n}: one dispatch event`);
     }
   }
+}
 
 /** 我的反映 on a phone: two reports with one phone, a code through the log channel, a wrong code
  *  named next to the field, the list in citizen words, and a case opened from it. */
