@@ -7,7 +7,7 @@
 // main pages go to test-artifacts/screenshots/ (CITYLOOP_SCREENSHOTS overrides). The last
 // line is "browser: N passed, N failed"; the exit code is non-zero on any failure.
 
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -1328,9 +1328,59 @@ async function redCaseArrivesInTheBell() {
   }, n);
 }
 
+/** 我的反映 on a phone: two reports with one phone, a code through the log channel, a wrong code
+ *  named next to the field, the list in citizen words, and a case opened from it. */
+async function citizenListsReportsByPhoneCode() {
+  const LOG = process.env.CITYLOOP_E2E_MESSAGE_LOG;
+  check(Boolean(LOG), 'CITYLOOP_E2E_MESSAGE_LOG is set (tests/browser.rs)');
+  const phone = '13700000077';
+  const numbers = [];
+  for (const d of ['大学路人行道暴露垃圾', '大学路垃圾箱满溢']) {
+    const body = new URLSearchParams({ api_key: 'demo-key', service_code: '06010', lat: '34.7503', long: '113.6615', description: d, phone });
+    const r = await fetch(`${BASE}/open311/v2/requests.json`, { method: 'POST', body });
+    eq(r.status, 200, 'reported');
+    numbers.push((await r.json())[0].service_request_id);
+  }
+  const codes = () =>
+    (existsSync(LOG) ? readFileSync(LOG, 'utf8') : '')
+      .split('\n')
+      .filter((l) => l.split('\t')[2] === phone && l.split('\t')[3] === 'code')
+      .map((l) => (/验证码是(\d{6})/.exec(l) || [])[1]);
+  const page = await newPage({ viewport: PHONE });
+  await page.goto(`${BASE}/#mine`);
+  await page.waitForSelector('#panel-mine:not([hidden])');
+  await page.fill('#my-phone', phone);
+  await page.click('#send-code');
+  await page.waitForFunction(() => document.getElementById('code-sent').textContent.length > 0);
+  check(await page.isDisabled('#send-code'), 'the send button waits before another code');
+  let code = null;
+  for (let i = 0; i < 100 && !code; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    code = codes().at(-1) || null;
+  }
+  check(Boolean(code), 'the code reached the log channel');
+  await page.fill('#my-code', code === '000000' ? '111111' : '000000');
+  await page.click('#phone-form button[type="submit"]');
+  await page.waitForSelector('#my-code-error:not([hidden])');
+  const wrong = await page.textContent('#my-code-error');
+  check(wrong.includes('还可以再试4次') && !/[A-Za-z]/.test(wrong), `a wrong code in plain Chinese: ${wrong}`);
+  await page.fill('#my-code', code);
+  await page.click('#phone-form button[type="submit"]');
+  await page.waitForSelector('#phone-result:not([hidden])');
+  const listed = await page.$$eval('[data-testid="phone-case"]', (cs) => cs.map((c) => c.textContent));
+  eq(listed.length, 2, 'both reports listed');
+  check(listed[0].includes(numbers[1]) && listed[1].includes(numbers[0]), `newest first: ${listed}`);
+  check(listed.every((t) => t.includes('已提交，等待受理')), 'state in citizen words');
+  await shot(page, 'public-my-reports-phone');
+  await page.click('[data-testid="phone-case"] button');
+  await page.waitForSelector('#track-result:not([hidden])');
+  check((await page.textContent('#track-result')).includes(numbers[1]), 'the case page opens from the list');
+}
+
 const SCENARIOS = [
   ['a citizen reports a problem on the map and finds it by number', citizenReports],
   ['a citizen reports with the device location and sees open cases nearby', citizenUsesDeviceLocation],
+  ['a citizen lists their reports on a phone by a text-message code (我的反映)', citizenListsReportsByPhoneCode],
   ['the closed loop through the staff console, and the citizen sees it closed', closedLoop],
   ["a handler never sees another unit's case", handlerSeesOnlyOwnUnit],
   ['a handler asks for an extension and the supervisor approves it', extensionAskedAndApproved],

@@ -3,16 +3,18 @@
 // history's verification, on the admin API (`/api/v1/admin/...`). Every error the API
 // returns is shown next to the field it names (or above the form when it names none).
 // staff.js routes `#/admin_units`, `#/admin_people`, `#/admin_roadchiefs`, `#/admin_limits`,
-// `#/admin_calendar`, `#/admin_integrity` and `#/admin_keys` (apikeys.js) here.
+// `#/admin_calendar`, `#/admin_integrity`, `#/admin_keys` (apikeys.js) and
+// `#/admin_messages` (messages.js) here.
 // Every admin page opens with the calendar coverage warning while there is one.
 
 import { t } from './i18n.js';
 import { h, fill, timeEl, api, showError, clearErrors, clearOnInput, field, announce } from './common.js';
 import { renderIntegrity } from './integrity.js';
 import { renderApiKeys } from './apikeys.js';
+import { renderMessages } from './messages.js';
 
 /** The admin views, in menu order. */
-export const ADMIN_VIEWS = ['admin_units', 'admin_people', 'admin_roadchiefs', 'admin_limits', 'admin_calendar', 'admin_integrity', 'admin_keys'];
+export const ADMIN_VIEWS = ['admin_units', 'admin_people', 'admin_roadchiefs', 'admin_limits', 'admin_calendar', 'admin_integrity', 'admin_keys', 'admin_messages'];
 
 const UNIT_KINDS = ['department', 'street', 'command'];
 const ROLES = ['admin', 'operator', 'dispatcher', 'inspector', 'supervisor', 'handler', 'road_chief'];
@@ -469,6 +471,7 @@ const RENDER = {
   admin_calendar: renderCalendar,
   admin_integrity: (root, rerender, message) => renderIntegrity(root, rerender, message, page),
   admin_keys: (root, rerender, message) => renderApiKeys(root, rerender, message, page),
+  admin_messages: (root, rerender, message, params) => renderMessages(root, rerender, message, page, params),
 };
 
 /** Puts the calendar coverage warning, when there is one, at the top of an admin page. */

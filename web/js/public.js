@@ -1,6 +1,7 @@
 // The public page: report a problem (Open311 POST), follow a case by its query code or
 // number (GET /api/v1/public/cases/{ref}: steps, photos, replies in citizen words), the
-// reports made from this browser (local storage only), and the open cases nearby. Everything goes through /open311/v2/ with the page's own API key,
+// reports made from this browser (local storage only), "my reports" by phone and a
+// one-time text-message code (POST /api/v1/public/my/{code,cases}), and the open cases nearby. Everything goes through /open311/v2/ with the page's own API key,
 // read from GET /api/v1/public/config (an admin may rotate it: on a 403 the page reads it
 // again and retries once; the key is never written into this file).
 
@@ -63,7 +64,7 @@ const state = {
 
 // ---- tabs ----------------------------------------------------------------------------
 
-const TABS = ['report', 'track', 'nearby'];
+const TABS = ['report', 'track', 'mine', 'nearby'];
 
 function showTab(name, { focus = false } = {}) {
   for (const n of TABS) {
@@ -482,6 +483,77 @@ async function lookUp(reference) {
   }
 }
 
+// ---- my reports by phone and code ---------------------------------------------------------
+
+/** Seconds before another code may be asked for (the server limits codes per phone too). */
+const RESEND_WAIT_S = 60;
+
+async function sendCode() {
+  const form = $('phone-form');
+  clearErrors(form);
+  const button = $('send-code');
+  const phone = $('my-phone').value.trim();
+  try {
+    if (!phone) throw new ApiError({ status: 422, code: 'invalid_field', field: 'phone', message: t('err.required') });
+    button.disabled = true;
+    await api('/api/v1/public/my/code', { method: 'POST', body: { phone, lang: lang() }, auth: false });
+    $('code-sent').textContent = t('phone.sent');
+    announce(t('phone.sent'));
+    $('my-code').focus();
+    let left = RESEND_WAIT_S;
+    button.textContent = t('phone.resend_in', { s: left });
+    const tick = setInterval(() => {
+      left -= 1;
+      if (left <= 0) {
+        clearInterval(tick);
+        button.disabled = false;
+        button.textContent = t('phone.send');
+      } else {
+        button.textContent = t('phone.resend_in', { s: left });
+      }
+    }, 1000);
+  } catch (err) {
+    button.disabled = false;
+    showError(form, err);
+  }
+}
+
+async function listMine(e) {
+  e.preventDefault();
+  const form = $('phone-form');
+  clearErrors(form);
+  const phone = $('my-phone').value.trim();
+  const code = $('my-code').value.trim();
+  const out = $('phone-result');
+  try {
+    if (!phone) throw new ApiError({ status: 422, code: 'invalid_field', field: 'phone', message: t('err.required') });
+    if (!code) throw new ApiError({ status: 422, code: 'invalid_field', field: 'code', message: t('err.required') });
+    const cases = await api('/api/v1/public/my/cases', { method: 'POST', body: { phone, code, lang: lang() }, auth: false });
+    $('my-code').value = '';
+    $('phone-result-heading').textContent = cases.length ? t('phone.result', { n: cases.length }) : t('phone.none');
+    fill(
+      $('phone-list'),
+      cases.map((c) =>
+        h(
+          'li',
+          { class: 'card', dataset: { testid: 'phone-case' } },
+          h('p', { class: 'card-title' }, c.service_name),
+          h('p', {}, h('span', { class: `status status-${c.status}` }, c.status_text)),
+          c.description ? h('p', {}, c.description) : null,
+          c.address ? h('p', { class: 'muted' }, c.address) : null,
+          h('p', { class: 'muted' }, c.number, ' · ', fmtTime(c.requested_datetime)),
+          h('button', { type: 'button', class: 'secondary small', onclick: () => trackFromList(c.query_code || c.number) }, t('phone.view')),
+        ),
+      ),
+    );
+    out.hidden = false;
+    announce($('phone-result-heading').textContent);
+  } catch (err) {
+    out.hidden = true;
+    showError(form, err);
+  }
+}
+
 // ---- reports made on this device -------------------------------------------------------
 
 const MINE = 'cityloop.myReports';
@@ -860,6 +932,9 @@ function start() {
   $('photo').addEventListener('change', previewPhoto);
   clearOnInput($('report-form'));
   clearOnInput($('track-form'));
+  clearOnInput($('phone-form'));
+  $('send-code').addEventListener('click', sendCode);
+  $('phone-form').addEventListener('submit', listMine);
   $('receipt-track').addEventListener('click', () => trackFromList(state.receipt.query_code || state.receipt.service_request_id));
   $('receipt-again').addEventListener('click', resetReport);
   $('track-form').addEventListener('submit', (e) => {

@@ -22,6 +22,7 @@
 //! - [`chain`]: tamper-evident history: the canonical event encoding, hash links, roots,
 //!   and the verifier that recomputes them.
 //! - [`import`]: history import: mapping files, row mapping and refusals, synthesised histories.
+//! - [`message`]: messages to citizens: which events send what, templates, one-time codes.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
 //! - [`sensor`]: sensor alarm rules: rolling means, holds, hysteresis, episodes, bad readings.
 //! - [`party`]: parties (当事人), the 统一社会信用代码 check, the repeat-offender rule.
@@ -42,6 +43,7 @@ pub mod ids;
 pub mod import;
 pub mod inbox;
 pub mod limits;
+pub mod message;
 pub mod model;
 pub mod patrol;
 pub mod privacy;

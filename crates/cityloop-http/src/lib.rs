@@ -18,6 +18,7 @@ pub mod extract;
 pub mod inbox;
 pub mod integrity;
 pub mod maps;
+pub mod messages;
 pub mod open311;
 pub mod openapi;
 pub mod patrols;

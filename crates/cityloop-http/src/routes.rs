@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::integrity::routes())
         .merge(crate::open311::routes())
         .merge(crate::webhooks::routes())
+        .merge(crate::messages::routes())
         .merge(crate::rankings::routes())
         .merge(crate::track::routes())
         .merge(crate::maps::routes())
@@ -76,7 +77,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "system",
-    responses((status = 200, description = "Store reachable: status, backend, district code, version, and `calendar`: the working calendar's coverage (`years`, `coverage_end`, `days_left`, `warning` from 60 days before coverage ends), and `sensors`: the sensor intake (`status` ok, or degraded while the MQTT broker is away; `broker`, `accepted`, `dropped` by reason)", body = Object),
+    responses((status = 200, description = "Store reachable: status, backend, district code, version, and `calendar`: the working calendar's coverage (`years`, `coverage_end`, `days_left`, `warning` from 60 days before coverage ends), `sensors`: the sensor intake (`status` ok, or degraded while the MQTT broker is away; `broker`, `accepted`, `dropped` by reason), and `messages`: the citizen message channels (`status` ok, or degraded while a message has failed its last attempt or died in the last 24 hours; `sms`, `email` providers; `pending`, `failing`, `dead_recent`)", body = Object),
               (status = 503, description = "Store unreachable", body = ErrorBody)))]
 pub(crate) async fn healthz(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     st.svc
@@ -91,6 +92,7 @@ pub(crate) async fn healthz(State(st): State<AppState>) -> Result<impl IntoRespo
         "version": env!("CARGO_PKG_VERSION"),
         "calendar": calendar_health(&st.svc.calendar_coverage()),
         "sensors": st.svc.sensors.health(),
+        "messages": st.svc.message_health().await?,
     })))
 }
 

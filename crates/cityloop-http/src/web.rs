@@ -90,6 +90,7 @@ const ASSETS: &[Asset] = &[
     web!("js/rankings.js"),
     web!("js/integrity.js"),
     web!("js/apikeys.js"),
+    web!("js/messages.js"),
     web!("js/icons.js"),
     web!("js/console/ctx.js"),
     web!("js/console/strings.js"),

@@ -28,6 +28,7 @@ pub mod keywords;
 pub mod live;
 pub mod maps;
 pub mod media;
+pub mod messages;
 pub mod open311;
 pub mod patrol;
 pub mod privacy;

@@ -1,7 +1,8 @@
 //! The one rate-limit mechanism: a keyed GCRA (generic cell rate algorithm, the
 //! token bucket without a timer) used by the Open311 intake (per API key and per client
 //! address), the public photo upload (per client address) and the login throttle (failed
-//! attempts per account and address).
+//! attempts per account and address), and the one-time codes of "my reports" (codes sent
+//! per phone and per client address).
 //!
 //! A [`Rate`] of `N/PERIOD` lets a key spend `N` requests at once and then one every
 //! `PERIOD / N`: never more than `N` in any window of `PERIOD`. Each key keeps one
@@ -192,11 +193,16 @@ pub struct RateConfig {
     /// `GET /api/v1/public/cases/{ref}` (the case page by query code or number) per client
     /// address: it bounds how fast one address can guess codes.
     pub lookup_per_address: Option<Rate>,
+    /// One-time codes of "my reports" sent to one phone.
+    pub code_per_phone: Option<Rate>,
+    /// One-time codes asked for from one client address.
+    pub code_per_address: Option<Rate>,
 }
 
 /// Invented defaults (no standard prescribes them): a client application may post 600
 /// reports a minute; one address 30 reports and 30 photos in any 10 minutes, and 60 case-page
-/// lookups a minute.
+/// lookups a minute; one phone is sent 3 one-time codes in any 10 minutes, and one address
+/// may ask for 10 codes in any hour.
 impl Default for RateConfig {
     fn default() -> Self {
         Self {
@@ -204,6 +210,8 @@ impl Default for RateConfig {
             open311_per_address: Some(Rate::new(30, Duration::from_secs(600))),
             upload_per_address: Some(Rate::new(30, Duration::from_secs(600))),
             lookup_per_address: Some(Rate::new(60, Duration::from_secs(60))),
+            code_per_phone: Some(Rate::new(3, Duration::from_secs(600))),
+            code_per_address: Some(Rate::new(10, Duration::from_secs(3600))),
         }
     }
 }
@@ -216,6 +224,8 @@ pub struct RateLimits {
     open311_address: Limiter,
     upload_address: Limiter,
     lookup_address: Limiter,
+    code_phone: Limiter,
+    code_address: Limiter,
 }
 
 impl RateLimits {
@@ -226,6 +236,8 @@ impl RateLimits {
             open311_address: Limiter::new(config.open311_per_address),
             upload_address: Limiter::new(config.upload_per_address),
             lookup_address: Limiter::new(config.lookup_per_address),
+            code_phone: Limiter::new(config.code_per_phone),
+            code_address: Limiter::new(config.code_per_address),
         }
     }
 }
@@ -281,6 +293,16 @@ impl crate::Services {
         self.rate
             .lookup_address
             .admit(&address_key(client), self.now())
+    }
+
+    /// Spends one one-time code of `client` and of `phone` (its digits), or refuses
+    /// (429): the address is checked first so one address cannot use up a phone's codes
+    /// beyond its own limit.
+    pub fn admit_code(&self, client: IpAddr, phone: &str) -> Result<(), ServiceError> {
+        let now = self.now();
+        self.rate.code_address.check(&address_key(client), now)?;
+        self.rate.code_phone.admit(phone, now)?;
+        self.rate.code_address.admit(&address_key(client), now)
     }
 }
 

@@ -168,7 +168,7 @@ impl Services {
         Ok(())
     }
 
-    async fn query_code_key(&self) -> Result<Vec<u8>, ServiceError> {
+    pub(crate) async fn query_code_key(&self) -> Result<Vec<u8>, ServiceError> {
         let stored = match reference::get_setting::<CodeKey>(&*self.store, SETTING).await? {
             Some(k) => k,
             None => {

@@ -585,7 +585,7 @@ impl Services {
 }
 
 /// An error with its causes (reqwest hides the resolver's reason in a source).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

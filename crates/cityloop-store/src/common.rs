@@ -1721,6 +1721,15 @@ macro_rules! sql_store {
                     }
                     Ok(())
                 }
+                Projection::Messages => {
+                    // A copied history sent its messages where it was written.
+                    if change.kind != ChangeKind::Imported {
+                        for event in change.events {
+                            enqueue_case_messages(tx, change.case, event).await?;
+                        }
+                    }
+                    Ok(())
+                }
                 Projection::EvalBuckets => {
                     eval_refresh(tx, &ctx.calendar, ctx.eval_deltas, change.case.id, change.whole_history()).await
                 }

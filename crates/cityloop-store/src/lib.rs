@@ -17,7 +17,7 @@
 //! - `case_events` is append-only (database triggers refuse UPDATE and DELETE);
 //! - every time is stored in UTC;
 //! - webhook deliveries are queued in the transaction of the event that triggers them
-//!   ([`webhooks`]);
+//!   ([`webhooks`]), and so are messages to citizens ([`messages`]);
 //! - every case event is hash-linked to the previous event of its case in its own
 //!   transaction, and roots seal the links across cases ([`chain`]).
 
@@ -28,6 +28,7 @@ mod common;
 pub mod dashboard;
 pub mod evalbench;
 pub mod listbench;
+pub mod messages;
 pub mod patrols;
 pub mod pipeline;
 pub mod postgres;
@@ -52,6 +53,7 @@ pub use admin::{AdminOp, AuditCursor, AuditEntry, AuditFilter};
 pub use chain::{ChainStatus, Checkpoint, IntegrityStore, VerifyRun};
 pub use dashboard::{DashboardEvent, DashboardQuery, DashboardRows, DashboardStore, OverdueRow};
 pub use enforce::{CasePartyLink, EnforceStore, EnforcementStepRow, PartyRow};
+pub use messages::{MessageAttempt, MessageRow, MessageStore, NewMessage, OutboxHealth};
 pub use patrols::{BatchOutcome, PatrolRefusal, PatrolRun, PatrolStore};
 pub use postgres::PgStore;
 pub use search::SearchStore;
@@ -364,6 +366,7 @@ pub struct Attachment {
 #[async_trait]
 pub trait Store:
     WebhookStore
+    + MessageStore
     + IntegrityStore
     + SearchStore
     + SensorStore

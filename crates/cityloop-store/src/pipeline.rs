@@ -10,12 +10,12 @@
 //!                                                       ▼
 //!                                                     Change { case, deadline, events, kind }
 //!                                                       │
-//!                    ┌──────────────┬──────────────┬────┴─────────┬──────────────┬──────────────┐
-//!                    ▼              ▼              ▼              ▼              ▼              ▼
-//!                CaseView        Events        Webhooks      EvalBuckets    SearchIndex   Notifications
-//!                (cases row)  (case_events  (webhook_       (eval_case_    (case_search)  (one row per
-//!                              + chain link)  deliveries)     counters,                    event × person
-//!                                                             buckets)                     it reaches)
+//!        ┌──────────────┬──────────────┬──────────────┬────┴─────────┬──────────────┬──────────────┐
+//!        ▼              ▼              ▼              ▼              ▼              ▼              ▼
+//!    CaseView        Events        Webhooks       Messages      EvalBuckets    SearchIndex   Notifications
+//!    (cases row)  (case_events  (webhook_       (messages:     (eval_case_    (case_search)  (one row per
+//!                  + chain link)  deliveries)    receipt, 回访)  counters,                    event × person
+//!                                                               buckets)                     it reaches)
 //! ```
 //!
 //! This module holds what the pipeline *is* (commands, outcomes, the projection list);
@@ -138,6 +138,9 @@ pub enum Projection {
     Events,
     /// Webhook deliveries queued for the events (the outbox).
     WebhookOutbox,
+    /// Messages to the reporter the events cause (the receipt, the 回访 invitation;
+    /// `cityloop_domain::message::intents`), not for imported history.
+    Messages,
     /// The case's evaluation counters and the day/month buckets (on PostgreSQL as delta
     /// rows that a background pass folds).
     EvalBuckets,
@@ -157,6 +160,7 @@ pub const PROJECTIONS: &[Projection] = &[
     Projection::CaseView,
     Projection::Events,
     Projection::WebhookOutbox,
+    Projection::Messages,
     Projection::EvalBuckets,
     Projection::SearchIndex,
     Projection::Notifications,
@@ -169,6 +173,7 @@ impl Projection {
             Projection::CaseView => "case view",
             Projection::Events => "events",
             Projection::WebhookOutbox => "webhook outbox",
+            Projection::Messages => "message outbox",
             Projection::EvalBuckets => "evaluation buckets",
             Projection::SearchIndex => "search index",
             Projection::Notifications => "notifications",

@@ -1307,7 +1307,13 @@ async fn every_projection_equals_a_rebuild_from_events_after_random_commands(db:
                 let key = format!("k{}", rng.below(4));
                 match choice {
                     0 => {
-                        let (case, ev) = fx.report(n, now);
+                        // Every other one a public report: a receipt, and 回访 later.
+                        let (case, ev) = if n % 2 == 0 {
+                            let matter = CategoryCode::parse_service_code("06010").unwrap();
+                            fx.report_as(n, now, Source::Public, matter)
+                        } else {
+                            fx.report(n, now)
+                        };
                         let dl = case.deadline(&fx.cal);
                         tasks.push(tokio::spawn(async move {
                             store.create_case(&case, dl, &ev).await
@@ -1468,6 +1474,44 @@ async fn every_projection_equals_a_rebuild_from_events_after_random_commands(db:
                     .map(|d| (d.event_id, d.event_type, d.payload))
                     .collect();
                 assert!(want.len() < 500, "the check reads one page of deliveries");
+                let extra: Vec<_> = got.difference(&want).collect();
+                let missing: Vec<_> = want.difference(&got).collect();
+                assert!(
+                    extra.is_empty() && missing.is_empty(),
+                    "{}: queued but not derived {extra:#?}, derived but not queued {missing:#?}",
+                    p.name()
+                );
+            }
+            Projection::Messages => {
+                let mut want = BTreeSet::new();
+                for r in &records {
+                    let copied = imported.get(&r.case.id).copied().unwrap_or(0);
+                    for (i, ev) in r.events.iter().enumerate().filter(|(_, e)| e.seq > copied) {
+                        let view = Case::from_events(&r.events[..=i]).unwrap();
+                        for m in cityloop_domain::message::intents(&view, ev) {
+                            want.insert((
+                                m.key,
+                                m.purpose.as_str().to_owned(),
+                                m.channel.as_str().to_owned(),
+                                m.recipient,
+                                Some(r.case.id),
+                            ));
+                        }
+                    }
+                }
+                let got: BTreeSet<_> = db
+                    .store
+                    .list_messages(None, None, 500)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|m| (m.dedupe_key, m.purpose, m.channel, m.recipient, m.case_id))
+                    .collect();
+                assert!(want.len() < 500, "the check reads one page of messages");
+                assert!(
+                    want.iter().any(|m| m.1 == "receipt"),
+                    "the run sent receipts"
+                );
                 let extra: Vec<_> = got.difference(&want).collect();
                 let missing: Vec<_> = want.difference(&got).collect();
                 assert!(
@@ -2751,3 +2795,141 @@ store_test!(
     known_external_refs,
     known_external_refs_names_only_the_stored_refs_of_that_source
 );
+
+store_test!(
+    message_outbox_and_codes,
+    a_public_report_queues_one_receipt_a_code_is_kept_until_sent_and_a_dead_message_is_resent
+);
+
+async fn a_public_report_queues_one_receipt_a_code_is_kept_until_sent_and_a_dead_message_is_resent(
+    db: &TestDb,
+) {
+    use cityloop_domain::message::otp;
+    use cityloop_store::messages::{status, AttemptOutcome};
+    use cityloop_store::{MessageAttempt, NewMessage};
+    let fx = Fixture::new();
+    let now = t0();
+    let matter = CategoryCode::parse_service_code("06010").unwrap();
+    let (case, ev) = fx.report_as(1, now, Source::Public, matter);
+    db.store
+        .create_case(&case, case.deadline(&fx.cal), &ev)
+        .await
+        .unwrap();
+    let rows = db
+        .store
+        .list_messages(None, Some(case.id), 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one receipt: {rows:?}");
+    assert_eq!(
+        (rows[0].purpose.as_str(), rows[0].channel.as_str()),
+        ("receipt", "sms")
+    );
+    assert_eq!(rows[0].recipient, "13800000000");
+
+    // A code and its message commit together; the code stays in the row until it is sent.
+    let state = otp::issued(None, "hash".into(), now);
+    let code = NewMessage {
+        dedupe_key: "otp:1".into(),
+        purpose: "code".into(),
+        channel: "sms".into(),
+        recipient: "13800000000".into(),
+        case_id: None,
+        params: serde_json::json!({"otp": "123456"}),
+    };
+    db.store
+        .issue_otp("13800000000", &state, &code, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.otp_state("13800000000").await.unwrap(),
+        Some(state)
+    );
+    assert_eq!(db.store.otp_state("13900000000").await.unwrap(), None);
+
+    // Claimed once (the lease hides it from a second worker).
+    let due = db
+        .store
+        .claim_messages(now, now + Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(db
+        .store
+        .claim_messages(now, now + Duration::minutes(1), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let otp_row = due.iter().find(|m| m.purpose == "code").unwrap();
+    assert_eq!(otp_row.params["otp"], "123456");
+    let receipt = due.iter().find(|m| m.purpose == "receipt").unwrap();
+    let attempt = |m: &cityloop_store::MessageRow, error: Option<&str>| MessageAttempt {
+        id: m.id,
+        attempts: m.attempts + 1,
+        at: now,
+        provider: "http".into(),
+        body: "text ******".into(),
+        error: error.map(str::to_owned),
+    };
+    db.store
+        .finish_message(&attempt(otp_row, None), AttemptOutcome::Delivered)
+        .await
+        .unwrap();
+    db.store
+        .finish_message(
+            &attempt(receipt, Some("gateway answered 500")),
+            AttemptOutcome::Dead,
+        )
+        .await
+        .unwrap();
+    let all = db.store.list_messages(None, None, 10).await.unwrap();
+    let sent = all.iter().find(|m| m.purpose == "code").unwrap();
+    assert_eq!(sent.status, status::DELIVERED);
+    assert_eq!(
+        sent.params,
+        serde_json::json!({}),
+        "the code is gone once sent"
+    );
+    let dead = all.iter().find(|m| m.purpose == "receipt").unwrap();
+    assert_eq!(
+        (dead.status.as_str(), dead.failures, dead.attempts),
+        (status::DEAD, 1, 1)
+    );
+    assert_eq!(dead.last_error.as_deref(), Some("gateway answered 500"));
+    let health = db
+        .store
+        .outbox_health(now - Duration::hours(24))
+        .await
+        .unwrap();
+    assert_eq!(
+        (health.pending, health.failing, health.dead_recent),
+        (0, 0, 1)
+    );
+
+    // Only a dead message is resent, never a code.
+    assert!(matches!(
+        db.store.resend_message(sent.id, now).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let again = db.store.resend_message(dead.id, now).await.unwrap();
+    assert_eq!(
+        (again.status.as_str(), again.failures),
+        (status::PENDING, 0)
+    );
+    assert_eq!(
+        db.store
+            .claim_messages(now, now + Duration::minutes(1), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The phone index finds the case by the phone's reversed digits.
+    let found = db
+        .store
+        .cases_by_phone_key(&cityloop_domain::search::reversed_digits("13800000000"), 10)
+        .await
+        .unwrap();
+    assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), [case.id]);
+}

@@ -13,6 +13,7 @@ use cityloop_domain::model::Role;
 use cityloop_http::AppState;
 use cityloop_service::auth::NewUser;
 use cityloop_service::demo::{load_demo, DEMO_API_KEY, DEMO_PASSWORD};
+use cityloop_service::messages::{MessageConfig, MessageSender};
 use cityloop_service::webhooks::{DeliveryPass, WebhookConfig, WebhookSender};
 use cityloop_service::Services;
 use cityloop_store::Store;
@@ -146,6 +147,8 @@ struct ServeArgs {
     #[command(flatten)]
     webhooks: WebhookArgs,
     #[command(flatten)]
+    messages: MessageArgs,
+    #[command(flatten)]
     maintenance: ops::MaintenanceArgs,
     #[command(flatten)]
     net: NetArgs,
@@ -219,6 +222,12 @@ struct NetArgs {
         env = "CITYLOOP_LOOKUP_RATE_PER_ADDRESS"
     )]
     lookup_rate_per_address: String,
+    /// One-time codes of "my reports" sent to one phone.
+    #[arg(long, default_value = "3/10m", env = "CITYLOOP_CODE_RATE_PER_PHONE")]
+    code_rate_per_phone: String,
+    /// One-time codes asked for from one client address.
+    #[arg(long, default_value = "10/1h", env = "CITYLOOP_CODE_RATE_PER_ADDRESS")]
+    code_rate_per_address: String,
 }
 
 impl NetArgs {
@@ -251,6 +260,8 @@ impl NetArgs {
             open311_per_address: r("open311-rate-per-address", &self.open311_rate_per_address)?,
             upload_per_address: r("upload-rate-per-address", &self.upload_rate_per_address)?,
             lookup_per_address: r("lookup-rate-per-address", &self.lookup_rate_per_address)?,
+            code_per_phone: r("code-rate-per-phone", &self.code_rate_per_phone)?,
+            code_per_address: r("code-rate-per-address", &self.code_rate_per_address)?,
         })
     }
 }
@@ -324,6 +335,57 @@ impl ServeArgs {
 }
 
 /// Outgoing webhook delivery (docs/API-DESIGN.md, "Webhooks").
+/// Messages to citizens (docs/API-DESIGN.md, "Messages"); the channels themselves are
+/// set by an admin.
+#[derive(Args)]
+struct MessageArgs {
+    /// The `log` channel's file (the default channel): one line per message. Default:
+    /// messages.log beside the SQLite database (in the working folder for PostgreSQL).
+    #[arg(long, env = "CITYLOOP_MESSAGE_LOG")]
+    message_log: Option<std::path::PathBuf>,
+    /// Waits between retries of a failed message (ms, s, m, h); after the last, dead.
+    #[arg(
+        long,
+        default_value = "1m,5m,30m,2h,12h",
+        env = "CITYLOOP_MESSAGE_BACKOFF"
+    )]
+    message_backoff: String,
+    /// Time limit of one attempt (gateway or SMTP server).
+    #[arg(long, default_value = "10s", env = "CITYLOOP_MESSAGE_TIMEOUT")]
+    message_timeout: String,
+    /// How often the message worker looks for due messages.
+    #[arg(long, default_value = "1s", env = "CITYLOOP_MESSAGE_POLL")]
+    message_poll: String,
+}
+
+impl MessageArgs {
+    fn log_path(&self, db: &str) -> std::path::PathBuf {
+        self.message_log.clone().unwrap_or_else(|| {
+            cityloop_service::attachments::default_dir(db).with_file_name("messages.log")
+        })
+    }
+
+    fn sender(&self, db: &str) -> Result<(MessageSender, std::time::Duration)> {
+        use cityloop_domain::webhook::{parse_backoff, parse_duration};
+        let backoff = parse_backoff(&self.message_backoff)
+            .map_err(|e| anyhow::anyhow!("--message-backoff: {e}"))?;
+        let timeout = parse_duration(&self.message_timeout)
+            .map_err(|e| anyhow::anyhow!("--message-timeout: {e}"))?;
+        let poll = parse_duration(&self.message_poll)
+            .map_err(|e| anyhow::anyhow!("--message-poll: {e}"))?;
+        if timeout.is_zero() || poll.is_zero() {
+            anyhow::bail!("--message-timeout and --message-poll must be above zero");
+        }
+        let sender = MessageSender::new(MessageConfig {
+            backoff,
+            timeout,
+            log_path: self.log_path(db),
+            ..MessageConfig::default()
+        })?;
+        Ok((sender, poll))
+    }
+}
+
 #[derive(Args)]
 struct WebhookArgs {
     /// Waits between retries of a failed delivery (ms, s, m, h); after the last, a dead letter.
@@ -641,6 +703,10 @@ async fn run(cli: Cli) -> Result<()> {
                     h.to.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default(),
                 );
             }
+            println!(
+                "  messages: {} (the log channel: receipts, 回访 invitations, codes; see README.md)",
+                args.messages.log_path(&args.db.db).display()
+            );
             if let Some(off) = clock_offset {
                 println!(
                     "  clock:    offset {} h from real time (--clock-offset; demo only)",
@@ -1128,6 +1194,7 @@ fn print_demo_banner(listener: &TcpListener, db: &str, loaded: bool) -> Result<(
 async fn serve(listener: TcpListener, svc: Services, args: &ServeArgs) -> Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let (sender, poll) = args.webhooks.sender()?;
+    let (messages, message_poll) = args.messages.sender(&args.db.db)?;
     let (net_config, limits) = args.net.http()?;
     let mut svc = svc
         .with_rate_limits(args.net.rates()?)
@@ -1151,6 +1218,7 @@ async fn serve(listener: TcpListener, svc: Services, args: &ServeArgs) -> Result
     }
     tokio::spawn(scheduler(svc.clone()));
     tokio::spawn(webhook_worker(svc.clone(), sender, poll));
+    tokio::spawn(message_worker(svc.clone(), messages, message_poll));
     start_sensors(&svc, &args.sensors)?;
     let live = svc.live.clone();
     let app = cityloop_http::router(AppState::with_net(svc, net_config));
@@ -1269,6 +1337,26 @@ async fn webhook_worker(svc: Services, sender: WebhookSender, poll: std::time::D
                 "webhook pass"
             ),
             Err(e) => tracing::warn!(error = %e, "webhook pass failed; retrying next tick"),
+        }
+    }
+}
+
+/// The message worker: every `poll` it hands the due messages to their channels. A
+/// message interrupted by a crash is tried again after its lease expires (at least once).
+async fn message_worker(svc: Services, sender: MessageSender, poll: std::time::Duration) {
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match svc.deliver_messages(&sender).await {
+            Ok(p) if p == DeliveryPass::default() => {}
+            Ok(p) => tracing::info!(
+                delivered = p.delivered,
+                retried = p.retried,
+                dead = p.dead,
+                "message pass"
+            ),
+            Err(e) => tracing::warn!(error = %e, "message pass failed; retrying next tick"),
         }
     }
 }

@@ -60,7 +60,17 @@ async fn the_web_ui_works_in_a_browser() {
     }
 
     let db = TestDb::sqlite().await;
-    let server = Server::spawn("demo", &db.url);
+    // The log channel's file, where the 我的反映 scenario reads its one-time code.
+    let messages = tempfile::tempdir().expect("message log folder");
+    let message_log = messages.path().join("messages.log");
+    let server = Server::spawn_env(
+        "demo",
+        &db.url,
+        &[(
+            "CITYLOOP_MESSAGE_LOG",
+            message_log.to_str().expect("a UTF-8 temp path"),
+        )],
+    );
     // Real photo files for the pickers: a phone-like JPEG with EXIF GPS, a PNG, another
     // JPEG, and a text file named .jpg that the server must refuse.
     let photos = tempfile::tempdir().expect("photo folder");
@@ -153,6 +163,7 @@ async fn the_web_ui_works_in_a_browser() {
         .env("CITYLOOP_E2E_PHOTOS", photos.path())
         .env("CITYLOOP_E2E_LATE_BASE", &late.base)
         .env("CITYLOOP_E2E_LATE_PID", late.child.id().to_string())
+        .env("CITYLOOP_E2E_MESSAGE_LOG", &message_log)
         .stdin(Stdio::null())
         .spawn()
         .expect("start node e2e/run.mjs");

@@ -45,6 +45,9 @@ impl Server {
             .args(empty)
             .env("CITYLOOP_LOG", "warn")
             .env("CITYLOOP_MEDIA_DIR", media.path())
+            // The log channel's file beside the photos, not in the working folder (a
+            // PostgreSQL database has no folder of its own); a test may set its own.
+            .env("CITYLOOP_MESSAGE_LOG", media.path().join("messages.log"))
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -264,4 +267,82 @@ impl Server {
             operator,
         }
     }
+}
+
+/// One mail an SMTP sink received: the envelope and the raw DATA.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+/// A tiny SMTP server for tests (no TLS, no auth): it accepts every mail and keeps it.
+/// Returns its port and what it received.
+pub async fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<Mail>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails: std::sync::Arc<std::sync::Mutex<Vec<Mail>>> = Default::default();
+    let kept = mails.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = tokio::io::BufReader::new(r).lines();
+                let _ = w.write_all(b"220 sink ESMTP\r\n").await;
+                let (mut from, mut to) = (String::new(), Vec::new());
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let up = line.to_ascii_uppercase();
+                    let answer: &[u8] = if up.starts_with("EHLO") {
+                        b"250-sink\r\n250 8BITMIME\r\n"
+                    } else if up.starts_with("MAIL FROM:") {
+                        from = line[10..].trim().to_owned();
+                        b"250 OK\r\n"
+                    } else if up.starts_with("RCPT TO:") {
+                        to.push(line[8..].trim().to_owned());
+                        b"250 OK\r\n"
+                    } else if up == "DATA" {
+                        let _ = w.write_all(b"354 end with .\r\n").await;
+                        let mut data = String::new();
+                        while let Ok(Some(l)) = lines.next_line().await {
+                            if l == "." {
+                                break;
+                            }
+                            data.push_str(&l);
+                            data.push('\n');
+                        }
+                        kept.lock().unwrap().push(Mail {
+                            from: std::mem::take(&mut from),
+                            to: std::mem::take(&mut to),
+                            data,
+                        });
+                        b"250 queued\r\n"
+                    } else if up == "QUIT" {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    if w.write_all(answer).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+/// Waits (asynchronously) until `f` is true or the time is up.
+pub async fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    f()
 }

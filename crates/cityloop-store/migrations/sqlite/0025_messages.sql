@@ -1,0 +1,37 @@
+-- Messages to citizens (issue 16): the outbox of SMS and e-mail messages, written in the
+-- transaction of the case event that causes them (the receipt, the 回访 invitation) or of
+-- the one-time code's issue, and the one-time codes of "my reports" (hashed, keyed by
+-- phone digits). A message is 'pending' until its channel takes it ('delivered') or its
+-- retry schedule is exhausted ('dead'), the same statuses as webhook deliveries.
+-- Keep in step with the postgres tree.
+CREATE TABLE messages (
+    id              TEXT PRIMARY KEY,
+    dedupe_key      TEXT NOT NULL UNIQUE,
+    purpose         TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    recipient       TEXT NOT NULL,
+    case_id         TEXT REFERENCES cases(id),
+    params          TEXT NOT NULL,
+    body            TEXT,
+    status          TEXT NOT NULL,
+    failures        INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    lease_until     TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    last_error      TEXT,
+    provider        TEXT
+);
+CREATE INDEX messages_due ON messages(status, next_attempt_at);
+CREATE INDEX messages_recent ON messages(created_at);
+CREATE INDEX messages_case ON messages(case_id);
+
+CREATE TABLE otp_codes (
+    phone        TEXT PRIMARY KEY,
+    code_hash    TEXT,
+    expires_at   TEXT NOT NULL,
+    wrong        INTEGER NOT NULL,
+    locked_until TEXT,
+    updated_at   TEXT NOT NULL
+);
