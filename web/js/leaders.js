@@ -2,9 +2,9 @@
 // interaction needed) and a leader's desktop. Reads GET /api/v1/dashboard (figures), the
 // league tables (GET /api/v1/rankings) and the open-case clusters (map.js). Refreshes
 // itself every `?refresh=<seconds>` (default 30, at least 5) and at once when the push
-// channel (GET /api/v1/stream, `event: case`) says a case changed, when the server has
-// one; keeps the last figures when the network drops, with the time of the last update
-// and a plain 网络中断 notice.
+// channel (GET /api/v1/stream with a ticket, `event: case`) says a case changed; keeps
+// the last figures when the network drops, with the time of the last update and a plain
+// 网络中断 notice.
 
 import { t, extend, applyStatic, wireToggle, langTag } from './i18n.js';
 import { api, h, fill, session, showError, clearErrors, ApiError, ZONE } from './common.js';
@@ -393,20 +393,34 @@ async function load() {
 
 function schedule() {
   clearInterval(timer);
-  timer = window.setInterval(load, REFRESH * 1000);
+  timer = window.setInterval(() => {
+    load();
+    subscribe();
+  }, REFRESH * 1000);
 }
 
-/** The push channel, when the server has one: a case event refreshes at once (at most every 5 s). */
-function subscribe() {
-  if (typeof EventSource !== 'function') return;
-  let soon = 0;
-  /** @type {EventSource | null} */
-  let es = null;
+/** @type {EventSource | null} */
+let stream = null;
+
+/**
+ * The push channel: a single-use ticket from `POST /api/v1/stream/ticket` (EventSource
+ * cannot send the Bearer token, and the session token never goes into a URL) opens
+ * `GET /api/v1/stream`; a case event refreshes the figures at once (at most every 1.5 s).
+ * A dropped stream is closed (its ticket cannot reconnect) and reopened with a new ticket
+ * at the next timed refresh; meanwhile the timer carries on.
+ */
+async function subscribe() {
+  if (typeof EventSource !== 'function' || stream) return;
+  let ticket;
   try {
-    es = new EventSource(`/api/v1/stream?token=${encodeURIComponent(session.token || '')}`);
+    ticket = (await api('/api/v1/stream/ticket', { method: 'POST' })).ticket;
   } catch {
     return;
   }
+  if (stream) return;
+  const es = new EventSource(`/api/v1/stream?ticket=${encodeURIComponent(ticket)}`);
+  stream = es;
+  let soon = 0;
   es.addEventListener('case', () => {
     if (soon) return;
     soon = window.setTimeout(() => {
@@ -414,9 +428,9 @@ function subscribe() {
       load();
     }, 1500);
   });
-  // A server without the stream answers 404: stop asking; polling carries on.
   es.onerror = () => {
-    if (es && es.readyState === EventSource.CLOSED) es = null;
+    es.close();
+    if (stream === es) stream = null;
   };
 }
 
