@@ -78,7 +78,7 @@ pub(crate) async fn inbox(
     ApiQuery(q): ApiQuery<InboxQuery>,
 ) -> Result<Json<InboxPage>, ApiError> {
     let limit = q.limit.unwrap_or(DEFAULT_INBOX_PAGE);
-    debug_assert!(DEFAULT_INBOX_PAGE <= MAX_INBOX_PAGE);
+    const { assert!(DEFAULT_INBOX_PAGE <= MAX_INBOX_PAGE) };
     Ok(Json(
         st.svc
             .inbox(&staff.person, q.offset.unwrap_or(0), limit)
