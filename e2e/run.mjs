@@ -374,8 +374,8 @@ async function closedLoop() {
   check(op.url().includes('#/intake'), 'the queue stays open while the case is shown beside it');
   eq(
     await op.$$eval('[data-testid="case-panel"] [data-testid="actions"] button[data-action]', (bs) => bs.map((b) => b.dataset.action)),
-    ['void'],
-    'inside the case the operator may only void while it waits for verification',
+    ['void', 'merge'],
+    'inside the case the operator may only void or merge it into another case while it waits for verification',
   );
 
   // Void without a reason: the API's field error is shown next to the reason box.
