@@ -9,17 +9,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use common::{Server, TestDb};
+use common::{browser_or_skip, run_e2e, workspace, Server, TestDb};
 
 const LIMIT: Duration = Duration::from_secs(300);
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// The first vertex of the 二七区 outline in GCJ-02 and in WGS84 (../shared/data/geo/):
 /// `[lon, lat]` each.
@@ -45,51 +40,23 @@ fn known_pair() -> ([f64; 2], [f64; 2]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_maps_work_in_a_browser() {
-    let root = workspace();
-    let chromium =
-        std::env::var("CITYLOOP_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let ready = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-        && root.join("e2e/node_modules/playwright-core").is_dir()
-        && Path::new(&chromium).exists();
-    if !ready {
-        assert!(
-            std::env::var("CITYLOOP_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "CITYLOOP_REQUIRE_BROWSER=1 but node, e2e/node_modules or Chromium is missing"
-        );
-        eprintln!("SKIPPED browser map tests: node, e2e/node_modules or Chromium missing");
+    let Some(chromium) = browser_or_skip("browser map tests") else {
         return;
-    }
+    };
     let (gcj, wgs) = known_pair();
     let db = TestDb::sqlite().await;
     let server = Server::spawn("demo", &db.url);
-    let mut child = Command::new("node")
-        .arg(root.join("e2e/maps.mjs"))
-        .arg(&server.base)
-        .current_dir(&root)
-        .env("CITYLOOP_CHROMIUM", &chromium)
-        .env("CITYLOOP_E2E_GCJ_LON", gcj[0].to_string())
-        .env("CITYLOOP_E2E_GCJ_LAT", gcj[1].to_string())
-        .env("CITYLOOP_E2E_WGS_LON", wgs[0].to_string())
-        .env("CITYLOOP_E2E_WGS_LAT", wgs[1].to_string())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start node e2e/maps.mjs");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("browser map tests took longer than {LIMIT:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    drop(server);
-    assert!(status.success(), "browser map tests failed ({status})");
+    run_e2e(
+        "maps.mjs",
+        &server.base,
+        &chromium,
+        &[
+            ("CITYLOOP_E2E_GCJ_LON", gcj[0].to_string()),
+            ("CITYLOOP_E2E_GCJ_LAT", gcj[1].to_string()),
+            ("CITYLOOP_E2E_WGS_LON", wgs[0].to_string()),
+            ("CITYLOOP_E2E_WGS_LAT", wgs[1].to_string()),
+        ],
+        LIMIT,
+    )
+    .await;
 }

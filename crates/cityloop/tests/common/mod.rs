@@ -346,3 +346,69 @@ pub async fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// The workspace root (where `e2e/` and `web/` live).
+pub fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Chromium the browser tests drive (`CITYLOOP_CHROMIUM`, default Debian's), when node,
+/// `e2e/node_modules` (playwright-core) and that Chromium are all there. `None` means the
+/// caller skips, which `CITYLOOP_REQUIRE_BROWSER=1` (CI) turns into a failure here.
+pub fn browser_or_skip(what: &str) -> Option<String> {
+    let chromium =
+        std::env::var("CITYLOOP_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let ready = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+        && workspace().join("e2e/node_modules/playwright-core").is_dir()
+        && std::path::Path::new(&chromium).exists();
+    if ready {
+        return Some(chromium);
+    }
+    assert!(
+        std::env::var("CITYLOOP_REQUIRE_BROWSER").as_deref() != Ok("1"),
+        "CITYLOOP_REQUIRE_BROWSER=1 but node, e2e/node_modules or Chromium is missing"
+    );
+    eprintln!("SKIPPED {what}: node, e2e/node_modules or Chromium missing");
+    None
+}
+
+/// Runs `node e2e/<script> BASE` against a running server with Chromium and extra
+/// environment, and fails the test when the script fails or outlives `limit`.
+pub async fn run_e2e(
+    script: &str,
+    base: &str,
+    chromium: &str,
+    env: &[(&str, String)],
+    limit: Duration,
+) {
+    let root = workspace();
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("e2e").join(script))
+        .arg(base)
+        .current_dir(&root)
+        .env("CITYLOOP_CHROMIUM", chromium)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("start node e2e/{script}: {e}"));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("e2e/{script} took longer than {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(status.success(), "e2e/{script} failed ({status})");
+}
