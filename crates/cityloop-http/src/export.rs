@@ -29,7 +29,6 @@ use cityloop_domain::case::Case;
 use cityloop_service::export::{truncated_note, ExportNames, EXPORT_HEADERS, EXPORT_MAX_ROWS};
 use cityloop_service::search::SearchRequest;
 use cityloop_service::{ServiceError, Services};
-use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::error::{ApiError, ErrorBody};
@@ -43,37 +42,16 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/cases/export", get(export))
 }
 
-/// `GET /api/v1/cases/export` query: the filters of `GET /api/v1/cases/search` (no
-/// `cursor`, no `limit`), the format and an optional row cap.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ExportQuery {
-    /// `csv` (default) or `xlsx`.
-    pub format: Option<String>,
-    /// At most this many rows, 1 to 100000 (default 100000).
-    #[param(minimum = 1, maximum = 100000)]
-    pub max_rows: Option<usize>,
-    pub number: Option<String>,
-    pub external_ref: Option<String>,
-    pub phone: Option<String>,
-    pub q: Option<String>,
-    pub created_from: Option<DateTime<Utc>>,
-    pub created_to: Option<DateTime<Utc>>,
-    /// Comma-separated states.
-    pub state: Option<String>,
-    pub street: Option<String>,
-    pub community: Option<String>,
-    pub grid: Option<String>,
-    pub unit: Option<String>,
-    pub source: Option<String>,
-    pub category: Option<String>,
-    pub major: Option<String>,
-    pub light: Option<String>,
-    pub overdue: Option<bool>,
-    pub road_chief: Option<String>,
-    /// `reported` (default), `deadline` or `overdue`: the rows' order.
-    pub sort: Option<String>,
+crate::search::case_filter_query! {
+    /// `GET /api/v1/cases/export` query: the filters of `GET /api/v1/cases/search` (no
+    /// `cursor`, no `limit`), the format and an optional row cap.
+    pub struct ExportQuery {
+        /// `csv` (default) or `xlsx`.
+        pub format: Option<String>,
+        /// At most this many rows, 1 to 100000 (default 100000).
+        #[param(minimum = 1, maximum = 100000)]
+        pub max_rows: Option<usize>,
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/export", tag = "cases", security(("bearer" = [])), params(ExportQuery),
@@ -85,7 +63,7 @@ pub struct ExportQuery {
 pub(crate) async fn export(
     State(st): State<AppState>,
     staff: Staff,
-    ApiQuery(q): ApiQuery<ExportQuery>,
+    ApiQuery(mut q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let xlsx = match q.format.as_deref().unwrap_or("csv") {
         "csv" => false,
@@ -100,28 +78,7 @@ pub(crate) async fn export(
             ));
         }
     }
-    let req = SearchRequest {
-        number: q.number,
-        external_ref: q.external_ref,
-        phone: q.phone,
-        q: q.q,
-        created_from: q.created_from,
-        created_to: q.created_to,
-        state: q.state,
-        street: q.street,
-        community: q.community,
-        grid: q.grid,
-        unit: q.unit,
-        source: q.source,
-        category: q.category,
-        major: q.major,
-        light: q.light,
-        overdue: q.overdue,
-        road_chief: q.road_chief,
-        sort: q.sort,
-        cursor: None,
-        limit: None,
-    };
+    let req = q.take_request();
     let svc = st.svc.clone();
     // Checks every filter before anything is sent.
     svc.export_pages(&staff.actor, req.clone(), q.max_rows)

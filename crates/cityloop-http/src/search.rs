@@ -6,9 +6,7 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use cityloop_service::search::SearchRequest;
-use serde::Deserialize;
 
 use crate::dto::{CaseDto, CaseList};
 use crate::error::{ApiError, ErrorBody};
@@ -21,56 +19,103 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases/by-number/{number}", get(by_number))
 }
 
-/// `GET /api/v1/cases/search` query. Every given value narrows the result; keys and
-/// filters combine (AND).
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct SearchQuery {
-    /// The case number, whole (`410103-20261126-0042`) or its last digits (at least 3: `0042`).
-    pub number: Option<String>,
-    /// The 12345 工单号 (external reference), exactly.
-    pub external_ref: Option<String>,
-    /// The reporter's phone: its last 4 digits or the whole number. Rows still show the
-    /// phone only as the reader's privacy policy allows (masked for most roles); roles
-    /// that see no phone (road chiefs) may not search by it (403).
-    pub phone: Option<String>,
-    /// Free text in description, address, road name and notes, at most 50 characters; a
-    /// two-character Chinese word (井盖, 占道) is the shortest Chinese query.
-    pub q: Option<String>,
-    /// Reported at or after.
-    pub created_from: Option<DateTime<Utc>>,
-    /// Reported before.
-    pub created_to: Option<DateTime<Utc>>,
-    /// Comma-separated states.
-    pub state: Option<String>,
-    /// Street office code (9 digits).
-    pub street: Option<String>,
-    /// Community code (12 digits).
-    pub community: Option<String>,
-    /// Unit grid code.
-    pub grid: Option<String>,
-    /// Handling unit id.
-    pub unit: Option<String>,
-    pub source: Option<String>,
-    /// Category code (e.g. `0101`).
-    pub category: Option<String>,
-    /// Major class: `<kind>:<two digits>`, e.g. `component:01` (部件 · 公用设施).
-    pub major: Option<String>,
-    /// Deadline light of the running stage: `green`, `yellow`, `red`.
-    pub light: Option<String>,
-    /// true: only overdue cases; false: none of them.
-    pub overdue: Option<bool>,
-    /// Person id of a road chief (路长): cases on the road segments they hold now.
-    pub road_chief: Option<String>,
-    /// `reported` (newest first, default), `deadline` (soonest first, running stages only)
-    /// or `overdue` (overdue cases only, longest overdue first).
-    pub sort: Option<String>,
-    /// `next_cursor` of the previous page (of the same `sort`).
-    pub cursor: Option<String>,
-    /// Page size, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
+/// Declares a staff query-string struct: the case filters of the search (every given
+/// value narrows the result, AND) followed by the struct's own fields, and
+/// `take_request`, which moves the filters into a [`SearchRequest`]. The search and the
+/// export both declare theirs with it, so a new filter is added once.
+/// (`serde(flatten)` cannot be used: it does not combine with `deny_unknown_fields` and
+/// loses typed values in query strings.)
+macro_rules! case_filter_query {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// The case number, whole (`410103-20261126-0042`) or its last digits (at least 3: `0042`).
+            pub number: Option<String>,
+            /// The 12345 工单号 (external reference), exactly.
+            pub external_ref: Option<String>,
+            /// The reporter's phone: its last 4 digits or the whole number. Rows still show the
+            /// phone only as the reader's privacy policy allows (masked for most roles); roles
+            /// that see no phone (road chiefs) may not search by it (403).
+            pub phone: Option<String>,
+            /// Free text in description, address, road name and notes, at most 50 characters; a
+            /// two-character Chinese word (井盖, 占道) is the shortest Chinese query.
+            pub q: Option<String>,
+            /// Reported at or after.
+            pub created_from: Option<chrono::DateTime<chrono::Utc>>,
+            /// Reported before.
+            pub created_to: Option<chrono::DateTime<chrono::Utc>>,
+            /// Comma-separated states.
+            pub state: Option<String>,
+            /// Street office code (9 digits).
+            pub street: Option<String>,
+            /// Community code (12 digits).
+            pub community: Option<String>,
+            /// Unit grid code.
+            pub grid: Option<String>,
+            /// Handling unit id.
+            pub unit: Option<String>,
+            pub source: Option<String>,
+            /// Category code (e.g. `0101`).
+            pub category: Option<String>,
+            /// Major class: `<kind>:<two digits>`, e.g. `component:01` (部件 · 公用设施).
+            pub major: Option<String>,
+            /// Deadline light of the running stage: `green`, `yellow`, `red`.
+            pub light: Option<String>,
+            /// true: only overdue cases; false: none of them.
+            pub overdue: Option<bool>,
+            /// Person id of a road chief (路长): cases on the road segments they hold now.
+            pub road_chief: Option<String>,
+            /// `reported` (newest first, default), `deadline` (soonest first, running stages only)
+            /// or `overdue` (overdue cases only, longest overdue first).
+            pub sort: Option<String>,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The filters as a search request (no cursor, no page size), leaving the
+            /// struct's own fields in place.
+            pub(crate) fn take_request(&mut self) -> cityloop_service::search::SearchRequest {
+                cityloop_service::search::SearchRequest {
+                    number: self.number.take(),
+                    external_ref: self.external_ref.take(),
+                    phone: self.phone.take(),
+                    q: self.q.take(),
+                    created_from: self.created_from.take(),
+                    created_to: self.created_to.take(),
+                    state: self.state.take(),
+                    street: self.street.take(),
+                    community: self.community.take(),
+                    grid: self.grid.take(),
+                    unit: self.unit.take(),
+                    source: self.source.take(),
+                    category: self.category.take(),
+                    major: self.major.take(),
+                    light: self.light.take(),
+                    overdue: self.overdue.take(),
+                    road_chief: self.road_chief.take(),
+                    sort: self.sort.take(),
+                    cursor: None,
+                    limit: None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use case_filter_query;
+
+case_filter_query! {
+    /// `GET /api/v1/cases/search` query. Every given value narrows the result; keys and
+    /// filters combine (AND).
+    pub struct SearchQuery {
+        /// `next_cursor` of the previous page (of the same `sort`).
+        pub cursor: Option<String>,
+        /// Page size, 1 to 200 (default 50).
+        #[param(minimum = 1, maximum = 200)]
+        pub limit: Option<u32>,
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/search", tag = "cases", operation_id = "search_cases", security(("bearer" = [])), params(SearchQuery),
@@ -82,29 +127,12 @@ pub struct SearchQuery {
 pub(crate) async fn search(
     State(st): State<AppState>,
     staff: Staff,
-    ApiQuery(q): ApiQuery<SearchQuery>,
+    ApiQuery(mut q): ApiQuery<SearchQuery>,
 ) -> Result<Json<CaseList>, ApiError> {
     let req = SearchRequest {
-        number: q.number,
-        external_ref: q.external_ref,
-        phone: q.phone,
-        q: q.q,
-        created_from: q.created_from,
-        created_to: q.created_to,
-        state: q.state,
-        street: q.street,
-        community: q.community,
-        grid: q.grid,
-        unit: q.unit,
-        source: q.source,
-        category: q.category,
-        major: q.major,
-        light: q.light,
-        overdue: q.overdue,
-        road_chief: q.road_chief,
-        sort: q.sort,
-        cursor: q.cursor,
+        cursor: q.cursor.take(),
         limit: q.limit,
+        ..q.take_request()
     };
     let page = st.svc.search_cases(&staff.actor, &req).await?;
     let names = crate::routes::names(&st).await?;
