@@ -4,7 +4,9 @@
 //!
 //! Order: an admin rule for (category, street) wins; a department type naming the street
 //! office (街道办事处) or an asset owner (权属单位) goes to the territorial street office;
-//! otherwise the department whose type key matches; otherwise the street office
+//! otherwise the department whose type key equals one of the listed alternatives, in
+//! order; otherwise the one department whose type an alternative names in part (an
+//! ambiguous part such as a bare 城管局 picks none); otherwise the street office
 //! (territory leads); otherwise the district's default intake unit.
 
 use serde::{Deserialize, Serialize};
@@ -61,36 +63,45 @@ pub fn assign_unit(
             .iter()
             .find(|u| u.kind == UnitKind::Street && u.active && u.type_key == code)
     });
-    let first = default_unit_type
+    // The department type lists alternatives in order (`城管局/城管执法`); each is cut at
+    // a parenthesis (`城管执法(广告)` → `城管执法`).
+    let alternatives: Vec<&str> = default_unit_type
         .split('/')
-        .next()
-        .unwrap_or("")
-        .split(['(', '（'])
-        .next()
-        .unwrap_or("")
-        .trim();
-    let territorial = first.is_empty()
-        || first.contains("街道")
-        || first.contains("权属")
-        || first.starts_with("按");
-    if !territorial {
-        let mut depts: Vec<&Unit> = units
-            .iter()
-            .filter(|u| u.kind == UnitKind::Department && u.active)
-            .collect();
-        depts.sort_by(|a, b| a.code.cmp(&b.code));
-        let hit = depts
-            .iter()
-            .find(|u| u.type_key == first)
-            .or_else(|| depts.iter().find(|u| u.type_key.starts_with(first)))
-            .or_else(|| {
-                depts
-                    .iter()
-                    .find(|u| first.starts_with(u.type_key.as_str()))
-            });
-        if let Some(u) = hit {
-            return (u.id, AssignReason::Department);
-        }
+        .map(|a| a.split(['(', '（']).next().unwrap_or("").trim())
+        .collect();
+    let territorial =
+        |a: &str| a.is_empty() || a.contains("街道") || a.contains("权属") || a.starts_with("按");
+    // Alternatives up to the first territorial one: past it, the street office leads.
+    let named: Vec<&str> = alternatives
+        .iter()
+        .copied()
+        .take_while(|a| !territorial(a))
+        .collect();
+    let mut depts: Vec<&Unit> = units
+        .iter()
+        .filter(|u| u.kind == UnitKind::Department && u.active)
+        .collect();
+    depts.sort_by(|a, b| a.code.cmp(&b.code));
+    // An exact type wins in the listed order; then a type one alternative names only in
+    // part (`城管局路灯` for `城管局路灯管理所`), but only when exactly one department fits:
+    // a bare `城管局` fits 市政, 环卫 and 路灯 alike and picks none of them.
+    let exact = named
+        .iter()
+        .find_map(|a| depts.iter().copied().find(|u| u.type_key == *a));
+    let partial = || {
+        named.iter().find_map(|a| {
+            let mut fits = depts
+                .iter()
+                .copied()
+                .filter(|u| u.type_key.starts_with(a) || a.starts_with(u.type_key.as_str()));
+            match (fits.next(), fits.next()) {
+                (Some(u), None) => Some(u),
+                _ => None,
+            }
+        })
+    };
+    if let Some(u) = exact.or_else(partial) {
+        return (u.id, AssignReason::Department);
     }
     match street_unit {
         Some(u) => (u.id, AssignReason::Territory),
@@ -148,6 +159,34 @@ mod tests {
             def,
         );
         assert_eq!(u, units[2].id);
+    }
+
+    #[test]
+    fn an_ambiguous_bare_bureau_falls_to_the_next_alternative_and_a_unique_part_fits() {
+        let (units, def) = setup();
+        // 城管局 fits 环卫 and 市政 alike: the listed 城管执法 handles it (06011 积存垃圾渣土).
+        let (u, why) = assign_unit(
+            &code("06011"),
+            "城管局/城管执法",
+            Some("410103010"),
+            &units,
+            &[],
+            def,
+        );
+        assert_eq!((u, why), (units[2].id, AssignReason::Department));
+        // With no other alternative, the street office leads rather than a guess.
+        let (u, why) = assign_unit(
+            &code("06011"),
+            "城管局(兜底)/街道办事处",
+            Some("410103010"),
+            &units,
+            &[],
+            def,
+        );
+        assert_eq!((u, why), (units[3].id, AssignReason::Territory));
+        // A part that names one department only still finds it.
+        let (u, why) = assign_unit(&code("06010"), "城管局环", None, &units, &[], def);
+        assert_eq!((u, why), (units[0].id, AssignReason::Department));
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! calendar, limit table, categories, units and one account per role (password `demo`).
 //! Only this module creates accounts with a known password.
 
+use cityloop_domain::assign::AssignRule;
 use cityloop_domain::calendar::WorkCalendar;
 use cityloop_domain::ids::UnitId;
-use cityloop_domain::model::{Role, Unit, UnitKind};
+use cityloop_domain::model::{CategoryCode, Role, Unit, UnitKind};
 
 use crate::auth::{hash_password, NewUser};
 use crate::reference::{parse_categories, CATEGORIES_CSV};
@@ -28,6 +29,13 @@ pub const DEMO_DEPARTMENTS: &[(&str, &str, &str)] = &[
     ("sw", "区水务局", "水务"),
     ("hb", "区生态环境分局", "生态环境"),
 ];
+
+/// The demo district's own routing choices (data/demo/assign_rules.csv: category, demo
+/// department code, why), loaded as district-wide assignment rules an admin sees and may
+/// change. The reference categories stay as published; where their department type is a
+/// bare 城管局 (市政, 环卫 or 路灯 alike) the published alternative (城管执法) handles a
+/// case unless a rule here says otherwise. Demo choices, not Erqi's published roster.
+pub const DEMO_ASSIGN_RULES_CSV: &str = include_str!("../../../data/demo/assign_rules.csv");
 
 /// The default intake unit's code.
 pub const COMMAND_CENTER: &str = "zhzx";
@@ -94,6 +102,29 @@ pub async fn load_demo(
     for u in &units {
         store.upsert_unit(u).await?;
     }
+    let mut rules = Vec::new();
+    for line in DEMO_ASSIGN_RULES_CSV.lines().skip(1) {
+        let mut cols = line.splitn(3, ',');
+        let (Some(category), Some(dept)) = (cols.next(), cols.next()) else {
+            continue;
+        };
+        let bad =
+            |what: String| ServiceError::Internal(anyhow::anyhow!("demo assign rule: {what}"));
+        let unit = units
+            .iter()
+            .find(|u| u.code == dept)
+            .ok_or_else(|| bad(format!("no demo unit {dept}")))?;
+        let category = CategoryCode::parse_service_code(category)
+            .map_err(|e| bad(format!("{category}: {e}")))?;
+        rules.push(AssignRule {
+            category,
+            street_code: None,
+            unit_id: unit.id,
+        });
+    }
+    store
+        .put_setting(crate::reference::ASSIGN_RULES, &to_json(&rules)?)
+        .await?;
     // The district profile goes last: its presence marks a completely loaded demo.
     let svc = Services::for_loading(store.clone(), district.clone())?;
     let hash = hash_password(DEMO_PASSWORD)?;

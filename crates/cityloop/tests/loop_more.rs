@@ -378,6 +378,16 @@ async fn register_corrects_the_category_rerouting_the_case_and_sets_the_urgency(
     let (oil, _) = report_staff(s, &st.operator, "hotline_12345", "06027").await;
     let (_, v) = s.get(&st.operator, &format!("/api/v1/cases/{oil}")).await;
     assert_eq!(v["suggested_unit"]["id"], json!(hb));
+    // 私搭乱建 is typed 城管局/城管执法: a bare 城管局 fits three demo bureaus, so the listed
+    // 城管执法 takes it (never the first bureau by code); 暴露垃圾, typed alike, goes to 环卫
+    // by the demo district's rule (data/demo/assign_rules.csv).
+    let zf = unit_id(s, &st.operator, "zf").await;
+    let (built, _) = report_staff(s, &st.operator, "hotline_12345", "06001").await;
+    let (_, v) = s.get(&st.operator, &format!("/api/v1/cases/{built}")).await;
+    assert_eq!(v["suggested_unit"]["id"], json!(zf), "{}", v["suggested_unit"]);
+    let (litter, _) = report_staff(s, &st.operator, "hotline_12345", "06010").await;
+    let (_, v) = s.get(&st.operator, &format!("/api/v1/cases/{litter}")).await;
+    assert_eq!(v["suggested_unit"]["id"], json!(st.hw), "{}", v["suggested_unit"]);
 }
 http_test!(
     category_correction_reroutes,
