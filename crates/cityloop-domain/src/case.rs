@@ -120,6 +120,10 @@ impl FollowUp {
 pub struct MergeRef {
     pub case_id: CaseId,
     pub number: CaseNumber,
+    /// The master's handling unit at the merge (its handlers are told a reporter joined);
+    /// absent in merges stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_id: Option<UnitId>,
 }
 
 /// A report that fails its own checks (before any state machine is involved).
@@ -1174,6 +1178,7 @@ mod tests {
         let master = MergeRef {
             case_id: CaseId::new_v7(),
             number: CaseNumber("410103-20261123-0002".into()),
+            unit_id: None,
         };
         let merge = |m: MergeRef| Command {
             merge_into: Some(m),
@@ -1183,6 +1188,7 @@ mod tests {
         let itself = MergeRef {
             case_id: r.case.id,
             number: r.case.number.clone(),
+            unit_id: None,
         };
         assert_eq!(
             r.act(Action::Merge, &op, merge(itself)),

@@ -13,7 +13,7 @@
 //! they share the notice kinds here ([`NoticeKind::DeadlineYellow`], [`NoticeKind::DeadlineRed`]).
 
 use crate::case::{Case, Event, EventKind};
-use crate::ids::{PersonId, UnitId};
+use crate::ids::{CaseId, PersonId, UnitId};
 use crate::model::{string_enum, Person, Role};
 use crate::workflow::{Action, CaseState, Satisfaction};
 
@@ -33,6 +33,8 @@ string_enum!(
         ExtensionDecided = "extension_decided",
         /// 督办/催办: a yellow or red case of the unit was urged on.
         Supervised = "supervised",
+        /// 合并: a duplicate report was merged into a case the unit is handling.
+        Merged = "merged",
         /// 黄灯预警: 80% of the stage's time limit is used (the deadline scheduler).
         DeadlineYellow = "deadline_yellow",
         /// 红灯超期: the stage is overdue (the deadline scheduler).
@@ -50,6 +52,7 @@ impl NoticeKind {
             NoticeKind::ExtensionRequested => "延期申请",
             NoticeKind::ExtensionDecided => "延期审批",
             NoticeKind::Supervised => "督办",
+            NoticeKind::Merged => "合并",
             NoticeKind::DeadlineYellow => "黄灯预警",
             NoticeKind::DeadlineRed => "红灯超期",
         }
@@ -90,6 +93,9 @@ pub struct Notice {
     pub except: Option<PersonId>,
     /// The line shown in the inbox (staff only; it may quote the internal reason).
     pub message: String,
+    /// The case the notice takes its reader to, when it is not the event's own: a merge
+    /// points the master's unit at the master, not at the voided duplicate.
+    pub about: Option<CaseId>,
 }
 
 impl Notice {
@@ -139,6 +145,7 @@ pub fn notices(case: &Case, event: &Event) -> Vec<Notice> {
                 audience,
                 except,
                 message,
+                about: None,
             }]
         }
     };
@@ -146,9 +153,7 @@ pub fn notices(case: &Case, event: &Event) -> Vec<Notice> {
         // A new report waits in the operators' queue; it raises no notice.
         return Vec::new();
     };
-    // One arm per action. 督办/催办 and 合并 (issue 15 item 4, being added as actions) each
-    // become one arm here: 督办 → the handling unit's handlers (NoticeKind "supervised"),
-    // 合并 → the merged case's handling unit and the master's.
+    // One arm per action.
     match action {
         Action::Redispatch => one(
             NoticeKind::Assigned,
@@ -160,9 +165,29 @@ pub fn notices(case: &Case, event: &Event) -> Vec<Notice> {
             unit_handlers(case.unit_id),
             format!("案件 {} 被督办，请尽快办理{}", case.number, reason),
         ),
-        // A merge notice to the master's unit needs the master's unit,
-        // which the event does not carry; the merged case's own queue hears `event: case`.
-        Action::Merge | Action::NotTrue => Vec::new(),
+        // 合并 happens before any unit works on the duplicate; the master's unit, if it
+        // holds the master, hears that one more reporter waits for its answer.
+        Action::Merge => match &event.merge_into {
+            Some(m) => one(
+                NoticeKind::Merged,
+                unit_handlers(m.unit_id),
+                format!(
+                    "案件 {} 并入一件重复反映（{}「{}」），办结后请一并答复",
+                    m.number, case.number, excerpt
+                ),
+            )
+            .into_iter()
+            .map(|n| Notice {
+                about: Some(m.case_id),
+                ..n
+            })
+            .collect(),
+            None => Vec::new(),
+        },
+        // 不属实 ends a case at verification, before any unit or desk waits on it: the
+        // operators' queue drops it through `event: case`, the reporter reads the outcome
+        // on the public page.
+        Action::NotTrue => Vec::new(),
         Action::Dispatch => one(
             NoticeKind::Assigned,
             unit_handlers(event.unit_id.or(case.unit_id)),
@@ -234,7 +259,7 @@ mod tests {
 
     use crate::calendar::{LimitUnit, TimeLimit, WorkCalendar};
     use crate::case::{Contact, Ctx, Location, NewCase, Routing};
-    use crate::ids::{CaseId, CaseNumber};
+    use crate::ids::CaseNumber;
     use crate::limits::{LimitRule, LimitTable, Stage};
     use crate::model::{Actor, AreaGrade, CategoryCode, Priority, Source};
     use crate::workflow::Command;
@@ -433,6 +458,39 @@ mod tests {
         assert_eq!(n[0].kind, NoticeKind::Rework);
         assert!(n[0].reaches(&handler));
         assert!(!n[0].reaches(&inspector));
+
+        // 合并: a duplicate merged into the case the unit holds tells the unit's handlers
+        // that one more reporter waits; a master no unit holds yet tells nobody.
+        let duplicate = |n: &str| {
+            let mut again = case.clone();
+            again.id = CaseId::new_v7();
+            again.number = CaseNumber(n.into());
+            again.state = CaseState::Received;
+            again.unit_id = None;
+            again.clock = None;
+            again
+        };
+        let merge = |master_unit: Option<UnitId>| Command {
+            reason: Some("同一地点重复反映".into()),
+            merge_into: Some(crate::case::MergeRef {
+                case_id: case.id,
+                number: case.number.clone(),
+                unit_id: master_unit,
+            }),
+            ..Command::default()
+        };
+        let mut dup = duplicate("410103-20261123-0002");
+        let n = step(&mut dup, Action::Merge, &operator, merge(case.unit_id));
+        assert_eq!(dup.state, CaseState::Voided);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].kind, NoticeKind::Merged);
+        assert!(n[0].reaches(&handler));
+        assert!(!n[0].reaches(&operator));
+        assert!(n[0].message.contains(case.number.as_str()));
+        assert!(n[0].message.contains("410103-20261123-0002"));
+        assert_eq!(n[0].about, Some(case.id), "the notice opens the master");
+        let mut dup = duplicate("410103-20261123-0003");
+        assert!(step(&mut dup, Action::Merge, &operator, merge(None)).is_empty());
     }
 
     #[test]

@@ -767,6 +767,7 @@ mod tests {
         crate::case::MergeRef {
             case_id: crate::ids::CaseId::new_v7(),
             number: crate::ids::CaseNumber("410103-20261201-0001".into()),
+            unit_id: None,
         }
     }
 

@@ -500,7 +500,7 @@ pub(crate) async fn act(
             .as_deref()
             .map(|p| parse_enum::<Priority>("priority", p))
             .transpose()?,
-        // The number is the service's to fill in from the master it finds.
+        // The number and unit are the service's to fill in from the master it finds.
         merge_into: req
             .merge_into
             .as_deref()
@@ -509,6 +509,7 @@ pub(crate) async fn act(
                     .map(|case_id| MergeRef {
                         case_id,
                         number: CaseNumber(String::new()),
+                        unit_id: None,
                     })
                     .map_err(|_| ApiError::field("merge_into", "not a case id"))
             })

@@ -670,6 +670,7 @@ impl Services {
                     });
                 }
                 m.number = master.number.clone();
+                m.unit_id = master.unit_id;
             }
             Action::Register => {
                 let Some(new) = cmd.category.clone().filter(|c| *c != case.category) else {

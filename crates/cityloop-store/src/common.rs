@@ -131,7 +131,7 @@ macro_rules! sql_store {
 
         /// The columns [`decode_notification`] reads.
         const NOTIFICATION_COLUMNS: &str =
-            "id, person_id, case_id, kind, message, created_at, read_at, event_seq";
+            "id, person_id, COALESCE(link_case_id, case_id) AS case_id, kind, message, created_at, read_at, event_seq";
 
         fn decode_notification(r: &<$db as sqlx::Database>::Row) -> Result<crate::Notification> {
             let corrupt = |e: String| StoreError::Corrupt(e);
@@ -1069,7 +1069,7 @@ macro_rules! sql_store {
                 // or a SQLite reader connection may have seen it.
                 let rows = sqlx::query(&format!(
                     "SELECT {NOTIFICATION_COLUMNS} FROM notifications
-                     WHERE case_id = $1 AND event_seq = $2 ORDER BY person_id"
+                     WHERE notifications.case_id = $1 AND event_seq = $2 ORDER BY person_id"
                 ))
                 .bind(case_id.to_string())
                 .bind(seq)
@@ -1795,8 +1795,8 @@ macro_rules! sql_store {
                         continue;
                     }
                     sqlx::query(
-                        "INSERT INTO notifications (id, person_id, case_id, kind, message, created_at, read_at, event_seq)
-                         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
+                        "INSERT INTO notifications (id, person_id, case_id, kind, message, created_at, read_at, event_seq, link_case_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8)",
                     )
                     .bind(uuid::Uuid::now_v7().to_string())
                     .bind(p.id.to_string())
@@ -1805,6 +1805,7 @@ macro_rules! sql_store {
                     .bind(&notice.message)
                     .bind(event.at)
                     .bind(event.seq)
+                    .bind(notice.about.map(|c| c.to_string()))
                     .execute(&mut **tx)
                     .await?;
                 }

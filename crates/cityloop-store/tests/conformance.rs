@@ -189,6 +189,7 @@ async fn merged_cases_are_found_by_their_master_oldest_first(db: &TestDb) {
             merge_into: Some(cityloop_domain::case::MergeRef {
                 case_id: master.id,
                 number: master.number.clone(),
+                unit_id: None,
             }),
             ..Command::default()
         };
@@ -1178,6 +1179,7 @@ fn random_step(
         merge_into: (action == Action::Merge).then(|| cityloop_domain::case::MergeRef {
             case_id: CaseId::new_v7(),
             number: CaseNumber("410103-20261126-9999".into()),
+            unit_id: None,
         }),
         ..Command::default()
     };

@@ -155,6 +155,7 @@ async fn run(store: &Arc<dyn Store>, steps: &[(usize, usize, usize, i64)]) -> Ve
             merge_into: (action == Action::Merge).then(|| cityloop_domain::case::MergeRef {
                 case_id: cases[(ci + 1) % cases.len()].id,
                 number: cases[(ci + 1) % cases.len()].number.clone(),
+                unit_id: None,
             }),
             ..Command::default()
         };

@@ -270,6 +270,42 @@ async fn merge_keeps_every_reporter_and_the_merged_request_answers_with_the_mast
     let r = open311(s, &dup_no).await;
     assert_eq!(r["status"], "closed", "{r}");
     assert!(r["status_notes"].as_str().unwrap().contains(&master_no));
+
+    // A duplicate merged into a case 环卫 is handling tells 环卫's handlers (合并 in the
+    // inbox); the operator who merged it is not told.
+    let held = to_dispatch(s, &st).await;
+    must(
+        s,
+        &st.dispatcher,
+        &held,
+        json!({"action": "dispatch", "unit_id": st.hw}),
+    )
+    .await;
+    let (late, late_no) = report_staff(s, &st.operator, "hotline_12345", "06010").await;
+    must(
+        s,
+        &st.operator,
+        &late,
+        json!({"action": "merge", "merge_into": held, "reason": "同一处"}),
+    )
+    .await;
+    let (_, inbox) = s.get(&st.handler, "/api/v1/me/inbox?limit=5").await;
+    let first = &inbox["items"][0];
+    assert_eq!(first["kind"], "merged", "{inbox}");
+    assert_eq!(first["case_id"], json!(held));
+    assert!(
+        first["message"].as_str().unwrap().contains(&late_no),
+        "{first}"
+    );
+    let (_, mine) = s.get(&st.operator, "/api/v1/me/inbox?limit=5").await;
+    assert!(
+        mine["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["kind"] != "merged"),
+        "{mine}"
+    );
 }
 http_test!(
     merge_keeps_reporters_and_answers_with_the_master,
@@ -384,10 +420,22 @@ async fn register_corrects_the_category_rerouting_the_case_and_sets_the_urgency(
     let zf = unit_id(s, &st.operator, "zf").await;
     let (built, _) = report_staff(s, &st.operator, "hotline_12345", "06001").await;
     let (_, v) = s.get(&st.operator, &format!("/api/v1/cases/{built}")).await;
-    assert_eq!(v["suggested_unit"]["id"], json!(zf), "{}", v["suggested_unit"]);
+    assert_eq!(
+        v["suggested_unit"]["id"],
+        json!(zf),
+        "{}",
+        v["suggested_unit"]
+    );
     let (litter, _) = report_staff(s, &st.operator, "hotline_12345", "06010").await;
-    let (_, v) = s.get(&st.operator, &format!("/api/v1/cases/{litter}")).await;
-    assert_eq!(v["suggested_unit"]["id"], json!(st.hw), "{}", v["suggested_unit"]);
+    let (_, v) = s
+        .get(&st.operator, &format!("/api/v1/cases/{litter}"))
+        .await;
+    assert_eq!(
+        v["suggested_unit"]["id"],
+        json!(st.hw),
+        "{}",
+        v["suggested_unit"]
+    );
 }
 http_test!(
     category_correction_reroutes,

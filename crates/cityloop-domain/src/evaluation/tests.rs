@@ -1031,6 +1031,7 @@ fn not_true_is_a_verification_that_voids_and_merge_is_a_void() {
         merge_into: Some(crate::case::MergeRef {
             case_id: CaseId::new_v7(),
             number: CaseNumber("m".into()),
+            unit_id: None,
         }),
         ..Command::default()
     };
