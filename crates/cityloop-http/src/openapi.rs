@@ -144,6 +144,8 @@ use crate::routes;
         crate::patrols::upload_points,
         crate::patrols::end_patrol,
         crate::patrols::road_chief_gaps,
+        crate::patrols::my_roads,
+        crate::patrols::bulk_assign,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &WireStatuses),

@@ -1,6 +1,8 @@
 //! Patrols on the ground over HTTP (路长巡查, issue 21): start, upload the trail in
 //! batches (`PUT` per batch id, so a retry is harmless), end, read. The record-a-whole-patrol
-//! endpoint `POST /api/v1/patrols` stays in `rankings.rs`.
+//! endpoint `POST /api/v1/patrols` stays in `rankings.rs`. Also the road chief's own
+//! segments (`GET /api/v1/me/roads`, 我的路段) and the admin's bulk assignment
+//! (`POST /api/v1/admin/road-chiefs/bulk`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,6 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/patrols/{id}/points/{batch}", put(upload_points))
         .route("/api/v1/patrols/{id}/end", post(end_patrol))
         .route("/api/v1/admin/road-chief-gaps", get(road_chief_gaps))
+        .route("/api/v1/me/roads", get(my_roads))
+        .route("/api/v1/admin/road-chiefs/bulk", post(bulk_assign))
 }
 
 /// A patrol run.
@@ -212,4 +216,63 @@ pub(crate) async fn road_chief_gaps(
     Admin(me): Admin,
 ) -> Result<Json<cityloop_service::chief_gaps::ChiefGaps>, ApiError> {
     Ok(Json(st.svc.admin_road_chief_gaps(&me).await?))
+}
+
+/// `GET /api/v1/me/roads`
+#[utoipa::path(get, path = "/api/v1/me/roads", tag = "evaluation", security(("bearer" = [])),
+    responses((status = 200, description = "The signed-in road chief's segments with open cases by light, patrol status and chiefs", body = cityloop_service::my_roads::MyRoads),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = "Not a road chief", body = ErrorBody)))]
+pub(crate) async fn my_roads(
+    State(st): State<AppState>,
+    staff: Staff,
+) -> Result<Json<cityloop_service::my_roads::MyRoads>, ApiError> {
+    Ok(Json(st.svc.my_roads(&staff.person, &staff.actor).await?))
+}
+
+/// `POST /api/v1/admin/road-chiefs/bulk` body: exactly one of `road_name`, `street`,
+/// `segment_ids`, and the person at the level.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAssignRequest {
+    /// Every segment of the road with this exact name.
+    pub road_name: Option<String>,
+    /// Every segment of the street office with this 9-digit code.
+    pub street: Option<String>,
+    /// These segments (at most 2,000).
+    pub segment_ids: Option<Vec<String>>,
+    /// `district`, `first` or `second`.
+    pub level: String,
+    pub person_id: String,
+}
+
+/// `POST /api/v1/admin/road-chiefs/bulk`
+#[utoipa::path(post, path = "/api/v1/admin/road-chiefs/bulk", tag = "admin", security(("bearer" = [])),
+    request_body = BulkAssignRequest,
+    responses((status = 200, description = "Assigned; previous holders' rows closed and kept as history", body = cityloop_service::chief_gaps::BulkAssigned),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = "Not an admin", body = ErrorBody),
+              (status = 422, description = "Invalid field, named in `field` (target, road_name, street, segment_ids[i], level, person_id)", body = ErrorBody)))]
+pub(crate) async fn bulk_assign(
+    State(st): State<AppState>,
+    Admin(me): Admin,
+    ApiJson(b): ApiJson<BulkAssignRequest>,
+) -> Result<Json<cityloop_service::chief_gaps::BulkAssigned>, ApiError> {
+    let level: cityloop_domain::model::RoadChiefLevel = b
+        .level
+        .trim()
+        .parse()
+        .map_err(|e: cityloop_domain::model::UnknownValue| ApiError::field("level", e.to_string()))?;
+    let person = cityloop_domain::ids::PersonId::parse(b.person_id.trim())
+        .map_err(|_| ApiError::field("person_id", "not a person id"))?;
+    let target = cityloop_service::chief_gaps::BulkTarget {
+        road_name: b.road_name,
+        street: b.street,
+        segment_ids: b.segment_ids,
+    };
+    Ok(Json(
+        st.svc
+            .admin_bulk_assign_road_chiefs(&me, &target, level, person)
+            .await?,
+    ))
 }

@@ -29,6 +29,7 @@ pub mod live;
 pub mod maps;
 pub mod media;
 pub mod messages;
+pub mod my_roads;
 pub mod open311;
 pub mod patrol;
 pub mod privacy;

@@ -27,6 +27,8 @@ pub const LAYERS: [&str; 6] = [
 pub struct GeoLocator {
     router: Router,
     segment_ids: Vec<String>,
+    /// Each segment's name, street and line (我的路段 draws them).
+    segments: HashMap<String, SegmentInfo>,
     street_names: HashMap<String, String>,
     /// (kind, id, name) of every street, community, grid and segment, for rankings.
     objects: Vec<(&'static str, String, String)>,
@@ -71,6 +73,20 @@ impl GeoLocator {
             || t.grids().iter().any(|g| g.schematic);
         Self {
             segment_ids: t.segments().iter().map(|s| s.id.clone()).collect(),
+            segments: t
+                .segments()
+                .iter()
+                .map(|s| {
+                    (
+                        s.id.clone(),
+                        SegmentInfo {
+                            road_name: s.road_name.clone(),
+                            street_code: s.street_code.clone(),
+                            line: s.geometry.0.iter().map(|c| [c.x, c.y]).collect(),
+                        },
+                    )
+                })
+                .collect(),
             router: Router::new(t),
             street_names: t
                 .streets()
@@ -126,6 +142,30 @@ impl GeoLocator {
     pub fn schematic(&self) -> bool {
         self.schematic
     }
+
+    /// One segment's name, street and line.
+    pub fn segment(&self, id: &str) -> Option<&SegmentInfo> {
+        self.segments.get(id)
+    }
+
+    /// Every segment id with its name, street and line.
+    pub fn segment_infos(&self) -> impl Iterator<Item = (&str, &SegmentInfo)> + '_ {
+        self.segments.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// A street office's name by its code.
+    pub fn street_name(&self, code: &str) -> Option<&str> {
+        self.street_names.get(code).map(String::as_str)
+    }
+}
+
+/// What the road-chief screens need of a segment.
+#[derive(Debug, Clone)]
+pub struct SegmentInfo {
+    pub road_name: String,
+    pub street_code: Option<String>,
+    /// The line, WGS84 `[lon, lat]`.
+    pub line: Vec<[f64; 2]>,
 }
 
 impl GeoLocator {
