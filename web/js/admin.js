@@ -12,6 +12,7 @@ import { h, fill, timeEl, api, showError, clearErrors, clearOnInput, field, anno
 import { renderIntegrity } from './integrity.js';
 import { renderApiKeys } from './apikeys.js';
 import { renderMessages } from './messages.js';
+import { roadChiefTools } from './roadgaps.js';
 
 /** The admin views, in menu order. */
 export const ADMIN_VIEWS = ['admin_units', 'admin_people', 'admin_roadchiefs', 'admin_limits', 'admin_calendar', 'admin_integrity', 'admin_keys', 'admin_messages'];
@@ -285,10 +286,13 @@ async function renderRoadChiefs(root, rerender, message, params) {
     const rows = await api(`/api/v1/admin/road-chiefs/${encodeURIComponent(segment)}/history`);
     history = [h('h3', {}, t('admin.rc.history', { segment })), table(rows, 'roadchief-history')];
   }
+  // Gaps and bulk assignment (issue 21, roadgaps.js).
+  const tools = await roadChiefTools({ chiefs, rerender: (m) => rerender(m, '') });
   page(
     root,
     'nav.admin_roadchiefs',
     message ? done(message) : null,
+    tools,
     assign,
     filter,
     h('h3', {}, t('admin.rc.current')),

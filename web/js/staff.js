@@ -18,6 +18,7 @@ import { renderCase } from './console/case.js';
 import { renderPrint } from './console/print.js';
 import { renderIntake } from './console/intake.js';
 import { renderFieldReport } from './console/field.js';
+import { renderRoads } from './console/roads.js';
 import { listen, setGlobalKeys, setScreenKeys, showShortcuts } from './console/keys.js';
 import { mountSearch } from './search.js';
 import { mountInbox, unmountInbox } from './console/inbox.js';
@@ -131,7 +132,8 @@ function renderWho() {
 function viewsFor(role) {
   const create = Object.keys(CREATE).filter((v) => CREATE[v].roles.includes(role));
   const views = Object.keys(VIEWS).filter((v) => VIEWS[v].roles.includes(role));
-  const all = [...create, ...views];
+  // 我的路段 (issue 21) leads a road chief's navigation.
+  const all = [...(role === 'road_chief' ? ['roads'] : []), ...create, ...views];
   return role === 'admin' ? all.concat(ADMIN_VIEWS) : all;
 }
 
@@ -179,6 +181,8 @@ function route() {
     ctx.render = () => renderParty(root, arg);
   } else if (view === 'parties') {
     ctx.render = () => renderParties(root);
+  } else if (view === 'roads' && ctx.user.role === 'road_chief') {
+    ctx.render = () => renderRoads(root);
   } else if (CREATE[view] && CREATE[view].roles.includes(ctx.user.role)) {
     ctx.render = () => CREATE[view].render(root);
   } else if (ADMIN_VIEWS.includes(view) && ctx.user.role === 'admin') {

@@ -482,7 +482,8 @@ pub struct CaseDto {
     /// The 12345 ticket number or other channel reference a staff report carries (never
     /// set on public reports).
     pub external_ref: Option<String>,
-    /// With `context=true` on a list: the road chiefs of the case's road segment.
+    /// With `context=true` on a list, and on the case detail: the road chiefs of the
+    /// case's road segment, 总路长 first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub road_chiefs: Option<Vec<cityloop_service::territory::RoadChiefRef>>,
     /// With `context=true` on a list: other open cases of the same category nearby

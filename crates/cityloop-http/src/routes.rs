@@ -445,6 +445,10 @@ pub(crate) async fn get_case(
     );
     crate::attachments::add_photos(&st, &staff.actor, &mut dto).await?;
     dto.query_code = st.svc.staff_query_code(&d.case).await?;
+    // Every case page shows its segment's road chiefs per level (issue 21 item 3).
+    if let Some(seg) = &d.case.routing.segment_id {
+        dto.road_chiefs = Some(st.svc.road_chiefs_of(seg).await?);
+    }
     Ok(Json(dto))
 }
 

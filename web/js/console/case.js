@@ -169,6 +169,8 @@ export async function renderCase(root, id, { message, embedded = false, onChange
         : null,
     ),
   );
+  // The case's own answer carries its segment's chiefs (every case page); a queue row's context too.
+  const chiefs = c.road_chiefs || context?.road_chiefs || [];
   const placeList = h(
     'dl',
     { class: 'kv' },
@@ -178,7 +180,7 @@ export async function renderCase(root, id, { message, embedded = false, onChange
     kv('case.grid', r.grid_code),
     kv('case.road', r.road_name ? `${r.road_name}（${r.segment_id}${r.segment_distance_m != null ? `, ${r.segment_distance_m} m` : ''}）` : null),
     kv('case.coords', `${c.lat.toFixed(6)}, ${c.lon.toFixed(6)} (WGS84)`),
-    kv('list.road_chief', context?.road_chiefs?.length ? context.road_chiefs.map((/** @type {any} */ r) => `${r.name}（${r.level_zh}）`).join('、') : null),
+    kv('list.road_chief', chiefs.length ? chiefs.map((/** @type {any} */ r) => `${r.name}（${r.level_zh}）`).join('、') : null),
   );
   const dups = (context?.duplicates || []).filter((/** @type {any} */ d) => d.id !== c.id);
   const canMerge = (c.allowed_actions || []).includes('merge');

@@ -79,7 +79,7 @@ export const HOME = {
   dispatcher: 'dispatch',
   supervisor: 'overdue',
   handler: 'mine',
-  road_chief: 'roadchief',
+  road_chief: 'roads',
   admin: 'all',
   enforcer: 'mine',
 };

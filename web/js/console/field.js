@@ -11,6 +11,7 @@ import { ACCEPT, uploadPhoto } from '../photos.js';
 import { ctx, fieldBox, stateName } from './ctx.js';
 import { categoryPicker } from './category.js';
 import { setScreenKeys } from './keys.js';
+import { patrolRunning, patrolPosition } from './roads.js';
 
 /**
  * The report screen.
@@ -19,6 +20,8 @@ import { setScreenKeys } from './keys.js';
 export function renderFieldReport(root) {
   const role = ctx.user?.role;
   const source = role === 'road_chief' ? 'road_chief' : 'inspector';
+  // Reported during a patrol (巡查中上报, issue 21): the trail's latest position first.
+  const onPatrol = source === 'road_chief' && patrolRunning();
   const heading = h('h2', { tabindex: '-1', id: 'view-heading' }, t('view.report'));
   const status = h('p', { class: 'status-line', 'aria-live': 'polite', 'data-testid': 'status' });
   const form = /** @type {HTMLFormElement} */ (h('form', { class: 'field-form', id: 'field-form', novalidate: true }));
@@ -72,6 +75,7 @@ export function renderFieldReport(root) {
       { class: 'card-box field-report', 'aria-labelledby': 'view-heading' },
       heading,
       h('p', { class: 'intro' }, t(source === 'inspector' ? 'view.report_intro_inspector' : 'view.report_intro_road_chief')),
+      onPatrol ? h('p', { class: 'notice', 'data-testid': 'report-on-patrol' }, t('patrol.in_report'), ' ', h('a', { href: '#/roads' }, t('patrol.back'))) : null,
       status,
       form,
     ),
@@ -109,7 +113,14 @@ export function renderFieldReport(root) {
     );
   };
   locate.addEventListener('click', findMe);
-  findMe();
+  const trail = onPatrol ? patrolPosition() : null;
+  if (trail) {
+    spot = { lat: trail.lat, lon: trail.lon, accuracy: trail.accuracy };
+    map.setPick(trail.lat, trail.lon, { pan: true });
+    where.textContent = trail.accuracy != null ? t('fr.located', { m: Math.round(trail.accuracy) }) : t('fr.picked', { lat: trail.lat.toFixed(5), lon: trail.lon.toFixed(5) });
+  } else {
+    findMe();
+  }
 
   let key = randomKey();
   form.addEventListener('input', () => {
@@ -144,7 +155,13 @@ export function renderFieldReport(root) {
       }
       const c = await api('/api/v1/cases', { method: 'POST', body, headers: { 'Idempotency-Key': key } });
       const msg = t(source === 'inspector' ? 'fr.done_inspector' : 'fr.done', { number: c.number, state: stateName(c.state) });
-      fill(status, h('strong', {}, msg), ' ', h('a', { href: `#/case/${c.id}`, 'data-testid': 'created-link' }, t('intake.open_created')));
+      fill(
+        status,
+        h('strong', {}, msg),
+        ' ',
+        h('a', { href: `#/case/${c.id}`, 'data-testid': 'created-link' }, t('intake.open_created')),
+        onPatrol ? [' ', h('a', { href: '#/roads', 'data-testid': 'back-to-patrol' }, t('patrol.back'))] : null,
+      );
       announce(msg);
       form.reset();
       camera.dispatchEvent(new Event('change'));
