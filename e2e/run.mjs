@@ -663,6 +663,8 @@ async function listsPageOnTheServer() {
 async function roadChiefAndFilters() {
   // A street road chief's list is their street's cases: 德化街 (jd010) has both reports.
   const page = await staffLogin('roadchief1-jd010');
+  // A road chief lands on 我的路段 (issue 21); the case list is one tap away.
+  await page.click('#nav-list a[data-view="roadchief"]');
   await page.waitForSelector('table.cases');
   await page.waitForFunction(() => document.querySelectorAll('table.cases tr[data-number]').length > 0);
   const shown = await page.$$eval('table.cases tr[data-number]', (trs) => trs.map((t) => t.dataset.number));
@@ -671,12 +673,14 @@ async function roadChiefAndFilters() {
   await shot(page, 'staff-roadchief');
   // On a phone the rows become cards.
   const phone = await staffLogin('roadchief1-jd010', PHONE);
+  await phone.click('#nav-list a[data-view="roadchief"]');
   await row(phone, shared.second).waitFor();
   eq(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, 'no sideways scrolling on a phone');
   await shot(phone, 'staff-roadchief-phone');
 
   // The district road chief picks a street.
   const district = await staffLogin('roadchief-district');
+  await district.click('#nav-list a[data-view="roadchief"]');
   await district.waitForSelector('form.filters select[name="street"]');
   await district.selectOption('form.filters select[name="street"]', { label: '德化街街道办事处' });
   await district.click('form.filters button[type=submit]');
