@@ -132,7 +132,7 @@ await scenario('a road chief patrols a demo road on the phone, reports on the wa
   const before = await page.getAttribute(`[data-testid="road"][data-segment="${target.segment_id}"]`, 'data-patrol');
   check(before !== 'done', `nobody patrolled it yet: ${before}`);
   check((await page.textContent('.my-roads .intro')).includes(street.name.replace('办事处', '')), 'the intro names the street');
-  await page.waitForFunction(() => document.querySelectorAll('.roads-map path[data-segment]').length > 0);
+  await page.waitForFunction(() => document.querySelectorAll('.roads-map path[data-patrol]').length > 0);
   await shot(page, 'roads-phone');
 
   await page.click('[data-testid="patrol-start"]');

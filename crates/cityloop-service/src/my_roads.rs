@@ -192,7 +192,6 @@ impl Services {
             .collect();
         let req = SearchRequest {
             road_chief: Some(person.id.to_string()),
-            state: Some(open_states.join(",")),
             sort: Some("deadline".into()),
             limit: Some(MAX_OPEN_CASES),
             ..Default::default()
@@ -200,7 +199,13 @@ impl Services {
         let page = if mine.is_empty() {
             None
         } else {
-            Some(self.search_cases(actor, &req).await?)
+            let mut search = self.search_of(actor, &req)?;
+            search.states = open_states.iter().map(|s| (*s).to_owned()).collect();
+            let mut page = self.store.search_cases(&search).await?;
+            for c in &mut page.cases {
+                self.shape_case(actor, c);
+            }
+            Some(page)
         };
         let truncated = page.as_ref().is_some_and(|p| p.next.is_some());
         let mut cases: HashMap<String, Vec<SegmentCase>> = HashMap::new();

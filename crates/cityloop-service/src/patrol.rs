@@ -287,17 +287,28 @@ impl Services {
         let rules = self.patrol_rules().await?;
         let received = points.len();
         let result = if let Some(reason) = no_gps_reason {
-            if received > 0 {
-                return Err(ServiceError::invalid(
-                    "no_gps_reason",
-                    format!("the patrol has a trail of {received} points: end it without a reason"),
-                ));
-            }
+            // A reason is for a patrol without a usable trail: none received, or every
+            // point dropped (then the drops are kept with it).
+            let dropped = if received > 0 {
+                let (cleaned, _) = self.match_trail(points, &rules)?;
+                if cleaned.kept() > 0 {
+                    return Err(ServiceError::invalid(
+                        "no_gps_reason",
+                        format!(
+                            "the patrol has a trail of {} usable points: end it without a reason",
+                            cleaned.kept()
+                        ),
+                    ));
+                }
+                cleaned.dropped
+            } else {
+                Dropped::default()
+            };
             PatrolResult {
                 kind: PatrolKindDto::NoGps,
-                points_received: 0,
+                points_received: received,
                 points_kept: 0,
-                dropped: Dropped::default(),
+                dropped,
                 trail_length_m: 0.0,
                 segments: Vec::new(),
                 credited: Vec::new(),

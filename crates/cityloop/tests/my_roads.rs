@@ -378,7 +378,19 @@ async fn bulk_assignment_by_street_keeps_history_is_audited_and_names_bad_fields
     assert_eq!(rows[0]["action"], "assign_bulk");
 
     // The new chief sees exactly those segments as 我的路段.
-    let mine = my_roads(s, &s.login("roadchief1-new").await).await;
+    let r = s
+        .http
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"username": "roadchief1-new", "password": "a-long-password-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mine = my_roads(s, &token).await;
     assert_eq!(mine["segments"].as_array().unwrap().len(), assigned.len());
 
     // Deactivated, they still hold the segments: the gaps say so and count the level missing.
@@ -405,6 +417,43 @@ async fn bulk_assignment_by_street_keeps_history_is_audited_and_names_bad_fields
     assert_eq!(missing["missing_levels"], json!(["first"]));
 }
 
+/// A phone whose every position was unusable (here: all outside the district) ends the
+/// patrol with a reason: recorded as a no-GPS patrol with the drops kept, crediting nothing.
+async fn a_trail_of_only_dropped_points_ends_with_a_reason(s: &Server) {
+    let chief = s.login("roadchief-district").await;
+    let (_, run) = s.post(&chief, "/api/v1/patrols/start", json!({})).await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let t = |secs: i64| (Utc::now() - Duration::seconds(secs)).to_rfc3339();
+    let pts: Vec<Value> = (0..3)
+        .map(|k| json!({"t": t(90 - 10 * k), "lon": 116.4 + 0.0001 * k as f64, "lat": 39.9, "accuracy_m": 5.0}))
+        .collect();
+    let (st, v) = put(
+        s,
+        &chief,
+        &format!("/api/v1/patrols/{id}/points/x1"),
+        json!({ "points": pts }),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let end = format!("/api/v1/patrols/{id}/end");
+    let (st, v) = s.post(&chief, &end, json!({})).await;
+    assert_eq!((st, &v["error"]["field"]), (422, &json!("no_gps_reason")), "{v}");
+    let (st, v) = s
+        .post(&chief, &end, json!({"no_gps_reason": "定位漂移到外地"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["result"]["kind"], "no_gps");
+    assert_eq!(v["result"]["points_received"], 3);
+    assert_eq!(v["result"]["dropped"]["outside"], 3);
+    assert_eq!(v["result"]["credited"], json!([]));
+    let mine = my_roads(s, &chief).await;
+    assert_eq!(mine["no_gps_patrols"], 1);
+}
+
+http_test!(
+    a_trail_of_only_dropped_points_ends_with_a_reason_on_every_store,
+    a_trail_of_only_dropped_points_ends_with_a_reason
+);
 http_test!(
     a_second_level_chief_sees_their_street_a_case_on_it_and_the_walked_segment_patrolled_on_every_store,
     a_second_level_chief_sees_their_street_a_case_on_it_and_the_walked_segment_patrolled

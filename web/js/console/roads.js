@@ -296,7 +296,8 @@ function stopWatch() {
   watchId = null;
 }
 
-async function startPatrol() {
+/** @param {{ watch?: boolean }} [opts] */
+async function startPatrol({ watch = true } = {}) {
   const r = await api('/api/v1/patrols/start', { method: 'POST', body: {} });
   // "start" answers a patrol already running: keep this phone's queue if it is that one.
   const kept = load();
@@ -304,7 +305,7 @@ async function startPatrol() {
     run = { id: r.id, startedAt: r.started_at, seq: 0, open: [], openSince: null, batches: [], sent: r.points || 0, distance: 0, last: null };
   }
   save();
-  startWatch();
+  if (watch) startWatch();
 }
 
 /**
@@ -409,8 +410,7 @@ export async function renderRoads(root) {
           return;
         }
         try {
-          await startPatrol();
-          stopWatch();
+          await startPatrol({ watch: false });
           const ended = await endPatrol(why);
           showResult(ended);
           drawPanel();
