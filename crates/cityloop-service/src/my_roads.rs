@@ -49,7 +49,8 @@ pub struct SegmentChief {
 pub struct SegmentPatrol {
     /// The level whose clock applies (the most demanding one held on the segment).
     pub level: String,
-    /// `done`, `due`, `overdue`.
+    /// `done`, `due`, `overdue` (never overdue for a window that ended before the chief
+    /// took the segment).
     pub status: String,
     pub status_zh: &'static str,
     /// The current window (local days), when the level owes one now.
@@ -144,10 +145,15 @@ impl Services {
         }
         let all = self.store.road_chiefs(None).await?;
         let mut mine: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // When the chief took each segment (the earliest current assignment): a window
+        // that ended before it was not theirs to meet.
+        let mut since: HashMap<String, DateTime<Utc>> = HashMap::new();
         for a in all.iter().filter(|a| a.person_id == person.id) {
             mine.entry(a.segment_id.clone())
                 .or_default()
                 .push(a.level.clone());
+            let e = since.entry(a.segment_id.clone()).or_insert(a.valid_from);
+            *e = (*e).min(a.valid_from);
         }
         let people: HashMap<PersonId, Person> = self
             .store
@@ -274,7 +280,23 @@ impl Services {
                 .min_by_key(|l| l.patrol_every_days())
                 .unwrap_or(RoadChiefLevel::Second);
             let my_days = days.get(seg.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            let (status, window) = clock::status(level, &cal, today, my_days);
+            let (mut status, window) = clock::status(level, &cal, today, my_days);
+            if status == PatrolStatus::Overdue {
+                let assigned = since
+                    .get(&seg)
+                    .map(|t| t.with_timezone(&tz).date_naive());
+                let previous_due = window.and_then(|w| {
+                    (1..=PATROL_LOOKBACK_DAYS)
+                        .map(|k| w.from - Duration::days(k))
+                        .find_map(|d| clock::window_of(level, &cal, d))
+                        .map(|p| p.due)
+                });
+                if let (Some(a), Some(due)) = (assigned, previous_due) {
+                    if due < a {
+                        status = PatrolStatus::Due;
+                    }
+                }
+            }
             let mut list = cases.remove(&seg).unwrap_or_default();
             list.sort_by(|a, b| {
                 light_rank(a.light)

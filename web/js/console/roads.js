@@ -46,6 +46,7 @@ extend(
     'roads.status.due': '待巡查',
     'roads.status.overdue': '超期未巡',
     'roads.window': '本期 {from} 至 {due}',
+    'roads.window_day': '本期 {due}',
     'roads.last': '上次巡查 {at}',
     'roads.never': '近两个月没有巡查记录',
     'roads.open': '未办结 {n} 件',
@@ -102,6 +103,7 @@ extend(
     'roads.status.due': 'Patrol due',
     'roads.status.overdue': 'Patrol overdue',
     'roads.window': 'This period {from} to {due}',
+    'roads.window_day': 'This period {due}',
     'roads.last': 'Last patrol {at}',
     'roads.never': 'No patrol in the last two months',
     'roads.open': '{n} open cases',
@@ -564,12 +566,14 @@ export async function renderRoads(root) {
             { class: 'road-head' },
             h('strong', { class: 'road-name' }, s.road_name || s.segment_id),
             ' ',
+            s.road_name ? h('span', { class: 'seg-id' }, s.segment_id) : null,
+            ' ',
             h('span', { class: `badge patrol-badge ${statusClass(p.status)}`, 'data-testid': 'road-patrol' }, t(`roads.status.${p.status}`)),
           ),
           h(
             'p',
             { class: 'hint' },
-            [s.street_name, p.window_from && p.window_due ? t('roads.window', { from: p.window_from, due: p.window_due }) : null, p.last_patrol_at ? t('roads.last', { at: fmtTime(p.last_patrol_at) }) : t('roads.never')]
+            [s.street_name, p.window_from && p.window_due ? t(p.window_from === p.window_due ? 'roads.window_day' : 'roads.window', { from: p.window_from, due: p.window_due }) : null, p.last_patrol_at ? t('roads.last', { at: fmtTime(p.last_patrol_at) }) : t('roads.never')]
               .filter(Boolean)
               .join(' · '),
           ),
