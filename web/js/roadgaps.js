@@ -6,7 +6,7 @@
 // to the field the API names.
 
 import { t, extend } from './i18n.js';
-import { h, api, showError, clearErrors, clearOnInput, field, announce } from './common.js';
+import { h, api, showError, clearErrors, clearOnInput, field, announce, ApiError } from './common.js';
 
 /** Most rows of each gap list drawn (the rest are counted). */
 const SHOW = 50;
@@ -21,19 +21,20 @@ extend(
     'gaps.more': '另有 {n} 条未列出。',
     'gaps.segments': '{n} 条路段',
     'gaps.assign': '为此路段配置',
-    'bulk.title': '批量配置路长',
-    'bulk.hint': '按道路名称、按街道，或列出路段编号（每行一个），一次把同一人配置为同一级路长。原任路长的记录保留为历史。',
-    'bulk.by': '范围',
-    'bulk.by.road_name': '按道路名称',
-    'bulk.by.street': '按街道',
-    'bulk.by.segment_ids': '按路段编号',
-    'bulk.road_name': '道路名称',
-    'bulk.street': '街道',
-    'bulk.segment_ids': '路段编号（每行一个）',
-    'bulk.level': '路长级别',
-    'bulk.person': '路长',
-    'bulk.submit': '批量配置',
-    'bulk.done': '已配置 {n} 条路段，{m} 条原本就是此人，未改动。',
+    'rcbulk.title': '批量配置路长',
+    'rcbulk.hint': '按道路名称、按街道，或列出路段编号（每行一个），一次把同一人配置为同一级路长。原任路长的记录保留为历史。',
+    'rcbulk.by': '范围',
+    'rcbulk.by.road_name': '按道路名称',
+    'rcbulk.by.street': '按街道',
+    'rcbulk.by.segment_ids': '按路段编号',
+    'rcbulk.road_name': '道路名称',
+    'rcbulk.street': '街道',
+    'rcbulk.segment_ids': '路段编号（每行一个）',
+    'rcbulk.level': '路长级别',
+    'rcbulk.person': '路长',
+    'rcbulk.submit': '批量配置',
+    'rcbulk.done': '已配置 {n} 条路段，{m} 条原本就是此人，未改动。',
+    'rcbulk.bad_line': '第 {n} 行：区内没有编号为“{id}”的路段。',
   },
   {
     'gaps.title': 'Road-chief gaps',
@@ -44,19 +45,20 @@ extend(
     'gaps.more': '{n} more not listed.',
     'gaps.segments': '{n} segments',
     'gaps.assign': 'Assign for this segment',
-    'bulk.title': 'Assign road chiefs in bulk',
-    'bulk.hint': 'A road by name, a street, or segment ids (one a line) → one person at one level. The previous holders’ rows are kept as history.',
-    'bulk.by': 'Scope',
-    'bulk.by.road_name': 'By road name',
-    'bulk.by.street': 'By street',
-    'bulk.by.segment_ids': 'By segment ids',
-    'bulk.road_name': 'Road name',
-    'bulk.street': 'Street',
-    'bulk.segment_ids': 'Segment ids (one a line)',
-    'bulk.level': 'Level',
-    'bulk.person': 'Road chief',
-    'bulk.submit': 'Assign',
-    'bulk.done': '{n} segments assigned; {m} already held by this person, unchanged.',
+    'rcbulk.title': 'Assign road chiefs in bulk',
+    'rcbulk.hint': 'A road by name, a street, or segment ids (one a line) → one person at one level. The previous holders’ rows are kept as history.',
+    'rcbulk.by': 'Scope',
+    'rcbulk.by.road_name': 'By road name',
+    'rcbulk.by.street': 'By street',
+    'rcbulk.by.segment_ids': 'By segment ids',
+    'rcbulk.road_name': 'Road name',
+    'rcbulk.street': 'Street',
+    'rcbulk.segment_ids': 'Segment ids (one a line)',
+    'rcbulk.level': 'Level',
+    'rcbulk.person': 'Road chief',
+    'rcbulk.submit': 'Assign',
+    'rcbulk.done': '{n} segments assigned; {m} already held by this person, unchanged.',
+    'rcbulk.bad_line': 'Line {n}: no segment “{id}” in the district.',
   },
 );
 
@@ -111,16 +113,16 @@ export async function roadChiefTools({ chiefs, rerender }) {
   if (!blocks.length) blocks.push(h('p', { class: 'status-line' }, t('gaps.none')));
 
   const by = /** @type {HTMLSelectElement} */ (
-    h('select', { name: 'by' }, ['road_name', 'street', 'segment_ids'].map((k) => h('option', { value: k }, t(`bulk.by.${k}`))))
+    h('select', { name: 'by' }, ['road_name', 'street', 'segment_ids'].map((k) => h('option', { value: k }, t(`rcbulk.by.${k}`))))
   );
-  const roadBox = field({ name: 'road_name', id: 'bulk-road', label: t('bulk.road_name'), control: h('input', { type: 'text', name: 'road_name', autocomplete: 'off' }) });
+  const roadBox = field({ name: 'road_name', id: 'bulk-road', label: t('rcbulk.road_name'), control: h('input', { type: 'text', name: 'road_name', autocomplete: 'off' }) });
   const streetBox = field({
     name: 'street',
     id: 'bulk-street',
-    label: t('bulk.street'),
+    label: t('rcbulk.street'),
     control: h('select', { name: 'street' }, streets.map((/** @type {any} */ u) => h('option', { value: u.type_key }, u.name))),
   });
-  const idsBox = field({ name: 'segment_ids', id: 'bulk-ids', label: t('bulk.segment_ids'), control: h('textarea', { name: 'segment_ids', rows: 4 }) });
+  const idsBox = field({ name: 'segment_ids', id: 'bulk-ids', label: t('rcbulk.segment_ids'), control: h('textarea', { name: 'segment_ids', rows: 4 }) });
   const showScope = () => {
     roadBox.hidden = by.value !== 'road_name';
     streetBox.hidden = by.value !== 'street';
@@ -131,21 +133,21 @@ export async function roadChiefTools({ chiefs, rerender }) {
     h(
       'form',
       { class: 'admin-form', novalidate: true, 'data-testid': 'bulk-form' },
-      h('h3', {}, t('bulk.title')),
-      h('p', { class: 'hint' }, t('bulk.hint')),
+      h('h3', {}, t('rcbulk.title')),
+      h('p', { class: 'hint' }, t('rcbulk.hint')),
       h('p', { class: 'form-error', role: 'alert', hidden: true }),
-      field({ name: 'by', id: 'bulk-by', label: t('bulk.by'), control: by }),
+      field({ name: 'by', id: 'bulk-by', label: t('rcbulk.by'), control: by }),
       roadBox,
       streetBox,
       idsBox,
-      field({ name: 'level', id: 'bulk-level', label: t('bulk.level'), control: h('select', { name: 'level' }, LEVELS.map((l) => h('option', { value: l }, levelName(l)))) }),
+      field({ name: 'level', id: 'bulk-level', label: t('rcbulk.level'), control: h('select', { name: 'level' }, LEVELS.map((l) => h('option', { value: l }, levelName(l)))) }),
       field({
         name: 'person_id',
         id: 'bulk-person',
-        label: t('bulk.person'),
+        label: t('rcbulk.person'),
         control: h('select', { name: 'person_id' }, chiefs.map((/** @type {any} */ p) => h('option', { value: p.id }, `${p.display_name}（${p.username}）`))),
       }),
-      h('button', { type: 'submit', class: 'primary' }, t('bulk.submit')),
+      h('button', { type: 'submit', class: 'primary' }, t('rcbulk.submit')),
     )
   );
   showScope();
@@ -163,11 +165,17 @@ export async function roadChiefTools({ chiefs, rerender }) {
     button.disabled = true;
     try {
       const r = await api('/api/v1/admin/road-chiefs/bulk', { method: 'POST', body });
-      const msg = t('bulk.done', { n: r.assigned.length, m: r.unchanged.length });
+      const msg = t('rcbulk.done', { n: r.assigned.length, m: r.unchanged.length });
       announce(msg);
       rerender(msg);
     } catch (err) {
-      showError(form, err);
+      // `segment_ids[i]` names one line of the list: shown under the list.
+      const line = err instanceof ApiError && err.field ? /^segment_ids\[(\d+)\]$/.exec(err.field) : null;
+      if (line && err instanceof ApiError) {
+        const i = Number(line[1]);
+        const message = t('rcbulk.bad_line', { n: i + 1, id: (body.segment_ids || [])[i] || '' });
+        showError(form, new ApiError({ status: err.status, code: err.code, message, field: 'segment_ids' }));
+      } else showError(form, err);
     } finally {
       button.disabled = false;
     }

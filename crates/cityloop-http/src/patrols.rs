@@ -258,11 +258,13 @@ pub(crate) async fn bulk_assign(
     Admin(me): Admin,
     ApiJson(b): ApiJson<BulkAssignRequest>,
 ) -> Result<Json<cityloop_service::chief_gaps::BulkAssigned>, ApiError> {
-    let level: cityloop_domain::model::RoadChiefLevel = b
-        .level
-        .trim()
-        .parse()
-        .map_err(|e: cityloop_domain::model::UnknownValue| ApiError::field("level", e.to_string()))?;
+    let level: cityloop_domain::model::RoadChiefLevel =
+        b.level
+            .trim()
+            .parse()
+            .map_err(|e: cityloop_domain::model::UnknownValue| {
+                ApiError::field("level", e.to_string())
+            })?;
     let person = cityloop_domain::ids::PersonId::parse(b.person_id.trim())
         .map_err(|_| ApiError::field("person_id", "not a person id"))?;
     let target = cityloop_service::chief_gaps::BulkTarget {

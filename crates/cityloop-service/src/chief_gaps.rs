@@ -205,10 +205,14 @@ impl Services {
         };
         let road = trimmed(&target.road_name);
         let street = trimmed(&target.street);
-        let given = [road.is_some(), street.is_some(), target.segment_ids.is_some()]
-            .iter()
-            .filter(|x| **x)
-            .count();
+        let given = [
+            road.is_some(),
+            street.is_some(),
+            target.segment_ids.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
         if given != 1 {
             return Err(ServiceError::invalid(
                 "target",

@@ -18,8 +18,8 @@ use cityloop_domain::calendar::Light;
 use cityloop_domain::evaluation::PatrolKind;
 use cityloop_domain::ids::PersonId;
 use cityloop_domain::model::{Actor, Person, RoadChiefLevel, Role};
-use cityloop_domain::workflow::CaseState;
 use cityloop_domain::patrol::{self as clock, PatrolStatus};
+use cityloop_domain::workflow::CaseState;
 use serde::Serialize;
 
 use crate::search::SearchRequest;
@@ -173,7 +173,10 @@ impl Services {
         let mut no_gps = 0u32;
         let patrols = self
             .store
-            .patrols(now - Duration::days(PATROL_LOOKBACK_DAYS), now + Duration::days(1))
+            .patrols(
+                now - Duration::days(PATROL_LOOKBACK_DAYS),
+                now + Duration::days(1),
+            )
             .await?;
         for p in patrols.iter().filter(|p| p.person_id == person.id) {
             if p.kind == PatrolKind::NoGps {
@@ -282,9 +285,7 @@ impl Services {
             let my_days = days.get(seg.as_str()).map(Vec::as_slice).unwrap_or(&[]);
             let (mut status, window) = clock::status(level, &cal, today, my_days);
             if status == PatrolStatus::Overdue {
-                let assigned = since
-                    .get(&seg)
-                    .map(|t| t.with_timezone(&tz).date_naive());
+                let assigned = since.get(&seg).map(|t| t.with_timezone(&tz).date_naive());
                 let previous_due = window.and_then(|w| {
                     (1..=PATROL_LOOKBACK_DAYS)
                         .map(|k| w.from - Duration::days(k))

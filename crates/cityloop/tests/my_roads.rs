@@ -176,7 +176,10 @@ async fn a_second_level_chief_sees_their_street_a_case_on_it_and_the_walked_segm
 
     // The case page names the segment's road chiefs per level.
     let (st, detail) = s
-        .get(&chief, &format!("/api/v1/cases/{}", case["id"].as_str().unwrap()))
+        .get(
+            &chief,
+            &format!("/api/v1/cases/{}", case["id"].as_str().unwrap()),
+        )
         .await;
     assert_eq!(st, 200, "{detail}");
     let levels: Vec<&str> = detail["road_chiefs"]
@@ -185,7 +188,12 @@ async fn a_second_level_chief_sees_their_street_a_case_on_it_and_the_walked_segm
         .iter()
         .map(|c| c["level"].as_str().unwrap())
         .collect();
-    assert_eq!(levels, ["district", "first", "second"], "{}", detail["road_chiefs"]);
+    assert_eq!(
+        levels,
+        ["district", "first", "second"],
+        "{}",
+        detail["road_chiefs"]
+    );
 
     let (st, run) = s.post(&chief, "/api/v1/patrols/start", json!({})).await;
     assert_eq!(st, 201, "{run}");
@@ -235,7 +243,11 @@ async fn a_second_level_chief_sees_their_street_a_case_on_it_and_the_walked_segm
         .find(|g| g["segment_id"] == seg_id.as_str())
         .unwrap();
     if case["routing"]["segment_id"] == seg_id.as_str() {
-        assert!(own["open"]["total"].as_u64().unwrap() >= 1, "{}", own["open"]);
+        assert!(
+            own["open"]["total"].as_u64().unwrap() >= 1,
+            "{}",
+            own["open"]
+        );
         assert!(
             own["cases"]
                 .as_array()
@@ -315,7 +327,11 @@ async fn bulk_assignment_by_street_keeps_history_is_audited_and_names_bad_fields
         let (st, v) = s
             .post(&admin, "/api/v1/admin/road-chiefs/bulk", body.clone())
             .await;
-        assert_eq!((st, &v["error"]["field"]), (422, &json!(field)), "{body}: {v}");
+        assert_eq!(
+            (st, &v["error"]["field"]),
+            (422, &json!(field)),
+            "{body}: {v}"
+        );
     }
     // Non-admins are refused.
     let (st, _) = s
@@ -353,10 +369,7 @@ async fn bulk_assignment_by_street_keeps_history_is_audited_and_names_bad_fields
     // History: the previous 一级 holder's row is closed, the new one current.
     let seg = assigned[0].as_str().unwrap();
     let (st, hist) = s
-        .get(
-            &admin,
-            &format!("/api/v1/admin/road-chiefs/{seg}/history"),
-        )
+        .get(&admin, &format!("/api/v1/admin/road-chiefs/{seg}/history"))
         .await;
     assert_eq!(st, 200);
     let firsts: Vec<&Value> = hist
@@ -371,7 +384,10 @@ async fn bulk_assignment_by_street_keeps_history_is_audited_and_names_bad_fields
     assert!(firsts[1]["valid_to"].is_null());
     // One audit row for the whole change.
     let (st, page) = s
-        .get(&admin, "/api/v1/admin/audit?entity=road_chief&entity_id=bulk/first")
+        .get(
+            &admin,
+            "/api/v1/admin/audit?entity=road_chief&entity_id=bulk/first",
+        )
         .await;
     assert_eq!(st, 200, "{page}");
     let rows = page["items"].as_array().unwrap();
@@ -438,7 +454,11 @@ async fn a_trail_of_only_dropped_points_ends_with_a_reason(s: &Server) {
     assert_eq!(st, 200, "{v}");
     let end = format!("/api/v1/patrols/{id}/end");
     let (st, v) = s.post(&chief, &end, json!({})).await;
-    assert_eq!((st, &v["error"]["field"]), (422, &json!("no_gps_reason")), "{v}");
+    assert_eq!(
+        (st, &v["error"]["field"]),
+        (422, &json!("no_gps_reason")),
+        "{v}"
+    );
     let (st, v) = s
         .post(&chief, &end, json!({"no_gps_reason": "定位漂移到外地"}))
         .await;
