@@ -274,7 +274,7 @@ impl Services {
             for (i, id) in ids.iter().enumerate() {
                 if t.segment(id.trim()).is_none() {
                     return Err(ServiceError::invalid(
-                        &format!("segment_ids[{i}]"),
+                        format!("segment_ids[{i}]"),
                         format!(
                             "no road segment {:?} in the territory",
                             id.chars().take(64).collect::<String>()
