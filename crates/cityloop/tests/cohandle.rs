@@ -95,6 +95,8 @@ async fn an_assisting_units_late_report_counts_against_it_alone() {
                 unit(&s, &dispatcher, "hw").await,
                 unit(&s, &dispatcher, "zf").await,
             );
+            let operator = s.login("operator").await;
+            ok(&s, &operator, &id, json!({"action": "accept"})).await;
             ok(&s, &supervisor, &id, json!({"action": "register"})).await;
             ok(
                 &s,
