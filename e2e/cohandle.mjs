@@ -136,6 +136,7 @@ await scenario('the assisting unit finds the case in its queue on a phone and re
   await page.goto(`${BASE}/staff#/mine`);
   const row = page.locator(`text=${number}`).first();
   await row.waitFor();
+  check(await page.locator('[data-testid="row-assist"]').count(), 'the row says the unit assists');
   await shot(page, 'cohandle-queue-390x844');
   await page.goto(`${BASE}/staff#/case/${id}`);
   await page.waitForSelector('[data-testid="assist-mine"]');

@@ -235,6 +235,7 @@ extend(
     'state.assist.reported': '已反馈',
     'state.assist.returned': '已退回',
     'state.assist.released': '已解除',
+    'list.assisting': '本单位协办',
 
   },
   {
@@ -467,6 +468,7 @@ extend(
     'state.assist.reported': 'Reported',
     'state.assist.returned': 'Returned',
     'state.assist.released': 'Released',
+    'list.assisting': 'Your unit assists',
 
   },
 );
