@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Light, StageClock, TimeLimit, WorkCalendar};
+use crate::cohandle::{open_part, Assist, AssistState, MAX_ASSISTS};
 use crate::ids::{CaseId, CaseNumber, UnitId};
 use crate::limits::{LimitTable, Stage};
 use crate::model::{Actor, AreaGrade, CategoryCode, Priority, Source};
@@ -244,6 +245,10 @@ pub struct Event {
     /// On a merge (合并): the master case this one now is a duplicate of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_into: Option<MergeRef>,
+    /// On an event that changes the assisting units (协办, [`crate::cohandle`]): the whole
+    /// list after it, clocks included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assists_after: Option<Vec<Assist>>,
     /// The report itself, on the creating event only.
     pub report: Option<Box<ReportData>>,
 }
@@ -355,6 +360,9 @@ pub struct Case {
     /// How often the case was re-dispatched to another unit (改派).
     #[serde(default)]
     pub redispatch_count: i64,
+    /// The assisting units (协办) beside the lead unit `unit_id` (主办), in the order added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assists: Vec<Assist>,
 }
 
 /// History that does not fold into a case (a store bug or tampering, never user input).
@@ -415,6 +423,7 @@ impl Case {
             routed_unit: None,
             previous_unit: None,
             merge_into: None,
+            assists_after: None,
             report: Some(Box::new(ReportData {
                 number,
                 case: new,
@@ -436,14 +445,22 @@ impl Case {
         actor: &Actor,
         ctx: Ctx<'_>,
     ) -> Result<Event, TransitionError> {
+        // An assisting unit's own actions are scoped to its open part, not to the lead.
+        let scope_unit = match action {
+            Action::AssistReport | Action::AssistReturn => {
+                open_part(&self.assists, actor.unit_id).map(|a| a.unit_id)
+            }
+            _ => self.unit_id,
+        };
         let to = check_with_source(
             action,
             self.state,
             actor,
-            self.unit_id,
+            scope_unit,
             cmd,
             Some(self.subject()),
         )?;
+        let assists_after = self.decide_assists(action, cmd, actor, ctx)?;
         if cmd.satisfaction == Some(Satisfaction::Unreached) {
             // 未回访 only once the call-back's time has run out (design.md §4).
             if let Some(due) = self.deadline(ctx.calendar).filter(|d| ctx.now < *d) {
@@ -545,9 +562,12 @@ impl Case {
                 Action::Dispatch | Action::Redispatch => cmd.unit_id,
                 // 督办 names the unit it urges (what a notice to that unit needs).
                 Action::Supervise => self.unit_id,
+                // Co-handling names the assisting unit the event concerns.
+                Action::AssistAdd | Action::AssistRelease | Action::AssistExtend => cmd.unit_id,
+                Action::AssistReport | Action::AssistReturn => scope_unit,
                 _ => None,
             },
-            extension: if action == Action::RequestExtension {
+            extension: if matches!(action, Action::RequestExtension | Action::AssistExtend) {
                 cmd.extension
             } else {
                 None
@@ -580,8 +600,145 @@ impl Case {
             } else {
                 None
             },
+            assists_after,
             report: None,
         })
+    }
+
+    /// The co-handling rules of `action` ([`crate::cohandle`]): the assisting units after
+    /// it, or None when it leaves them as they are. Runs after the rule table's check.
+    fn decide_assists(
+        &self,
+        action: Action,
+        cmd: &Command,
+        actor: &Actor,
+        ctx: Ctx<'_>,
+    ) -> Result<Option<Vec<Assist>>, TransitionError> {
+        let named = || {
+            cmd.unit_id
+                .and_then(|u| {
+                    self.assists
+                        .iter()
+                        .position(|a| a.unit_id == u && a.state.is_open())
+                })
+                .ok_or_else(|| TransitionError::InvalidField {
+                    field: "unit_id",
+                    problem: "is not an assisting unit of this case whose part is open".into(),
+                })
+        };
+        let is_assisting = |u: Option<UnitId>| {
+            u.is_some_and(|u| {
+                self.assists
+                    .iter()
+                    .any(|a| a.unit_id == u && a.state.occupies())
+            })
+        };
+        let mut next = self.assists.clone();
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).map(str::to_owned);
+        match action {
+            Action::AssistAdd => {
+                if cmd.unit_id.is_some() && cmd.unit_id == self.unit_id {
+                    return Err(TransitionError::InvalidField {
+                        field: "unit_id",
+                        problem:
+                            "is the lead unit (主办) of this case; a lead does not assist itself"
+                                .into(),
+                    });
+                }
+                if is_assisting(cmd.unit_id) {
+                    return Err(TransitionError::AlreadyAssisting);
+                }
+                if self.assists.iter().filter(|a| a.state.occupies()).count() >= MAX_ASSISTS {
+                    return Err(TransitionError::InvalidField {
+                        field: "unit_id",
+                        problem: format!("at most {MAX_ASSISTS} assisting units on one case"),
+                    });
+                }
+                let (Some(unit), Some(task)) = (cmd.unit_id, text(&cmd.note)) else {
+                    return Ok(None);
+                };
+                let mut clock = stage_clock(
+                    &self.category,
+                    self.area_grade,
+                    self.priority,
+                    Stage::Handle,
+                    ctx,
+                );
+                if self.state == CaseState::Suspended {
+                    clock.pause(ctx.now);
+                }
+                next.push(Assist {
+                    unit_id: unit,
+                    task,
+                    state: AssistState::Open,
+                    added_at: ctx.now,
+                    clock,
+                    ended_at: None,
+                    outcome: None,
+                    on_time: None,
+                    extension_count: 0,
+                });
+            }
+            Action::AssistReport | Action::AssistReturn => {
+                let Some(i) = next
+                    .iter()
+                    .position(|a| Some(a.unit_id) == actor.unit_id && a.state.is_open())
+                else {
+                    return Err(TransitionError::OutOfScope { action });
+                };
+                let part = &mut next[i];
+                if action == Action::AssistReport {
+                    part.state = AssistState::Reported;
+                    part.on_time =
+                        Some(part.clock.elapsed(ctx.calendar, ctx.now) <= part.clock.allowed());
+                    part.outcome = text(&cmd.note);
+                } else {
+                    part.state = AssistState::Returned;
+                    part.outcome = text(&cmd.reason);
+                }
+                part.ended_at = Some(ctx.now);
+            }
+            Action::AssistRelease => {
+                let i = named()?;
+                let part = &mut next[i];
+                part.state = AssistState::Released;
+                part.outcome = text(&cmd.reason);
+                part.ended_at = Some(ctx.now);
+            }
+            Action::AssistExtend => {
+                let i = named()?;
+                let part = &mut next[i];
+                if let Some(ext) = cmd.extension {
+                    part.clock.extend(ext.duration(ctx.calendar));
+                }
+                part.extension_count += 1;
+            }
+            Action::ReportBack => {
+                let open = self.assists.iter().filter(|a| a.state.is_open()).count();
+                if open > 0 {
+                    return Err(TransitionError::AssistsOpen { open });
+                }
+                return Ok(None);
+            }
+            Action::Dispatch | Action::Redispatch if is_assisting(cmd.unit_id) => {
+                return Err(TransitionError::InvalidField {
+                    field: "unit_id",
+                    problem: "assists on this case; release its part before making it the lead"
+                        .into(),
+                });
+            }
+            Action::Suspend | Action::Resume if self.assists.iter().any(|a| a.state.is_open()) => {
+                for part in next.iter_mut().filter(|a| a.state.is_open()) {
+                    if action == Action::Suspend {
+                        part.clock.pause(ctx.now);
+                    } else {
+                        part.clock.resume(ctx.calendar, ctx.now);
+                    }
+                }
+            }
+            _ => return Ok(None),
+        }
+        Ok(Some(next))
     }
 
     /// What the state machine needs of this case beyond its state.
@@ -663,6 +820,9 @@ impl Case {
         if let Some(u) = ev.routed_unit {
             self.routing.unit_id = Some(u);
         }
+        if let Some(assists) = &ev.assists_after {
+            self.assists = assists.clone();
+        }
         if let Some(text) = &ev.public_reply {
             self.public_replies.push(PublicReply {
                 at: ev.at,
@@ -720,6 +880,7 @@ impl Case {
             merged_into: None,
             supervise_count: 0,
             redispatch_count: 0,
+            assists: Vec::new(),
         };
         for ev in rest {
             case.apply(ev)?;

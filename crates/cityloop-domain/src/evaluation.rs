@@ -78,6 +78,18 @@ pub mod metric {
     /// more than N-1 and at most N hours (N = 0 for no time at all, capped at [`HBIN_MAX`]).
     pub const HBIN_PREFIX: &str = "hbin:";
     pub const HBIN_MAX: i64 = 100;
+    // Co-handling (协办, crate::cohandle): an assisting unit's own parts, dated at the day
+    // it was added; the lead unit's handling counters never see them.
+    /// Assisting parts given to the unit, less those it returned or had released.
+    pub const ASSISTS: &str = "assists";
+    /// Assisting parts reported back to the lead.
+    pub const ASSISTS_REPORTED: &str = "assists_reported";
+    /// Reported back within the unit's own clock.
+    pub const ASSISTS_ON_TIME: &str = "assists_on_time";
+    /// Reported back after the unit's own clock ran out.
+    pub const ASSISTS_OVERDUE: &str = "assists_overdue";
+    /// Assisting parts the unit returned as not its own.
+    pub const ASSISTS_RETURNED: &str = "assists_returned";
     // Staff (dated at the day of their action).
     pub const INSP_REPORTED: &str = "insp_reported";
     pub const INSP_VALID: &str = "insp_valid";
@@ -249,6 +261,24 @@ pub struct CaseFacts {
     pub checks: Vec<StaffAct>,
     pub closes: Vec<StaffAct>,
     pub departments: BTreeMap<String, DeptPart>,
+    /// Each assisting unit's own parts (协办, crate::cohandle), by unit.
+    #[serde(default)]
+    pub assists: BTreeMap<String, AssistPart>,
+}
+
+/// One unit's assisting parts on a case (协办): counted for that unit alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistPart {
+    /// Day (local `yyyymmdd`) the unit was first added as assisting.
+    pub day: i32,
+    /// Parts it was given and did not return nor had released (the denominator).
+    pub parts: i64,
+    /// Parts it reported back.
+    pub reported: i64,
+    /// Parts it reported back within its own clock.
+    pub on_time: i64,
+    /// Parts it returned as not its own.
+    pub returned: i64,
 }
 
 /// Whether the stage timed by `clock` was within its allowed time at `at`. A stage with no
@@ -428,7 +458,35 @@ impl CaseFacts {
                         f.closed_on_time = all_rounds_on_time;
                         f.closes.push(act);
                     }
-                    Action::RollBack
+                    Action::AssistAdd
+                    | Action::AssistReport
+                    | Action::AssistReturn
+                    | Action::AssistRelease => {
+                        if let (Some(unit), Some(after)) = (ev.unit_id, &ev.assists_after) {
+                            // The part this event touched: the unit's latest in the list.
+                            let part = after.iter().rev().find(|a| a.unit_id == unit);
+                            let key = unit.to_string();
+                            let p = f.assists.entry(key).or_insert(AssistPart {
+                                day: act.day,
+                                ..AssistPart::default()
+                            });
+                            match (action, part) {
+                                (Action::AssistAdd, _) => p.parts += 1,
+                                (Action::AssistReport, Some(a)) => {
+                                    p.reported += 1;
+                                    p.on_time += i64::from(a.on_time == Some(true));
+                                }
+                                (Action::AssistReturn, _) => {
+                                    p.parts -= 1;
+                                    p.returned += 1;
+                                }
+                                (Action::AssistRelease, _) => p.parts -= 1,
+                                _ => {}
+                            }
+                        }
+                    }
+                    Action::AssistExtend
+                    | Action::RollBack
                     | Action::RequestExtension
                     | Action::ApproveExtension
                     | Action::RefuseExtension
@@ -527,6 +585,14 @@ impl CaseFacts {
                 push(p.day, k, unit, &format!("{HBIN_PREFIX}{bin}"), 1);
             }
             push_callbacks(&mut push, p.day, k, unit, p.callbacks);
+        }
+        for (unit, p) in &self.assists {
+            let k = ObjectKind::Department;
+            push(p.day, k, unit, ASSISTS, p.parts);
+            push(p.day, k, unit, ASSISTS_REPORTED, p.reported);
+            push(p.day, k, unit, ASSISTS_ON_TIME, p.on_time);
+            push(p.day, k, unit, ASSISTS_OVERDUE, p.reported - p.on_time);
+            push(p.day, k, unit, ASSISTS_RETURNED, p.returned);
         }
         let k = ObjectKind::Person;
         if let (Some(Source::Inspector), Some(p)) = (self.source, &self.reported_by) {
@@ -1201,6 +1267,14 @@ pub fn indicators(
                 count("rework", "返工数", rework),
                 count("returned", "退回数", get(t, RETURNED)),
                 count("supervised", "被督办次数", get(t, SUPERVISED)),
+                count("assists", "协办任务数", get(t, ASSISTS)),
+                count("assists_on_time", "协办按时反馈数", get(t, ASSISTS_ON_TIME)),
+                count("assists_overdue", "协办超时反馈数", get(t, ASSISTS_OVERDUE)),
+                rate(
+                    "assist_on_time_rate",
+                    "协办按时反馈率",
+                    pct(get(t, ASSISTS_ON_TIME), get(t, ASSISTS_REPORTED)),
+                ),
                 rate("handling_rate", "处置率", handling),
                 rate("on_time_handling_rate", "按期处置率", on_time),
                 rate("rework_rate", "返工率", rework_rate),

@@ -683,6 +683,7 @@ pub fn imported_history(
         routed_unit: None,
         previous_unit: None,
         merge_into: None,
+        assists_after: None,
         report: None,
     };
     let mut reported = base(

@@ -35,6 +35,9 @@ string_enum!(
         Supervised = "supervised",
         /// 合并: a duplicate report was merged into a case the unit is handling.
         Merged = "merged",
+        /// 协办: the person's unit is asked to assist on a case, or the lead unit hears
+        /// that an assisting unit reported back or returned its task (crate::cohandle).
+        Assist = "assist",
         /// 黄灯预警: 80% of the stage's time limit is used (the deadline scheduler).
         DeadlineYellow = "deadline_yellow",
         /// 红灯超期: the stage is overdue (the deadline scheduler).
@@ -53,6 +56,7 @@ impl NoticeKind {
             NoticeKind::ExtensionDecided => "延期审批",
             NoticeKind::Supervised => "督办",
             NoticeKind::Merged => "合并",
+            NoticeKind::Assist => "协办",
             NoticeKind::DeadlineYellow => "黄灯预警",
             NoticeKind::DeadlineRed => "红灯超期",
         }
@@ -239,8 +243,40 @@ pub fn notices(case: &Case, event: &Event) -> Vec<Notice> {
             unit_handlers(case.unit_id),
             format!("案件 {} 延期申请未获批准{}", case.number, reason),
         ),
+        // Co-handling: the assisting unit hears of its task and of its own extension; the
+        // lead unit hears when an assisting part is reported back or returned.
+        Action::AssistAdd => one(
+            NoticeKind::Assist,
+            unit_handlers(event.unit_id),
+            format!(
+                "协办：案件 {}「{}」，任务：{}",
+                case.number,
+                excerpt,
+                cut(event.note.as_deref().unwrap_or("").trim(), REASON_CHARS)
+            ),
+        ),
+        Action::AssistReport => one(
+            NoticeKind::Assist,
+            unit_handlers(case.unit_id),
+            format!("案件 {} 的协办单位已反馈", case.number),
+        ),
+        Action::AssistReturn => one(
+            NoticeKind::Assist,
+            [
+                unit_handlers(case.unit_id),
+                vec![Audience::Role(Role::Dispatcher)],
+            ]
+            .concat(),
+            format!("案件 {} 的协办单位退回了协办任务{}", case.number, reason),
+        ),
+        Action::AssistExtend => one(
+            NoticeKind::ExtensionDecided,
+            unit_handlers(event.unit_id),
+            format!("案件 {} 的协办时限已延长", case.number),
+        ),
         // The next desk sees these in its queue; nobody needs a notice.
-        Action::Accept
+        Action::AssistRelease
+        | Action::Accept
         | Action::Confirm
         | Action::Register
         | Action::Void

@@ -26,6 +26,7 @@
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
 //! - [`sensor`]: sensor alarm rules: rolling means, holds, hysteresis, episodes, bad readings.
 //! - [`party`]: parties (当事人), the 统一社会信用代码 check, the repeat-offender rule.
+//! - [`cohandle`]: co-handling (主办/协办): assisting units with their own tasks and clocks.
 //! - [`enforce`]: enforcement records: the penalty procedure, its statutory clocks, the
 //!   legal basis and the penalty range.
 //! - [`dashboard`]: the leaders' view: its windows (today, this month, the same periods
@@ -36,6 +37,7 @@ pub mod assign;
 pub mod calendar;
 pub mod case;
 pub mod chain;
+pub mod cohandle;
 pub mod dashboard;
 pub mod escalation;
 pub mod evaluation;

@@ -223,6 +223,13 @@ fn step_text(
             | Action::RefuseExtension
             | Action::RollBack
             | Action::Supervise => None,
+            // Co-handling among units is internal to the command centre: the citizen
+            // follows the lead unit's handling.
+            Action::AssistAdd
+            | Action::AssistReport
+            | Action::AssistReturn
+            | Action::AssistRelease
+            | Action::AssistExtend => None,
         },
     }
 }
@@ -379,6 +386,7 @@ mod tests {
             routed_unit: None,
             previous_unit: None,
             merge_into: None,
+            assists_after: None,
             report: None,
         }
     }

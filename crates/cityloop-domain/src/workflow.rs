@@ -105,6 +105,17 @@ string_enum!(
         Merge = "merge",
         /// 督办/催办: a yellow or red case is urged on; the state does not change.
         Supervise = "supervise",
+        /// 协办派遣: an assisting unit (协办) joins the lead unit with its own task and clock
+        /// ([`crate::cohandle`]).
+        AssistAdd = "assist_add",
+        /// 协办反馈: an assisting unit reports its part back to the lead.
+        AssistReport = "assist_report",
+        /// 协办退回: an assisting unit returns its task as not its own.
+        AssistReturn = "assist_return",
+        /// 解除协办: an assisting unit's help is no longer needed.
+        AssistRelease = "assist_release",
+        /// 协办延期: an assisting unit's own clock is extended.
+        AssistExtend = "assist_extend",
     }
 );
 
@@ -163,6 +174,11 @@ impl Action {
             Action::Redispatch => "改派",
             Action::Merge => "合并",
             Action::Supervise => "督办",
+            Action::AssistAdd => "协办派遣",
+            Action::AssistReport => "协办反馈",
+            Action::AssistReturn => "协办退回",
+            Action::AssistRelease => "解除协办",
+            Action::AssistExtend => "协办延期",
         }
     }
 
@@ -382,6 +398,52 @@ pub const RULES: &[Rule] = &[
         target: Target::Stay,
         requires: &[Field::Reason],
     },
+    // Co-handling (主办/协办, crate::cohandle): the case stays with its lead unit; which
+    // assisting unit an action concerns and whether it is open is checked by the case.
+    Rule {
+        action: Action::AssistAdd,
+        from: &[S::Handling, S::ExtensionPending],
+        roles: &[R::Dispatcher, R::Supervisor],
+        target: Target::Stay,
+        requires: &[Field::UnitId, Field::Note],
+    },
+    Rule {
+        action: Action::AssistReport,
+        from: ASSIST_STATES,
+        roles: &[R::Handler],
+        target: Target::Stay,
+        requires: &[Field::Note],
+    },
+    Rule {
+        action: Action::AssistReturn,
+        from: ASSIST_STATES,
+        roles: &[R::Handler],
+        target: Target::Stay,
+        requires: &[Field::Reason],
+    },
+    Rule {
+        action: Action::AssistRelease,
+        from: ASSIST_STATES,
+        roles: &[R::Dispatcher, R::Supervisor, R::Handler],
+        target: Target::Stay,
+        requires: &[Field::UnitId, Field::Reason],
+    },
+    Rule {
+        action: Action::AssistExtend,
+        from: ASSIST_STATES,
+        roles: &[R::Dispatcher, R::Supervisor],
+        target: Target::Stay,
+        requires: &[Field::UnitId, Field::Extension, Field::Reason],
+    },
+];
+
+/// The states in which an assisting unit's part can move: while the lead holds the case
+/// (a lead's return to dispatch leaves the assisting parts as they are).
+const ASSIST_STATES: &[CaseState] = &[
+    S::Handling,
+    S::ExtensionPending,
+    S::Suspended,
+    S::ToDispatch,
 ];
 
 /// The actions the case's own reporter (a public actor) may take besides the staff of
@@ -465,6 +527,12 @@ pub enum TransitionError {
     /// `supervise` on a case whose light is green (or without a running clock).
     #[error("{action} is only for a case whose deadline light is yellow or red")]
     NotDue { action: Action },
+    /// `assist_add` naming a unit already assisting on the case (409, naming `unit_id`).
+    #[error("unit_id: this unit already assists on the case")]
+    AlreadyAssisting,
+    /// The lead's `report_back` while an assisting unit is open (409, naming `assists`).
+    #[error("assists: {open} assisting unit(s) have not reported back or been released")]
+    AssistsOpen { open: usize },
 }
 
 /// Checks an action against the rule table: role, then state, then scope, then fields.

@@ -461,6 +461,9 @@ pub struct CaseDto {
     pub supervise_count: i64,
     /// How often it was re-dispatched to another unit (改派).
     pub redispatch_count: i64,
+    /// The assisting units (协办) beside the lead `unit` (主办), in the order added, each
+    /// with its task, state and own clock.
+    pub assists: Vec<AssistDto>,
     pub return_count: i64,
     pub extension_count: i64,
     pub pending_extension: Option<String>,
@@ -534,6 +537,31 @@ impl TimeLeftDto {
             working_day_minutes: calendar.working_day_length().num_minutes(),
         })
     }
+}
+
+/// One assisting unit's part of a case (协办).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AssistDto {
+    pub unit: UnitRef,
+    /// The task it was given (协办任务).
+    pub task: String,
+    pub state: cityloop_domain::cohandle::AssistState,
+    /// 协办中 / 已反馈 / 已退回 / 已解除.
+    pub state_zh: &'static str,
+    pub added_at: DateTime<Utc>,
+    /// Its own deadline (its clock: the handling limit plus its own extensions).
+    pub deadline: Option<DateTime<Utc>>,
+    /// Its own light while its part is open.
+    pub light: Option<Light>,
+    /// Its own time left while its part is open and the case is not suspended.
+    pub time_left: Option<TimeLeftDto>,
+    /// When it reported back, returned its task or was released.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The report's note, or the reason of the return or release (internal).
+    pub outcome: Option<String>,
+    /// On a report back: within its own clock.
+    pub on_time: Option<bool>,
+    pub extension_count: i64,
 }
 
 /// A reply written for the citizen.
@@ -631,6 +659,27 @@ impl CaseDto {
             merged: None,
             supervise_count: case.supervise_count,
             redispatch_count: case.redispatch_count,
+            assists: case
+                .assists
+                .iter()
+                .map(|a| AssistDto {
+                    unit: UnitRef {
+                        id: a.unit_id,
+                        name: names.units.get(&a.unit_id).cloned().unwrap_or_default(),
+                    },
+                    task: a.task.clone(),
+                    state: a.state,
+                    state_zh: a.state.zh(),
+                    added_at: a.added_at,
+                    deadline: None,
+                    light: None,
+                    time_left: None,
+                    ended_at: a.ended_at,
+                    outcome: a.outcome.clone(),
+                    on_time: a.on_time,
+                    extension_count: a.extension_count,
+                })
+                .collect(),
             return_count: case.return_count,
             extension_count: case.extension_count,
             pending_extension: case.pending_extension.map(|x| x.to_string()),
@@ -663,9 +712,18 @@ impl CaseDto {
         }
     }
 
-    /// Sets [`CaseDto::time_left`] from the case's deadline.
+    /// Sets [`CaseDto::time_left`] from the case's deadline, and each assisting unit's
+    /// deadline, light and time left from its own clock.
     pub fn time_left(mut self, case: &Case, calendar: &WorkCalendar, now: DateTime<Utc>) -> Self {
         self.time_left = TimeLeftDto::of(case, self.deadline, calendar, now);
+        for (dto, a) in self.assists.iter_mut().zip(&case.assists) {
+            let deadline = a.deadline(calendar);
+            dto.deadline = Some(deadline);
+            dto.light = a.light(calendar, now);
+            if a.state.is_open() {
+                dto.time_left = TimeLeftDto::of(case, Some(deadline), calendar, now);
+            }
+        }
         self
     }
 

@@ -692,6 +692,8 @@ pub(crate) async fn list_cases(
         deadline_before: q.overdue.filter(|o| *o).map(|_| st.svc.now()),
         bbox: q.bbox.as_deref().map(parse_bbox).transpose()?,
         ids: Vec::new(),
+        // Set by the service for a handler's own queue (协办); never by a client.
+        assisting: false,
     };
     let page = Page {
         after: q.cursor.as_deref().map(parse_cursor).transpose()?,

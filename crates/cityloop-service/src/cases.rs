@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use cityloop_domain::assign::{assign_unit, AssignRule};
 use cityloop_domain::calendar::Light;
 use cityloop_domain::case::{Case, Contact, Ctx, Event, FollowUp, Location, NewCase, Routing};
+use cityloop_domain::cohandle::{open_part, open_units};
 use cityloop_domain::ids::{CaseId, CaseNumber};
 use cityloop_domain::model::{
     Actor, ActorRole, AreaGrade, Category, CategoryCode, Priority, Role, Source, UnitKind,
@@ -807,10 +808,31 @@ impl Services {
             deadline_weekends_only: case.deadline_weekends_only(&calendar),
             light,
             allowed_actions: match actor.staff_role() {
+                // An assisting unit's handler (协办) acts on its own open part only.
+                Some(Role::Handler)
+                    if case.unit_id != actor.unit_id
+                        && open_part(&case.assists, actor.unit_id).is_some() =>
+                {
+                    allowed_actions(case.state, Role::Handler)
+                        .into_iter()
+                        .filter(|a| matches!(a, Action::AssistReport | Action::AssistReturn))
+                        .collect()
+                }
                 Some(role) if role != Role::Handler || case.unit_id == actor.unit_id => {
+                    let any_open = !open_units(&case.assists).is_empty();
                     allowed_actions(case.state, role)
                         .into_iter()
                         .filter(|a| *a != Action::Supervise || due)
+                        // The lead's handler reports its own part only (协办 report their
+                        // own), and releases or extends an assisting part only while one is
+                        // open.
+                        .filter(|a| {
+                            !(role == Role::Handler
+                                && matches!(a, Action::AssistReport | Action::AssistReturn))
+                        })
+                        .filter(|a| {
+                            any_open || !matches!(a, Action::AssistRelease | Action::AssistExtend)
+                        })
                         .collect()
                 }
                 _ => Vec::new(),
@@ -853,6 +875,9 @@ impl Services {
                     ));
                 }
                 filter.unit_id = Some(unit);
+                // Their queue also holds the cases they assist on (协办), while their
+                // part is open.
+                filter.assisting = true;
             }
             ReadScope::Street(street) => {
                 if filter.street_code.as_ref().is_some_and(|s| *s != street) {

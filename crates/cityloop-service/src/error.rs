@@ -84,6 +84,17 @@ impl From<TransitionError> for ServiceError {
                 field: "merge_into".into(),
                 message: "a case cannot be merged into itself".into(),
             },
+            TransitionError::AlreadyAssisting => ServiceError::OutOfOrder {
+                field: "unit_id".into(),
+                message: "this unit already assists on the case".into(),
+            },
+            TransitionError::AssistsOpen { open } => ServiceError::OutOfOrder {
+                field: "assists".into(),
+                message: format!(
+                    "{open} assisting unit(s) have not reported back or been released; \
+                     the lead reports back after them"
+                ),
+            },
             TransitionError::MissingField { field, action } => ServiceError::Invalid {
                 field: field.into(),
                 message: format!("is required for {action}"),

@@ -71,10 +71,16 @@ impl Services {
     }
 
     /// Whether `case` is in `actor`'s read scope.
+    /// A unit that assists (or assisted) on a case (协办) reads it like its lead.
     pub fn in_scope(&self, actor: &Actor, case: &Case) -> Result<bool, ServiceError> {
-        Ok(self
-            .read_scope(actor)?
-            .admits(case.unit_id, case.routing.street_code.as_deref()))
+        let scope = self.read_scope(actor)?;
+        Ok(
+            scope.admits(case.unit_id, case.routing.street_code.as_deref())
+                || case
+                    .assists
+                    .iter()
+                    .any(|a| matches!(scope, ReadScope::Unit(u) if u == a.unit_id)),
+        )
     }
 
     /// Shapes a case for a staff reader: the reporter's contact as the policy allows

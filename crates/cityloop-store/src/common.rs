@@ -513,8 +513,17 @@ macro_rules! sql_store {
                 let mut q = QueryBuilder::<$db>::new("SELECT view FROM cases WHERE 1 = 1");
                 push_in(&mut q, "state", f.states.iter().cloned());
                 push_in(&mut q, "id", f.ids.iter().map(|id| id.to_string()));
-                if let Some(u) = f.unit_id {
-                    q.push(" AND unit_id = ").push_bind(u.to_string());
+                match f.unit_id {
+                    Some(u) if f.assisting => {
+                        q.push(" AND (unit_id = ").push_bind(u.to_string());
+                        q.push(" OR id IN (SELECT case_id FROM case_assists WHERE state = 'open' AND unit_id = ")
+                            .push_bind(u.to_string())
+                            .push("))");
+                    }
+                    Some(u) => {
+                        q.push(" AND unit_id = ").push_bind(u.to_string());
+                    }
+                    None => {}
                 }
                 if let Some(s) = &f.street_code {
                     q.push(" AND street_code = ").push_bind(s.clone());
@@ -1821,7 +1830,8 @@ macro_rules! sql_store {
         ) -> Result<()> {
             let case = change.case;
             if change.kind != crate::pipeline::ChangeKind::Appended {
-                return insert_case(tx, case, change.deadline).await;
+                insert_case(tx, case, change.deadline).await?;
+                return case_assists_in(tx, case).await;
             }
             let done = sqlx::query(
                 "UPDATE cases SET state = $1, category_code = $2, unit_id = $3, deadline = $4,
@@ -1845,6 +1855,37 @@ macro_rules! sql_store {
                     case.number,
                     case.version - 1
                 )));
+            }
+            case_assists_in(tx, case).await
+        }
+
+        /// The case's assisting units (协办) as rows, one per unit with the state of its
+        /// latest part, rewritten with the case view (a derived view like `cases`).
+        async fn case_assists_in(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            case: &Case,
+        ) -> Result<()> {
+            if case.assists.is_empty() {
+                return Ok(());
+            }
+            sqlx::query("DELETE FROM case_assists WHERE case_id = $1")
+                .bind(case.id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            let mut latest: Vec<&cityloop_domain::cohandle::Assist> = Vec::new();
+            for a in &case.assists {
+                match latest.iter_mut().find(|l| l.unit_id == a.unit_id) {
+                    Some(l) => *l = a,
+                    None => latest.push(a),
+                }
+            }
+            for a in latest {
+                sqlx::query("INSERT INTO case_assists (case_id, unit_id, state) VALUES ($1, $2, $3)")
+                    .bind(case.id.to_string())
+                    .bind(a.unit_id.to_string())
+                    .bind(a.state.as_str())
+                    .execute(&mut **tx)
+                    .await?;
             }
             Ok(())
         }

@@ -166,6 +166,9 @@ pub struct CaseFilter {
     /// [min_lon, min_lat, max_lon, max_lat]
     pub bbox: Option<[f64; 4]>,
     pub ids: Vec<CaseId>,
+    /// With `unit_id`: also the cases on which that unit's assisting part (协办) is open
+    /// (`case_assists`, migration 0028).
+    pub assisting: bool,
 }
 
 /// What [`Store::case_clusters`] counts: cases in `states` inside `bbox` (inclusive, as

@@ -2935,3 +2935,96 @@ async fn a_public_report_queues_one_receipt_a_code_is_kept_until_sent_and_a_dead
         .unwrap();
     assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), [case.id]);
 }
+
+/// Co-handling (主办/协办): a unit's queue (`CaseFilter::assisting`) holds the cases it
+/// assists on while its part is open, besides its own; a plain unit filter does not; an
+/// assisting part reported back leaves the queue, and the stored view keeps the parts.
+async fn assisting_queue_body(db: &TestDb) {
+    let fx = Fixture::new();
+    let (lead, helper) = (UnitId::new_v7(), UnitId::new_v7());
+    let case = create(&db.store, &fx, 1, t0()).await;
+    let other = create(&db.store, &fx, 2, t0()).await;
+    let op = operator();
+    let d = staff(Role::Dispatcher, None);
+    let to = |u: UnitId, note: Option<&str>| Command {
+        unit_id: Some(u),
+        note: note.map(str::to_owned),
+        ..Command::default()
+    };
+    let start = vec![
+        (Action::Accept, op.clone(), Command::default()),
+        (Action::Register, op.clone(), Command::default()),
+        (Action::Dispatch, d.clone(), to(lead, None)),
+    ];
+    let mut steps = start.clone();
+    steps.push((
+        Action::AssistAdd,
+        d.clone(),
+        to(helper, Some("协助清运渣土")),
+    ));
+    let case = drive(&db.store, &fx, case, steps, t0()).await;
+    drive(&db.store, &fx, other, start, t0()).await;
+    let queue = |unit: UnitId, assisting: bool| {
+        let store = db.store.clone();
+        async move {
+            let f = CaseFilter {
+                unit_id: Some(unit),
+                assisting,
+                states: vec!["handling".into()],
+                ..CaseFilter::default()
+            };
+            let mut ids: Vec<CaseId> = store
+                .list_cases(
+                    &f,
+                    &Page {
+                        after: None,
+                        limit: 50,
+                    },
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(queue(helper, true).await, vec![case.id]);
+    assert!(queue(helper, false).await.is_empty());
+    assert_eq!(
+        queue(lead, true).await.len(),
+        2,
+        "the lead's own cases stay"
+    );
+    let stored = db.store.get_case(case.id).await.unwrap();
+    assert_eq!(stored.assists.len(), 1);
+    assert_eq!(stored.assists[0].task, "协助清运渣土");
+    let report = Command {
+        note: Some("已清运".into()),
+        ..Command::default()
+    };
+    let case = drive(
+        &db.store,
+        &fx,
+        case,
+        vec![(
+            Action::AssistReport,
+            staff(Role::Handler, Some(helper)),
+            report,
+        )],
+        t0() + Duration::minutes(10),
+    )
+    .await;
+    assert!(queue(helper, true).await.is_empty());
+    let stored = db.store.get_case(case.id).await.unwrap();
+    assert_eq!(stored, case);
+    assert_eq!(
+        stored.assists[0].state,
+        cityloop_domain::cohandle::AssistState::Reported
+    );
+}
+store_test!(
+    an_assisting_units_queue_holds_the_case_while_its_part_is_open,
+    assisting_queue_body
+);

@@ -28,10 +28,17 @@ export const ACTION_FIELDS = {
   redispatch: ['unit_id', 'reason'],
   merge: ['merge_into', 'reason'],
   supervise: ['reason'],
+  assist_add: ['unit_id', 'note'],
+  assist_report: ['note'],
+  assist_return: ['reason'],
+  assist_release: ['unit_id', 'reason'],
+  assist_extend: ['unit_id', 'extension', 'reason'],
 };
+/** Co-handling actions (协办): internal between units, so no reply for the citizen. */
+const ASSIST = new Set(['assist_add', 'assist_report', 'assist_return', 'assist_release', 'assist_extend']);
 /** The call-back (回访) results an operator may record, in the order a call goes. */
 export const SATISFACTIONS = ['satisfied', 'basically_satisfied', 'unsatisfied', 'unreached'];
-export const DANGEROUS = new Set(['void', 'return', 'roll_back', 'check_fail', 'refuse_extension', 'suspend', 'not_true', 'merge']);
+export const DANGEROUS = new Set(['void', 'return', 'roll_back', 'check_fail', 'refuse_extension', 'suspend', 'not_true', 'merge', 'assist_return']);
 /** Actions that end the case: the first press with the form filled asks again. */
 const ENDS_CASE = new Set(['void', 'not_true', 'merge']);
 /** What a citizen may be told when a case is not taken up (the reason itself stays internal). */
@@ -69,7 +76,25 @@ export function actionForm(action, c, { onDone, onCancel, mergeInto = '', duplic
   form.append(h('h4', {}, `${actionName(action)} · ${c.number}`));
   form.append(h('p', { class: 'form-error', role: 'alert', hidden: true }));
 
-  if (needs.includes('unit_id')) {
+  if (needs.includes('unit_id') && ASSIST.has(action)) {
+    // 协办: a new assisting unit is neither the lead nor already assisting; release and
+    // extension name one whose part is open.
+    const assists = /** @type {any[]} */ (c.assists || []);
+    const open = assists.filter((a) => a.state === 'open');
+    const busy = new Set(assists.filter((a) => a.state === 'open' || a.state === 'reported').map((a) => a.unit.id));
+    const choices =
+      action === 'assist_add'
+        ? ctx.units.filter((u) => u.active !== false && u.kind !== 'command' && u.id !== c.unit?.id && !busy.has(u.id))
+        : open.map((a) => ({ id: a.unit.id, name: a.unit.name }));
+    const sel = h(
+      'select',
+      { name: 'unit_id' },
+      action === 'assist_add' || open.length !== 1 ? h('option', { value: '' }, t('act.unit_pick')) : null,
+      choices.map((u) => h('option', { value: u.id }, u.name)),
+    );
+    form.append(fieldBox('unit_id', id('unit'), action === 'assist_add' ? t('act.assist_unit') : t('act.assist_open_unit'), sel));
+    if (action === 'assist_add') form.append(h('p', { class: 'hint' }, t('act.assist_hint')));
+  } else if (needs.includes('unit_id')) {
     // 改派 goes to another unit than the one holding the case: nothing is preselected.
     const current = action === 'redispatch' ? c.unit?.id : null;
     const suggested = action === 'redispatch' ? null : c.suggested_unit?.id || c.unit?.id;
@@ -159,7 +184,7 @@ export function actionForm(action, c, { onDone, onCancel, mergeInto = '', duplic
     fieldBox(
       'note',
       id('note'),
-      needs.includes('note') ? t('act.note_required') : t('act.note'),
+      action === 'assist_add' ? t('act.assist_task') : action === 'assist_report' ? t('act.assist_report_note') : needs.includes('note') ? t('act.note_required') : t('act.note'),
       h('textarea', { name: 'note', rows: 2, maxlength: 2000 }),
     ),
   );
@@ -170,7 +195,7 @@ export function actionForm(action, c, { onDone, onCancel, mergeInto = '', duplic
     h('textarea', { name: 'public_reply', rows: 2, maxlength: 500, 'aria-describedby': id('public-reply-hint') }),
   );
   reply.insertBefore(h('p', { class: 'hint', id: id('public-reply-hint') }, t('act.public_reply_hint')), reply.lastChild);
-  form.append(reply);
+  if (!ASSIST.has(action)) form.append(reply);
   // Photos: required for report-back (after photos), optional with any other action.
   const photos = photoPicker({
     id: id('att'),

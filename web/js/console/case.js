@@ -279,15 +279,61 @@ export async function renderCase(root, id, { message, embedded = false, onChange
   );
   const placeBox = h('section', { class: 'card-box', 'aria-label': t('case.place') }, h('h3', {}, t('case.place')), mapEl, placeList);
   const enforcementBox = h('div', { id: 'enforcement-box' });
+  const assists = assistsBox(c);
   if (embedded) {
-    fill(root, head, actionsBox, photosBox, detailsBox, mergedBox, enforcementBox, placeBox, timelineBox);
+    fill(root, head, actionsBox, assists, photosBox, detailsBox, mergedBox, enforcementBox, placeBox, timelineBox);
   } else {
-    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, detailsBox, mergedBox, enforcementBox, photosBox, timelineBox), placeBox));
+    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, assists, detailsBox, mergedBox, enforcementBox, photosBox, timelineBox), placeBox));
   }
   renderEnforcement(enforcementBox, c.id);
   if (!embedded || focus) heading.focus({ preventScroll: embedded });
   const map = createMap(mapEl, { center: [c.lat, c.lon], zoom: 14, label: t('case.place') });
   map.setCases([{ lat: c.lat, lon: c.lon, radius: 9, colour: c.light ? LIGHT_COLOURS[c.light] : '#5a6470', title: c.number }]);
+}
+
+/**
+ * The assisting units (协办) beside the lead (主办): each one's task, state, own deadline
+ * with its light and time left, and its report or the reason it ended.
+ * @param {any} c
+ */
+function assistsBox(c) {
+  const list = /** @type {any[]} */ (c.assists || []);
+  if (!list.length) return null;
+  const open = list.filter((a) => a.state === 'open').length;
+  const mine = list.some((a) => a.state === 'open' && a.unit.id === ctx.user?.unit_id);
+  return h(
+    'section',
+    { class: 'card-box', 'aria-labelledby': 'assists-heading', 'data-testid': 'assists' },
+    h('h3', { id: 'assists-heading' }, t('assist.heading', { n: list.length })),
+    c.unit ? h('p', { class: 'muted' }, t('assist.lead', { unit: c.unit.name })) : null,
+    mine ? h('p', { class: 'hint', 'data-testid': 'assist-mine' }, t('assist.mine')) : null,
+    open && !mine ? h('p', { class: 'hint', 'data-testid': 'assist-waiting' }, t('assist.waiting', { n: open })) : null,
+    h(
+      'ul',
+      { class: 'assist-list' },
+      list.map((a) =>
+        h(
+          'li',
+          { dataset: { state: a.state, unit: a.unit.id }, 'data-testid': 'assist' },
+          h('p', {}, h('strong', {}, a.unit.name), ' ', h('span', { class: `badge assist-${a.state}` }, t(`state.assist.${a.state}`))),
+          h('p', {}, h('span', { class: 'muted' }, `${t('assist.task')}${colon()}`), a.task),
+          h(
+            'p',
+            {},
+            h('span', { class: 'muted' }, `${t('assist.deadline')}${colon()}`),
+            a.deadline ? timeEl(a.deadline) : '—',
+            a.state === 'open' ? [' ', lightEl(a.light), ' ', timeLeftEl(a)] : null,
+            a.on_time === true ? [' · ', t('assist.on_time')] : null,
+            a.on_time === false ? [' · ', h('span', { class: 'overdue' }, t('assist.late'))] : null,
+            a.extension_count ? [' · ', t('assist.extended', { n: a.extension_count })] : null,
+          ),
+          a.outcome
+            ? h('p', {}, h('span', { class: 'muted' }, `${a.state === 'reported' ? t('assist.outcome') : t('assist.reason')}${colon()}`), a.outcome, a.ended_at ? [' · ', timeEl(a.ended_at)] : null)
+            : null,
+        ),
+      ),
+    ),
+  );
 }
 
 function backLink() {

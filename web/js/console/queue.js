@@ -582,6 +582,8 @@ function renderRow(tbody, c, cfg, { reload, pick, ncols }) {
   const chiefs = (c.road_chiefs || []).map((/** @type {any} */ r) => r.name);
   const chief = chiefs.length ? chiefs[chiefs.length - 1] : null;
   const unit = c.unit ? c.unit.name : c.suggested_unit ? `${c.suggested_unit.name} ${t('act.suggested')}` : '—';
+  // The reader's unit assists on this case (协办): its own part, if open.
+  const mine = (c.assists || []).find((/** @type {any} */ a) => a.state === 'open' && a.unit.id === ctx.user?.unit_id) || null;
   const tr = h(
     'tr',
     {
@@ -641,12 +643,14 @@ function renderRow(tbody, c, cfg, { reload, pick, ncols }) {
           )
         : null,
       h('div', { class: 'cell-sub unit', title: unit }, unit),
+      mine ? h('div', { class: 'cell-sub' }, h('span', { class: 'badge assist-open', 'data-testid': 'row-assist' }, t('list.assisting'))) : null,
     ),
+    // 协办: the assisting unit's row runs on its own clock, not the lead's.
     h(
       'td',
       { class: 'time', 'data-label': t('list.deadline') },
-      timeLeftEl(c),
-      h('div', { class: 'cell-sub' }, lightEl(c.light)),
+      timeLeftEl(mine || c),
+      h('div', { class: 'cell-sub' }, lightEl((mine || c).light)),
     ),
   );
   tbody.append(tr);
