@@ -363,7 +363,9 @@ pub fn browser_or_skip(what: &str) -> Option<String> {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-        && workspace().join("e2e/node_modules/playwright-core").is_dir()
+        && workspace()
+            .join("e2e/node_modules/playwright-core")
+            .is_dir()
         && std::path::Path::new(&chromium).exists();
     if ready {
         return Some(chromium);
