@@ -261,7 +261,7 @@ pub fn platform_deadline(call_time: DateTime<Utc>, days: u32, tz: Tz) -> DateTim
 
 /// The district's bridge settings (setting `hotline`). Every default here is an
 /// invented default, to be set from the city platform's own rules.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HotlineSettings {
     /// The shared secret the platform signs its calls with (HMAC-SHA256, like webhooks).
@@ -287,6 +287,7 @@ pub struct HotlineSettings {
     /// string that is exactly `{{field}}` is replaced by that field's value. Without a
     /// shape the body is the plain field object.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub shapes: BTreeMap<String, Value>,
 }
 

@@ -14,6 +14,7 @@ pub mod dto;
 pub mod edge;
 pub mod error;
 pub mod export;
+pub mod hotline;
 pub mod extract;
 pub mod inbox;
 pub mod integrity;
