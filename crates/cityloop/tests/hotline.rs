@@ -193,9 +193,9 @@ async fn a_work_order_pushed_twice_is_one_case_and_signed_and_closed_reach_the_p
         let staff = s.staff().await;
         let (st, case) = s.get(&staff.operator, &format!("/api/v1/cases/{id}")).await;
         assert_eq!(st, 200);
-        assert_eq!(case["case"]["source"], "hotline_12345");
-        assert_eq!(case["case"]["external_ref"], "GD2026030200001");
-        assert_eq!(case["case"]["priority"], "urgent");
+        assert_eq!(case["source"], "hotline_12345");
+        assert_eq!(case["external_ref"], "GD2026030200001");
+        assert_eq!(case["priority"], "urgent");
 
         // 签收.
         act(&s, &staff.operator, &id, json!({"action": "accept"})).await;
@@ -358,7 +358,7 @@ async fn a_withdrawn_order_voids_its_case_and_bad_input_names_the_field() {
 
         let operator = s.login("operator").await;
         let (_, case) = s.get(&operator, &format!("/api/v1/cases/{id}")).await;
-        assert_eq!(case["case"]["state"], "voided");
+        assert_eq!(case["state"], "voided");
         // A withdrawal is the platform's own: no 退回 goes back.
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(calls_of(&p, "hotline.returned").is_empty());
