@@ -109,7 +109,9 @@ fn text(
             if t.chars().count() > max {
                 return Err(bad(field, format!("is longer than {max} characters")));
             }
-            if t.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+            if t.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+            {
                 return Err(bad(field, "contains control characters"));
             }
             Ok(Some(t.to_owned()))
@@ -317,8 +319,16 @@ pub const OUTBOUND_FIELDS: &[&str] = &[
 impl HotlineSettings {
     /// Checks everything but whether the categories exist (the caller knows the list).
     pub fn check(&self) -> Result<(), FieldError> {
-        crate::webhook::check_secret(&self.inbound_secret)
-            .map_err(|_| bad("inbound_secret", format!("must be {} to {} characters", crate::webhook::MIN_SECRET_CHARS, crate::webhook::MAX_SECRET_CHARS)))?;
+        crate::webhook::check_secret(&self.inbound_secret).map_err(|_| {
+            bad(
+                "inbound_secret",
+                format!(
+                    "must be {} to {} characters",
+                    crate::webhook::MIN_SECRET_CHARS,
+                    crate::webhook::MAX_SECRET_CHARS
+                ),
+            )
+        })?;
         if !(self.intake_lon.is_finite() && self.intake_lon.abs() <= 180.0) {
             return Err(bad("intake_lon", "must be between -180 and 180"));
         }
@@ -431,7 +441,11 @@ fn base_fields(t: EventType, case: &Case, ticket: &str, at: DateTime<Utc>) -> Ma
 /// itself, after the platform's 撤单, sends nothing back), `close` → 办结 with the last
 /// reply written for the citizen, the photos of the last report-back and the 回访 result.
 /// `history` is the case's events up to and including `event` when the close needs them.
-pub fn outbound(case: &Case, event: &Event, history: &[Event]) -> Option<(EventType, Map<String, Value>)> {
+pub fn outbound(
+    case: &Case,
+    event: &Event,
+    history: &[Event],
+) -> Option<(EventType, Map<String, Value>)> {
     if case.source != Source::Hotline12345 || case.imported.is_some() {
         return None;
     }
@@ -507,7 +521,10 @@ mod tests {
     #[test]
     fn a_local_call_time_is_read_in_the_district_zone() {
         let o = Order::parse(&good(), tz(), now()).unwrap();
-        assert_eq!(o.call_time, "2026-12-01T01:30:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            o.call_time,
+            "2026-12-01T01:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         assert_eq!(o.urgency, Priority::Urgent);
         assert_eq!(o.deadline_days, Some(3));
     }
@@ -541,7 +558,10 @@ mod tests {
             let e = Order::parse(&b, tz(), now()).unwrap_err();
             assert_eq!(e.field, field, "{k}={v}: {e}");
         }
-        assert_eq!(Order::parse(&json!([1]), tz(), now()).unwrap_err().field, "body");
+        assert_eq!(
+            Order::parse(&json!([1]), tz(), now()).unwrap_err().field,
+            "body"
+        );
     }
 
     #[test]
@@ -572,7 +592,10 @@ mod tests {
         f.insert("ticket_no".into(), json!("GD1"));
         f.insert("photos".into(), json!(["a", "b"]));
         let out = render(&shape, &f);
-        assert_eq!(out, json!({"gdbh": "GD1", "nr": {"text": null, "fixed": "区城管"}, "list": [["a", "b"]]}));
+        assert_eq!(
+            out,
+            json!({"gdbh": "GD1", "nr": {"text": null, "fixed": "区城管"}, "list": [["a", "b"]]})
+        );
         assert!(check_shape(&json!({"x": "{{secret}}"})).is_err());
         assert!(check_shape(&shape).is_ok());
     }

@@ -23,13 +23,25 @@ use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/hotline/orders", post(receive))
-        .route("/api/v1/hotline/orders/{ticket}/urge", post(urge))
-        .route("/api/v1/hotline/orders/{ticket}/withdraw", post(withdraw))
-        .route("/api/v1/hotline/orders/{ticket}/supplement", post(supplement))
-        .route("/api/v1/admin/hotline", get(read_settings).put(put_settings))
-        .route("/api/v1/cases/{id}/hotline", get(case_view))
-        .route("/api/v1/cases/{id}/hotline/progress", post(progress))
+        .route("/api/v1/hotline/orders", post(hotline_receive))
+        .route("/api/v1/hotline/orders/{ticket}/urge", post(hotline_urge))
+        .route(
+            "/api/v1/hotline/orders/{ticket}/withdraw",
+            post(hotline_withdraw),
+        )
+        .route(
+            "/api/v1/hotline/orders/{ticket}/supplement",
+            post(hotline_supplement),
+        )
+        .route(
+            "/api/v1/admin/hotline",
+            get(hotline_read_settings).put(hotline_put_settings),
+        )
+        .route("/api/v1/cases/{id}/hotline", get(hotline_case_view))
+        .route(
+            "/api/v1/cases/{id}/hotline/progress",
+            post(hotline_progress),
+        )
 }
 
 /// The answer to a pushed work order.
@@ -152,7 +164,7 @@ async fn signed(
               (status = 413, description = "Body over 64 KiB", body = ErrorBody),
               (status = 422, description = "A field is missing or invalid, named in `field`; nothing was written", body = ErrorBody),
               (status = 503, description = "The bridge is not configured", body = ErrorBody)))]
-pub(crate) async fn receive(
+pub(crate) async fn hotline_receive(
     State(st): State<AppState>,
     h: HeaderMap,
     body: Bytes,
@@ -204,7 +216,7 @@ async fn follow_up(
     request_body(content = Object, description = "催办: `{\"text\": …}` (optional)"),
     responses((status = 200, body = FollowUpAnswer), (status = 401, body = ErrorBody), (status = 404, description = "Unknown 工单号", body = ErrorBody),
               (status = 422, description = "A bad field, named in `field`", body = ErrorBody)))]
-pub(crate) async fn urge(
+pub(crate) async fn hotline_urge(
     State(st): State<AppState>,
     h: HeaderMap,
     Path(ticket): Path<String>,
@@ -220,7 +232,7 @@ pub(crate) async fn urge(
     request_body(content = Object, description = "撤单: `{\"reason\": …}` (optional). Voids the case where the workflow allows a void; a repeat changes nothing"),
     responses((status = 200, body = FollowUpAnswer), (status = 401, body = ErrorBody), (status = 404, description = "Unknown 工单号", body = ErrorBody),
               (status = 422, description = "A bad field, named in `field`", body = ErrorBody)))]
-pub(crate) async fn withdraw(
+pub(crate) async fn hotline_withdraw(
     State(st): State<AppState>,
     h: HeaderMap,
     Path(ticket): Path<String>,
@@ -236,7 +248,7 @@ pub(crate) async fn withdraw(
     request_body(content = Object, description = "补充材料: `{\"text\": …}` (required)"),
     responses((status = 200, body = FollowUpAnswer), (status = 401, body = ErrorBody), (status = 404, description = "Unknown 工单号", body = ErrorBody),
               (status = 422, description = "A bad field, named in `field`", body = ErrorBody)))]
-pub(crate) async fn supplement(
+pub(crate) async fn hotline_supplement(
     State(st): State<AppState>,
     h: HeaderMap,
     Path(ticket): Path<String>,
@@ -248,7 +260,7 @@ pub(crate) async fn supplement(
 #[utoipa::path(get, path = "/api/v1/admin/hotline", security(("bearer" = [])), tag = "hotline",
     responses((status = 200, description = "The bridge's settings (the secret blank), or null before they are set", body = Option<HotlineSettings>),
               (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody)))]
-pub(crate) async fn read_settings(
+pub(crate) async fn hotline_read_settings(
     State(st): State<AppState>,
     staff: Staff,
 ) -> Result<Json<Option<HotlineSettings>>, ApiError> {
@@ -258,7 +270,7 @@ pub(crate) async fn read_settings(
 #[utoipa::path(put, path = "/api/v1/admin/hotline", security(("bearer" = [])), tag = "hotline", request_body = HotlineSettings,
     responses((status = 204, description = "Stored (audited)"), (status = 401, body = ErrorBody), (status = 403, description = "Not an admin", body = ErrorBody),
               (status = 422, description = "A bad field, named in `field` (a category not in the district's list, a shape naming an unknown field)", body = ErrorBody)))]
-pub(crate) async fn put_settings(
+pub(crate) async fn hotline_put_settings(
     State(st): State<AppState>,
     staff: Staff,
     ApiJson(s): ApiJson<HotlineSettings>,
@@ -276,7 +288,7 @@ fn case_id(s: &str) -> Result<cityloop_domain::ids::CaseId, ApiError> {
     params(("id" = String, Path, description = "Case id")),
     responses((status = 200, description = "The work order, the bridge's log and every call to the platform with its delivery status", body = HotlineCaseDto),
               (status = 401, body = ErrorBody), (status = 403, description = "Outside the reader's scope", body = ErrorBody), (status = 404, description = "No such case, or not a 12345 case", body = ErrorBody)))]
-pub(crate) async fn case_view(
+pub(crate) async fn hotline_case_view(
     State(st): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
@@ -321,7 +333,7 @@ pub(crate) async fn case_view(
     responses((status = 202, description = "Logged and queued to the platform (hotline.progress)", body = LogDto),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "The case is closed or voided", body = ErrorBody), (status = 422, description = "`text` empty or too long", body = ErrorBody)))]
-pub(crate) async fn progress(
+pub(crate) async fn hotline_progress(
     State(st): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,

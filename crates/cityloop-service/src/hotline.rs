@@ -119,9 +119,7 @@ impl Services {
     pub async fn hotline_settings(&self) -> Result<HotlineSettings, ServiceError> {
         crate::reference::get_setting::<HotlineSettings>(&*self.store, SETTING)
             .await?
-            .ok_or_else(|| {
-                ServiceError::NotConfigured("the 12345 bridge is not configured".into())
-            })
+            .ok_or_else(|| ServiceError::NotConfigured("the 12345 bridge is not configured".into()))
     }
 
     /// The settings as an admin reads them: the secret is never shown.
@@ -291,7 +289,9 @@ impl Services {
         placed: bool,
         now: DateTime<Utc>,
     ) -> HotlineOrderRow {
-        let days = order.deadline_days.unwrap_or(settings.default_deadline_days);
+        let days = order
+            .deadline_days
+            .unwrap_or(settings.default_deadline_days);
         HotlineOrderRow {
             ticket_no: order.ticket_no.clone(),
             case_id,
@@ -331,7 +331,9 @@ impl Services {
             .map(|b| order.changed_fields(b))
             .unwrap_or_default();
         let now = self.now();
-        let days = order.deadline_days.unwrap_or(settings.default_deadline_days);
+        let days = order
+            .deadline_days
+            .unwrap_or(settings.default_deadline_days);
         let updated = HotlineOrderRow {
             fingerprint: order.fingerprint(),
             body: serde_json::to_value(&order).unwrap_or(Value::Null),
@@ -418,7 +420,10 @@ impl Services {
             FollowUp::Urge | FollowUp::Supplement => &["text"],
         };
         if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(ServiceError::invalid(k.clone(), "is not a field of this call"));
+            return Err(ServiceError::invalid(
+                k.clone(),
+                "is not a field of this call",
+            ));
         }
         let field = allowed[0];
         let text = match o.get(field) {
@@ -584,7 +589,8 @@ impl Services {
         ) else {
             return Ok(());
         };
-        let limit = row.received_at + chrono::Duration::hours(i64::from(settings.return_limit_hours));
+        let limit =
+            row.received_at + chrono::Duration::hours(i64::from(settings.return_limit_hours));
         if self.now() > limit {
             return Err(ServiceError::Conflict(format!(
                 "the 12345 platform accepts a return (退回) within {} hours of receipt; it ended at {limit}",

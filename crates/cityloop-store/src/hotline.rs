@@ -61,8 +61,11 @@ pub trait HotlineStore: Send + Sync {
     async fn hotline_case_by_ticket(&self, ticket_no: &str) -> Result<Option<CaseId>>;
     /// Links a new order to its case with its first log line, in one transaction.
     /// False (nothing written) when the order is already linked.
-    async fn link_hotline_order(&self, row: &HotlineOrderRow, log: &HotlineLogEntry)
-        -> Result<bool>;
+    async fn link_hotline_order(
+        &self,
+        row: &HotlineOrderRow,
+        log: &HotlineLogEntry,
+    ) -> Result<bool>;
     /// Stores a changed copy (or a withdrawal) with its log line, in one transaction.
     async fn update_hotline_order(
         &self,

@@ -29,7 +29,12 @@ struct Platform {
 }
 
 async fn platform_hook(State(p): State<Platform>, h: HeaderMap, body: Bytes) -> StatusCode {
-    let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let get = |k: &str| {
+        h.get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
     let signed = verify(
         OUTBOUND,
         &get(headers::TIMESTAMP),
@@ -164,7 +169,8 @@ const FAST: [(&str, &str); 4] = [
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_work_order_pushed_twice_is_one_case_and_signed_and_closed_reach_the_platform_once_each() {
+async fn a_work_order_pushed_twice_is_one_case_and_signed_and_closed_reach_the_platform_once_each()
+{
     for db in TestDb::all().await {
         eprintln!("backend {:?}", db.store.backend());
         let s = Server::spawn_env("demo", &db.url, &FAST);
@@ -181,12 +187,20 @@ async fn a_work_order_pushed_twice_is_one_case_and_signed_and_closed_reach_the_p
         // 3 natural days after a call on 2 March (Beijing): the end of 5 March.
         assert_eq!(first["platform_deadline"], "2026-03-05T16:00:00Z");
         let (st, again) = call(&s, "/api/v1/hotline/orders", &order("GD2026030200001")).await;
-        assert_eq!((st, again["outcome"].as_str()), (200, Some("repeated")), "{again}");
+        assert_eq!(
+            (st, again["outcome"].as_str()),
+            (200, Some("repeated")),
+            "{again}"
+        );
         assert_eq!(again["case_id"], first["case_id"]);
         let mut changed = order("GD2026030200001");
         changed["content"] = json!("建设路与长江路口井盖缺失，已有行人摔倒");
         let (st, upd) = call(&s, "/api/v1/hotline/orders", &changed).await;
-        assert_eq!((st, upd["outcome"].as_str()), (200, Some("updated")), "{upd}");
+        assert_eq!(
+            (st, upd["outcome"].as_str()),
+            (200, Some("updated")),
+            "{upd}"
+        );
         assert_eq!(upd["case_id"], first["case_id"]);
         assert_eq!(upd["changed"], json!(["content"]));
 
@@ -276,7 +290,12 @@ async fn a_work_order_pushed_twice_is_one_case_and_signed_and_closed_reach_the_p
             .as_array()
             .unwrap()
             .iter()
-            .map(|d| (d["event_type"].as_str().unwrap(), d["status"].as_str().unwrap()))
+            .map(|d| {
+                (
+                    d["event_type"].as_str().unwrap(),
+                    d["status"].as_str().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(
             out,
@@ -340,7 +359,10 @@ async fn a_withdrawn_order_voids_its_case_and_bad_input_names_the_field() {
         )
         .await;
         assert_eq!(st, 200, "{w}");
-        assert_eq!((w["voided"].as_bool(), w["state"].as_str()), (Some(true), Some("voided")));
+        assert_eq!(
+            (w["voided"].as_bool(), w["state"].as_str()),
+            (Some(true), Some("voided"))
+        );
         let (st, again) = call(
             &s,
             "/api/v1/hotline/orders/GD2026030200002/withdraw",
