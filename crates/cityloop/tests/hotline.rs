@@ -20,10 +20,13 @@ use serde_json::{json, Value};
 const INBOUND: &str = "platform-to-district-0123456789";
 const OUTBOUND: &str = "district-to-platform-0123456789";
 
+/// (event type, delivery id, body, answered status) of each call received.
+type Calls = Arc<Mutex<Vec<(String, String, Value, u16)>>>;
+
 #[derive(Clone, Default)]
 struct Platform {
     /// (event type, delivery id, body, answered status)
-    calls: Arc<Mutex<Vec<(String, String, Value, u16)>>>,
+    calls: Calls,
     /// How many of the first calls answer 500.
     fail_first: Arc<AtomicUsize>,
 }
