@@ -23,6 +23,7 @@
 //!   and the verifier that recomputes them.
 //! - [`import`]: history import: mapping files, row mapping and refusals, synthesised histories.
 //! - [`message`]: messages to citizens: which events send what, templates, one-time codes.
+//! - [`hotline`]: the 12345 bridge: work orders in, receipts and replies out, the mapping.
 //! - [`webhook`]: outgoing webhook event types, payloads, retry schedule, validation.
 //! - [`sensor`]: sensor alarm rules: rolling means, holds, hysteresis, episodes, bad readings.
 //! - [`party`]: parties (当事人), the 统一社会信用代码 check, the repeat-offender rule.
@@ -41,6 +42,7 @@ pub mod cohandle;
 pub mod dashboard;
 pub mod escalation;
 pub mod evaluation;
+pub mod hotline;
 pub mod ids;
 pub mod import;
 pub mod inbox;

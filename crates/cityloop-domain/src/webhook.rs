@@ -27,6 +27,14 @@ string_enum!(
         EscalationYellow = "escalation.yellow",
         /// A stage went overdue (red).
         EscalationRed = "escalation.red",
+        /// 12345 bridge: the district received (签收) a hotline work order (`accept`).
+        HotlineSigned = "hotline.signed",
+        /// 12345 bridge: the district sent a work order back (退回, not ours; `void` by staff).
+        HotlineReturned = "hotline.returned",
+        /// 12345 bridge: an interim reply (阶段答复) written by staff.
+        HotlineProgress = "hotline.progress",
+        /// 12345 bridge: the work order is done (办结; `close`).
+        HotlineClosed = "hotline.closed",
     }
 );
 

@@ -15,6 +15,7 @@ pub mod edge;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod hotline;
 pub mod inbox;
 pub mod integrity;
 pub mod maps;

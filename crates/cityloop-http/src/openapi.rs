@@ -62,6 +62,14 @@ use crate::routes;
         crate::webhooks::remove,
         crate::webhooks::deliveries,
         crate::webhooks::redeliver,
+        crate::hotline::hotline_receive,
+        crate::hotline::hotline_urge,
+        crate::hotline::hotline_withdraw,
+        crate::hotline::hotline_supplement,
+        crate::hotline::hotline_read_settings,
+        crate::hotline::hotline_put_settings,
+        crate::hotline::hotline_case_view,
+        crate::hotline::hotline_progress,
         crate::rankings::rankings,
         crate::rankings::ranking_cases,
         crate::rankings::grid_heat,
@@ -162,6 +170,7 @@ use crate::routes;
         (name = "webhooks", description = "Signed outgoing webhooks (admin): subscriptions, delivery log, dead letters"),
         (name = "enforcement", description = "Parties (当事人), enforcement records (执法记录) on cases, the law-article table, the repeat-offender list (黑名单)"),
         (name = "admin", description = "Units, people, roles, road chiefs, time limits, routing rules, calendar, API keys, audit log (admin role only)"),
+        (name = "hotline", description = "The 12345 bridge: the platform's signed work orders and follow-ups (催办, 撤单, 补充材料), the bridge's settings (admin), a hotline case's log and calls back to the platform"),
         (name = "sensors", description = "Sensor intake (污染防治联动): device telemetry, sites, devices, alarm rules, a case's sensor log"),
     )
 )]

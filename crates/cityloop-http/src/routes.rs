@@ -60,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::enforce::routes())
         .merge(crate::web::routes())
         .merge(crate::patrols::routes())
+        .merge(crate::hotline::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -534,6 +534,10 @@ impl Services {
         cmd.routed_unit = None;
         // Role, state and fields first, so nothing else is looked up for a refused action.
         case.decide(action, &cmd, actor, Self::ctx(&live, now))?;
+        // A staff void of a 12345 case is a 退回: only within the platform's limit.
+        if action == Action::Void && actor.person_id.is_some() {
+            self.check_hotline_return(&case).await?;
+        }
         self.complete_command(actor, &case, action, &mut cmd)
             .await?;
         let event = case.decide(action, &cmd, actor, Self::ctx(&live, now))?;

@@ -21,6 +21,7 @@ pub mod error;
 pub mod escalate;
 pub mod evaluation;
 pub mod export;
+pub mod hotline;
 pub mod import;
 pub mod inbox;
 pub mod integrity;

@@ -27,6 +27,7 @@ pub mod chainbench;
 mod common;
 pub mod dashboard;
 pub mod evalbench;
+pub mod hotline;
 pub mod listbench;
 pub mod messages;
 pub mod patrols;
@@ -53,6 +54,7 @@ pub use admin::{AdminOp, AuditCursor, AuditEntry, AuditFilter};
 pub use chain::{ChainStatus, Checkpoint, IntegrityStore, VerifyRun};
 pub use dashboard::{DashboardEvent, DashboardQuery, DashboardRows, DashboardStore, OverdueRow};
 pub use enforce::{CasePartyLink, EnforceStore, EnforcementStepRow, PartyRow};
+pub use hotline::{HotlineLogEntry, HotlineOrderRow, HotlineStore};
 pub use messages::{MessageAttempt, MessageRow, MessageStore, NewMessage, OutboxHealth};
 pub use patrols::{BatchOutcome, PatrolRefusal, PatrolRun, PatrolStore};
 pub use postgres::PgStore;
@@ -370,6 +372,7 @@ pub struct Attachment {
 pub trait Store:
     WebhookStore
     + MessageStore
+    + HotlineStore
     + IntegrityStore
     + SearchStore
     + SensorStore

@@ -271,6 +271,7 @@ impl PgStore {
 crate::common::sql_store!(PgStore, Postgres, Backend::Postgres);
 crate::webhooks::sql_webhooks!(PgStore, Postgres);
 crate::messages::sql_messages!(PgStore, Postgres);
+crate::hotline::sql_hotline!(PgStore, Postgres);
 crate::sensors::sql_sensors!(PgStore, Postgres);
 crate::patrols::sql_patrols!(PgStore, Postgres);
 crate::dashboard::sql_dashboard!(PgStore, Postgres);

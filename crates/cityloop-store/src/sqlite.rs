@@ -366,6 +366,7 @@ async fn commit_batch(
 crate::common::sql_store!(SqliteStore, Sqlite, Backend::Sqlite);
 crate::webhooks::sql_webhooks!(SqliteStore, Sqlite);
 crate::messages::sql_messages!(SqliteStore, Sqlite);
+crate::hotline::sql_hotline!(SqliteStore, Sqlite);
 crate::sensors::sql_sensors!(SqliteStore, Sqlite);
 crate::patrols::sql_patrols!(SqliteStore, Sqlite);
 crate::dashboard::sql_dashboard!(SqliteStore, Sqlite);

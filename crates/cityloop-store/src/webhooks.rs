@@ -176,11 +176,11 @@ macro_rules! sql_webhooks {
                 })
             }
 
-            const DELIVERY_COLS: &str = "d.id, d.subscription_id, d.event_id, d.event_type, d.case_id,
+            pub(crate) const DELIVERY_COLS: &str = "d.id, d.subscription_id, d.event_id, d.event_type, d.case_id,
                 d.payload, d.status, d.failures, d.attempts, d.next_attempt_at, d.created_at,
                 d.updated_at, d.last_error";
 
-            fn decode_delivery(row: &<$db as sqlx::Database>::Row) -> Result<WebhookDelivery> {
+            pub(crate) fn decode_delivery(row: &<$db as sqlx::Database>::Row) -> Result<WebhookDelivery> {
                 let case_id: Option<String> = row.try_get("case_id")?;
                 Ok(WebhookDelivery {
                     id: uuid_of(row, "id")?,
@@ -257,7 +257,9 @@ macro_rules! sql_webhooks {
             ) -> Result<usize> {
                 let event_id = format!("case:{}:{}", case.id, event.seq);
                 let out = cityloop_domain::webhook::case_event(case, event, &event_id);
-                enqueue_webhooks(tx, Some(case.id), &event_id, &out, event.at).await
+                let general = enqueue_webhooks(tx, Some(case.id), &event_id, &out, event.at).await?;
+                // The 12345 platform's call of the same event (签收, 退回, 办结), if any.
+                Ok(general + super::enqueue_hotline_event(tx, case, event).await?)
             }
 
             /// Queues the webhook of an escalation, reading the case inside the transaction.
