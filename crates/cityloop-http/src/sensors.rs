@@ -1,8 +1,11 @@
 //! The sensor intake's HTTP side (issue 19): the device intake `POST /api/v1/telemetry`
 //! (device-authenticated, at most 64 KiB), the admin API for sites, devices, CSV import,
 //! alarm rules and intake counters (`/api/v1/admin/sensor-*`, audited), and a case's
-//! sensor log (`GET /api/v1/cases/{id}/sensor-log`). Handlers only extract and map; the
-//! checks and the rules are in `cityloop_service::sensors`.
+//! sensor log (`GET /api/v1/cases/{id}/sensor-log`), and what every staff role reads of
+//! sensors: sites (`/api/v1/sensors/sites`, one site's page), devices by health
+//! (`/api/v1/sensors/devices`) and a device's or site's readings in buckets
+//! (`/api/v1/sensors/series`, limits in `cityloop_service::sensors::series`). Handlers
+//! only extract and map; the checks and the rules are in `cityloop_service::sensors`.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -11,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use cityloop_domain::sensor::{Device, DropReason, RuleSet, Site, SiteKind};
+use cityloop_service::sensors::series::{DeviceHealth, SeriesRequest};
 use cityloop_service::sensors::{
     Accepted, Channel, DeviceInput, Dropped, IngestError, NewDevice, SiteInput, MAX_PAYLOAD_BYTES,
 };
@@ -19,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::Admin;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, Staff};
+use crate::extract::{ApiJson, ApiQuery, Staff};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -37,6 +41,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/sensor-rules", get(rules).put(put_rules))
         .route("/api/v1/admin/sensor-intake", get(intake))
         .route("/api/v1/cases/{id}/sensor-log", get(case_log))
+        .route("/api/v1/sensors/series", get(series))
+        .route("/api/v1/sensors/sites", get(site_list))
+        .route("/api/v1/sensors/sites/{id}", get(site_page))
+        .route("/api/v1/sensors/devices", get(device_health))
 }
 
 /// A site as an admin enters it.
@@ -350,4 +358,250 @@ pub(crate) async fn case_log(
     // The reader's scope is checked by reading the case first.
     st.svc.case_detail(&staff.actor, id).await?;
     Ok(Json(st.svc.case_sensor_log(id).await?))
+}
+
+// ---- what staff read: series, sites, devices ----
+
+/// `GET /api/v1/sensors/series`: exactly one of `device` and `site`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesParams {
+    /// A device's readings.
+    pub device: Option<String>,
+    /// Every device's readings of a site, summed per bucket.
+    pub site: Option<String>,
+    /// pm10, pm2_5, noise, cod, nh3_n, ph, battery, signal.
+    pub metric: String,
+    /// RFC 3339; floored to the minute; buckets start here.
+    pub from: DateTime<Utc>,
+    /// RFC 3339, exclusive; ceiled to the minute. At most 400 days after `from`.
+    pub to: DateTime<Utc>,
+    /// Bucket size in seconds: a multiple of 60, at most 31 days; at most 1440 buckets.
+    #[param(minimum = 60, maximum = 2678400)]
+    pub bucket: i64,
+}
+
+/// A rule's thresholds as the chart draws them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ThresholdDto {
+    pub rule_id: String,
+    pub name_zh: String,
+    /// The rolling mean's window.
+    pub window_secs: i64,
+    /// An episode opens when the rolling mean stays over this for `open_hold_secs`.
+    pub open_above: f64,
+    pub open_hold_secs: i64,
+    /// It clears when the rolling mean stays under this for `clear_hold_secs`.
+    pub clear_below: f64,
+    pub clear_hold_secs: i64,
+    /// The category of the case it opens.
+    #[schema(value_type = Object)]
+    pub category: cityloop_domain::model::CategoryCode,
+    /// Where the thresholds come from (or "invented default").
+    pub provenance: String,
+}
+
+impl From<cityloop_service::sensors::series::Threshold> for ThresholdDto {
+    fn from(t: cityloop_service::sensors::series::Threshold) -> Self {
+        ThresholdDto {
+            rule_id: t.rule_id,
+            name_zh: t.name_zh,
+            window_secs: t.window_secs,
+            open_above: t.open_above,
+            open_hold_secs: t.open_hold_secs,
+            clear_below: t.clear_below,
+            clear_hold_secs: t.clear_hold_secs,
+            category: t.category,
+            provenance: t.provenance,
+        }
+    }
+}
+
+/// A series of per-minute aggregates in buckets.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SeriesDto {
+    pub metric: String,
+    pub unit: String,
+    /// The range actually read (floored/ceiled to the minute).
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub bucket_secs: i64,
+    /// The site's rules on this metric, overrides applied.
+    pub thresholds: Vec<ThresholdDto>,
+    /// Buckets with readings, oldest first (`start` in Unix seconds).
+    pub points: Vec<cityloop_store::SeriesPoint>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sensors/series", security(("bearer" = [])), tag = "sensors",
+    params(SeriesParams),
+    responses((status = 200, description = "Count, min, max and mean per bucket, with the rules' open and clear thresholds", body = SeriesDto),
+              (status = 400, description = "A parameter is invalid (range, bucket, metric, device/site), named in `field`", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, description = "No such device or site", body = ErrorBody)))]
+pub(crate) async fn series(
+    State(st): State<AppState>,
+    staff: Staff,
+    ApiQuery(q): ApiQuery<SeriesParams>,
+) -> Result<Json<SeriesDto>, ApiError> {
+    let s = st
+        .svc
+        .sensor_series(
+            &staff.actor,
+            SeriesRequest {
+                device: q.device,
+                site: q.site,
+                metric: q.metric,
+                from: q.from,
+                to: q.to,
+                bucket_secs: q.bucket,
+            },
+        )
+        .await?;
+    Ok(Json(SeriesDto {
+        metric: s.metric,
+        unit: s.unit.to_owned(),
+        from: s.from,
+        to: s.to,
+        bucket_secs: s.bucket_secs,
+        thresholds: s.thresholds.into_iter().map(Into::into).collect(),
+        points: s.points,
+    }))
+}
+
+/// A device with its health (never its secret).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeviceHealthDto {
+    pub device: Device,
+    pub site_name: Option<String>,
+    /// The site is demo data (演示).
+    pub demo: bool,
+    /// Silent longer than the rules' `offline_after_secs`, or with an open 设备离线 case.
+    pub offline: bool,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// The last battery (%) and signal (dBm) it reported, when it reports them.
+    #[schema(value_type = Option<Object>)]
+    pub last_status: Option<serde_json::Value>,
+    pub offline_case_id: Option<String>,
+}
+
+impl From<DeviceHealth> for DeviceHealthDto {
+    fn from(d: DeviceHealth) -> Self {
+        DeviceHealthDto {
+            device: d.row.device,
+            site_name: d.site_name,
+            demo: d.demo,
+            offline: d.offline,
+            last_seen_at: d.row.last_seen_at,
+            last_status: d.row.last_status,
+            offline_case_id: d.row.offline_case_id.map(|c| c.to_string()),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/sensors/devices", security(("bearer" = [])), tag = "sensors",
+    responses((status = 200, description = "Devices: offline first (the longest silent first), then never seen, then by last seen, the latest first", body = Vec<DeviceHealthDto>),
+              (status = 401, body = ErrorBody)))]
+pub(crate) async fn device_health(
+    State(st): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<DeviceHealthDto>>, ApiError> {
+    let list = st.svc.sensor_device_health(&staff.actor).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// A site in the sites list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SiteSummaryDto {
+    pub site: Site,
+    pub devices: usize,
+    pub offline: usize,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sensors/sites", security(("bearer" = [])), tag = "sensors",
+    responses((status = 200, description = "Every site with its devices' counts", body = Vec<SiteSummaryDto>), (status = 401, body = ErrorBody)))]
+pub(crate) async fn site_list(
+    State(st): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<SiteSummaryDto>>, ApiError> {
+    let list = st.svc.sensor_site_list(&staff.actor).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| SiteSummaryDto {
+                site: s.site,
+                devices: s.devices,
+                offline: s.offline,
+                last_seen_at: s.last_seen_at,
+            })
+            .collect(),
+    ))
+}
+
+/// The thresholds on one metric at a site.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MetricThresholdsDto {
+    pub metric: String,
+    pub unit: String,
+    pub rules: Vec<ThresholdDto>,
+}
+
+/// A case sensors recorded on, with its sensor log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SiteCaseDto {
+    pub id: String,
+    pub number: String,
+    pub state: String,
+    #[schema(value_type = Object)]
+    pub category: cityloop_domain::model::CategoryCode,
+    pub created_at: DateTime<Utc>,
+    pub log: Vec<SensorLogRow>,
+}
+
+/// A site's page.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SitePageDto {
+    pub site: Site,
+    pub devices: Vec<DeviceHealthDto>,
+    pub thresholds: Vec<MetricThresholdsDto>,
+    /// The cases the reader may see, the latest first (at most 50).
+    pub cases: Vec<SiteCaseDto>,
+}
+
+#[utoipa::path(get, path = "/api/v1/sensors/sites/{id}", security(("bearer" = [])), tag = "sensors",
+    params(("id" = String, Path, description = "Site id")),
+    responses((status = 200, description = "The site, its devices, the thresholds on their metrics and its cases with their sensor logs", body = SitePageDto),
+              (status = 401, body = ErrorBody), (status = 404, description = "No such site", body = ErrorBody)))]
+pub(crate) async fn site_page(
+    State(st): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<SitePageDto>, ApiError> {
+    let p = st.svc.sensor_site_page(&staff.actor, &id).await?;
+    Ok(Json(SitePageDto {
+        site: p.site,
+        devices: p.devices.into_iter().map(Into::into).collect(),
+        thresholds: p
+            .thresholds
+            .into_iter()
+            .map(|(metric, rules)| MetricThresholdsDto {
+                unit: cityloop_domain::sensor::metric(&metric)
+                    .map_or("", |d| d.unit)
+                    .to_owned(),
+                metric,
+                rules: rules.into_iter().map(Into::into).collect(),
+            })
+            .collect(),
+        cases: p
+            .cases
+            .into_iter()
+            .map(|c| SiteCaseDto {
+                id: c.id.to_string(),
+                number: c.number,
+                state: c.state,
+                category: c.category,
+                created_at: c.created_at,
+                log: c.log,
+            })
+            .collect(),
+    }))
 }

@@ -18,6 +18,7 @@
 //! The MQTT subscriber is in [`mqtt`].
 
 pub mod mqtt;
+pub mod series;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +31,9 @@ use cityloop_domain::sensor::{
     self, check_time, check_value, Device, DropReason, Episode, Outcome, RuleSet, RuleState, Site,
     SiteKind,
 };
-use cityloop_store::{AdminOp, DeviceRow, RuleStateRow, SensorLogRow, SensorRecord, Store};
+use cityloop_store::{
+    AdminOp, DeviceRow, ReadingValue, RuleStateRow, SensorLogRow, SensorRecord, Store,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -73,6 +76,8 @@ pub struct Intake {
     accepted: AtomicU64,
     broker: Mutex<(BrokerState, Option<String>)>,
     locks: Vec<tokio::sync::Mutex<()>>,
+    /// How many days raw readings are kept ([`series::DEFAULT_RAW_DAYS`]).
+    raw_days: std::sync::atomic::AtomicI64,
 }
 
 impl Default for Intake {
@@ -96,6 +101,7 @@ impl Intake {
             locks: (0..LOCK_SHARDS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            raw_days: std::sync::atomic::AtomicI64::new(series::DEFAULT_RAW_DAYS),
         }
     }
 
@@ -108,6 +114,25 @@ impl Intake {
             None => default_rules(),
         };
         Ok(Intake::with_rules(rules))
+    }
+
+    /// Sets how many days raw readings are kept (the server's `--sensor-raw-days`);
+    /// refused below [`series::MIN_RAW_DAYS`].
+    pub fn set_raw_days(&self, days: i64) -> Result<(), String> {
+        if !(series::MIN_RAW_DAYS..=series::MAX_RAW_DAYS).contains(&days) {
+            return Err(format!(
+                "{days}: from {} to {} days (raw readings must outlive the {} h a device may lag)",
+                series::MIN_RAW_DAYS,
+                series::MAX_RAW_DAYS,
+                sensor::MAX_PAST_SECS / 3600
+            ));
+        }
+        self.raw_days.store(days, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn raw_days(&self) -> i64 {
+        self.raw_days.load(Ordering::Relaxed)
     }
 
     pub fn rules(&self) -> Arc<RuleSet> {
@@ -762,6 +787,16 @@ impl Services {
             now,
             seen: true,
             status: status_of(&reading),
+            readings: reading
+                .values
+                .iter()
+                .map(|(metric, value)| ReadingValue {
+                    metric: metric.clone(),
+                    at: reading.at,
+                    value: *value,
+                })
+                .collect(),
+            received_at: Some(now),
             ..SensorRecord::default()
         };
         let mut changed = Vec::new();

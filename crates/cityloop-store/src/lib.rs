@@ -59,7 +59,10 @@ pub use messages::{MessageAttempt, MessageRow, MessageStore, NewMessage, OutboxH
 pub use patrols::{BatchOutcome, PatrolRefusal, PatrolRun, PatrolStore};
 pub use postgres::PgStore;
 pub use search::SearchStore;
-pub use sensors::{DeviceRow, RuleStateRow, SensorLogRow, SensorRecord, SensorStore};
+pub use sensors::{
+    DeviceRow, ReadingValue, RuleStateRow, SensorLogRow, SensorRecord, SensorStore, SeriesOf,
+    SeriesPoint, SeriesQuery,
+};
 pub use sqlite::SqliteStore;
 pub use webhooks::{
     AttemptOutcome, DueDelivery, WebhookAttempt, WebhookDelivery, WebhookStore, WebhookSubscription,

@@ -2458,6 +2458,7 @@ async fn sensor_sites_devices_rule_states_and_the_append_only_case_log(db: &Test
             }],
             log: vec![log.clone()],
             offline_case: Some(Some(case.id)),
+            ..SensorRecord::default()
         })
         .await
         .unwrap();
@@ -2513,6 +2514,160 @@ async fn sensor_sites_devices_rule_states_and_the_append_only_case_log(db: &Test
 store_test!(
     sensor_sites_devices_rule_states_and_case_log_round_trip_on_both_stores,
     sensor_sites_devices_rule_states_and_the_append_only_case_log
+);
+
+/// Readings (migration 0027): each value is kept raw and added to its minute; a reading
+/// stored again (an MQTT redelivery) is not counted twice; a series sums minutes into
+/// buckets starting at `from` (a site's over all its devices); pruning drops raw rows
+/// older than the cut and keeps the minutes.
+async fn readings_aggregate_per_minute_once_and_pruning_keeps_the_minutes(db: &TestDb) {
+    use cityloop_domain::sensor::{Device, Site, SiteKind};
+    use cityloop_store::{AdminOp, ReadingValue, SensorRecord, SeriesOf, SeriesPoint, SeriesQuery};
+    let site = Site {
+        id: "S1".into(),
+        kind: SiteKind::BuildingSite,
+        name: "测试工地".into(),
+        lon: 113.66,
+        lat: 34.75,
+        street: None,
+        responsible_party: None,
+        unit_code: None,
+        permit: None,
+        contractor: None,
+        demo: false,
+    };
+    db.store
+        .admin_apply(
+            &[AdminOp::PutSensorSite(site)],
+            &sensor_audit("sensor_site", "S1"),
+        )
+        .await
+        .unwrap();
+    for id in ["D1", "D2"] {
+        let device = Device {
+            id: id.into(),
+            site_id: "S1".into(),
+            district: "410103".into(),
+            kind: "扬尘监测仪".into(),
+            metrics: vec!["pm10".into()],
+            mqtt_username: None,
+        };
+        db.store
+            .admin_apply(
+                &[AdminOp::PutSensorDevice {
+                    device,
+                    secret_hash: Some("h".into()),
+                }],
+                &sensor_audit("sensor_device", id),
+            )
+            .await
+            .unwrap();
+    }
+    // t0() is on a whole minute.
+    let base = t0().timestamp();
+    let at = |s: i64| DateTime::from_timestamp(base + s, 0).unwrap();
+    let record = |device: &str, s: i64, value: f64| SensorRecord {
+        device_id: device.into(),
+        now: at(s),
+        seen: true,
+        readings: vec![ReadingValue {
+            metric: "pm10".into(),
+            at: at(s),
+            value,
+        }],
+        ..SensorRecord::default()
+    };
+    for (d, s, v) in [
+        ("D1", 10, 10.0),
+        ("D1", 20, 30.0),
+        ("D1", 20, 30.0), // redelivered: counted once
+        ("D1", 70, 50.0),
+        ("D1", 130, 5.0),
+        ("D2", 15, 100.0),
+    ] {
+        db.store.sensor_record(&record(d, s, v)).await.unwrap();
+    }
+    let q = |of: SeriesOf, bucket: i64| SeriesQuery {
+        of,
+        metric: "pm10".into(),
+        from: base,
+        to: base + 180,
+        bucket,
+    };
+    let p = |start: i64, count: i64, min: f64, max: f64, mean: f64| SeriesPoint {
+        start: base + start,
+        count,
+        min,
+        max,
+        mean,
+    };
+    let d1 = SeriesOf::Device("D1".into());
+    assert_eq!(
+        db.store.sensor_series(&q(d1.clone(), 60)).await.unwrap(),
+        vec![
+            p(0, 2, 10.0, 30.0, 20.0),
+            p(60, 1, 50.0, 50.0, 50.0),
+            p(120, 1, 5.0, 5.0, 5.0)
+        ]
+    );
+    assert_eq!(
+        db.store.sensor_series(&q(d1.clone(), 120)).await.unwrap(),
+        vec![p(0, 3, 10.0, 50.0, 30.0), p(120, 1, 5.0, 5.0, 5.0)]
+    );
+    // Buckets start at `from`, not at the epoch: from = base + 60, bucket 120.
+    let mut shifted = q(d1.clone(), 120);
+    shifted.from = base + 60;
+    assert_eq!(
+        db.store.sensor_series(&shifted).await.unwrap(),
+        vec![p(60, 2, 5.0, 50.0, 27.5)]
+    );
+    assert_eq!(
+        db.store
+            .sensor_series(&q(SeriesOf::Site("S1".into()), 60))
+            .await
+            .unwrap()[0],
+        p(0, 3, 10.0, 100.0, 140.0 / 3.0)
+    );
+    assert_eq!(
+        db.store
+            .sensor_series(&q(SeriesOf::Site("S2".into()), 60))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        db.store
+            .sensor_raw_readings("D1", "pm10", at(0), at(180), 10)
+            .await
+            .unwrap(),
+        vec![
+            (at(10), 10.0),
+            (at(20), 30.0),
+            (at(70), 50.0),
+            (at(130), 5.0)
+        ]
+    );
+    // Prune everything before second 60 in batches of one: two rows of D1, one of D2.
+    assert_eq!(db.store.sensor_prune_readings(at(60), 1).await.unwrap(), 1);
+    assert_eq!(db.store.sensor_prune_readings(at(60), 10).await.unwrap(), 2);
+    assert_eq!(db.store.sensor_prune_readings(at(60), 10).await.unwrap(), 0);
+    assert_eq!(
+        db.store
+            .sensor_raw_readings("D1", "pm10", at(0), at(180), 10)
+            .await
+            .unwrap(),
+        vec![(at(70), 50.0), (at(130), 5.0)]
+    );
+    assert_eq!(
+        db.store.sensor_series(&q(d1, 60)).await.unwrap()[0],
+        p(0, 2, 10.0, 30.0, 20.0),
+        "the minutes outlive the raw rows"
+    );
+}
+
+store_test!(
+    readings_are_kept_raw_and_per_minute_and_pruned_on_both_stores,
+    readings_aggregate_per_minute_once_and_pruning_keeps_the_minutes
 );
 
 /// Patrols on the ground (migration 0021): a batch is stored once per id (a retry is a

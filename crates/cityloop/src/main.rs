@@ -173,6 +173,10 @@ struct SensorArgs {
     /// How often the offline check (设备离线) runs.
     #[arg(long, default_value = "60s", env = "CITYLOOP_SENSOR_OFFLINE_CHECK")]
     sensor_offline_check: String,
+    /// How many days raw sensor readings are kept (3 to 3660; an invented default of 30);
+    /// per-minute aggregates are kept for good. Pruned hourly.
+    #[arg(long, default_value_t = cityloop_service::sensors::series::DEFAULT_RAW_DAYS, env = "CITYLOOP_SENSOR_RAW_DAYS")]
+    sensor_raw_days: i64,
 }
 
 /// Connection limits, rate limits and the client-address rule (docs/API-DESIGN.md,
@@ -1304,6 +1308,20 @@ fn start_sensors(svc: &Services, args: &SensorArgs) -> Result<()> {
         tracing::info!(broker = %url, filter = %cfg.filter(), "sensor intake: MQTT");
         cityloop_service::sensors::mqtt::spawn(svc.clone(), cfg);
     }
+    svc.sensors
+        .set_raw_days(args.sensor_raw_days)
+        .map_err(|e| anyhow::anyhow!("--sensor-raw-days: {e}"))?;
+    let pruner = svc.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = pruner.sensor_prune_pass().await {
+                tracing::warn!(error = %e, "pruning raw sensor readings failed; retrying next hour");
+            }
+        }
+    });
     let every = cityloop_domain::webhook::parse_duration(&args.sensor_offline_check)
         .map_err(|e| anyhow::anyhow!("--sensor-offline-check: {e}"))?
         .max(std::time::Duration::from_millis(100));
