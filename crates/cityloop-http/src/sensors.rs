@@ -436,7 +436,7 @@ pub struct SeriesDto {
 #[utoipa::path(get, path = "/api/v1/sensors/series", security(("bearer" = [])), tag = "sensors",
     params(SeriesParams),
     responses((status = 200, description = "Count, min, max and mean per bucket, with the rules' open and clear thresholds", body = SeriesDto),
-              (status = 400, description = "A parameter is invalid (range, bucket, metric, device/site), named in `field`", body = ErrorBody),
+              (status = 422, description = "A parameter cannot be parsed or is out of bounds (range, bucket, metric, device/site), named in `field`", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, description = "No such device or site", body = ErrorBody)))]
 pub(crate) async fn series(
     State(st): State<AppState>,
