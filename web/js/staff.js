@@ -22,9 +22,13 @@ import { renderRoads } from './console/roads.js';
 import { listen, setGlobalKeys, setScreenKeys, showShortcuts } from './console/keys.js';
 import { mountSearch } from './search.js';
 import { mountInbox, unmountInbox } from './console/inbox.js';
+import { SENSOR_VIEWS, renderSensorSites, renderSensorSite, renderSensorDevices } from './console/sensors.js';
 
 /** Who sees the rankings page (综合评价). */
 const RANKING_ROLES = ['admin', 'supervisor', 'dispatcher', 'operator', 'road_chief'];
+
+/** Who sees the monitoring sites and devices (污染防治联动). */
+const SENSOR_ROLES = ['admin', 'supervisor', 'dispatcher', 'operator', 'leader'];
 
 /** Screens that create cases, by role: 受理登记 for the desk, 城管通 for the field. */
 const CREATE = {
@@ -143,6 +147,7 @@ function renderNav() {
     list,
     viewsFor(ctx.user.role)
       .concat(RANKING_ROLES.includes(ctx.user.role) ? ['rankings'] : [])
+      .concat(SENSOR_ROLES.includes(ctx.user.role) ? ['sensors'] : [])
       .map((v) => h('li', {}, h('a', { href: `#/${v}`, dataset: { view: v } }, t(`nav.${v}`)))),
   );
   markNav();
@@ -187,6 +192,10 @@ function route() {
     ctx.render = () => CREATE[view].render(root);
   } else if (ADMIN_VIEWS.includes(view) && ctx.user.role === 'admin') {
     ctx.render = () => renderAdmin(view, $('view'), params);
+  } else if (view === 'sensor' && arg) {
+    ctx.render = () => renderSensorSite(root, arg);
+  } else if (SENSOR_VIEWS.includes(view) && SENSOR_ROLES.includes(ctx.user.role)) {
+    ctx.render = () => (view === 'sensors' ? renderSensorSites(root) : renderSensorDevices(root));
   } else if (view === 'rankings' && RANKING_ROLES.includes(ctx.user.role)) {
     ctx.render = () => renderRankings($('view'), params, ctx);
   } else if (VIEWS[view] && VIEWS[view].roles.includes(ctx.user.role)) {

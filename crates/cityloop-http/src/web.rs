@@ -93,6 +93,7 @@ const ASSETS: &[Asset] = &[
     web!("js/apikeys.js"),
     web!("js/messages.js"),
     web!("js/icons.js"),
+    web!("js/console/sensors.js"),
     web!("js/console/ctx.js"),
     web!("js/console/strings.js"),
     web!("js/console/keys.js"),

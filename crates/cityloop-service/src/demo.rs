@@ -195,6 +195,7 @@ pub async fn load_demo(
     }
     assign_demo_road_chiefs(store, &territory, &units, &people).await?;
     crate::open311::register_demo_key(&svc).await?;
+    crate::sensors::demo::load_demo_sensors(store.as_ref(), chrono::Utc::now()).await?;
     store
         .put_setting(keys::DISTRICT, &to_json(&district)?)
         .await?;

@@ -17,6 +17,7 @@
 //!
 //! The MQTT subscriber is in [`mqtt`].
 
+pub mod demo;
 pub mod mqtt;
 pub mod series;
 

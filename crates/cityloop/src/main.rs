@@ -54,6 +54,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TerritoryCmd,
     },
+    /// The sensor intake's tools.
+    Sensors {
+        #[command(subcommand)]
+        cmd: SensorsCmd,
+    },
     /// Measure performance (prints figures; asserts nothing).
     Bench {
         #[command(subcommand)]
@@ -157,6 +162,30 @@ struct ServeArgs {
 }
 
 /// The sensor intake's MQTT subscription and offline check (README, "Sensors").
+#[derive(Subcommand)]
+enum SensorsCmd {
+    /// Sends the demo's sample episode (演示: four hours of one-minute readings ending now,
+    /// a PM10 exceedance that opens a case and clears, a quiet water probe) through the
+    /// HTTP intake of a running `cityloop demo`.
+    ReplayDemo {
+        /// The running server, e.g. http://127.0.0.1:8080.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
+}
+
+/// Sends the demo replay through `POST /api/v1/telemetry` and prints what it opened.
+async fn replay_demo(url: &str) -> Result<()> {
+    let r = cityloop_service::sensors::demo::replay_over_http(url, chrono::Utc::now())
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    println!(
+        "sent {} demo readings (演示); cases opened {:?}, episodes cleared {}",
+        r.sent, r.opened, r.cleared
+    );
+    Ok(())
+}
+
 #[derive(Args)]
 struct SensorArgs {
     /// The district's MQTT broker, `mqtt://host[:port]`; none: MQTT intake off (the HTTP
@@ -656,6 +685,9 @@ fn init_tracing() {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
+        Cmd::Sensors {
+            cmd: SensorsCmd::ReplayDemo { url },
+        } => replay_demo(&url).await,
         Cmd::Demo(DemoArgs {
             serve: args,
             clock_offset,

@@ -3,6 +3,7 @@
 // exactly the actions the server lists in `allowed_actions`. Drawn as a page of its own
 // (`#/case/ID`) or beside a work list (the queue's case panel), by the same code.
 
+import { sensorCaseChart } from './sensors.js';
 import { t } from '../i18n.js';
 import { h, fill, timeEl, api, describe, announce, safeLink } from '../common.js';
 import { createMap, LIGHT_COLOURS } from '../map.js';
@@ -280,11 +281,13 @@ export async function renderCase(root, id, { message, embedded = false, onChange
   const placeBox = h('section', { class: 'card-box', 'aria-label': t('case.place') }, h('h3', {}, t('case.place')), mapEl, placeList);
   const enforcementBox = h('div', { id: 'enforcement-box' });
   const assists = assistsBox(c);
+  const sensorBox = h('section', { class: 'card-box sensor-box', hidden: c.source !== 'sensor' });
   if (embedded) {
-    fill(root, head, actionsBox, assists, photosBox, detailsBox, mergedBox, enforcementBox, placeBox, timelineBox);
+    fill(root, head, actionsBox, assists, photosBox, detailsBox, mergedBox, sensorBox, enforcementBox, placeBox, timelineBox);
   } else {
-    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, assists, detailsBox, mergedBox, enforcementBox, photosBox, timelineBox), placeBox));
+    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, assists, detailsBox, mergedBox, sensorBox, enforcementBox, photosBox, timelineBox), placeBox));
   }
+  if (c.source === 'sensor') sensorCaseChart(sensorBox, c.id).then(() => { sensorBox.hidden = !sensorBox.childNodes.length; });
   renderEnforcement(enforcementBox, c.id);
   if (!embedded || focus) heading.focus({ preventScroll: embedded });
   const map = createMap(mapEl, { center: [c.lat, c.lon], zoom: 14, label: t('case.place') });
