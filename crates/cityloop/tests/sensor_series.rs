@@ -188,7 +188,11 @@ async fn the_series_api_answers_hand_computed_bucket_aggregates_and_names_every_
             .map(|d| d["device"]["id"].as_str().unwrap())
             .collect();
         assert!(ids.contains(&"D1") && ids.contains(&"D2"), "{list}");
-        assert!(list.as_array().unwrap().iter().all(|d| d["secret_hash"].is_null()));
+        assert!(list
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["secret_hash"].is_null()));
         let (st, _) = s.get(&op, "/api/v1/sensors/sites/NOPE").await;
         assert_eq!(st, 404);
     }
