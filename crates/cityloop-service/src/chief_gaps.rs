@@ -23,7 +23,9 @@ pub const LIMITS_SETTING: &str = "road_chief_limits";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChiefLimits {
-    /// Most segments one person may hold (all levels together). Invented default: 60.
+    /// Most segments one person may hold as 一级 and 二级 road chief together (the 总路长
+    /// holds every segment of the district by design and is not counted). Invented
+    /// default: 60.
     pub max_segments_per_chief: u32,
 }
 
@@ -57,6 +59,7 @@ pub struct InactiveHolder {
 pub struct OverLimit {
     pub person_id: String,
     pub person_name: String,
+    /// Segments held as 一级 or 二级 road chief.
     pub segments: u32,
 }
 
@@ -138,12 +141,19 @@ impl Services {
                     person_name: name(&pid),
                     assignments,
                 });
-            } else if assignments.len() > limits.max_segments_per_chief as usize {
-                over_limit.push(OverLimit {
-                    person_id: pid.to_string(),
-                    person_name: name(&pid),
-                    segments: assignments.len() as u32,
-                });
+            } else {
+                let district = format!(":{}", RoadChiefLevel::District.as_str());
+                let street_levels = assignments
+                    .iter()
+                    .filter(|a| !a.ends_with(&district))
+                    .count();
+                if street_levels > limits.max_segments_per_chief as usize {
+                    over_limit.push(OverLimit {
+                        person_id: pid.to_string(),
+                        person_name: name(&pid),
+                        segments: street_levels as u32,
+                    });
+                }
             }
         }
         Ok(ChiefGaps {
