@@ -171,10 +171,10 @@ export async function renderSensorSites(root) {
     h('h2', {}, t('sn.sites')),
     h('p', { class: 'hint' }, t('sn.sites_intro'), ' ', h('a', { href: '#/sensor-devices' }, t('nav.sensor-devices'))),
     list.length
-      ? h('table', { class: 'data', 'data-testid': 'sensor-sites' },
+      ? h('div', { class: 'table-scroll' }, h('table', { class: 'data', 'data-testid': 'sensor-sites' },
         h('thead', {}, h('tr', {}, ['sn.name', 'sn.kind', 'sn.party', 'sn.device_count', 'sn.offline_count', 'sn.last_seen']
           .map((k) => h('th', { scope: 'col' }, t(k))))),
-        h('tbody', {}, rows))
+        h('tbody', {}, rows)))
       : h('p', {}, t('sn.none')));
 }
 
@@ -184,6 +184,9 @@ function deviceState(d) {
   return h('span', { class: 'badge green' }, t('sn.online'));
 }
 
+/** A unit as a reader writes it (the payloads' ASCII `ug/m3` is μg/m³). */
+const unitText = (u) => ({ 'ug/m3': 'μg/m³', 'mg/m3': 'mg/m³', degC: '℃' })[u] || u || '';
+
 function status(d, key, unit) {
   const v = d.last_status && d.last_status[key];
   return v === undefined || v === null ? '—' : `${v}${unit}`;
@@ -191,7 +194,8 @@ function status(d, key, unit) {
 
 function devicesTable(list, { site = true } = {}) {
   const cols = ['sn.device', 'sn.device_kind'].concat(site ? ['sn.name'] : [], ['sn.state', 'sn.last_seen', 'sn.battery', 'sn.signal', 'sn.offline_case']);
-  return h('table', { class: 'data', 'data-testid': 'sensor-devices' },
+  // A wide table scrolls sideways inside its box on a phone instead of wrapping each cell.
+  return h('div', { class: 'table-scroll' }, h('table', { class: 'data', 'data-testid': 'sensor-devices' },
     h('thead', {}, h('tr', {}, cols.map((k) => h('th', { scope: 'col' }, t(k))))),
     h('tbody', {}, list.map((d) => h('tr', { class: d.offline ? 'offline' : null, dataset: { id: d.device.id } },
       h('th', { scope: 'row' }, d.device.id),
@@ -201,7 +205,7 @@ function devicesTable(list, { site = true } = {}) {
       h('td', {}, lastSeen(d.last_seen_at)),
       h('td', { class: 'num' }, status(d, 'battery', '%')),
       h('td', { class: 'num' }, status(d, 'signal', ' dBm')),
-      h('td', {}, d.offline_case_id ? h('a', { href: `#/case/${d.offline_case_id}` }, t('sn.log.offline')) : '—')))));
+      h('td', {}, d.offline_case_id ? h('a', { href: `#/case/${d.offline_case_id}` }, t('sn.log.offline')) : '—'))))));
 }
 
 /** @param {HTMLElement} root */
@@ -218,7 +222,7 @@ export async function renderSensorDevices(root) {
 
 function logLine(l) {
   const s = l.summary || {};
-  const peak = typeof s.peak === 'number' ? `，${t('sn.peak', { v: `${s.peak.toFixed(1)} ${s.unit || ''}`.trim() })}` : '';
+  const peak = typeof s.peak === 'number' ? `，${t('sn.peak', { v: `${s.peak.toFixed(1)} ${unitText(s.unit)}`.trim() })}` : '';
   return h('li', {}, `${fmtTime(l.at)} ${t(`sn.log.${l.kind}`)}${peak}`);
 }
 
@@ -258,7 +262,10 @@ export async function drawSeries(el, q) {
   }
   if (typeof echarts === 'undefined') return;
   fill(el);
-  const name = `${metricName(s.metric)}（${s.unit}）`;
+  const unit = unitText(s.unit);
+  const name = `${metricName(s.metric)}（${unit}）`;
+  // On a phone the labels of the thresholds take less room and fewer time ticks fit.
+  const narrow = el.clientWidth < 560;
   // ECharts draws a time axis in the browser's zone; the district's is Beijing time (UTC+8,
   // no daylight saving): shift every instant by 8 h and let ECharts draw in UTC.
   const SHIFT = 8 * 3600000;
@@ -276,10 +283,10 @@ export async function drawSeries(el, q) {
   chart.setOption({
     useUTC: true,
     animation: false,
-    grid: { left: 48, right: 120, top: 40, bottom: 32 },
+    grid: { left: 48, right: narrow ? 84 : 120, top: 40, bottom: 32 },
     legend: { data: [t('sn.mean'), t('sn.max')], top: 0 },
-    tooltip: { trigger: 'axis', valueFormatter: (v) => (typeof v === 'number' ? `${v.toFixed(1)} ${s.unit}` : v) },
-    xAxis: { type: 'time' },
+    tooltip: { trigger: 'axis', valueFormatter: (v) => (typeof v === 'number' ? `${v.toFixed(1)} ${unit}` : v) },
+    xAxis: { type: 'time', splitNumber: narrow ? 3 : 6, axisLabel: { hideOverlap: true } },
     yAxis: { type: 'value', name, nameTextStyle: { align: 'left' }, min: 0, max: (v) => Math.max(v.max, ...lines.map((l) => l.yAxis)) * 1.1 },
     series: [
       { name: t('sn.mean'), type: 'line', showSymbol: false, data: s.points.map((p) => [at(p), p.mean]), itemStyle: { color: '#0b5cad' },
