@@ -10,76 +10,9 @@
 // CITYLOOP_SCREENSHOTS (default test-artifacts/screenshots/cohandle). The last line is
 // "browser cohandle: N passed, N failed"; the exit code is non-zero on any failure.
 
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { check, suite } from './harness.mjs';
 
-const BASE = (process.argv[2] || process.env.CITYLOOP_BASE_URL || '').replace(/\/$/, '');
-if (!BASE) {
-  console.error('usage: node e2e/cohandle.mjs BASE_URL');
-  process.exit(2);
-}
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SHOTS = process.env.CITYLOOP_SCREENSHOTS || path.resolve(HERE, '..', 'test-artifacts', 'screenshots', 'cohandle');
-mkdirSync(SHOTS, { recursive: true });
-const CHROMIUM = process.env.CITYLOOP_CHROMIUM || '/usr/bin/chromium';
-
-class Failure extends Error {}
-function check(cond, message) {
-  if (!cond) throw new Failure(message);
-}
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
-const pageErrors = [];
-
-async function api(method, p, { token, body } = {}) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(`${BASE}${p}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
-
-async function login(user) {
-  const r = await api('POST', '/api/v1/auth/login', { body: { username: user, password: 'demo' } });
-  check(r.status === 200, `login ${user}: ${r.status}`);
-  return r.body;
-}
-
-/** A page signed in as `user` (the session the console keeps in localStorage). */
-async function signedIn(viewport, user) {
-  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-  const s = await login(user);
-  await context.addInitScript(([token, u, exp]) => {
-    localStorage.setItem('cityloop.token', token);
-    localStorage.setItem('cityloop.user', u);
-    if (exp) localStorage.setItem('cityloop.expires', exp);
-  }, [s.token, JSON.stringify(s.user), s.expires_at]);
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
-  return { page, context };
-}
-
-async function shot(page, name) {
-  await page.waitForTimeout(600);
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-const results = [];
-async function scenario(name, f) {
-  try {
-    await f();
-    results.push([name, true]);
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    results.push([name, false]);
-    console.log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
-  }
-}
+const { BASE, api, login, signedIn, shot, scenario, finish } = await suite('cohandle');
 
 // A case in handling with 环卫 (hw) as the lead unit.
 const inspector = (await login('inspector')).token;
@@ -117,7 +50,7 @@ await scenario('a dispatcher adds an assisting unit with its task on the case pa
   await form.locator('button[type="submit"]').click();
   await page.waitForSelector('[data-field="note"] .field-error:not([hidden])');
   await form.locator('textarea[name="note"]').fill('查处渣土车带泥上路，对施工单位依法处理');
-  await shot(page, 'cohandle-add-1440x900');
+  await shot(page, 'cohandle-add-1440x900', { fullPage: true });
   await form.locator('button[type="submit"]').click();
   const item = page.locator(`[data-testid="assists"] [data-testid="assist"][data-unit="${zf.id}"]`);
   await item.waitFor();
@@ -127,7 +60,7 @@ await scenario('a dispatcher adds an assisting unit with its task on the case pa
   check(/剩余|超期/.test(text), `its own time left: ${text}`);
   check((await page.locator('[data-testid="assist-waiting"]').innerText()).includes('1 个协办单位'), 'the lead waits for it');
   check(!/undefined|NaN|null|assist_/.test(await page.locator("body").innerText()), 'no field names or undefined on the page');
-  await shot(page, 'cohandle-added-1440x900');
+  await shot(page, 'cohandle-added-1440x900', { fullPage: true });
   await context.close();
 });
 
@@ -137,7 +70,7 @@ await scenario('the assisting unit finds the case in its queue on a phone and re
   const row = page.locator(`text=${number}`).first();
   await row.waitFor();
   check(await page.locator('[data-testid="row-assist"]').count(), 'the row says the unit assists');
-  await shot(page, 'cohandle-queue-390x844');
+  await shot(page, 'cohandle-queue-390x844', { fullPage: true });
   await page.goto(`${BASE}/staff#/case/${id}`);
   await page.waitForSelector('[data-testid="assist-mine"]');
   const buttons = await page.locator('[data-testid="actions"] button').evaluateAll((bs) => bs.map((b) => b.dataset.action));
@@ -151,7 +84,7 @@ await scenario('the assisting unit finds the case in its queue on a phone and re
   check((await item.innerText()).includes('已反馈'), 'reported');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 1, `no sideways scrolling on the phone: ${overflow}px`);
-  await shot(page, 'cohandle-reported-390x844');
+  await shot(page, 'cohandle-reported-390x844', { fullPage: true });
   await context.close();
 });
 
@@ -164,15 +97,8 @@ await scenario('the lead unit sees the assisting unit reported and may report ba
   check(text.includes('已反馈') && text.includes('已查处两辆渣土车'), `the report is shown: ${text}`);
   check(text.includes('按时反馈'), `on time: ${text}`);
   check(await page.locator('[data-testid="actions"] button[data-action="report_back"]').count(), 'report back offered');
-  await shot(page, 'cohandle-lead-1440x900');
+  await shot(page, 'cohandle-lead-1440x900', { fullPage: true });
   await context.close();
 });
 
-await browser.close();
-if (pageErrors.length) {
-  console.log(`FAIL page errors:\n${pageErrors.join('\n')}`);
-  results.push(['page errors', false]);
-}
-const failed = results.filter(([, ok]) => !ok).length;
-console.log(`browser cohandle: ${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish();

@@ -10,91 +10,16 @@
 // (default test-artifacts/screenshots/leaders). The last line is
 // "browser leaders: N passed, N failed"; the exit code is non-zero on any failure.
 
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { check, suite } from './harness.mjs';
 
-const BASE = (process.argv[2] || process.env.CITYLOOP_BASE_URL || '').replace(/\/$/, '');
-if (!BASE) {
-  console.error('usage: node e2e/leaders.mjs BASE_URL');
-  process.exit(2);
-}
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SHOTS = process.env.CITYLOOP_SCREENSHOTS || path.resolve(HERE, '..', 'test-artifacts', 'screenshots', 'leaders');
-mkdirSync(SHOTS, { recursive: true });
-const CHROMIUM = process.env.CITYLOOP_CHROMIUM || '/usr/bin/chromium';
-
-class Failure extends Error {}
-function check(cond, message) {
-  if (!cond) throw new Failure(message);
-}
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
-const pageErrors = [];
-
-async function api(method, p, { token, body } = {}) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(`${BASE}${p}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
-
-async function login(user) {
-  const r = await api('POST', '/api/v1/auth/login', { body: { username: user, password: 'demo' } });
-  check(r.status === 200, `login ${user}: ${r.status}`);
-  return r.body;
-}
-
-/** A page signed in as `user` (the session the console keeps in localStorage). */
-async function signedIn(viewport, user = 'supervisor') {
-  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-  const outside = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(BASE) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
-    outside.push(url);
-    return route.abort();
-  });
-  const s = await login(user);
-  await context.addInitScript(([token, u, exp]) => {
-    localStorage.setItem('cityloop.token', token);
-    localStorage.setItem('cityloop.user', u);
-    if (exp) localStorage.setItem('cityloop.expires', exp);
-  }, [s.token, JSON.stringify(s.user), s.expires_at]);
-  const page = await context.newPage();
-  page.outside = outside;
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
-  return { page, context, token: s.token };
-}
-
-async function shot(page, name) {
-  await page.waitForTimeout(600);
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
-}
+const { BASE, api, login, signedIn, shot, scenario, finish } = await suite('leaders');
 
 async function todayReported(page) {
   return Number((await page.locator('[data-testid="tiles-today"] [data-testid="value-reported"]').innerText()).replace(/[^0-9]/g, ''));
 }
 
-const results = [];
-async function scenario(name, f) {
-  try {
-    await f();
-    results.push([name, true]);
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    results.push([name, false]);
-    console.log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
-  }
-}
-
 await scenario('the wall screen shows every panel with demo data and counts a new report', async () => {
-  const { page, context } = await signedIn({ width: 1920, height: 1080 });
+  const { page, context, outside } = await signedIn({ width: 1920, height: 1080 }, 'supervisor');
   await page.goto(`${BASE}/leaders?refresh=5`);
   await page.waitForSelector('[data-testid="tile-reported"]');
   await page.waitForFunction(() => document.querySelectorAll('#lv-trend canvas, #lv-cats canvas, #lv-sources canvas').length >= 3);
@@ -134,13 +59,13 @@ await scenario('the wall screen shows every panel with demo data and counts a ne
   await shot(page, 'leaders-offline-1920x1080');
   await context.setOffline(false);
   await page.waitForSelector('[data-testid="offline"]', { state: 'hidden', timeout: 15_000 });
-  check(page.outside.length === 0, `nothing loaded from outside: ${page.outside.join(', ')}`);
+  check(outside.length === 0, `nothing loaded from outside: ${outside.join(', ')}`);
   await context.close();
 });
 
 await scenario('the desktop and phone layouts show the figures', async () => {
   for (const [w, hgt] of [[1440, 900], [390, 844]]) {
-    const { page, context } = await signedIn({ width: w, height: hgt });
+    const { page, context } = await signedIn({ width: w, height: hgt }, 'supervisor');
     await page.goto(`${BASE}/leaders`);
     await page.waitForSelector('[data-testid="tile-reported"]');
     await page.waitForFunction(() => document.querySelectorAll('#lv-trend canvas').length >= 1);
@@ -159,11 +84,4 @@ await scenario('a handler is told the view needs a whole-district account', asyn
   await context.close();
 });
 
-await browser.close();
-if (pageErrors.length) {
-  console.log(`FAIL page errors:\n${pageErrors.join('\n')}`);
-  results.push(['page errors', false]);
-}
-const failed = results.filter(([, ok]) => !ok).length;
-console.log(`browser leaders: ${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish();

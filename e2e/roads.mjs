@@ -12,70 +12,10 @@
 // (default test-artifacts/screenshots/roads). The last line is
 // "browser roads: N passed, N failed"; the exit code is non-zero on any failure.
 
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { check, suite } from './harness.mjs';
 
-const BASE = (process.argv[2] || process.env.CITYLOOP_BASE_URL || '').replace(/\/$/, '');
-if (!BASE) {
-  console.error('usage: node e2e/roads.mjs BASE_URL');
-  process.exit(2);
-}
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SHOTS = process.env.CITYLOOP_SCREENSHOTS || path.resolve(HERE, '..', 'test-artifacts', 'screenshots', 'roads');
-mkdirSync(SHOTS, { recursive: true });
-const CHROMIUM = process.env.CITYLOOP_CHROMIUM || '/usr/bin/chromium';
+const { BASE, api, login, signedIn, shot, scenario, finish } = await suite('roads');
 const PHONE = { width: 390, height: 844 };
-
-class Failure extends Error {}
-function check(cond, message) {
-  if (!cond) throw new Failure(message);
-}
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
-const pageErrors = [];
-
-async function api(method, p, { token, body } = {}) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(`${BASE}${p}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
-
-async function login(user) {
-  const r = await api('POST', '/api/v1/auth/login', { body: { username: user, password: 'demo' } });
-  check(r.status === 200, `login ${user}: ${r.status}`);
-  return r.body;
-}
-
-/** A page signed in as `user`, with geolocation granted at `where`. */
-async function signedIn(viewport, user, where) {
-  const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', permissions: ['geolocation'], geolocation: where });
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(BASE) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
-    return route.abort();
-  });
-  const s = await login(user);
-  await context.addInitScript(([token, u, exp]) => {
-    localStorage.setItem('cityloop.token', token);
-    localStorage.setItem('cityloop.user', u);
-    if (exp) localStorage.setItem('cityloop.expires', exp);
-  }, [s.token, JSON.stringify(s.user), s.expires_at]);
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
-  return { page, context, token: s.token };
-}
-
-async function shot(page, name) {
-  await page.waitForTimeout(500);
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
-}
 
 /** Metres between two [lon, lat]. */
 function metres(a, b) {
@@ -101,18 +41,6 @@ function along(line) {
   return out;
 }
 
-const results = [];
-async function scenario(name, f) {
-  try {
-    await f();
-    results.push([name, true]);
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    results.push([name, false]);
-    console.log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
-  }
-}
-
 await scenario('a road chief patrols a demo road on the phone, reports on the way and sees it patrolled', async () => {
   const units = (await api('GET', '/api/v1/units', { token: (await login('operator')).token })).body;
   const street = units.find((u) => u.kind === 'street');
@@ -125,7 +53,7 @@ await scenario('a road chief patrols a demo road on the phone, reports on the wa
   const path_ = along(target.line);
   const at = (p) => ({ longitude: p[0], latitude: p[1], accuracy: 6 });
 
-  const { page, context } = await signedIn(PHONE, user, at(path_[0]));
+  const { page, context } = await signedIn(PHONE, user, { geolocation: at(path_[0]) });
   await page.goto(`${BASE}/staff`);
   await page.waitForSelector('#nav-list a[data-view="roads"][aria-current="page"]');
   await page.waitForSelector(`[data-testid="road"][data-segment="${target.segment_id}"]`);
@@ -197,7 +125,7 @@ await scenario('a road chief patrols a demo road on the phone, reports on the wa
 });
 
 await scenario('a patrol without GPS is recorded with its reason', async () => {
-  const { page, context } = await signedIn(PHONE, 'roadchief-district', { longitude: 113.66, latitude: 34.75, accuracy: 10 });
+  const { page, context } = await signedIn(PHONE, 'roadchief-district', { geolocation: { longitude: 113.66, latitude: 34.75, accuracy: 10 } });
   await page.goto(`${BASE}/staff#/roads`);
   await page.waitForSelector('[data-testid="patrol-no-gps"]');
   await page.click('[data-testid="patrol-no-gps"]');
@@ -210,11 +138,4 @@ await scenario('a patrol without GPS is recorded with its reason', async () => {
   await context.close();
 });
 
-await browser.close();
-if (pageErrors.length) {
-  console.log(`FAIL page errors:\n${pageErrors.join('\n')}`);
-  results.push(['page errors', false]);
-}
-const failed = results.filter(([, ok]) => !ok).length;
-console.log(`browser roads: ${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish();
