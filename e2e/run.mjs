@@ -1321,6 +1321,10 @@ async function redCaseArrivesInTheBell() {
   }, before.disp);
   await disp.click('[data-testid="bell"]');
   await disp.locator('[data-testid="inbox-item"].kind-deadline_yellow').first().waitFor();
+  const bellBox = await disp.locator('[data-testid="bell"]').boundingBox();
+  const panelBox = await disp.locator('#inbox-panel').boundingBox();
+  check(bellBox && panelBox && panelBox.y >= bellBox.y + bellBox.height,
+    `on the phone the list opens under the bell, not over it: ${JSON.stringify({ bellBox, panelBox })}`);
   await shot(disp, 'inbox-bell-phone');
   // Opening a notice opens its case and marks it read.
   const n = await bellCount(sup);

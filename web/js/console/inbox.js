@@ -132,8 +132,21 @@ export function mountInbox(host) {
     });
     return h('li', {}, link);
   };
+  // On a phone the panel is fixed to the screen (console.css): put it under the bell
+  // rather than over it, and let it use the height left below.
+  const place = () => {
+    if (getComputedStyle(panel).position !== 'fixed') {
+      panel.style.top = '';
+      panel.style.maxHeight = '';
+      return;
+    }
+    const top = Math.max(8, Math.round(button.getBoundingClientRect().bottom + 8));
+    panel.style.top = `${top}px`;
+    panel.style.maxHeight = `calc(100vh - ${top + 10}px)`;
+  };
   const open = async () => {
     panel.hidden = false;
+    place();
     button.setAttribute('aria-expanded', 'true');
     showState();
     await loadList();
