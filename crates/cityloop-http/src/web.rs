@@ -105,6 +105,7 @@ const ASSETS: &[Asset] = &[
     web!("js/console/field.js"),
     web!("js/console/roads.js"),
     web!("js/console/enforce.js"),
+    web!("js/console/hotline.js"),
     web!("js/console/inbox.js"),
     web!("js/console/export.js"),
     web!("js/console/print.js"),

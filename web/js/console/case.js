@@ -9,6 +9,7 @@ import { h, fill, timeEl, api, describe, announce, safeLink } from '../common.js
 import { createMap, LIGHT_COLOURS } from '../map.js';
 import { photoStrip, beforeAfter } from '../photos.js';
 import { renderEnforcement } from './enforce.js';
+import { renderHotline } from './hotline.js';
 import {
   ctx,
   HOME,
@@ -280,15 +281,17 @@ export async function renderCase(root, id, { message, embedded = false, onChange
   );
   const placeBox = h('section', { class: 'card-box', 'aria-label': t('case.place') }, h('h3', {}, t('case.place')), mapEl, placeList);
   const enforcementBox = h('div', { id: 'enforcement-box' });
+  const hotlineBox = h('div', { id: 'hotline-box' });
   const assists = assistsBox(c);
   const sensorBox = h('section', { class: 'card-box sensor-box', hidden: c.source !== 'sensor' });
   if (embedded) {
-    fill(root, head, actionsBox, assists, photosBox, detailsBox, mergedBox, sensorBox, enforcementBox, placeBox, timelineBox);
+    fill(root, head, actionsBox, assists, hotlineBox, photosBox, detailsBox, mergedBox, sensorBox, enforcementBox, placeBox, timelineBox);
   } else {
-    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, assists, detailsBox, mergedBox, sensorBox, enforcementBox, photosBox, timelineBox), placeBox));
+    fill(root, head, h('div', { class: 'case-grid' }, h('div', {}, actionsBox, assists, hotlineBox, detailsBox, mergedBox, sensorBox, enforcementBox, photosBox, timelineBox), placeBox));
   }
   if (c.source === 'sensor') sensorCaseChart(sensorBox, c.id).then(() => { sensorBox.hidden = !sensorBox.childNodes.length; });
   renderEnforcement(enforcementBox, c.id);
+  renderHotline(hotlineBox, c);
   if (!embedded || focus) heading.focus({ preventScroll: embedded });
   const map = createMap(mapEl, { center: [c.lat, c.lon], zoom: 14, label: t('case.place') });
   map.setCases([{ lat: c.lat, lon: c.lon, radius: 9, colour: c.light ? LIGHT_COLOURS[c.light] : '#5a6470', title: c.number }]);
