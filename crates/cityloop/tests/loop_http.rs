@@ -469,6 +469,39 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
         &["supervisor", "road_chief"],
         &["handling", "extension_pending"],
     ),
+    // Co-handling (主办/协办): in the table so their roles and states are checked against
+    // RULES, but not driven below (see COHANDLING).
+    (
+        "assist_add",
+        &["dispatcher", "supervisor"],
+        &["handling", "extension_pending"],
+    ),
+    ("assist_report", &["handler"], ASSIST_FROM),
+    ("assist_return", &["handler"], ASSIST_FROM),
+    (
+        "assist_release",
+        &["dispatcher", "supervisor", "handler"],
+        ASSIST_FROM,
+    ),
+    ("assist_extend", &["dispatcher", "supervisor"], ASSIST_FROM),
+];
+
+/// The states an assisting unit's part moves in.
+const ASSIST_FROM: &[&str] = &["handling", "extension_pending", "suspended", "to_dispatch"];
+
+/// The co-handling actions act on one assisting unit's part, which a fresh case does not
+/// have, and leave the case's state as it is: the generic drive below cannot tell their
+/// 200s from their 409s. Their roles and states are checked against RULES above (and a
+/// role outside a rule is refused by the same `workflow::check` the driven actions pin);
+/// what needs a part is pinned where one exists: `cityloop-domain` `cohandle::tests`
+/// (only the assisting unit's own handlers act on it, the lead waits, a unit twice) and
+/// tests/cohandle.rs over HTTP on both stores.
+const COHANDLING: &[&str] = &[
+    "assist_add",
+    "assist_report",
+    "assist_return",
+    "assist_release",
+    "assist_extend",
 ];
 
 /// A fresh hotline case (needs verification) driven to `state`, dispatched to `hw`
@@ -537,6 +570,9 @@ async fn every_role_and_action_gets_2xx_403_or_409_as_the_table_says(s: &Server)
         let mut b = from.to_vec();
         b.sort();
         assert_eq!(a, b, "{action}: RULES states differ from the table");
+        if COHANDLING.contains(&action) {
+            continue;
+        }
 
         // Every role on a case in each state the rule starts from.
         for state in &rule_from {
