@@ -160,10 +160,10 @@ async fn signed(
     responses((status = 201, description = "A new case", body = OrderAnswer),
               (status = 200, description = "The same order again (`repeated`) or a changed copy (`updated`): the same case", body = OrderAnswer),
               (status = 400, description = "Malformed JSON", body = ErrorBody),
-              (status = 401, description = "Unsigned, badly signed or out of the clock window", body = ErrorBody),
+              (status = 401, description = "Unsigned, badly signed, out of the clock window, or the bridge has no inbound secret yet", body = ErrorBody),
               (status = 413, description = "Body over 64 KiB", body = ErrorBody),
               (status = 422, description = "A field is missing or invalid, named in `field`; nothing was written", body = ErrorBody),
-              (status = 503, description = "The bridge is not configured", body = ErrorBody)))]
+              (status = 503, description = "The database is unavailable", body = ErrorBody)))]
 pub(crate) async fn hotline_receive(
     State(st): State<AppState>,
     h: HeaderMap,

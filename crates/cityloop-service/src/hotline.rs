@@ -198,7 +198,17 @@ impl Services {
         signature: Option<&str>,
         body: &[u8],
     ) -> Result<HotlineSettings, ServiceError> {
-        let settings = self.hotline_settings().await?;
+        // Without settings there is no secret to check a call against: the caller cannot
+        // be authenticated (401), which a platform treats as a credentials problem to fix,
+        // not as an outage to retry.
+        let settings = match self.hotline_settings().await {
+            Err(ServiceError::NotConfigured(_)) => {
+                return Err(ServiceError::Unauthorized(
+                    "the 12345 bridge has no inbound secret yet: an admin sets it (PUT /api/v1/admin/hotline)".into(),
+                ))
+            }
+            other => other?,
+        };
         let (Some(ts), Some(sig)) = (timestamp, signature) else {
             return Err(ServiceError::Unauthorized(
                 "sign the call: X-Cityloop-Timestamp and X-Cityloop-Signature".into(),

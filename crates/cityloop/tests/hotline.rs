@@ -317,6 +317,17 @@ async fn a_withdrawn_order_voids_its_case_and_bad_input_names_the_field() {
         eprintln!("backend {:?}", db.store.backend());
         let s = Server::spawn_env("demo", &db.url, &FAST);
         let (url, p) = platform().await;
+        // Before an admin sets the bridge up no call can be authenticated: a 401 that
+        // says so (not a 5xx the platform would retry), and nothing is written.
+        let (st, e) = call(&s, "/api/v1/hotline/orders", &order("GD-EARLY")).await;
+        assert_eq!(st, 401, "{e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("inbound secret"),
+            "{e}"
+        );
         configure(&s, &url).await;
 
         // Bad input: nothing is written.
