@@ -193,16 +193,18 @@ function status(d, key, unit) {
 }
 
 function devicesTable(list, { site = true } = {}) {
-  const cols = ['sn.device', 'sn.device_kind'].concat(site ? ['sn.name'] : [], ['sn.state', 'sn.last_seen', 'sn.battery', 'sn.signal', 'sn.offline_case']);
+  // The state and when it last reported come right after the id: on a phone they are what
+  // fits on the screen before the table scrolls sideways.
+  const cols = ['sn.device', 'sn.state', 'sn.last_seen', 'sn.device_kind'].concat(site ? ['sn.name'] : [], ['sn.battery', 'sn.signal', 'sn.offline_case']);
   // A wide table scrolls sideways inside its box on a phone instead of wrapping each cell.
   return h('div', { class: 'table-scroll' }, h('table', { class: 'data', 'data-testid': 'sensor-devices' },
     h('thead', {}, h('tr', {}, cols.map((k) => h('th', { scope: 'col' }, t(k))))),
     h('tbody', {}, list.map((d) => h('tr', { class: d.offline ? 'offline' : null, dataset: { id: d.device.id } },
       h('th', { scope: 'row' }, d.device.id),
-      h('td', {}, d.device.kind),
-      site ? h('td', {}, h('a', { href: `#/sensor/${encodeURIComponent(d.device.site_id)}` }, d.site_name || d.device.site_id), d.demo ? [' ', demoBadge()] : '') : null,
       h('td', {}, deviceState(d)),
       h('td', {}, lastSeen(d.last_seen_at)),
+      h('td', {}, d.device.kind),
+      site ? h('td', {}, h('a', { href: `#/sensor/${encodeURIComponent(d.device.site_id)}` }, d.site_name || d.device.site_id), d.demo ? [' ', demoBadge()] : '') : null,
       h('td', { class: 'num' }, status(d, 'battery', '%')),
       h('td', { class: 'num' }, status(d, 'signal', ' dBm')),
       h('td', {}, d.offline_case_id ? h('a', { href: `#/case/${d.offline_case_id}` }, t('sn.log.offline')) : '—'))))));
